@@ -1,0 +1,2 @@
+//! Shared pieces of the occ examples.
+#![forbid(unsafe_code)]

@@ -1,0 +1,404 @@
+//! Parsed precondition headers and their evaluation in the order of
+//! RFC 9110 §13.2.2 (PR-1), with the decisions of DESIGN.md.
+
+use std::time::SystemTime;
+
+use http::{header, HeaderMap, Method};
+
+use crate::date::{to_second, DateField};
+use crate::entity_tag::EntityTagRef;
+use crate::tag_list::{EntityTagList, ListKind, MalformedList};
+use crate::versioned::Versioned;
+
+/// The precondition headers of one request, parsed once.
+///
+/// Building it never fails: malformed values are kept and decided at
+/// evaluation time, where the RFC says what they mean (IM-5, INM-5, IMS-2,
+/// IUS-2).
+///
+/// ```
+/// use http::{HeaderMap, Method};
+/// use occ_core::{Decision, EntityTag, Policy, Preconditions, Target};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("if-match", "\"prof-42-v7\"".parse()?);
+/// let pre = Preconditions::from_headers(&headers);
+///
+/// let v7: EntityTag = "\"prof-42-v7\"".parse()?;
+/// let v8: EntityTag = "\"prof-42-v8\"".parse()?;
+/// let put = |current| pre.evaluate(&Method::PUT, &Target::present(current), Policy::Required);
+/// assert_eq!(put(&v7), Decision::Proceed);
+/// assert!(matches!(put(&v8), Decision::PreconditionFailed(_)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preconditions {
+    if_match: Option<EntityTagList>,
+    if_none_match: Option<EntityTagList>,
+    if_modified_since: Option<DateField>,
+    if_unmodified_since: Option<DateField>,
+}
+
+impl Preconditions {
+    /// Reads `If-Match`, `If-None-Match`, `If-Modified-Since` and
+    /// `If-Unmodified-Since` over all their lines (G-12, EV-6). Absence and
+    /// presence stay distinct: an empty `If-Match` is present and malformed.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        Self {
+            if_match: EntityTagList::from_lines(headers.get_all(header::IF_MATCH)),
+            if_none_match: EntityTagList::from_lines(headers.get_all(header::IF_NONE_MATCH)),
+            if_modified_since: DateField::from_lines(headers.get_all(header::IF_MODIFIED_SINCE)),
+            if_unmodified_since: DateField::from_lines(
+                headers.get_all(header::IF_UNMODIFIED_SINCE),
+            ),
+        }
+    }
+
+    /// The `If-Match` field, if present.
+    pub fn if_match(&self) -> Option<&EntityTagList> {
+        self.if_match.as_ref()
+    }
+
+    /// The `If-None-Match` field, if present.
+    pub fn if_none_match(&self) -> Option<&EntityTagList> {
+        self.if_none_match.as_ref()
+    }
+
+    /// The `If-Modified-Since` field, if present.
+    pub fn if_modified_since(&self) -> Option<DateField> {
+        self.if_modified_since
+    }
+
+    /// The `If-Unmodified-Since` field, if present.
+    pub fn if_unmodified_since(&self) -> Option<DateField> {
+        self.if_unmodified_since
+    }
+
+    /// Sets `If-Match` (for clients and tests).
+    pub fn with_if_match(mut self, list: EntityTagList) -> Self {
+        self.if_match = Some(list);
+        self
+    }
+
+    /// Sets `If-None-Match` (for clients and tests).
+    pub fn with_if_none_match(mut self, list: EntityTagList) -> Self {
+        self.if_none_match = Some(list);
+        self
+    }
+
+    /// Sets `If-Modified-Since` (for clients and tests).
+    pub fn with_if_modified_since(mut self, field: DateField) -> Self {
+        self.if_modified_since = Some(field);
+        self
+    }
+
+    /// Sets `If-Unmodified-Since` (for clients and tests).
+    pub fn with_if_unmodified_since(mut self, field: DateField) -> Self {
+        self.if_unmodified_since = Some(field);
+        self
+    }
+
+    /// Whether no precondition header is present at all.
+    pub fn is_empty(&self) -> bool {
+        self.if_match.is_none()
+            && self.if_none_match.is_none()
+            && self.if_modified_since.is_none()
+            && self.if_unmodified_since.is_none()
+    }
+
+    /// Whether a write carrying these headers counts as conditional
+    /// (DESIGN decision 2): `If-Match` or `If-None-Match` present, or a valid
+    /// `If-Unmodified-Since` where the model tracks modification times. An
+    /// `If-Unmodified-Since` the RFC tells us to ignore (IUS-2, IUS-3) does
+    /// not count, or it would be a way around 428.
+    pub fn is_conditional_write(&self, has_last_modified: bool) -> bool {
+        self.if_match.is_some()
+            || self.if_none_match.is_some()
+            || (has_last_modified
+                && matches!(self.if_unmodified_since, Some(DateField::Valid(_))))
+    }
+
+    /// Decides what to do with a request, in the order of RFC 9110 §13.2.2
+    /// (PR-1), before any side effect and before the body is read (EV-1).
+    ///
+    /// The order, with where each step comes from:
+    /// 1. methods that select no representation (OPTIONS, TRACE, CONNECT)
+    ///    ignore every precondition (EV-3);
+    /// 2. a missing resource that the method cannot create is
+    ///    [`Decision::NotFound`] whatever the headers (EV-2, S9, S11, S12);
+    /// 3. an unconditional PUT, PATCH or DELETE under
+    ///    [`Policy::Required`] is [`Decision::PreconditionRequired`] (428-1);
+    /// 4. `If-Match` (IM-1 … IM-5), else `If-Unmodified-Since` (IUS-*):
+    ///    false is 412 (strict, IM-6);
+    /// 5. `If-None-Match` (INM-*): false is 304 on GET/HEAD, 412 otherwise;
+    /// 6. on GET/HEAD without `If-None-Match`, `If-Modified-Since`
+    ///    (IMS-*): false is 304.
+    pub fn evaluate(&self, method: &Method, target: &Target<'_>, policy: Policy) -> Decision {
+        let kind = MethodKind::of(method);
+        if kind == MethodKind::Ignored {
+            return Decision::Proceed;
+        }
+        if target.current.is_none() && !(kind.is_unsafe() && target.creatable) {
+            return Decision::NotFound;
+        }
+        if policy == Policy::Required
+            && kind == MethodKind::Write
+            && !self.is_conditional_write(target.has_last_modified)
+        {
+            return Decision::PreconditionRequired;
+        }
+        let current = target.current.as_ref();
+        let last_modified = current.and_then(|c| c.last_modified).map(to_second);
+
+        // Step 1: If-Match.
+        if let Some(list) = &self.if_match {
+            let failure = match (list.check(), current) {
+                (Err(malformed), _) => Some(Failure::IfMatchMalformed(malformed)),
+                (Ok(_), None) => Some(Failure::IfMatchNoCurrent),
+                (Ok(ListKind::Any), Some(_)) => None,
+                (Ok(ListKind::Tags(_)), Some(c)) => {
+                    (!list.contains_strong(c.etag)).then_some(Failure::IfMatchMismatch)
+                }
+            };
+            if let Some(failure) = failure {
+                return Decision::PreconditionFailed(failure);
+            }
+        } else if let (Some(DateField::Valid(since)), Some(lm)) =
+            (self.if_unmodified_since, last_modified)
+        {
+            // Step 2: If-Unmodified-Since, only without If-Match (IUS-1),
+            // only valid (IUS-2), only with a modification date (IUS-3).
+            if lm > since {
+                return Decision::PreconditionFailed(Failure::IfUnmodifiedSince);
+            }
+        }
+
+        // Step 3: If-None-Match.
+        if let Some(list) = &self.if_none_match {
+            let matched = match (list.check(), current) {
+                // Malformed: ignored for GET/HEAD (INM-5), fails closed for
+                // writes (DESIGN decision 1).
+                (Err(malformed), _) => {
+                    if kind == MethodKind::Read {
+                        false
+                    } else {
+                        return Decision::PreconditionFailed(Failure::IfNoneMatchMalformed(
+                            malformed,
+                        ));
+                    }
+                }
+                (Ok(_), None) => false,
+                (Ok(ListKind::Any), Some(_)) => true,
+                (Ok(ListKind::Tags(_)), Some(c)) => list.contains_weak(c.etag),
+            };
+            if matched {
+                return if kind == MethodKind::Read {
+                    Decision::NotModified
+                } else {
+                    Decision::PreconditionFailed(Failure::IfNoneMatchMatched)
+                };
+            }
+        } else if kind == MethodKind::Read {
+            // Step 4: If-Modified-Since, GET/HEAD only, never with
+            // If-None-Match (IMS-1, IMS-2, IMS-3).
+            if let (Some(DateField::Valid(since)), Some(lm)) = (self.if_modified_since, last_modified)
+            {
+                if lm <= since {
+                    return Decision::NotModified;
+                }
+            }
+        }
+        Decision::Proceed
+    }
+}
+
+/// Whether writes must carry a precondition (DESIGN decision 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// PUT, PATCH and DELETE without a precondition get 428 (the default).
+    #[default]
+    Required,
+    /// Unconditional writes proceed.
+    Optional,
+}
+
+/// The validators of the resource's current representation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Current<'a> {
+    /// The current entity tag.
+    pub etag: EntityTagRef<'a>,
+    /// The current modification time, if known.
+    pub last_modified: Option<SystemTime>,
+}
+
+/// The target resource as the evaluation sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target<'a> {
+    current: Option<Current<'a>>,
+    creatable: bool,
+    has_last_modified: bool,
+}
+
+impl<'a> Target<'a> {
+    /// A resource that exists with this entity tag.
+    pub fn present(etag: &'a crate::EntityTag) -> Self {
+        Self {
+            current: Some(Current {
+                etag: etag.as_tag_ref(),
+                last_modified: None,
+            }),
+            creatable: false,
+            has_last_modified: false,
+        }
+    }
+
+    /// A resource that does not exist.
+    pub fn missing() -> Self {
+        Self {
+            current: None,
+            creatable: false,
+            has_last_modified: false,
+        }
+    }
+
+    /// The state of an existing model value; `etag` is its
+    /// [`Versioned::entity_tag`], passed in so the caller can reuse it for
+    /// the response.
+    pub fn of<M: Versioned>(model: &M, etag: &'a crate::EntityTag) -> Self {
+        Self::present(etag)
+            .with_last_modified(model.last_modified())
+            .tracking_last_modified(M::HAS_LAST_MODIFIED)
+    }
+
+    /// A missing resource of model `M`.
+    pub fn missing_of<M: Versioned>() -> Self {
+        Self::missing().tracking_last_modified(M::HAS_LAST_MODIFIED)
+    }
+
+    /// Sets the current modification time (and marks the model as tracking
+    /// one when `Some`).
+    pub fn with_last_modified(mut self, last_modified: Option<SystemTime>) -> Self {
+        if let Some(current) = &mut self.current {
+            current.last_modified = last_modified;
+        }
+        self.has_last_modified |= last_modified.is_some();
+        self
+    }
+
+    /// Whether the model has modification times at all, which decides
+    /// whether `If-Unmodified-Since` makes a write conditional.
+    pub fn tracking_last_modified(mut self, tracks: bool) -> Self {
+        self.has_last_modified = tracks;
+        self
+    }
+
+    /// Whether an unsafe method may create the resource when it is missing
+    /// (PUT on a route that allows it). Otherwise a missing resource is 404.
+    pub fn creatable(mut self, creatable: bool) -> Self {
+        self.creatable = creatable;
+        self
+    }
+
+    /// The current validators, if the resource exists.
+    pub fn current(&self) -> Option<Current<'a>> {
+        self.current
+    }
+}
+
+/// The outcome of evaluating preconditions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Perform the method.
+    Proceed,
+    /// 304 Not Modified (GET/HEAD only).
+    NotModified,
+    /// 412 Precondition Failed, and which condition failed.
+    PreconditionFailed(Failure),
+    /// 428 Precondition Required: a write without any precondition.
+    PreconditionRequired,
+    /// 404 Not Found: the resource is missing and the method cannot create
+    /// it, so preconditions are not evaluated (EV-2).
+    NotFound,
+}
+
+/// Which condition made a request fail with 412.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// `If-Match` could not be parsed (IM-5, DESIGN decision 1).
+    IfMatchMalformed(MalformedList),
+    /// No current representation for `If-Match` to match (IM-3, S6).
+    IfMatchNoCurrent,
+    /// No listed tag matches the current one by strong comparison.
+    IfMatchMismatch,
+    /// The resource was modified after the `If-Unmodified-Since` date.
+    IfUnmodifiedSince,
+    /// `If-None-Match` could not be parsed, on an unsafe method.
+    IfNoneMatchMalformed(MalformedList),
+    /// `If-None-Match` matched (or was `*` on an existing resource), on an
+    /// unsafe method (INM-6).
+    IfNoneMatchMatched,
+}
+
+impl Failure {
+    /// The header whose condition failed.
+    pub fn header(&self) -> http::HeaderName {
+        match self {
+            Self::IfMatchMalformed(_) | Self::IfMatchNoCurrent | Self::IfMatchMismatch => {
+                header::IF_MATCH
+            }
+            Self::IfUnmodifiedSince => header::IF_UNMODIFIED_SINCE,
+            Self::IfNoneMatchMalformed(_) | Self::IfNoneMatchMatched => header::IF_NONE_MATCH,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::IfMatchMalformed(e) => write!(f, "the If-Match header could not be parsed: {e}"),
+            Self::IfMatchNoCurrent => f.write_str(
+                "If-Match was given but the resource does not exist; to create it, send If-None-Match: *",
+            ),
+            Self::IfMatchMismatch => f.write_str(
+                "the resource was changed since the entity tag given in If-Match; fetch it again, merge, and retry with the current ETag",
+            ),
+            Self::IfUnmodifiedSince => f.write_str(
+                "the resource was modified after the date given in If-Unmodified-Since",
+            ),
+            Self::IfNoneMatchMalformed(e) => {
+                write!(f, "the If-None-Match header could not be parsed: {e}")
+            }
+            Self::IfNoneMatchMatched => f.write_str(
+                "If-None-Match matched the current representation: the resource already exists",
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MethodKind {
+    /// GET and HEAD: 304 applies.
+    Read,
+    /// PUT, PATCH, DELETE: 428 applies.
+    Write,
+    /// POST and extension methods: unsafe, but a precondition is not
+    /// required (they do not target an existing representation's version).
+    OtherUnsafe,
+    /// OPTIONS, TRACE, CONNECT (EV-3).
+    Ignored,
+}
+
+impl MethodKind {
+    fn of(method: &Method) -> Self {
+        match *method {
+            Method::GET | Method::HEAD => Self::Read,
+            Method::PUT | Method::PATCH | Method::DELETE => Self::Write,
+            Method::OPTIONS | Method::TRACE | Method::CONNECT => Self::Ignored,
+            _ => Self::OtherUnsafe,
+        }
+    }
+
+    fn is_unsafe(self) -> bool {
+        matches!(self, Self::Write | Self::OtherUnsafe)
+    }
+}
