@@ -30,7 +30,21 @@ impl DateField {
     }
 
     /// Parses one field value: IMF-fixdate, RFC 850 or asctime (G-14).
+    ///
+    /// Case-sensitive and strict: another zone, a trailing parameter or a
+    /// weekday that does not match the date make it invalid.
     pub fn parse(value: &[u8]) -> Self {
+        Self::parse_at(value, SystemTime::now())
+    }
+
+    /// As [`parse`](Self::parse), with `now` as the origin server's clock,
+    /// which decides the century of an RFC 850 two-digit year (IMS-4).
+    pub fn parse_at(value: &[u8], now: SystemTime) -> Self {
+        let mut fixdate = [0u8; 29];
+        let value = match rfc850_to_fixdate(value, now, &mut fixdate) {
+            Some(()) => &fixdate[..],
+            None => value,
+        };
         std::str::from_utf8(value)
             .ok()
             .and_then(|s| httpdate::parse_http_date(s).ok())
@@ -46,6 +60,61 @@ impl DateField {
     }
 }
 
+/// Rewrites an RFC 850 date (`Sunday, 06-Nov-94 08:49:37 GMT`) as
+/// IMF-fixdate in `out`, choosing the century by RFC 9110 §5.6.7: a year
+/// more than 50 years in the future is the most recent past year with the
+/// same last two digits. Returns `None` for anything else, left for
+/// `httpdate` to parse or reject.
+fn rfc850_to_fixdate(value: &[u8], now: SystemTime, out: &mut [u8; 29]) -> Option<()> {
+    const DAYS: [&[u8]; 7] = [
+        b"Monday", b"Tuesday", b"Wednesday", b"Thursday", b"Friday", b"Saturday", b"Sunday",
+    ];
+    let comma = value.iter().position(|&b| b == b',')?;
+    let day = DAYS.iter().find(|d| **d == &value[..comma])?;
+    // ", 06-Nov-94 08:49:37 GMT"
+    let rest = value.get(comma..)?;
+    if rest.len() != 24 || rest[1] != b' ' || rest[4] != b'-' || rest[8] != b'-' {
+        return None;
+    }
+    let yy = &rest[9..11];
+    if !yy.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let two = u64::from(yy[0] - b'0') * 10 + u64::from(yy[1] - b'0');
+    let this_year = civil_year(now);
+    let mut year = this_year - this_year % 100 + two;
+    if year > this_year + 50 {
+        year -= 100;
+    }
+    let year = year.to_string();
+    if year.len() != 4 {
+        return None;
+    }
+    out[..3].copy_from_slice(&day[..3]);
+    out[3..5].copy_from_slice(b", ");
+    out[5..7].copy_from_slice(&rest[2..4]);
+    out[7] = b' ';
+    out[8..11].copy_from_slice(&rest[5..8]);
+    out[11] = b' ';
+    out[12..16].copy_from_slice(year.as_bytes());
+    out[16..29].copy_from_slice(&rest[11..24]);
+    Some(())
+}
+
+/// The Gregorian year of `t` (UTC), from days since the epoch.
+fn civil_year(t: SystemTime) -> u64 {
+    let days = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    // Howard Hinnant's days_from_civil inverse, for non-negative days.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    yoe + era * 400 + u64::from(month <= 2)
+}
+
 /// Truncates to whole seconds, the resolution of HTTP-date (IMS-6).
 pub(crate) fn to_second(t: SystemTime) -> SystemTime {
     match t.duration_since(UNIX_EPOCH) {
@@ -57,6 +126,82 @@ pub(crate) fn to_second(t: SystemTime) -> SystemTime {
 
 /// Formats a time as IMF-fixdate, the only format a sender may generate
 /// (G-15), for `Last-Modified`.
-pub fn fmt_http_date(t: SystemTime) -> String {
-    httpdate::fmt_http_date(t)
+///
+/// `None` for a time HTTP-date cannot express: before 1970 or after 9999.
+pub fn fmt_http_date(t: SystemTime) -> Option<String> {
+    const YEAR_10000: u64 = 253_402_300_800;
+    let secs = t.duration_since(UNIX_EPOCH).ok()?.as_secs();
+    (secs < YEAR_10000).then(|| httpdate::fmt_http_date(t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at_year(year: u64) -> SystemTime {
+        // 1 July of `year`, close enough for the century rule.
+        let days = (year - 1970) * 36525 / 100 + 181;
+        UNIX_EPOCH + Duration::from_secs(days * 86_400)
+    }
+
+    #[test]
+    fn civil_year_is_exact_at_boundaries() {
+        assert_eq!(civil_year(UNIX_EPOCH), 1970);
+        let jan_1_2000 = UNIX_EPOCH + Duration::from_secs(946_684_800);
+        assert_eq!(civil_year(jan_1_2000), 2000);
+        assert_eq!(civil_year(jan_1_2000 - Duration::from_secs(1)), 1999);
+        assert_eq!(civil_year(at_year(2026)), 2026);
+    }
+
+    #[test]
+    fn g_14_rfc850_year_more_than_50_years_ahead_is_in_the_past() {
+        let now = at_year(2026);
+        let parse = |s: &str| DateField::parse_at(s.as_bytes(), now).valid();
+        // 1994-11-06 was a Sunday.
+        assert_eq!(
+            parse("Sunday, 06-Nov-94 08:49:37 GMT"),
+            DateField::parse(b"Sun, 06 Nov 1994 08:49:37 GMT").valid()
+        );
+        // 2076 is 50 years ahead of 2026: not more, so 2076 (a Friday on 6 Nov).
+        assert_eq!(
+            parse("Friday, 06-Nov-76 08:49:37 GMT"),
+            DateField::parse(b"Fri, 06 Nov 2076 08:49:37 GMT").valid()
+        );
+        // 2077 would be 51 years ahead: 1977 (6 Nov 1977 was a Sunday).
+        assert_eq!(
+            parse("Sunday, 06-Nov-77 08:49:37 GMT"),
+            DateField::parse(b"Sun, 06 Nov 1977 08:49:37 GMT").valid()
+        );
+        assert!(parse("Sunday, 06-Nov-77 08:49:37 GMT").is_some());
+        assert_eq!(parse("sunday, 06-Nov-94 08:49:37 GMT"), None);
+        assert_eq!(parse("Sunday, 06-Nov-94 08:49:37 UTC"), None);
+    }
+
+    #[test]
+    fn g_14_all_three_formats() {
+        let imf = DateField::parse(b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert!(imf.valid().is_some());
+        assert_eq!(DateField::parse(b"Sun Nov  6 08:49:37 1994"), imf);
+        assert_eq!(DateField::parse(b"Sunday, 06-Nov-94 08:49:37 GMT"), imf);
+        for bad in [
+            &b"Sun, 06 Nov 1994 08:49:37 UTC"[..],
+            b"Sun, 06 nov 1994 08:49:37 GMT",
+            b"Sun, 06 Nov 1994 08:49:37 GMT; length=12",
+            b"Sun, 32 Nov 1994 08:49:37 GMT",
+            b"Mon, 06 Nov 1994 08:49:37 GMT",
+            b"",
+            b"\xff",
+        ] {
+            assert_eq!(DateField::parse(bad), DateField::Invalid, "{}", bad.escape_ascii());
+        }
+    }
+
+    #[test]
+    fn fmt_http_date_refuses_what_it_cannot_express() {
+        assert_eq!(
+            fmt_http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)).as_deref(),
+            Some("Sun, 06 Nov 1994 08:49:37 GMT")
+        );
+        assert_eq!(fmt_http_date(UNIX_EPOCH + Duration::from_secs(253_402_300_800)), None);
+    }
 }
