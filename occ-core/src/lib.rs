@@ -40,6 +40,7 @@
 mod date;
 mod entity_tag;
 mod precondition;
+pub mod repository;
 mod tag_list;
 mod versioned;
 

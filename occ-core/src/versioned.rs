@@ -3,7 +3,7 @@
 use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
-use crate::entity_tag::{is_etagc, EntityTag};
+use crate::entity_tag::{is_etagc, EntityTag, EntityTagRef};
 
 /// A resource with a version that changes on every write.
 ///
@@ -56,8 +56,33 @@ pub trait Versioned {
     /// Replaces the version; repositories call it after a successful write.
     fn set_version(&mut self, version: Self::Version);
 
-    /// The strong entity tag of the current representation.
-    fn entity_tag(&self) -> EntityTag;
+    /// The entity tag of resource `id` at `version`.
+    ///
+    /// It depends on nothing else, so a store can tell which version a
+    /// client's tag names without reading the resource
+    /// ([`version_from_tag`](Versioned::version_from_tag)), and it must be
+    /// injective: distinct `(id, version)` pairs give distinct tags. The
+    /// derive builds it from the `#[occ(etag = "…")]` template, whose only
+    /// placeholders are the id and version fields.
+    fn entity_tag_for(id: &Self::Id, version: Self::Version) -> EntityTag;
+
+    /// The entity tag of the current representation.
+    fn entity_tag(&self) -> EntityTag {
+        Self::entity_tag_for(self.id(), self.version())
+    }
+
+    /// The version that `tag` names for resource `id`, if it is one of this
+    /// resource's tags: `None` for another resource's tag, a weak tag when
+    /// the model's are strong (IM-1 compares strongly), or garbage.
+    ///
+    /// The default tries each run of decimal digits in the tag, from the
+    /// right, and keeps the candidate whose
+    /// [`entity_tag_for`](Versioned::entity_tag_for) is exactly `tag`, so it
+    /// is correct for any injective tag format that prints the version in
+    /// decimal.
+    fn version_from_tag(id: &Self::Id, tag: EntityTagRef<'_>) -> Option<Self::Version> {
+        version_in_tag(tag, |v| Self::entity_tag_for(id, v))
+    }
 
     /// The time of the last modification, if the type tracks one.
     fn last_modified(&self) -> Option<SystemTime> {
@@ -80,9 +105,15 @@ pub trait Versioned {
     label = "a `#[version]` field must have an integer type",
     note = "use an integer type such as `u64`, `i64` or `u32` for the `#[version]` field"
 )]
-pub trait VersionNumber: Copy + Ord + fmt::Display + fmt::Debug + Send + Sync + 'static {
+pub trait VersionNumber:
+    Copy + Ord + fmt::Display + fmt::Debug + std::str::FromStr + Send + Sync + 'static
+{
     /// The version of a newly created resource.
     const INITIAL: Self;
+
+    /// The largest value that is also an `i64`: the last version a
+    /// database column can hold for this type.
+    const MAX_I64: i64;
 
     /// The following version, or `None` on overflow.
     fn next(self) -> Option<Self>;
@@ -98,6 +129,8 @@ macro_rules! version_number {
     ($($t:ty),*) => {$(
         impl VersionNumber for $t {
             const INITIAL: Self = 1;
+            #[allow(clippy::cast_possible_wrap, clippy::cast_possible_truncation)]
+            const MAX_I64: i64 = if <$t>::BITS >= 64 { i64::MAX } else { <$t>::MAX as i64 };
 
             fn next(self) -> Option<Self> {
                 self.checked_add(1)
@@ -115,6 +148,38 @@ macro_rules! version_number {
 }
 
 version_number!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+
+/// Finds the version in `tag` by trying each run of digits (with an
+/// optional leading `-`), rightmost first, and checking it renders back to
+/// exactly `tag`.
+fn version_in_tag<V: VersionNumber>(tag: EntityTagRef<'_>, render: impl Fn(V) -> EntityTag) -> Option<V> {
+    let opaque = tag.opaque();
+    let mut end = opaque.len();
+    while end > 0 {
+        let Some(last) = opaque[..end].iter().rposition(u8::is_ascii_digit) else {
+            break;
+        };
+        let mut start = opaque[..=last]
+            .iter()
+            .rposition(|b| !b.is_ascii_digit())
+            .map_or(0, |p| p + 1);
+        if start > 0 && opaque[start - 1] == b'-' {
+            start -= 1;
+        }
+        for from in [start, start + usize::from(opaque.get(start) == Some(&b'-'))] {
+            let candidate = std::str::from_utf8(&opaque[from..=last])
+                .ok()
+                .and_then(|s| s.parse::<V>().ok());
+            if let Some(v) = candidate {
+                if render(v).as_tag_ref() == tag {
+                    return Some(v);
+                }
+            }
+        }
+        end = start;
+    }
+    None
+}
 
 /// A field usable as a modification time (`#[occ(last_modified)]`).
 #[diagnostic::on_unimplemented(

@@ -1,0 +1,141 @@
+//! An in-memory repository: the contract without a database.
+
+use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+
+use super::{Page, Repository, RepositoryError, WriteCondition};
+use crate::versioned::{VersionNumber, Versioned};
+
+/// A repository in a `BTreeMap` behind a mutex: same semantics as the SQL
+/// backends, for tests and prototypes. The condition check and the write
+/// happen under one lock, which is this backend's compare-and-swap.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
+/// use occ_core::Versioned;
+///
+/// #[derive(Clone, Versioned)]
+/// struct Counter { id: u32, #[version] version: u64, value: i64 }
+///
+/// let repo = MemoryRepository::new();
+/// repo.create(Counter { id: 1, version: 1, value: 0 }).await?;
+/// let v1 = WriteCondition::VersionIn(vec![1]);
+/// let saved = repo.update(Counter { id: 1, version: 1, value: 5 }, &v1).await?;
+/// assert_eq!(saved.version, 2);
+/// // The same condition again is stale: 412 with the current state.
+/// let err = repo.update(Counter { id: 1, version: 1, value: 6 }, &v1).await.unwrap_err();
+/// assert!(matches!(err, RepositoryError::PreconditionFailed { current } if current.value == 5));
+/// # Ok::<(), RepositoryError<Counter>>(())
+/// # }).unwrap();
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct MemoryRepository<M: Versioned> {
+    rows: Mutex<BTreeMap<M::Id, M>>,
+}
+
+impl<M: Versioned> Default for MemoryRepository<M>
+where
+    M::Id: Ord,
+{
+    fn default() -> Self {
+        Self {
+            rows: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+impl<M: Versioned> MemoryRepository<M>
+where
+    M::Id: Ord,
+{
+    /// An empty repository.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn rows(&self) -> MutexGuard<'_, BTreeMap<M::Id, M>> {
+        // A panic elsewhere cannot leave a half-written row: every write is
+        // a single map operation, so the data is still consistent.
+        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl<M> Repository<M> for MemoryRepository<M>
+where
+    M: Versioned + Clone + Send + Sync + 'static,
+    M::Id: Ord + Clone + Send + Sync,
+{
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.rows().get(id).cloned().ok_or(RepositoryError::NotFound)
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let mut rows = self.rows();
+        if let Some(current) = rows.get(model.id()) {
+            return Err(RepositoryError::AlreadyExists {
+                current: Some(Box::new(current.clone())),
+            });
+        }
+        rows.insert(model.id().clone(), model.clone());
+        Ok(model)
+    }
+
+    async fn update(
+        &self,
+        mut model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        let mut rows = self.rows();
+        let current = rows.get_mut(model.id()).ok_or(RepositoryError::NotFound)?;
+        if !condition.is_met_by(current) {
+            return Err(RepositoryError::PreconditionFailed {
+                current: Box::new(current.clone()),
+            });
+        }
+        let next = current
+            .version()
+            .next()
+            .ok_or(RepositoryError::VersionExhausted)?;
+        model.set_version(next);
+        *current = model.clone();
+        Ok(model)
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        let mut rows = self.rows();
+        let current = rows.get(id).ok_or(RepositoryError::NotFound)?;
+        if !condition.is_met_by(current) {
+            return Err(RepositoryError::PreconditionFailed {
+                current: Box::new(current.clone()),
+            });
+        }
+        rows.remove(id).ok_or(RepositoryError::NotFound)
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        use std::ops::Bound;
+        let rows = self.rows();
+        let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let items: Vec<M> = rows
+            .range((lower, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, m)| m.clone())
+            .collect();
+        let next_after = (items.len() == limit && limit > 0)
+            .then(|| items.last().map(|m| m.id().clone()))
+            .flatten();
+        Ok(Page { items, next_after })
+    }
+}

@@ -1,0 +1,97 @@
+//! Retry a read-modify-write on conflict, the shape of Kubernetes'
+//! `RetryOnConflict`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::{Repository, RepositoryError, WriteCondition};
+use crate::versioned::Versioned;
+
+/// How often and how patiently [`retry_on_conflict`] retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (at least 1).
+    pub max_attempts: u32,
+    /// Delay before the first retry; doubled each retry, with jitter.
+    pub initial_backoff: Duration,
+    /// Upper bound of one delay.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// Five attempts, 10 ms doubling up to 1 s (as Kubernetes' default).
+    fn default() -> Self {
+        Self {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Reads the resource, lets `modify` change it, and writes it back on the
+/// condition that the version is still the one read; on a conflict, waits
+/// (exponential backoff with jitter) and starts over, up to
+/// `policy.max_attempts` times. `modify` may refuse by returning an error,
+/// which ends the loop.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// use occ_core::repository::{retry_on_conflict, MemoryRepository, Repository, RetryPolicy};
+/// use occ_core::Versioned;
+///
+/// #[derive(Clone, Versioned)]
+/// struct Counter { id: u32, #[version] version: u64, value: i64 }
+///
+/// let repo = MemoryRepository::new();
+/// repo.create(Counter { id: 1, version: 1, value: 0 }).await?;
+/// let saved = retry_on_conflict(&repo, &1, RetryPolicy::default(), |c| {
+///     c.value += 1;
+///     Ok(())
+/// })
+/// .await?;
+/// assert_eq!((saved.value, saved.version), (1, 2));
+/// # Ok::<(), occ_core::repository::RepositoryError<Counter>>(())
+/// # }).unwrap();
+/// ```
+pub async fn retry_on_conflict<M, R, F>(
+    repo: &R,
+    id: &M::Id,
+    policy: RetryPolicy,
+    mut modify: F,
+) -> Result<M, RepositoryError<M>>
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+    R: Repository<M> + ?Sized,
+    F: FnMut(&mut M) -> Result<(), RepositoryError<M>>,
+{
+    let mut backoff = policy.initial_backoff;
+    let mut attempt = 1;
+    loop {
+        let mut model = repo.get(id).await?;
+        let read = model.version();
+        modify(&mut model)?;
+        match repo.update(model, &WriteCondition::VersionIn(vec![read])).await {
+            Err(RepositoryError::PreconditionFailed { .. }) if attempt < policy.max_attempts => {
+                tokio::time::sleep(jitter(backoff)).await;
+                backoff = (backoff * 2).min(policy.max_backoff);
+                attempt += 1;
+            }
+            result => return result,
+        }
+    }
+}
+
+/// A delay between half and all of `backoff`, so that writers who collided
+/// do not collide again in lockstep.
+fn jitter(backoff: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    // xorshift of the clock's low bits: spread enough for backoff.
+    let mut x = nanos ^ 0x9E37_79B9;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    backoff / 2 + backoff.mul_f64(f64::from(x % 1000) / 2000.0)
+}
