@@ -1,2 +1,182 @@
-//! Workspace-level tests for occ live in `tests/`; this library is empty.
+//! Support for the workspace-level tests: backends to run the same suites
+//! against, each isolated so tests run in parallel.
 #![forbid(unsafe_code)]
+// Test support: a failed setup step should stop the test loudly.
+#![allow(clippy::expect_used)]
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use occ_core::repository::sql::SqlModel;
+use occ_core::repository::{Repository, RetryPolicy};
+use occ_core::Versioned;
+use serde::{Deserialize, Serialize};
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Arguments, AssertSqlSafe, Database, Encode, FromRow, PgPool, SqlitePool, Type};
+
+/// The model of the repository tests: a named counter.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned)]
+#[occ(etag = "item-{id}-v{version}")]
+pub struct Item {
+    /// The id.
+    pub id: i64,
+    /// The version.
+    #[version]
+    pub version: i64,
+    /// A name.
+    pub name: String,
+    /// A counter, incremented by the contention tests.
+    pub count: i64,
+}
+
+impl Item {
+    /// A new item at version 1.
+    pub fn new(id: i64, name: &str) -> Self {
+        Self {
+            id,
+            version: 1,
+            name: name.to_owned(),
+            count: 0,
+        }
+    }
+}
+
+/// The mapping written by hand, as a custom model would: one impl for every
+/// sqlx database that can store its column types.
+impl<DB: Database> SqlModel<DB> for Item
+where
+    Item: for<'r> FromRow<'r, DB::Row>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    const TABLE: &'static str = "items";
+    const ID_COLUMN: &'static str = "id";
+    const VERSION_COLUMN: &'static str = "version";
+    const DATA_COLUMNS: &'static [&'static str] = &["name", "count"];
+
+    fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(*id)
+    }
+
+    fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(&self.name)?;
+        args.add(self.count)
+    }
+}
+
+/// The `items` table, for SQLite and PostgreSQL alike.
+pub const ITEMS_DDL: &str = "CREATE TABLE IF NOT EXISTS items (
+    id BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    count BIGINT NOT NULL
+)";
+
+/// Increments item `id`'s counter `increments` times from each of `tasks`
+/// concurrent tasks, each increment a read-modify-write retried on
+/// conflict. Returns (successful writes, attempts).
+pub async fn hammer<R>(repo: std::sync::Arc<R>, id: i64, tasks: u32, increments: u32) -> (u64, u64)
+where
+    R: Repository<Item> + 'static,
+{
+    let policy = RetryPolicy {
+        max_attempts: 100_000,
+        initial_backoff: std::time::Duration::from_micros(200),
+        max_backoff: std::time::Duration::from_millis(20),
+    };
+    let mut handles = Vec::new();
+    for _ in 0..tasks {
+        let repo = repo.clone();
+        handles.push(tokio::spawn(async move {
+            let (mut ok, mut attempts) = (0u64, 0u64);
+            for _ in 0..increments {
+                occ_core::repository::retry_on_conflict(&*repo, &id, policy, |item: &mut Item| {
+                    attempts += 1;
+                    item.count += 1;
+                    Ok(())
+                })
+                .await
+                .expect("increment");
+                ok += 1;
+            }
+            (ok, attempts)
+        }));
+    }
+    let mut total = (0, 0);
+    for handle in handles {
+        let (ok, attempts) = handle.await.expect("task");
+        total.0 += ok;
+        total.1 += attempts;
+    }
+    total
+}
+
+/// The PostgreSQL URL for tests, from `OCC_TEST_POSTGRES_URL`.
+///
+/// When it is unset, prints that the calling test is skipped and returns
+/// `None`, unless `OCC_REQUIRE_POSTGRES=1`, which makes a missing URL a
+/// failure (CI sets both).
+pub fn postgres_url(test: &str) -> Option<String> {
+    match std::env::var("OCC_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ => {
+            assert!(
+                std::env::var("OCC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
+                "{test}: OCC_REQUIRE_POSTGRES=1 but OCC_TEST_POSTGRES_URL is not set"
+            );
+            eprintln!("{test}: skipped, OCC_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// A name unique to this process and call, for schemas and files.
+pub fn unique_name(prefix: &str) -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}_{}_{}_{nanos}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// A pool whose connections use a fresh schema `schema` (created here), so
+/// that unqualified table names are private to one test.
+pub async fn postgres_pool_in_schema(url: &str, schema: &str, max: u32) -> PgPool {
+    let admin = PgPool::connect(url).await.expect("connect to PostgreSQL");
+    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+        .execute(&admin)
+        .await
+        .expect("create schema");
+    admin.close().await;
+    let options: PgConnectOptions = url.parse().expect("PostgreSQL URL");
+    PgPoolOptions::new()
+        .max_connections(max)
+        .connect_with(options.options([("search_path", schema)]))
+        .await
+        .expect("connect to PostgreSQL")
+}
+
+/// Drops a schema made by [`postgres_pool_in_schema`].
+pub async fn drop_schema(url: &str, schema: &str) {
+    if let Ok(admin) = PgPool::connect(url).await {
+        let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
+            .execute(&admin)
+            .await;
+        admin.close().await;
+    }
+}
+
+/// A fresh SQLite file in the system's temporary directory, opened for
+/// concurrent writers; returns the pool and the file's URL.
+pub async fn sqlite_file_pool(prefix: &str) -> (SqlitePool, String) {
+    let path = std::env::temp_dir().join(format!("{}.db", unique_name(prefix)));
+    let url = format!("sqlite://{}", path.display());
+    let pool = occ_core::repository::sql::sqlite_pool(&url)
+        .await
+        .expect("open SQLite file");
+    (pool, url)
+}

@@ -1,5 +1,25 @@
-//! axum integration for occ: extractors, responders and generated
-//! conditional CRUD routes. Being built; today it re-exports `occ_core`.
+//! axum integration for occ: extractors, responders, problem details and
+//! (in progress) generated conditional CRUD routes.
+//!
+//! - [`Preconditions`], [`IfMatch`], [`IfNoneMatch`], [`IfModifiedSince`],
+//!   [`IfUnmodifiedSince`]: the precondition headers, absence kept distinct.
+//! - [`Conditional<T>`]: preconditions evaluated before the body `T` is
+//!   read (EV-1).
+//! - [`Tagged`], [`NotModified`], [`Problem`]: responses with the right
+//!   validators, and RFC 9457 problem details for every refusal.
 #![forbid(unsafe_code)]
 
+pub mod extract;
+mod policy;
+mod problem;
+mod rejection;
+mod response;
+
+pub use extract::{
+    Conditional, IfMatch, IfMatchRejection, IfModifiedSince, IfNoneMatch, IfUnmodifiedSince,
+    Preconditions,
+};
 pub use occ_core;
+pub use policy::{Policy, Refused};
+pub use problem::{Problem, PROBLEM_JSON};
+pub use response::{NotModified, Tagged};

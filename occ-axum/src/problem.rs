@@ -1,0 +1,147 @@
+//! Problem details (RFC 9457) as an axum response.
+
+use std::borrow::Cow;
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
+use http::{HeaderValue, StatusCode};
+use occ_core::EntityTag;
+use serde::Serialize;
+
+/// The media type of problem details (PD-1).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An `application/problem+json` error response (RFC 9457).
+///
+/// `type` is `about:blank` unless set, so the `title` is the status's
+/// reason phrase (PD-3, PD-4); `detail` tells the client how to fix the
+/// request (PD-6). Handlers can return it directly:
+///
+/// ```
+/// use axum::http::StatusCode;
+/// use occ_axum::Problem;
+///
+/// async fn handler() -> Result<String, Problem> {
+///     Err(Problem::new(StatusCode::CONFLICT).with_detail("the name is taken"))
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    status: StatusCode,
+    kind: Option<Cow<'static, str>>,
+    title: Cow<'static, str>,
+    detail: Option<Cow<'static, str>>,
+    current_etag: Option<EntityTag>,
+    no_store: bool,
+    head: bool,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    title: &'a str,
+    status: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+    /// Extension member (PD-6, PD-8): the current entity tag, for a client
+    /// that wants to merge and retry without parsing `detail`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    current_etag: Option<Cow<'a, str>>,
+}
+
+impl Problem {
+    /// A problem with the status's reason phrase as title.
+    pub fn new(status: StatusCode) -> Self {
+        Self {
+            status,
+            kind: None,
+            title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
+            detail: None,
+            current_etag: None,
+            no_store: false,
+            head: false,
+        }
+    }
+
+    /// Sets the human-readable explanation of this occurrence.
+    pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// Sets a problem type URI and its title (PD-9). Without it, the type is
+    /// `about:blank` and the title the reason phrase.
+    pub fn with_type(
+        mut self,
+        uri: impl Into<Cow<'static, str>>,
+        title: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.kind = Some(uri.into());
+        self.title = title.into();
+        self
+    }
+
+    /// Sends the resource's current entity tag, in the `ETag` header and as
+    /// the `current_etag` member (DESIGN decision 5).
+    pub fn with_current_etag(mut self, etag: EntityTag) -> Self {
+        self.current_etag = Some(etag);
+        self
+    }
+
+    /// Adds `Cache-Control: no-store` (428-3).
+    pub fn no_store(mut self) -> Self {
+        self.no_store = true;
+        self
+    }
+
+    /// Leaves the body out, for a response to HEAD (412-2).
+    pub fn for_head(mut self, head: bool) -> Self {
+        self.head = head;
+        self
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The explanation, if any.
+    pub fn detail(&self) -> Option<&str> {
+        self.detail.as_deref()
+    }
+
+    /// The current entity tag carried, if any.
+    pub fn current_etag(&self) -> Option<&EntityTag> {
+        self.current_etag.as_ref()
+    }
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let etag_text = self.current_etag.as_ref().map(|t| Cow::Owned(t.to_string()));
+        let body = Body {
+            kind: self.kind.as_deref().unwrap_or("about:blank"),
+            title: &self.title,
+            status: self.status.as_u16(),
+            detail: self.detail.as_deref(),
+            current_etag: etag_text,
+        };
+        let bytes = if self.head {
+            Vec::new()
+        } else {
+            // Serializing strings and a number cannot fail.
+            serde_json::to_vec(&body).unwrap_or_default()
+        };
+        let mut response = (self.status, bytes).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(tag) = &self.current_etag {
+            headers.insert(ETAG, tag.to_header_value());
+        }
+        if self.no_store {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
+    }
+}

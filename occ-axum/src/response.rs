@@ -1,0 +1,141 @@
+//! Responders: a versioned representation with its validators, and 304.
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CACHE_CONTROL, ETAG, LAST_MODIFIED, LOCATION};
+use http::{HeaderValue, StatusCode};
+use occ_core::{EntityTag, Versioned};
+use serde::Serialize;
+
+use crate::Problem;
+
+/// A [`Versioned`] model as a JSON response with its `ETag` (G-5) and, when
+/// the model has one, `Last-Modified`.
+///
+/// ```
+/// use occ_axum::Tagged;
+/// use occ_core::Versioned;
+///
+/// #[derive(serde::Serialize, Versioned)]
+/// struct Note { id: u64, #[version] version: u64, text: String }
+///
+/// async fn read() -> Tagged<Note> {
+///     Tagged::ok(Note { id: 1, version: 3, text: "hi".into() })
+/// }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Tagged<M> {
+    model: M,
+    status: StatusCode,
+    location: Option<HeaderValue>,
+    no_store: bool,
+}
+
+impl<M: Versioned + Serialize> Tagged<M> {
+    /// 200 with the representation.
+    pub fn ok(model: M) -> Self {
+        Self {
+            model,
+            status: StatusCode::OK,
+            location: None,
+            no_store: false,
+        }
+    }
+
+    /// 200 after a write: the new representation, its new tag, and
+    /// `Cache-Control: no-store` (DESIGN decision 6).
+    pub fn written(model: M) -> Self {
+        Self {
+            no_store: true,
+            ..Self::ok(model)
+        }
+    }
+
+    /// 201 Created with `Location` (PUT-1), the new tag and `no-store`.
+    pub fn created(model: M, location: HeaderValue) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            location: Some(location),
+            ..Self::written(model)
+        }
+    }
+
+    /// The model.
+    pub fn model(&self) -> &M {
+        &self.model
+    }
+}
+
+impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
+    fn into_response(self) -> Response {
+        let etag = self.model.entity_tag();
+        let last_modified = self.model.last_modified().and_then(occ_core::fmt_http_date);
+        let mut response = match serde_json::to_vec(&self.model) {
+            Ok(body) => (self.status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize the representation");
+                return Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+            }
+        };
+        let headers = response.headers_mut();
+        headers.insert(ETAG, etag.to_header_value());
+        if let Some(lm) = last_modified.and_then(|s| HeaderValue::from_str(&s).ok()) {
+            headers.insert(LAST_MODIFIED, lm);
+        }
+        if let Some(location) = self.location {
+            headers.insert(LOCATION, location);
+        }
+        if self.no_store {
+            headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        response
+    }
+}
+
+/// 304 Not Modified: the `ETag` (304-2), no body, no `Content-Type`, no
+/// `Content-Length` (304-3 … 304-5). Add `Cache-Control` or `Vary` when the
+/// 200 would carry them.
+#[derive(Debug, Clone, Default)]
+pub struct NotModified {
+    etag: Option<EntityTag>,
+    cache_control: Option<HeaderValue>,
+    vary: Option<HeaderValue>,
+}
+
+impl NotModified {
+    /// A 304 carrying `etag`.
+    pub fn new(etag: Option<EntityTag>) -> Self {
+        Self {
+            etag,
+            ..Self::default()
+        }
+    }
+
+    /// Repeats the 200's `Cache-Control`.
+    pub fn with_cache_control(mut self, value: HeaderValue) -> Self {
+        self.cache_control = Some(value);
+        self
+    }
+
+    /// Repeats the 200's `Vary`.
+    pub fn with_vary(mut self, value: HeaderValue) -> Self {
+        self.vary = Some(value);
+        self
+    }
+}
+
+impl IntoResponse for NotModified {
+    fn into_response(self) -> Response {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        let headers = response.headers_mut();
+        if let Some(etag) = self.etag {
+            headers.insert(ETAG, etag.to_header_value());
+        }
+        if let Some(cc) = self.cache_control {
+            headers.insert(CACHE_CONTROL, cc);
+        }
+        if let Some(vary) = self.vary {
+            headers.insert(http::header::VARY, vary);
+        }
+        response
+    }
+}

@@ -1,0 +1,168 @@
+//! A conditional update through the repository vs the same compare-and-swap
+//! written by hand with sqlx, on the same pool, in the same run: SQLite
+//! (a file in the temporary directory) and PostgreSQL (when
+//! `OCC_TEST_POSTGRES_URL` is set).
+//!
+//! Each iteration bumps one row from the version it knows to the next, so
+//! every statement succeeds: this measures the happy path's overhead.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup should stop the bench
+
+use std::cell::Cell;
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use occ_core::repository::sql::{sqlite_pool, PgRepository, SqlModel, SqliteRepository};
+use occ_core::repository::{Repository, WriteCondition};
+use occ_core::Versioned;
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments, Database, Encode, FromRow, Type};
+
+#[derive(Debug, Clone, FromRow, Versioned)]
+#[occ(etag = "doc-{id}-v{version}")]
+struct Doc {
+    id: i64,
+    #[version]
+    version: i64,
+    title: String,
+    body: String,
+}
+
+impl<DB: Database> SqlModel<DB> for Doc
+where
+    Doc: for<'r> FromRow<'r, DB::Row>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    const TABLE: &'static str = "bench_docs";
+    const ID_COLUMN: &'static str = "id";
+    const VERSION_COLUMN: &'static str = "version";
+    const DATA_COLUMNS: &'static [&'static str] = &["title", "body"];
+
+    fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(*id)
+    }
+
+    fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(&self.title)?;
+        args.add(&self.body)
+    }
+}
+
+const DDL: &str = "CREATE TABLE IF NOT EXISTS bench_docs (
+    id BIGINT PRIMARY KEY, version BIGINT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL)";
+
+fn doc(version: i64) -> Doc {
+    Doc {
+        id: 1,
+        version,
+        title: "A title".into(),
+        body: "x".repeat(200),
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let path = std::env::temp_dir().join(format!("occ_bench_{}.db", std::process::id()));
+    let pool = rt.block_on(sqlite_pool(&format!("sqlite://{}", path.display()))).unwrap();
+    rt.block_on(async {
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM bench_docs").execute(&pool).await.unwrap();
+    });
+    let repo = SqliteRepository::<Doc>::new(pool.clone());
+    rt.block_on(repo.create(doc(1))).unwrap();
+    let version = Cell::new(1i64);
+
+    let mut group = c.benchmark_group("conditional_update/sqlite");
+    group.bench_function("occ", |b| {
+        b.iter(|| {
+            let v = version.get();
+            let saved = rt
+                .block_on(repo.update(black_box(doc(v)), &WriteCondition::VersionIn(vec![v])))
+                .unwrap();
+            version.set(saved.version);
+        });
+    });
+    group.bench_function("hand_written", |b| {
+        b.iter(|| {
+            let v = version.get();
+            let d = black_box(doc(v));
+            let saved: Doc = rt
+                .block_on(
+                    sqlx::query_as(
+                        "UPDATE bench_docs SET title = ?2, body = ?3, version = version + 1 \
+                         WHERE id = ?1 AND version = ?4 RETURNING id, version, title, body",
+                    )
+                    .bind(d.id)
+                    .bind(&d.title)
+                    .bind(&d.body)
+                    .bind(v)
+                    .fetch_one(&pool),
+                )
+                .unwrap();
+            version.set(saved.version);
+        });
+    });
+    group.finish();
+    let _ = std::fs::remove_file(&path);
+}
+
+fn postgres(c: &mut Criterion) {
+    let Ok(url) = std::env::var("OCC_TEST_POSTGRES_URL") else {
+        eprintln!("conditional_update/postgres: skipped, OCC_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let rt = runtime();
+    let pool = rt.block_on(sqlx::PgPool::connect(&url)).unwrap();
+    rt.block_on(async {
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM bench_docs").execute(&pool).await.unwrap();
+    });
+    let repo = PgRepository::<Doc>::new(pool.clone());
+    rt.block_on(repo.create(doc(1))).unwrap();
+    let version = Cell::new(1i64);
+
+    let mut group = c.benchmark_group("conditional_update/postgres");
+    group.bench_function("occ", |b| {
+        b.iter(|| {
+            let v = version.get();
+            let saved = rt
+                .block_on(repo.update(black_box(doc(v)), &WriteCondition::VersionIn(vec![v])))
+                .unwrap();
+            version.set(saved.version);
+        });
+    });
+    group.bench_function("hand_written", |b| {
+        b.iter(|| {
+            let v = version.get();
+            let d = black_box(doc(v));
+            let saved: Doc = rt
+                .block_on(
+                    sqlx::query_as(
+                        "UPDATE bench_docs SET title = $2, body = $3, version = version + 1 \
+                         WHERE id = $1 AND version = $4 RETURNING id, version, title, body",
+                    )
+                    .bind(d.id)
+                    .bind(&d.title)
+                    .bind(&d.body)
+                    .bind(v)
+                    .fetch_one(&pool),
+                )
+                .unwrap();
+            version.set(saved.version);
+        });
+    });
+    group.finish();
+    rt.block_on(async {
+        let _ = sqlx::query("DROP TABLE bench_docs").execute(&pool).await;
+    });
+}
+
+criterion_group!(benches, sqlite, postgres);
+criterion_main!(benches);
