@@ -14,6 +14,7 @@ mod policy;
 mod problem;
 mod rejection;
 mod response;
+pub mod routes;
 
 pub use extract::{
     Conditional, IfMatch, IfMatchRejection, IfModifiedSince, IfNoneMatch, IfUnmodifiedSince,
