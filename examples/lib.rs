@@ -1,2 +1,115 @@
-//! Shared pieces of the occ examples.
+//! The profiles service of the reference scenario, shared by the
+//! `profiles` example and the tests that replay the scenario.
 #![forbid(unsafe_code)]
+
+use std::sync::Arc;
+
+use axum::Router;
+use occ_axum::routes::{ConditionalRoutes, PutMode};
+use occ_core::repository::sql::{sqlite_pool, PgRepository, SqlModel, SqliteRepository};
+use occ_core::repository::{Repository, RepositoryError};
+use occ_core::Versioned;
+use serde::{Deserialize, Serialize};
+use sqlx::error::BoxDynError;
+use sqlx::{Arguments, Database, Encode, FromRow, Type};
+
+/// A profile: `GET /profiles/42` gives `ETag: "prof-42-v7"` and
+/// `{"id":42,"name":"Ava","city":"Paris"}`. The version travels in the
+/// ETag, not in the body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned)]
+#[occ(etag = "prof-{id}-v{version}")]
+pub struct Profile {
+    /// The id.
+    pub id: i64,
+    /// The version, bumped by every write.
+    #[version]
+    #[serde(skip)]
+    pub version: i64,
+    /// The name.
+    pub name: String,
+    /// The city.
+    pub city: String,
+}
+
+impl<DB: Database> SqlModel<DB> for Profile
+where
+    Profile: for<'r> FromRow<'r, DB::Row>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    const TABLE: &'static str = "profiles";
+    const ID_COLUMN: &'static str = "id";
+    const VERSION_COLUMN: &'static str = "version";
+    const DATA_COLUMNS: &'static [&'static str] = &["name", "city"];
+
+    fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(*id)
+    }
+
+    fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        args.add(&self.name)?;
+        args.add(&self.city)
+    }
+}
+
+/// The schema, valid on SQLite and PostgreSQL.
+pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS profiles (
+    id BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    city TEXT NOT NULL
+)";
+
+/// The repository behind the routes, whichever the database.
+pub type Profiles = dyn Repository<Profile>;
+
+/// Opens `database_url` (a `sqlite:` or `postgres:` URL), creates the
+/// schema if needed, and seeds profile 42 (Ava, Paris) at version 7 when
+/// the table is empty, so the reference scenario replays verbatim.
+pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
+    let repo: Arc<Profiles> = if database_url.starts_with("postgres") {
+        let pool = sqlx::PgPool::connect(database_url).await?;
+        sqlx::query(SCHEMA).execute(&pool).await?;
+        Arc::new(PgRepository::<Profile>::new(pool))
+    } else {
+        let pool = sqlite_pool(database_url).await?;
+        sqlx::query(SCHEMA).execute(&pool).await?;
+        Arc::new(SqliteRepository::<Profile>::new(pool))
+    };
+    seed(&*repo).await?;
+    Ok(repo)
+}
+
+/// Inserts profile 42 at version 7 if the table is empty.
+pub async fn seed(repo: &Profiles) -> Result<(), BoxDynError> {
+    let page = repo.list(None, 1).await.map_err(|e| e.to_string())?;
+    if page.items.is_empty() {
+        let ava = Profile {
+            id: 42,
+            version: 7,
+            name: "Ava".into(),
+            city: "Paris".into(),
+        };
+        match repo.create(ava).await {
+            Ok(_) | Err(RepositoryError::AlreadyExists { .. }) => {}
+            Err(e) => return Err(e.to_string().into()),
+        }
+    }
+    Ok(())
+}
+
+/// The service: conditional routes for profiles at `/profiles`, where PUT
+/// merges a partial body (the reference scenario).
+pub fn app(repo: Arc<Profiles>) -> Router {
+    Router::new()
+        .nest(
+            "/profiles",
+            ConditionalRoutes::<Profile, Profiles>::new(repo)
+                .put_mode(PutMode::Merge)
+                .into_router(),
+        )
+        .fallback(|| async {
+            occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND)
+                .with_detail("no resource exists at this URL")
+        })
+}

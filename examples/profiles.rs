@@ -1,0 +1,69 @@
+//! The reference scenario's server: conditional profiles at `/profiles`.
+//!
+//! ```sh
+//! cargo run --example profiles
+//! curl -i localhost:3000/profiles/42
+//! ```
+//!
+//! `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATABASE_URL` (default: the
+//! SQLite file `profiles.db` in the working directory; `sqlite::memory:` and
+//! `postgres://…` work too).
+
+use std::process::ExitCode;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let database_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://profiles.db".into());
+
+    let repo = match occ_examples::connect(&database_url).await {
+        Ok(repo) => repo,
+        Err(error) => {
+            eprintln!("cannot open the database {database_url}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(&addr).await {
+        Ok(listener) => listener,
+        Err(error) => {
+            eprintln!("cannot listen on {addr}: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let shown_url = redact(&database_url);
+    tracing::info!("profiles listening on http://{addr}, database {shown_url}");
+    let served = axum::serve(listener, occ_examples::app(repo))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+            tracing::info!("shutting down");
+        })
+        .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("server error: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The URL without a password, for the log.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
