@@ -36,7 +36,12 @@ struct Edit {
 type Notes = Arc<MemoryRepository<Note>>;
 
 /// GET with 304 and 412 handled by the same evaluation as writes.
-async fn read(State(notes): State<Notes>, Path(id): Path<u32>, method: axum::http::Method, pre: Preconditions) -> Result<Tagged<Note>, Refused> {
+async fn read(
+    State(notes): State<Notes>,
+    Path(id): Path<u32>,
+    method: axum::http::Method,
+    pre: Preconditions,
+) -> Result<Tagged<Note>, Refused> {
     let current = notes.get(&id).await.ok();
     let etag = current.as_ref().map(Versioned::entity_tag);
     let target = match (&current, &etag) {
@@ -47,19 +52,30 @@ async fn read(State(notes): State<Notes>, Path(id): Path<u32>, method: axum::htt
     if let Some(refused) = Refused::from_decision(decision, &method, etag.as_ref()) {
         return Err(refused);
     }
-    current.map(Tagged::ok).ok_or_else(|| Refused::Problem(Problem::new(axum::http::StatusCode::NOT_FOUND)))
+    current
+        .map(Tagged::ok)
+        .ok_or_else(|| Refused::Problem(Problem::new(axum::http::StatusCode::NOT_FOUND)))
 }
 
 /// PUT: preconditions first (428, 412, 404), then the body (400, 422), then
 /// a compare-and-swap on the version the preconditions saw.
-async fn edit(State(notes): State<Notes>, Path(id): Path<u32>, request: Conditional<Json<Edit>>) -> Result<Tagged<Note>, Refused> {
+async fn edit(
+    State(notes): State<Notes>,
+    Path(id): Path<u32>,
+    request: Conditional<Json<Edit>>,
+) -> Result<Tagged<Note>, Refused> {
     let current = notes.get(&id).await.ok();
     let Json(edit) = request.check(current.as_ref()).await?;
     let Some(current) = current else {
-        return Err(Refused::Problem(Problem::new(axum::http::StatusCode::NOT_FOUND)));
+        return Err(Refused::Problem(Problem::new(
+            axum::http::StatusCode::NOT_FOUND,
+        )));
     };
     let read_version = current.version;
-    let next = Note { text: edit.text, ..current };
+    let next = Note {
+        text: edit.text,
+        ..current
+    };
     let saved = notes
         .update(next, &WriteCondition::VersionIn(vec![read_version]))
         .await
@@ -71,11 +87,17 @@ async fn edit(State(notes): State<Notes>, Path(id): Path<u32>, request: Conditio
 async fn main() -> std::process::ExitCode {
     tracing_subscriber::fmt().init();
     let notes: Notes = Arc::new(MemoryRepository::new());
-    let first = Note { id: 1, version: 1, text: "hello".into() };
+    let first = Note {
+        id: 1,
+        version: 1,
+        text: "hello".into(),
+    };
     if notes.create(first).await.is_err() {
         return std::process::ExitCode::FAILURE;
     }
-    let app = Router::new().route("/notes/{id}", get(read).put(edit)).with_state(notes);
+    let app = Router::new()
+        .route("/notes/{id}", get(read).put(edit))
+        .with_state(notes);
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
     let Ok(listener) = tokio::net::TcpListener::bind(&addr).await else {
         eprintln!("cannot listen on {addr}");

@@ -147,10 +147,12 @@ pub fn unique_name(prefix: &str) -> String {
 /// that unqualified table names are private to one test.
 pub async fn postgres_pool_in_schema(url: &str, schema: &str, max: u32) -> PgPool {
     let admin = PgPool::connect(url).await.expect("connect to PostgreSQL");
-    sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
-        .execute(&admin)
-        .await
-        .expect("create schema");
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+    )))
+    .execute(&admin)
+    .await
+    .expect("create schema");
     admin.close().await;
     let options: PgConnectOptions = url.parse().expect("PostgreSQL URL");
     PgPoolOptions::new()
@@ -163,9 +165,11 @@ pub async fn postgres_pool_in_schema(url: &str, schema: &str, max: u32) -> PgPoo
 /// Drops a schema made by [`postgres_pool_in_schema`].
 pub async fn drop_schema(url: &str, schema: &str) {
     if let Ok(admin) = PgPool::connect(url).await {
-        let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE")))
-            .execute(&admin)
-            .await;
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&admin)
+        .await;
         admin.close().await;
     }
 }
@@ -195,7 +199,10 @@ pub struct RawResponse {
 impl RawResponse {
     /// The first value of header `name` (lowercase).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The body as text.
@@ -269,7 +276,8 @@ fn parse_response(raw: &[u8], head: bool) -> RawResponse {
 fn dechunk(mut data: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
-        let size = usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+        let size =
+            usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
         if size == 0 {
             break;
         }
@@ -282,7 +290,9 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
 
 /// Serves `app` on an ephemeral loopback port until the test ends.
 pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("local address");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;

@@ -9,6 +9,7 @@
 //!   validators, and RFC 9457 problem details for every refusal.
 #![forbid(unsafe_code)]
 
+mod bodiless;
 pub mod extract;
 mod policy;
 mod problem;

@@ -38,10 +38,20 @@ impl IntoResponse for Refused {
     }
 }
 
+impl From<Problem> for Refused {
+    fn from(problem: Problem) -> Self {
+        Self::Problem(problem)
+    }
+}
+
 impl Refused {
     /// The refusal for `decision`, or `None` to proceed. `current` is the
     /// current entity tag, sent with 304 and 412.
-    pub fn from_decision(decision: Decision, method: &Method, current: Option<&EntityTag>) -> Option<Self> {
+    pub fn from_decision(
+        decision: Decision,
+        method: &Method,
+        current: Option<&EntityTag>,
+    ) -> Option<Self> {
         let head = method == Method::HEAD;
         match decision {
             Decision::Proceed => None,
@@ -51,7 +61,10 @@ impl Refused {
                     .with_detail("no resource exists at this URL")
                     .for_head(head),
             )),
-            Decision::PreconditionRequired => Some(Self::Problem(precondition_required())),
+            Decision::PreconditionRequired => {
+                tracing::info!(method = %method, current = current.map(tracing::field::display), "precondition required");
+                Some(Self::Problem(precondition_required()))
+            }
             Decision::PreconditionFailed(failure) => {
                 tracing::info!(
                     method = %method,
@@ -67,7 +80,11 @@ impl Refused {
 
 /// The 412 answer, with the current tag when there is a resource
 /// (DESIGN decision 5).
-pub(crate) fn precondition_failed(failure: &Failure, current: Option<&EntityTag>, head: bool) -> Problem {
+pub(crate) fn precondition_failed(
+    failure: &Failure,
+    current: Option<&EntityTag>,
+    head: bool,
+) -> Problem {
     let problem = Problem::new(StatusCode::PRECONDITION_FAILED)
         .with_detail(failure.to_string())
         .for_head(head);

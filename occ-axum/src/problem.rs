@@ -119,7 +119,10 @@ impl Problem {
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
-        let etag_text = self.current_etag.as_ref().map(|t| Cow::Owned(t.to_string()));
+        let etag_text = self
+            .current_etag
+            .as_ref()
+            .map(|t| Cow::Owned(t.to_string()));
         let body = Body {
             kind: self.kind.as_deref().unwrap_or("about:blank"),
             title: &self.title,

@@ -70,7 +70,12 @@ impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
         let etag = self.model.entity_tag();
         let last_modified = self.model.last_modified().and_then(occ_core::fmt_http_date);
         let mut response = match serde_json::to_vec(&self.model) {
-            Ok(body) => (self.status, [(http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+            Ok(body) => (
+                self.status,
+                [(http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
+                .into_response(),
             Err(error) => {
                 tracing::error!(%error, "cannot serialize the representation");
                 return Problem::new(StatusCode::INTERNAL_SERVER_ERROR).into_response();
@@ -125,7 +130,7 @@ impl NotModified {
 
 impl IntoResponse for NotModified {
     fn into_response(self) -> Response {
-        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        let mut response = crate::bodiless::response(StatusCode::NOT_MODIFIED);
         let headers = response.headers_mut();
         if let Some(etag) = self.etag {
             headers.insert(ETAG, etag.to_header_value());

@@ -10,7 +10,10 @@
 use std::cell::Cell;
 use std::hint::black_box;
 
-use criterion::{criterion_group, criterion_main, Criterion};
+#[path = "support/ratios.rs"]
+mod ratios;
+
+use criterion::{criterion_group, Criterion};
 use occ_core::repository::sql::{sqlite_pool, PgRepository, SqlModel, SqliteRepository};
 use occ_core::repository::{Repository, WriteCondition};
 use occ_core::Versioned;
@@ -70,10 +73,15 @@ fn runtime() -> tokio::runtime::Runtime {
 fn sqlite(c: &mut Criterion) {
     let rt = runtime();
     let path = std::env::temp_dir().join(format!("occ_bench_{}.db", std::process::id()));
-    let pool = rt.block_on(sqlite_pool(&format!("sqlite://{}", path.display()))).unwrap();
+    let pool = rt
+        .block_on(sqlite_pool(&format!("sqlite://{}", path.display())))
+        .unwrap();
     rt.block_on(async {
         sqlx::query(DDL).execute(&pool).await.unwrap();
-        sqlx::query("DELETE FROM bench_docs").execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM bench_docs")
+            .execute(&pool)
+            .await
+            .unwrap();
     });
     let repo = SqliteRepository::<Doc>::new(pool.clone());
     rt.block_on(repo.create(doc(1))).unwrap();
@@ -122,7 +130,10 @@ fn postgres(c: &mut Criterion) {
     let pool = rt.block_on(sqlx::PgPool::connect(&url)).unwrap();
     rt.block_on(async {
         sqlx::query(DDL).execute(&pool).await.unwrap();
-        sqlx::query("DELETE FROM bench_docs").execute(&pool).await.unwrap();
+        sqlx::query("DELETE FROM bench_docs")
+            .execute(&pool)
+            .await
+            .unwrap();
     });
     let repo = PgRepository::<Doc>::new(pool.clone());
     rt.block_on(repo.create(doc(1))).unwrap();
@@ -165,4 +176,13 @@ fn postgres(c: &mut Criterion) {
 }
 
 criterion_group!(benches, sqlite, postgres);
-criterion_main!(benches);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    ratios::report(
+        &["conditional_update/sqlite", "conditional_update/postgres"],
+        "occ",
+        "hand_written",
+    );
+}

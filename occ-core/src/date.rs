@@ -67,7 +67,13 @@ impl DateField {
 /// `httpdate` to parse or reject.
 fn rfc850_to_fixdate(value: &[u8], now: SystemTime, out: &mut [u8; 29]) -> Option<()> {
     const DAYS: [&[u8]; 7] = [
-        b"Monday", b"Tuesday", b"Wednesday", b"Thursday", b"Friday", b"Saturday", b"Sunday",
+        b"Monday",
+        b"Tuesday",
+        b"Wednesday",
+        b"Thursday",
+        b"Friday",
+        b"Saturday",
+        b"Sunday",
     ];
     let comma = value.iter().position(|&b| b == b',')?;
     let day = DAYS.iter().find(|d| **d == &value[..comma])?;
@@ -103,7 +109,9 @@ fn rfc850_to_fixdate(value: &[u8], now: SystemTime, out: &mut [u8; 29]) -> Optio
 
 /// The Gregorian year of `t` (UTC), from days since the epoch.
 fn civil_year(t: SystemTime) -> u64 {
-    let days = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() / 86_400);
+    let days = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() / 86_400);
     // Howard Hinnant's days_from_civil inverse, for non-negative days.
     let z = days + 719_468;
     let era = z / 146_097;
@@ -192,7 +200,12 @@ mod tests {
             b"",
             b"\xff",
         ] {
-            assert_eq!(DateField::parse(bad), DateField::Invalid, "{}", bad.escape_ascii());
+            assert_eq!(
+                DateField::parse(bad),
+                DateField::Invalid,
+                "{}",
+                bad.escape_ascii()
+            );
         }
     }
 
@@ -202,6 +215,9 @@ mod tests {
             fmt_http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)).as_deref(),
             Some("Sun, 06 Nov 1994 08:49:37 GMT")
         );
-        assert_eq!(fmt_http_date(UNIX_EPOCH + Duration::from_secs(253_402_300_800)), None);
+        assert_eq!(
+            fmt_http_date(UNIX_EPOCH + Duration::from_secs(253_402_300_800)),
+            None
+        );
     }
 }

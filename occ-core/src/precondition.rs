@@ -114,8 +114,7 @@ impl Preconditions {
     pub fn is_conditional_write(&self, has_last_modified: bool) -> bool {
         self.if_match.is_some()
             || self.if_none_match.is_some()
-            || (has_last_modified
-                && matches!(self.if_unmodified_since, Some(DateField::Valid(_))))
+            || (has_last_modified && matches!(self.if_unmodified_since, Some(DateField::Valid(_))))
     }
 
     /// Decides what to do with a request, in the order of RFC 9110 §13.2.2
@@ -201,7 +200,8 @@ impl Preconditions {
         } else if kind == MethodKind::Read {
             // Step 4: If-Modified-Since, GET/HEAD only, never with
             // If-None-Match (IMS-1, IMS-2, IMS-3).
-            if let (Some(DateField::Valid(since)), Some(lm)) = (self.if_modified_since, last_modified)
+            if let (Some(DateField::Valid(since)), Some(lm)) =
+                (self.if_modified_since, last_modified)
             {
                 if lm <= since {
                     return Decision::NotModified;

@@ -320,15 +320,29 @@ mod tests {
 
     #[test]
     fn g_13_star_with_others_is_malformed() {
-        assert_eq!(list(&["*, \"a\""]).check(), Err(MalformedList::AnyWithOthers));
+        assert_eq!(
+            list(&["*, \"a\""]).check(),
+            Err(MalformedList::AnyWithOthers)
+        );
         assert_eq!(list(&["*", "*"]).check(), Err(MalformedList::AnyWithOthers));
-        assert_eq!(list(&["*", "\"a\""]).check(), Err(MalformedList::AnyWithOthers));
+        assert_eq!(
+            list(&["*", "\"a\""]).check(),
+            Err(MalformedList::AnyWithOthers)
+        );
         assert_eq!(list(&[" * "]).check(), Ok(ListKind::Any));
     }
 
     #[test]
     fn syntax_errors_are_reported_not_recovered() {
-        for bad in ["abc", "\"a\" \"b\"", "\"a", "W/ \"a\"", "w/\"a\"", "**", "\"a\"x"] {
+        for bad in [
+            "abc",
+            "\"a\" \"b\"",
+            "\"a",
+            "W/ \"a\"",
+            "w/\"a\"",
+            "**",
+            "\"a\"x",
+        ] {
             assert!(
                 matches!(list(&[bad]).check(), Err(MalformedList::Syntax { .. })),
                 "{bad:?}"

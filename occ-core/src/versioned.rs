@@ -152,7 +152,10 @@ version_number!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 /// Finds the version in `tag` by trying each run of digits (with an
 /// optional leading `-`), rightmost first, and checking it renders back to
 /// exactly `tag`.
-fn version_in_tag<V: VersionNumber>(tag: EntityTagRef<'_>, render: impl Fn(V) -> EntityTag) -> Option<V> {
+fn version_in_tag<V: VersionNumber>(
+    tag: EntityTagRef<'_>,
+    render: impl Fn(V) -> EntityTag,
+) -> Option<V> {
     let opaque = tag.opaque();
     let mut end = opaque.len();
     while end > 0 {
@@ -296,9 +299,7 @@ mod tests {
 
     #[test]
     fn builder_encodes_unsafe_octets() {
-        let tag = EntityTagBuilder::strong()
-            .value(&"\"q\\ %é")
-            .finish();
+        let tag = EntityTagBuilder::strong().value(&"\"q\\ %é").finish();
         assert_eq!(tag.to_string(), "\"%22q%5C%20%25%C3%A9\"");
         assert!(tag.as_bytes().is_ascii());
     }

@@ -16,13 +16,17 @@ async fn main() -> ExitCode {
         eprintln!("usage: occ-contention-worker sqlite|postgres URL SCHEMA ID TASKS INCREMENTS");
         return ExitCode::from(2);
     };
-    let (Ok(id), Ok(tasks), Ok(increments)) = (id.parse(), tasks.parse(), increments.parse()) else {
+    let (Ok(id), Ok(tasks), Ok(increments)) = (id.parse(), tasks.parse(), increments.parse())
+    else {
         eprintln!("ID, TASKS and INCREMENTS must be integers");
         return ExitCode::from(2);
     };
     let (ok, attempts) = match backend.as_str() {
         "sqlite" => match occ_core::repository::sql::sqlite_pool(url).await {
-            Ok(pool) => occ_tests::hammer(Arc::new(SqliteRepository::new(pool)), id, tasks, increments).await,
+            Ok(pool) => {
+                occ_tests::hammer(Arc::new(SqliteRepository::new(pool)), id, tasks, increments)
+                    .await
+            }
             Err(e) => {
                 eprintln!("cannot open {url}: {e}");
                 return ExitCode::FAILURE;

@@ -1,6 +1,7 @@
 //! One contract suite, run against every backend: memory, a SQLite file and
 //! PostgreSQL. Then the contention proofs: many writers, one row, no lost
 //! update, in one process and across processes.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::sync::Arc;
 
@@ -18,7 +19,9 @@ fn is_not_found<T>(r: &Result<T>) -> bool {
 
 fn stale_at<T: std::fmt::Debug>(r: Result<T>, version: i64) {
     match r {
-        Err(RepositoryError::PreconditionFailed { current }) => assert_eq!(current.version, version),
+        Err(RepositoryError::PreconditionFailed { current }) => {
+            assert_eq!(current.version, version)
+        }
         other => panic!("expected PreconditionFailed at v{version}, got {other:?}"),
     }
 }
@@ -52,29 +55,80 @@ async fn contract<R: Repository<Item>>(repo: &R) {
     stale_at(repo.update(Item::new(1, "lost"), &versions(&[])).await, 2);
     assert_eq!(repo.get(&1).await.unwrap().name, "uno");
     // Any listed version may match.
-    assert_eq!(repo.update(next.clone(), &versions(&[7, 2, 9])).await.unwrap().version, 3);
-    assert_eq!(repo.update(next.clone(), &WriteCondition::Exists).await.unwrap().version, 4);
-    assert_eq!(repo.update(next.clone(), &WriteCondition::Unconditional).await.unwrap().version, 5);
+    assert_eq!(
+        repo.update(next.clone(), &versions(&[7, 2, 9]))
+            .await
+            .unwrap()
+            .version,
+        3
+    );
+    assert_eq!(
+        repo.update(next.clone(), &WriteCondition::Exists)
+            .await
+            .unwrap()
+            .version,
+        4
+    );
+    assert_eq!(
+        repo.update(next.clone(), &WriteCondition::Unconditional)
+            .await
+            .unwrap()
+            .version,
+        5
+    );
     // A missing resource is NotFound, whatever the condition.
-    for condition in [versions(&[1]), versions(&[]), WriteCondition::Exists, WriteCondition::Unconditional] {
-        assert!(is_not_found(&repo.update(Item::new(404, "x"), &condition).await));
+    for condition in [
+        versions(&[1]),
+        versions(&[]),
+        WriteCondition::Exists,
+        WriteCondition::Unconditional,
+    ] {
+        assert!(is_not_found(
+            &repo.update(Item::new(404, "x"), &condition).await
+        ));
         assert!(is_not_found(&repo.delete(&404, &condition).await));
     }
 
     // merge patch (RFC 7396), atomic and validated.
     repo.create(Item::new(2, "two")).await.unwrap();
-    let patched = repo.merge_patch(&2, &json!({"name": "deux"}), &versions(&[1])).await.unwrap();
-    assert_eq!((patched.version, patched.name.as_str(), patched.count), (2, "deux", 0));
-    stale_at(repo.merge_patch(&2, &json!({"name": "x"}), &versions(&[1])).await, 2);
-    for bad in [json!({"id": 3}), json!({"version": 9}), json!({"count": "many"}), json!({"name": null}), json!([1])] {
+    let patched = repo
+        .merge_patch(&2, &json!({"name": "deux"}), &versions(&[1]))
+        .await
+        .unwrap();
+    assert_eq!(
+        (patched.version, patched.name.as_str(), patched.count),
+        (2, "deux", 0)
+    );
+    stale_at(
+        repo.merge_patch(&2, &json!({"name": "x"}), &versions(&[1]))
+            .await,
+        2,
+    );
+    for bad in [
+        json!({"id": 3}),
+        json!({"version": 9}),
+        json!({"count": "many"}),
+        json!({"name": null}),
+        json!([1]),
+    ] {
         match repo.merge_patch(&2, &bad, &versions(&[2])).await {
             Err(RepositoryError::Invalid(_)) => {}
             other => panic!("patch {bad} must be Invalid, got {other:?}"),
         }
     }
     // Setting the id to its own value is not a change.
-    assert_eq!(repo.merge_patch(&2, &json!({"id": 2, "count": 5}), &versions(&[2])).await.unwrap().count, 5);
-    assert!(is_not_found(&repo.merge_patch(&404, &json!({}), &WriteCondition::Exists).await));
+    assert_eq!(
+        repo.merge_patch(&2, &json!({"id": 2, "count": 5}), &versions(&[2]))
+            .await
+            .unwrap()
+            .count,
+        5
+    );
+    assert!(is_not_found(
+        &repo
+            .merge_patch(&404, &json!({}), &WriteCondition::Exists)
+            .await
+    ));
     assert_eq!(repo.get(&2).await.unwrap().version, 3);
 
     // delete
@@ -82,10 +136,15 @@ async fn contract<R: Repository<Item>>(repo: &R) {
     let deleted = repo.delete(&1, &versions(&[5])).await.unwrap();
     assert_eq!(deleted.name, "uno");
     assert!(is_not_found(&repo.get(&1).await));
-    assert!(is_not_found(&repo.delete(&1, &WriteCondition::Unconditional).await));
+    assert!(is_not_found(
+        &repo.delete(&1, &WriteCondition::Unconditional).await
+    ));
     // Recreated: a new life starting at version 1 again.
     repo.create(Item::new(1, "reborn")).await.unwrap();
-    assert_eq!(repo.delete(&1, &WriteCondition::Exists).await.unwrap().name, "reborn");
+    assert_eq!(
+        repo.delete(&1, &WriteCondition::Exists).await.unwrap().name,
+        "reborn"
+    );
 
     // The version counter never wraps.
     let mut last = Item::new(3, "old");
@@ -95,7 +154,13 @@ async fn contract<R: Repository<Item>>(repo: &R) {
         repo.update(last.clone(), &versions(&[i64::MAX])).await,
         Err(RepositoryError::VersionExhausted)
     ));
-    assert_eq!(repo.delete(&3, &versions(&[i64::MAX])).await.unwrap().version, i64::MAX);
+    assert_eq!(
+        repo.delete(&3, &versions(&[i64::MAX]))
+            .await
+            .unwrap()
+            .version,
+        i64::MAX
+    );
 
     // Keyset pagination in id order.
     for id in [15, 11, 13, 12, 14] {
@@ -106,7 +171,10 @@ async fn contract<R: Repository<Item>>(repo: &R) {
     assert_eq!(ids, vec![2, 11, 12]);
     assert_eq!(first.next_after, Some(12));
     let second = repo.list(Some(&12), 3).await.unwrap();
-    assert_eq!(second.items.iter().map(|i| i.id).collect::<Vec<_>>(), vec![13, 14, 15]);
+    assert_eq!(
+        second.items.iter().map(|i| i.id).collect::<Vec<_>>(),
+        vec![13, 14, 15]
+    );
     let last_page = repo.list(Some(&15), 3).await.unwrap();
     assert!(last_page.items.is_empty());
     assert_eq!(last_page.next_after, None);
@@ -135,7 +203,11 @@ impl<R: Repository<Item>> Repository<Item> for Yielding<R> {
         tokio::task::yield_now().await;
         self.0.delete(id, condition).await
     }
-    async fn list(&self, after: Option<&i64>, limit: u32) -> Result<occ_core::repository::Page<Item>> {
+    async fn list(
+        &self,
+        after: Option<&i64>,
+        limit: u32,
+    ) -> Result<occ_core::repository::Page<Item>> {
         self.0.list(after, limit).await
     }
 }
@@ -152,9 +224,20 @@ async fn no_lost_update<R: Repository<Item> + 'static>(repo: Arc<R>, backend: &s
     let conflicts = attempts - ok;
     eprintln!("{backend}: {ok} increments, {attempts} attempts, {conflicts} conflicts");
     assert_eq!(ok, u64::from(TASKS * INCREMENTS));
-    assert_eq!(u64::try_from(row.count).unwrap(), ok, "{backend}: lost update");
-    assert_eq!(u64::try_from(row.version).unwrap(), ok + 1, "{backend}: version != writes + 1");
-    assert!(conflicts > 0, "{backend}: no conflict happened, the test proved nothing");
+    assert_eq!(
+        u64::try_from(row.count).unwrap(),
+        ok,
+        "{backend}: lost update"
+    );
+    assert_eq!(
+        u64::try_from(row.version).unwrap(),
+        ok + 1,
+        "{backend}: version != writes + 1"
+    );
+    assert!(
+        conflicts > 0,
+        "{backend}: no conflict happened, the test proved nothing"
+    );
 }
 
 async fn sqlite_repo(prefix: &str) -> (SqliteRepository<Item>, String) {
@@ -181,7 +264,9 @@ async fn contract_sqlite_file() {
 
 #[tokio::test]
 async fn contract_postgres() {
-    let Some(url) = occ_tests::postgres_url("contract_postgres") else { return };
+    let Some(url) = occ_tests::postgres_url("contract_postgres") else {
+        return;
+    };
     let schema = occ_tests::unique_name("occ_contract");
     contract(&pg_repo(&url, &schema, 4).await).await;
     occ_tests::drop_schema(&url, &schema).await;
@@ -189,7 +274,11 @@ async fn contract_postgres() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contention_memory() {
-    no_lost_update(Arc::new(Yielding(MemoryRepository::<Item>::new())), "memory").await;
+    no_lost_update(
+        Arc::new(Yielding(MemoryRepository::<Item>::new())),
+        "memory",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -199,7 +288,9 @@ async fn contention_sqlite_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contention_postgres() {
-    let Some(url) = occ_tests::postgres_url("contention_postgres") else { return };
+    let Some(url) = occ_tests::postgres_url("contention_postgres") else {
+        return;
+    };
     let schema = occ_tests::unique_name("occ_contention");
     no_lost_update(Arc::new(pg_repo(&url, &schema, 16).await), "postgres").await;
     occ_tests::drop_schema(&url, &schema).await;
@@ -215,7 +306,14 @@ async fn across_processes<R: Repository<Item>>(repo: &R, backend: &str, url: &st
     let children: Vec<_> = (0..PROCESSES)
         .map(|_| {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_occ-contention-worker"))
-                .args([backend, url, schema, "200", &TASKS.to_string(), &INCREMENTS.to_string()])
+                .args([
+                    backend,
+                    url,
+                    schema,
+                    "200",
+                    &TASKS.to_string(),
+                    &INCREMENTS.to_string(),
+                ])
                 .output()
         })
         .collect();
@@ -223,7 +321,11 @@ async fn across_processes<R: Repository<Item>>(repo: &R, backend: &str, url: &st
     for child in children {
         let out = child.await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success(), "worker failed: {stdout} {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "worker failed: {stdout} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let mut fields = stdout.split_whitespace().filter_map(|f| f.split_once('='));
         let mut next = |name: &str| {
             let (key, value) = fields.next().unwrap();
@@ -234,9 +336,16 @@ async fn across_processes<R: Repository<Item>>(repo: &R, backend: &str, url: &st
         attempts += next("attempts");
     }
     let row = repo.get(&200).await.unwrap();
-    eprintln!("{backend}, {PROCESSES} processes: {ok} increments, {} conflicts", attempts - ok);
+    eprintln!(
+        "{backend}, {PROCESSES} processes: {ok} increments, {} conflicts",
+        attempts - ok
+    );
     assert_eq!(ok, u64::from(PROCESSES * TASKS * INCREMENTS));
-    assert_eq!(u64::try_from(row.count).unwrap(), ok, "{backend}: lost update across processes");
+    assert_eq!(
+        u64::try_from(row.count).unwrap(),
+        ok,
+        "{backend}: lost update across processes"
+    );
     assert_eq!(u64::try_from(row.version).unwrap(), ok + 1);
     assert!(attempts > ok, "{backend}: no conflict across processes");
 }
@@ -249,7 +358,9 @@ async fn contention_sqlite_file_across_processes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn contention_postgres_across_processes() {
-    let Some(url) = occ_tests::postgres_url("contention_postgres_across_processes") else { return };
+    let Some(url) = occ_tests::postgres_url("contention_postgres_across_processes") else {
+        return;
+    };
     let schema = occ_tests::unique_name("occ_processes");
     let repo = pg_repo(&url, &schema, 2).await;
     across_processes(&repo, "postgres", &url, &schema).await;
@@ -259,10 +370,18 @@ async fn contention_postgres_across_processes() {
 #[test]
 fn if_match_tags_become_versions_for_the_write() {
     let mut headers = http::HeaderMap::new();
-    headers.insert("if-match", r#""item-7-v3", W/"item-7-v4", "item-8-v5", "item-7-v03""#.parse().unwrap());
+    headers.insert(
+        "if-match",
+        r#""item-7-v3", W/"item-7-v4", "item-8-v5", "item-7-v03""#
+            .parse()
+            .unwrap(),
+    );
     let condition = Preconditions::from_headers(&headers).write_condition::<Item>(&7);
     // The weak tag never matches (IM-1); another item's tag names no
     // version of this one; a non-canonical number is not our tag.
     assert_eq!(condition, Some(versions(&[3])));
-    assert_eq!(Item::version_from_tag(&7, Item::entity_tag_for(&7, 42).as_tag_ref()), Some(42));
+    assert_eq!(
+        Item::version_from_tag(&7, Item::entity_tag_for(&7, 42).as_tag_ref()),
+        Some(42)
+    );
 }

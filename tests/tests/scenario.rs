@@ -1,5 +1,6 @@
 //! The reference scenario of the design notes, replayed byte for byte over a
 //! real TCP socket against the profiles service, on SQLite and PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use occ_tests::{http, serve};
 use serde_json::json;
@@ -49,7 +50,14 @@ async fn replay(database_url: &str) {
     assert_eq!(problem["current_etag"], json!("\"prof-42-v8\""));
 
     // No If-Match -> 428, problem+json naming If-Match.
-    let r = http(addr, "PUT", "/profiles/42", &json_body, r#"{"name":"Ava Smith"}"#).await;
+    let r = http(
+        addr,
+        "PUT",
+        "/profiles/42",
+        &json_body,
+        r#"{"name":"Ava Smith"}"#,
+    )
+    .await;
     assert_eq!(r.status, 428);
     assert_eq!(r.header("content-type"), Some("application/problem+json"));
     assert_eq!(r.json()["title"], json!("Precondition Required"));
@@ -75,7 +83,9 @@ async fn reference_scenario_sqlite_memory() {
 
 #[tokio::test]
 async fn reference_scenario_postgres() {
-    let Some(url) = occ_tests::postgres_url("reference_scenario_postgres") else { return };
+    let Some(url) = occ_tests::postgres_url("reference_scenario_postgres") else {
+        return;
+    };
     let schema = occ_tests::unique_name("occ_scenario");
     // A schema of its own: the pool's search_path points at it.
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;

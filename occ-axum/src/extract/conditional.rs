@@ -20,7 +20,7 @@ use crate::Problem;
 ///
 /// ```
 /// use axum::{extract::{Path, State}, routing::put, Json, Router};
-/// use occ_axum::{Conditional, Problem, Tagged};
+/// use occ_axum::{Conditional, Problem, Refused, Tagged};
 /// use occ_core::repository::{MemoryRepository, Repository, WriteCondition};
 /// use occ_core::Versioned;
 /// use std::sync::Arc;
@@ -35,11 +35,11 @@ use crate::Problem;
 ///     State(repo): State<Arc<MemoryRepository<Note>>>,
 ///     Path(id): Path<u64>,
 ///     request: Conditional<Json<NewText>>,
-/// ) -> Result<Tagged<Note>, Problem> {
+/// ) -> Result<Tagged<Note>, Refused> {
 ///     let current = repo.get(&id).await.ok();
 ///     // 404, 428, 412 (with the current ETag) or 304 come out here...
 ///     let Json(body) = request.check(current.as_ref()).await?;
-///     let Some(current) = current else { return Err(Problem::new(http::StatusCode::NOT_FOUND)) };
+///     let Some(current) = current else { return Err(Problem::new(http::StatusCode::NOT_FOUND).into()) };
 ///     let next = Note { text: body.text, ..current.clone() };
 ///     // ...and the write is a compare-and-swap on the version just read.
 ///     let saved = repo
@@ -49,7 +49,7 @@ use crate::Problem;
 ///     Ok(Tagged::written(saved))
 /// }
 ///
-/// let app = Router::new()
+/// let app: Router = Router::new()
 ///     .route("/notes/{id}", put(replace))
 ///     .with_state(Arc::new(MemoryRepository::<Note>::new()));
 /// ```
@@ -74,7 +74,11 @@ impl<S: Send + Sync, T> FromRequest<S> for Conditional<T> {
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self {
             preconditions: occ_core::Preconditions::from_headers(request.headers()),
-            policy: request.extensions().get::<Policy>().copied().unwrap_or_default(),
+            policy: request
+                .extensions()
+                .get::<Policy>()
+                .copied()
+                .unwrap_or_default(),
             request,
             _body: PhantomData,
         })
@@ -99,8 +103,14 @@ impl<T> Conditional<T> {
 
     /// Evaluates the preconditions against `target` (PR-1): `Ok` to
     /// proceed, or the 304 / 404 / 412 / 428 to answer.
-    pub fn evaluate(&self, target: &Target<'_>, current: Option<&EntityTag>) -> Result<(), Refused> {
-        let decision = self.preconditions.evaluate(self.method(), target, self.policy);
+    pub fn evaluate(
+        &self,
+        target: &Target<'_>,
+        current: Option<&EntityTag>,
+    ) -> Result<(), Refused> {
+        let decision = self
+            .preconditions
+            .evaluate(self.method(), target, self.policy);
         match Refused::from_decision(decision, self.method(), current) {
             None => Ok(()),
             Some(refused) => Err(refused),

@@ -34,9 +34,11 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for IfModifiedSince {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(DateField::from_lines(parts.headers.get_all(IF_MODIFIED_SINCE))
-            .and_then(DateField::valid)
-            .map(Self))
+        Ok(
+            DateField::from_lines(parts.headers.get_all(IF_MODIFIED_SINCE))
+                .and_then(DateField::valid)
+                .map(Self),
+        )
     }
 }
 
@@ -47,8 +49,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for IfUnmodifiedSince {
         parts: &mut Parts,
         _state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        Ok(DateField::from_lines(parts.headers.get_all(IF_UNMODIFIED_SINCE))
-            .and_then(DateField::valid)
-            .map(Self))
+        Ok(
+            DateField::from_lines(parts.headers.get_all(IF_UNMODIFIED_SINCE))
+                .and_then(DateField::valid)
+                .map(Self),
+        )
     }
 }

@@ -17,7 +17,7 @@ use crate::versioned::{VersionNumber, Versioned};
 /// use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
 /// use occ_core::Versioned;
 ///
-/// #[derive(Clone, Versioned)]
+/// #[derive(Clone, Debug, Versioned)]
 /// struct Counter { id: u32, #[version] version: u64, value: i64 }
 ///
 /// let repo = MemoryRepository::new();
@@ -73,7 +73,10 @@ where
     M::Id: Ord + Clone + Send + Sync,
 {
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
-        self.rows().get(id).cloned().ok_or(RepositoryError::NotFound)
+        self.rows()
+            .get(id)
+            .cloned()
+            .ok_or(RepositoryError::NotFound)
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {

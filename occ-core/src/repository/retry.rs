@@ -71,7 +71,10 @@ where
         let mut model = repo.get(id).await?;
         let read = model.version();
         modify(&mut model)?;
-        match repo.update(model, &WriteCondition::VersionIn(vec![read])).await {
+        match repo
+            .update(model, &WriteCondition::VersionIn(vec![read]))
+            .await
+        {
             Err(RepositoryError::PreconditionFailed { .. }) if attempt < policy.max_attempts => {
                 tokio::time::sleep(jitter(backoff)).await;
                 backoff = (backoff * 2).min(policy.max_backoff);

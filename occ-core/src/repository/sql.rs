@@ -114,10 +114,16 @@ impl Statements {
         let update_binds = data.len() + 1;
         let sql = sql_str;
         let one = |prefix: &str, binds: usize| {
-            sql(format!("{prefix} AND {version} IN ({}){returning}", placeholder(binds + 1)))
+            sql(format!(
+                "{prefix} AND {version} IN ({}){returning}",
+                placeholder(binds + 1)
+            ))
         };
         Self {
-            select: sql(format!("SELECT {cols} FROM {t} WHERE {id} = {}", placeholder(1))),
+            select: sql(format!(
+                "SELECT {cols} FROM {t} WHERE {id} = {}",
+                placeholder(1)
+            )),
             insert: sql(format!(
                 "INSERT INTO {t} ({cols}) VALUES ({}) ON CONFLICT ({id}) DO NOTHING{returning}",
                 values.join(", ")
@@ -181,7 +187,9 @@ fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
             | ErrorKind::NotNullViolation
             | ErrorKind::CheckViolation => {
                 tracing::debug!(error = %db, "constraint violation");
-                return RepositoryError::Invalid("the resource violates a storage constraint".into());
+                return RepositoryError::Invalid(
+                    "the resource violates a storage constraint".into(),
+                );
             }
             _ => {}
         }
@@ -461,7 +469,9 @@ sql_repository!(
 /// An in-memory database lives in one connection, so the pool gets one.
 #[cfg(feature = "sqlite")]
 pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
     use std::str::FromStr;
 
     let options = SqliteConnectOptions::from_str(url)?

@@ -1,0 +1,139 @@
+//! The impls generated from the model.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::parse::{Input, Part};
+
+pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
+    let versioned = versioned(input);
+    let sql = input.table.as_ref().map(|_| sql_model(input));
+    quote! {
+        #versioned
+        #sql
+    }
+}
+
+fn versioned(input: &Input<'_>) -> TokenStream {
+    let ident = input.ident;
+    let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
+    let (id, id_ty) = (input.id.ident, input.id.ty);
+    let (version, version_ty) = (input.version.ident, input.version.ty);
+    let start = if input.weak {
+        quote!(::occ_core::EntityTagBuilder::weak())
+    } else {
+        quote!(::occ_core::EntityTagBuilder::strong())
+    };
+    let parts = input.template.iter().map(|part| match part {
+        Part::Literal(text) => quote!(.literal(#text)),
+        // Spanned on the id type: a type without `Display` is reported there.
+        Part::Id => quote_spanned!(id_ty.span()=> .value(id)),
+        Part::Version => quote!(.value(&version)),
+    });
+    let last_modified = input.last_modified.as_ref().map(|field| {
+        let name = field.ident;
+        let lm =
+            quote_spanned!(field.ty.span()=> ::occ_core::Timestamp::to_system_time(&self.#name));
+        quote! {
+            const HAS_LAST_MODIFIED: bool = true;
+
+            fn last_modified(&self) -> ::core::option::Option<::std::time::SystemTime> {
+                #lm
+            }
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::occ_core::Versioned for #ident #ty_generics #where_clause {
+            type Id = #id_ty;
+            type Version = #version_ty;
+
+            #last_modified
+
+            fn id(&self) -> &Self::Id {
+                &self.#id
+            }
+
+            fn version(&self) -> Self::Version {
+                self.#version
+            }
+
+            fn set_version(&mut self, version: Self::Version) {
+                self.#version = version;
+            }
+
+            fn entity_tag_for(id: &Self::Id, version: Self::Version) -> ::occ_core::EntityTag {
+                #start #(#parts)* .finish()
+            }
+        }
+    }
+}
+
+fn sql_model(input: &Input<'_>) -> TokenStream {
+    let Some((table, data)) = &input.table else {
+        return TokenStream::new();
+    };
+    let ident = input.ident;
+    let (_, ty_generics, _) = input.generics.split_for_impl();
+    let mut generics = input.generics.clone();
+    generics
+        .params
+        .push(syn::parse_quote!(__OccDb: ::occ_core::repository::sql::sqlx::Database));
+    let (impl_generics, _, _) = generics.split_for_impl();
+    let sqlx = quote!(::occ_core::repository::sql::sqlx);
+    let id_ty = input.id.ty;
+    let data_tys = data.iter().map(|f| f.ty);
+    let mut predicates: Vec<TokenStream> = input
+        .generics
+        .where_clause
+        .iter()
+        .flat_map(|w| w.predicates.iter().map(|p| quote!(#p)))
+        .collect();
+    predicates.push(quote! {
+        Self: for<'__r> #sqlx::FromRow<'__r, <__OccDb as #sqlx::Database>::Row>
+            + ::core::marker::Send + ::core::marker::Sync + ::core::marker::Unpin + 'static
+    });
+    predicates.push(quote!(#id_ty: for<'__q> #sqlx::Encode<'__q, __OccDb> + #sqlx::Type<__OccDb>));
+    for ty in data_tys {
+        predicates.push(quote!(#ty: for<'__q> #sqlx::Encode<'__q, __OccDb> + #sqlx::Type<__OccDb>));
+    }
+    let column = |ident: &syn::Ident| {
+        let name = ident.to_string();
+        name.strip_prefix("r#").unwrap_or(&name).to_owned()
+    };
+    let id_column = column(input.id.ident);
+    let version_column = column(input.version.ident);
+    let data_columns = data.iter().map(|f| column(f.ident));
+    let binds = data.iter().map(|f| {
+        let name = f.ident;
+        quote!(#sqlx::Arguments::add(args, &self.#name)?;)
+    });
+    quote! {
+        #[automatically_derived]
+        impl #impl_generics ::occ_core::repository::sql::SqlModel<__OccDb> for #ident #ty_generics
+        where
+            #(#predicates,)*
+        {
+            const TABLE: &'static str = #table;
+            const ID_COLUMN: &'static str = #id_column;
+            const VERSION_COLUMN: &'static str = #version_column;
+            const DATA_COLUMNS: &'static [&'static str] = &[#(#data_columns),*];
+
+            fn bind_id(
+                id: &Self::Id,
+                args: &mut <__OccDb as #sqlx::Database>::Arguments,
+            ) -> ::core::result::Result<(), #sqlx::error::BoxDynError> {
+                #sqlx::Arguments::add(args, id)
+            }
+
+            fn bind_data(
+                &self,
+                args: &mut <__OccDb as #sqlx::Database>::Arguments,
+            ) -> ::core::result::Result<(), #sqlx::error::BoxDynError> {
+                #(#binds)*
+                ::core::result::Result::Ok(())
+            }
+        }
+    }
+}

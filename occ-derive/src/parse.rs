@@ -1,0 +1,463 @@
+//! From `syn`'s input to a small model of the versioned struct, collecting
+//! every error.
+
+use proc_macro2::Span;
+use syn::spanned::Spanned;
+use syn::{Attribute, Data, DeriveInput, Fields, Generics, Ident, LitStr, Type};
+
+use crate::template::{self, Segment};
+
+/// A field the impl reads.
+pub(crate) struct FieldRef<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) ty: &'a Type,
+}
+
+/// The struct, as the expansion needs it.
+pub(crate) struct Input<'a> {
+    pub(crate) ident: &'a Ident,
+    pub(crate) generics: &'a Generics,
+    pub(crate) id: FieldRef<'a>,
+    pub(crate) version: FieldRef<'a>,
+    pub(crate) last_modified: Option<FieldRef<'a>>,
+    /// The template with placeholders resolved to "id" or "version".
+    pub(crate) template: Vec<Part>,
+    pub(crate) weak: bool,
+    /// `#[occ(table = "…")]`, and every field but the id and version, in
+    /// declaration order.
+    pub(crate) table: Option<(LitStr, Vec<FieldRef<'a>>)>,
+}
+
+/// A resolved template piece.
+pub(crate) enum Part {
+    Literal(String),
+    Id,
+    Version,
+}
+
+/// Collects errors so that all of them are reported in one go.
+#[derive(Default)]
+struct Errors(Option<syn::Error>);
+
+impl Errors {
+    fn push(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+
+    fn at(&mut self, span: impl Spanned, message: impl std::fmt::Display) {
+        self.push(syn::Error::new(span.span(), message));
+    }
+}
+
+const CONTAINER_KEYS: &str = "`etag = \"…\"`, `weak`, `table = \"…\"`";
+const FIELD_KEYS: &str = "`id`, `last_modified`";
+
+#[derive(Default)]
+struct ContainerAttrs {
+    etag: Option<LitStr>,
+    weak: Option<Span>,
+    table: Option<LitStr>,
+}
+
+#[derive(Default)]
+struct FieldAttrs {
+    version: Option<Span>,
+    id: Option<Span>,
+    last_modified: Option<Span>,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn from_syn(input: &'a DeriveInput) -> syn::Result<Self> {
+        let mut errors = Errors::default();
+        let fields = match &input.data {
+            Data::Struct(data) => match &data.fields {
+                Fields::Named(named) => Some(&named.named),
+                Fields::Unnamed(_) => {
+                    errors.at(&data.fields, "`#[derive(Versioned)]` needs a struct with named fields, such as `struct Profile { id: u64, #[version] version: u64 }`; tuple structs are not supported");
+                    None
+                }
+                Fields::Unit => {
+                    errors.at(&input.ident, "`#[derive(Versioned)]` needs a struct with named fields, such as `struct Profile { id: u64, #[version] version: u64 }`; this unit struct has none");
+                    None
+                }
+            },
+            Data::Enum(data) => {
+                errors.at(data.enum_token, "`#[derive(Versioned)]` needs a struct with named fields; enums are not supported");
+                None
+            }
+            Data::Union(data) => {
+                errors.at(data.union_token, "`#[derive(Versioned)]` needs a struct with named fields; unions are not supported");
+                None
+            }
+        };
+        let container = container_attrs(&input.attrs, &mut errors);
+        let Some(fields) = fields else {
+            return Err(errors
+                .0
+                .unwrap_or_else(|| syn::Error::new(Span::call_site(), "unsupported input")));
+        };
+
+        let mut version: Option<FieldRef<'a>> = None;
+        let mut marked_id: Option<FieldRef<'a>> = None;
+        let mut named_id: Option<FieldRef<'a>> = None;
+        let mut last_modified: Option<FieldRef<'a>> = None;
+        let mut all = Vec::new();
+        for field in fields {
+            let Some(ident) = &field.ident else { continue };
+            let this = || FieldRef {
+                ident,
+                ty: &field.ty,
+            };
+            all.push(this());
+            let attrs = field_attrs(&field.attrs, &mut errors);
+            if let Some(span) = attrs.version {
+                if version.is_some() {
+                    errors.at(
+                        span,
+                        "a second `#[version]` field: mark exactly one field as the version",
+                    );
+                } else {
+                    check_integer(&field.ty, &mut errors);
+                    version = Some(this());
+                }
+            }
+            if let Some(span) = attrs.id {
+                if marked_id.is_some() {
+                    errors.at(
+                        span,
+                        "a second `#[occ(id)]` field: mark exactly one field as the id",
+                    );
+                } else {
+                    marked_id = Some(this());
+                }
+            }
+            if let Some(span) = attrs.last_modified {
+                if last_modified.is_some() {
+                    errors.at(
+                        span,
+                        "a second `#[occ(last_modified)]` field: mark at most one",
+                    );
+                } else {
+                    last_modified = Some(this());
+                }
+            }
+            if ident == "id" {
+                named_id = Some(this());
+            }
+        }
+        if version.is_none() {
+            errors.at(&input.ident, format!(
+                "`{}` has no version field: mark one integer field with `#[version]`, such as `#[version] version: u64`",
+                input.ident
+            ));
+        }
+        let id = marked_id.or(named_id);
+        if id.is_none() {
+            errors.at(&input.ident, format!(
+                "`{}` has no id field: add a field named `id`, or mark the identifying field with `#[occ(id)]`",
+                input.ident
+            ));
+        }
+
+        let template = match (&container.etag, &id, &version) {
+            (Some(lit), Some(id), Some(version)) => {
+                resolve_template(lit, id.ident, version.ident, &all, &mut errors)
+            }
+            (None, Some(_), Some(_)) => vec![Part::Id, Part::Literal("-v".into()), Part::Version],
+            _ => Vec::new(),
+        };
+
+        if let Some(error) = errors.0 {
+            return Err(error);
+        }
+        let (Some(id), Some(version)) = (id, version) else {
+            return Err(syn::Error::new(
+                input.ident.span(),
+                "internal: id or version missing",
+            ));
+        };
+        let table = container.table.map(|lit| {
+            let data = all
+                .into_iter()
+                .filter(|f| f.ident != id.ident && f.ident != version.ident)
+                .collect();
+            (lit, data)
+        });
+        Ok(Self {
+            ident: &input.ident,
+            generics: &input.generics,
+            id,
+            version,
+            last_modified,
+            template,
+            weak: container.weak.is_some(),
+            table,
+        })
+    }
+}
+
+fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
+    let mut out = ContainerAttrs::default();
+    for attr in attrs {
+        if attr.path().is_ident("version") {
+            errors.at(
+                attr,
+                "`#[version]` belongs on the version field, not on the struct",
+            );
+            continue;
+        }
+        if !attr.path().is_ident("occ") {
+            continue;
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            let key = meta.path.clone();
+            let string_value = |what: &str| -> syn::Result<LitStr> {
+                let value = meta.value().map_err(|_| {
+                    meta.error(format!("`{what}` takes a string: `#[occ({what} = \"…\")]`"))
+                })?;
+                let expr: syn::Expr = value.parse()?;
+                match expr {
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(s),
+                        ..
+                    }) => Ok(s),
+                    other => Err(syn::Error::new(
+                        other.span(),
+                        format!("`{what}` takes a string literal: `#[occ({what} = \"…\")]`"),
+                    )),
+                }
+            };
+            if key.is_ident("etag") {
+                let lit = string_value("etag")?;
+                if out.etag.replace(lit).is_some() {
+                    errors.at(&key, "duplicate `etag`: give the template once");
+                }
+            } else if key.is_ident("table") {
+                let lit = string_value("table")?;
+                if lit.value().is_empty() {
+                    errors.at(&lit, "the table name cannot be empty");
+                }
+                if out.table.replace(lit).is_some() {
+                    errors.at(&key, "duplicate `table`: give the table once");
+                }
+            } else if key.is_ident("weak") {
+                if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                    return Err(meta.error("`weak` takes no value: write `#[occ(weak)]`"));
+                }
+                if out.weak.replace(key.span()).is_some() {
+                    errors.at(&key, "duplicate `weak`");
+                }
+            } else if key.is_ident("id") || key.is_ident("last_modified") {
+                let name = key.get_ident().map(ToString::to_string).unwrap_or_default();
+                // Consume a possible value so the error stays on the key.
+                if meta.input.peek(syn::Token![=]) {
+                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                }
+                errors.at(
+                    &key,
+                    format!("`{name}` belongs on a field: write `#[occ({name})]` above the field"),
+                );
+            } else {
+                if meta.input.peek(syn::Token![=]) {
+                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                }
+                errors.at(
+                    &key,
+                    format!(
+                    "unknown `occ` attribute `{}`: on the struct, expected one of {CONTAINER_KEYS}",
+                    path_text(&key)
+                ),
+                );
+            }
+            Ok(())
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    out
+}
+
+fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
+    let mut out = FieldAttrs::default();
+    for attr in attrs {
+        if attr.path().is_ident("version") {
+            match &attr.meta {
+                syn::Meta::Path(_) => {
+                    if out.version.replace(attr.span()).is_some() {
+                        errors.at(attr, "duplicate `#[version]`");
+                    }
+                }
+                syn::Meta::List(list) => errors.at(
+                    list.delimiter.span().join(),
+                    "`#[version]` takes no arguments: write `#[version]`",
+                ),
+                syn::Meta::NameValue(nv) => {
+                    errors.at(&nv.value, "`#[version]` takes no value: write `#[version]`")
+                }
+            }
+            continue;
+        }
+        if !attr.path().is_ident("occ") {
+            continue;
+        }
+        let result = attr.parse_nested_meta(|meta| {
+            let key = meta.path.clone();
+            let flag =
+                |slot: &mut Option<Span>, name: &str, errors: &mut Errors| -> syn::Result<()> {
+                    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                        return Err(
+                            meta.error(format!("`{name}` takes no value: write `#[occ({name})]`"))
+                        );
+                    }
+                    if slot.replace(key.span()).is_some() {
+                        errors.at(&key, format!("duplicate `{name}`"));
+                    }
+                    Ok(())
+                };
+            if key.is_ident("id") {
+                flag(&mut out.id, "id", errors)
+            } else if key.is_ident("last_modified") {
+                flag(&mut out.last_modified, "last_modified", errors)
+            } else if key.is_ident("version") {
+                errors.at(
+                    &key,
+                    "the version is marked with `#[version]`, not `#[occ(version)]`",
+                );
+                Ok(())
+            } else if key.is_ident("etag") || key.is_ident("table") || key.is_ident("weak") {
+                if meta.input.peek(syn::Token![=]) {
+                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                }
+                errors.at(
+                    &key,
+                    format!(
+                        "`{}` belongs on the struct, not on a field",
+                        path_text(&key)
+                    ),
+                );
+                Ok(())
+            } else {
+                if meta.input.peek(syn::Token![=]) {
+                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                }
+                errors.at(
+                    &key,
+                    format!(
+                        "unknown `occ` attribute `{}`: on a field, expected one of {FIELD_KEYS}",
+                        path_text(&key)
+                    ),
+                );
+                Ok(())
+            }
+        });
+        if let Err(error) = result {
+            errors.push(error);
+        }
+    }
+    out
+}
+
+fn path_text(path: &syn::Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+const INTEGERS: [&str; 12] = [
+    "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+];
+
+/// Rejects types that are surely not integers; an alias or a path we
+/// cannot see through is left to the `VersionNumber` bound.
+fn check_integer(ty: &Type, errors: &mut Errors) {
+    let text = quote::ToTokens::to_token_stream(ty).to_string();
+    let surely_not = match ty {
+        Type::Path(path) if path.qself.is_none() => path.path.segments.last().is_some_and(|last| {
+            let name = last.ident.to_string();
+            !INTEGERS.contains(&name.as_str())
+                && matches!(
+                    name.as_str(),
+                    "String"
+                        | "str"
+                        | "f32"
+                        | "f64"
+                        | "bool"
+                        | "char"
+                        | "Option"
+                        | "Vec"
+                        | "Box"
+                        | "SystemTime"
+                        | "Uuid"
+                        | "Cow"
+                )
+        }),
+        Type::Path(_) | Type::Group(_) | Type::Paren(_) | Type::Macro(_) => false,
+        _ => true,
+    };
+    if surely_not {
+        errors.at(
+            ty,
+            format!(
+            "a `#[version]` field must have an integer type such as `u64` or `i64`, not `{text}`"
+        ),
+        );
+    }
+}
+
+fn resolve_template(
+    lit: &LitStr,
+    id: &Ident,
+    version: &Ident,
+    all: &[FieldRef<'_>],
+    errors: &mut Errors,
+) -> Vec<Part> {
+    let segments = match template::parse(&lit.value()) {
+        Ok(segments) => segments,
+        Err(error) => {
+            errors.at(lit, error);
+            return Vec::new();
+        }
+    };
+    let mut parts = Vec::new();
+    let (mut has_id, mut has_version) = (false, false);
+    for segment in segments {
+        match segment {
+            Segment::Literal(text) => parts.push(Part::Literal(text)),
+            Segment::Field(name) if *id == name => {
+                has_id = true;
+                parts.push(Part::Id);
+            }
+            Segment::Field(name) if *version == name => {
+                has_version = true;
+                parts.push(Part::Version);
+            }
+            Segment::Field(name) if all.iter().any(|f| *f.ident == name) => errors.at(lit, format!(
+                "the ETag template can only use the id field `{id}` and the version field `{version}`, not `{name}`: the tag must follow from id and version alone"
+            )),
+            Segment::Field(name) => {
+                let known: Vec<String> = all.iter().map(|f| format!("`{}`", f.ident)).collect();
+                errors.at(lit, format!(
+                    "the ETag template names `{name}`, which is not a field; the fields are {}",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    if !has_version {
+        errors.at(lit, format!(
+            "the ETag template must contain `{{{version}}}`, or tags would not change when the resource does"
+        ));
+    }
+    if !has_id {
+        errors.at(lit, format!(
+            "the ETag template must contain `{{{id}}}`, so that a tag of one resource never matches another"
+        ));
+    }
+    parts
+}
