@@ -11,11 +11,12 @@
 mod ratios;
 
 use std::hint::black_box;
+use std::time::SystemTime;
 
 use criterion::{criterion_group, Criterion};
 use headers::HeaderMapExt;
 use http::{HeaderMap, HeaderValue, Method};
-use occ_core::{Decision, EntityTag, Policy, Preconditions, Target};
+use occ_core::{Comparison, Decision, EntityTag, EntityTagList, Policy, Preconditions, Target};
 
 const CURRENT: &str = "\"prof-42-v7\"";
 
@@ -38,29 +39,31 @@ fn headers_with(name: http::HeaderName, value: &HeaderValue) -> HeaderMap {
     headers
 }
 
-const GROUPS: [&str; 6] = [
+const GROUPS: [&str; 12] = [
     "if_match/single",
     "if_match/list_of_10",
     "if_match/any",
     "if_none_match/single",
     "if_none_match/list_of_10",
     "if_none_match/any",
+    "evaluate_put/single",
+    "evaluate_put/list_of_10",
+    "evaluate_put/any",
+    "evaluate_get/single",
+    "evaluate_get/list_of_10",
+    "evaluate_get/any",
 ];
 
-fn if_match(c: &mut Criterion) {
+/// One field, parsed and compared: what `headers`' typed header does.
+fn single_field(c: &mut Criterion) {
     let ours_tag: EntityTag = CURRENT.parse().unwrap();
     let theirs_tag: headers::ETag = CURRENT.parse().unwrap();
     for (name, value) in inputs() {
         let map = headers_with(http::header::IF_MATCH, &value);
         // Same answer on both sides before timing anything.
-        assert_eq!(
-            Preconditions::from_headers(&map).evaluate(
-                &Method::PUT,
-                &Target::present(&ours_tag),
-                Policy::Required
-            ),
-            Decision::Proceed
-        );
+        let ours = EntityTagList::from_lines(map.get_all(http::header::IF_MATCH))
+            .map(|list| list.matches(Some(ours_tag.as_tag_ref()), Comparison::Strong));
+        assert_eq!(ours, Some(Ok(true)));
         assert!(map
             .typed_get::<headers::IfMatch>()
             .unwrap()
@@ -69,11 +72,10 @@ fn if_match(c: &mut Criterion) {
         let mut group = c.benchmark_group(format!("if_match/{name}"));
         group.bench_function("occ", |b| {
             b.iter(|| {
-                let preconditions = Preconditions::from_headers(black_box(&map));
-                preconditions.evaluate(
-                    &Method::PUT,
-                    &Target::present(black_box(&ours_tag)),
-                    Policy::Required,
+                EntityTagList::from_lines(black_box(&map).get_all(http::header::IF_MATCH)).map(
+                    |list| {
+                        list.matches(Some(black_box(&ours_tag).as_tag_ref()), Comparison::Strong)
+                    },
                 )
             })
         });
@@ -81,55 +83,116 @@ fn if_match(c: &mut Criterion) {
             b.iter(|| {
                 black_box(&map)
                     .typed_get::<headers::IfMatch>()
-                    .is_some_and(|h| h.precondition_passes(black_box(&theirs_tag)))
+                    .map(|h| h.precondition_passes(black_box(&theirs_tag)))
             })
         });
         group.finish();
-    }
-}
 
-fn if_none_match(c: &mut Criterion) {
-    let ours_tag: EntityTag = CURRENT.parse().unwrap();
-    let theirs_tag: headers::ETag = CURRENT.parse().unwrap();
-    for (name, value) in inputs() {
         let map = headers_with(http::header::IF_NONE_MATCH, &value);
-        assert_eq!(
-            Preconditions::from_headers(&map).evaluate(
-                &Method::GET,
-                &Target::present(&ours_tag),
-                Policy::Required
-            ),
-            Decision::NotModified
-        );
-        assert!(!map
-            .typed_get::<headers::IfNoneMatch>()
-            .unwrap()
-            .precondition_passes(&theirs_tag));
-
         let mut group = c.benchmark_group(format!("if_none_match/{name}"));
         group.bench_function("occ", |b| {
             b.iter(|| {
-                let preconditions = Preconditions::from_headers(black_box(&map));
-                preconditions.evaluate(
-                    &Method::GET,
-                    &Target::present(black_box(&ours_tag)),
-                    Policy::Required,
+                EntityTagList::from_lines(black_box(&map).get_all(http::header::IF_NONE_MATCH)).map(
+                    |list| list.matches(Some(black_box(&ours_tag).as_tag_ref()), Comparison::Weak),
                 )
             })
         });
         group.bench_function("headers", |b| {
             b.iter(|| {
-                // 304 when the precondition does not pass.
-                !black_box(&map)
+                black_box(&map)
                     .typed_get::<headers::IfNoneMatch>()
-                    .is_none_or(|h| h.precondition_passes(black_box(&theirs_tag)))
+                    .map(|h| !h.precondition_passes(black_box(&theirs_tag)))
             })
         });
         group.finish();
     }
 }
 
-criterion_group!(benches, if_match, if_none_match);
+/// The `headers` crate's types put together in the order of RFC 9110
+/// §13.2.2, as a hand-written handler would: 200, 304 or 412.
+fn headers_evaluate(
+    map: &HeaderMap,
+    method: &Method,
+    etag: &headers::ETag,
+    modified: SystemTime,
+) -> u16 {
+    let read = method == Method::GET || method == Method::HEAD;
+    if let Some(if_match) = map.typed_get::<headers::IfMatch>() {
+        if !if_match.precondition_passes(etag) {
+            return 412;
+        }
+    } else if let Some(since) = map.typed_get::<headers::IfUnmodifiedSince>() {
+        if !since.precondition_passes(modified) {
+            return 412;
+        }
+    }
+    if let Some(if_none_match) = map.typed_get::<headers::IfNoneMatch>() {
+        if !if_none_match.precondition_passes(etag) {
+            return if read { 304 } else { 412 };
+        }
+    } else if read {
+        if let Some(since) = map.typed_get::<headers::IfModifiedSince>() {
+            if !since.is_modified(modified) {
+                return 304;
+            }
+        }
+    }
+    200
+}
+
+/// All four precondition fields read and evaluated in order (PR-1).
+fn full_evaluation(c: &mut Criterion) {
+    let ours_tag: EntityTag = CURRENT.parse().unwrap();
+    let theirs_tag: headers::ETag = CURRENT.parse().unwrap();
+    let modified = SystemTime::UNIX_EPOCH;
+    for (method, field, expected) in [
+        (
+            Method::PUT,
+            http::header::IF_MATCH,
+            (Decision::Proceed, 200),
+        ),
+        (
+            Method::GET,
+            http::header::IF_NONE_MATCH,
+            (Decision::NotModified, 304),
+        ),
+    ] {
+        for (name, value) in inputs() {
+            let map = headers_with(field.clone(), &value);
+            let target = Target::present(&ours_tag);
+            assert_eq!(
+                Preconditions::from_headers(&map).evaluate(&method, &target, Policy::Required),
+                expected.0
+            );
+            assert_eq!(
+                headers_evaluate(&map, &method, &theirs_tag, modified),
+                expected.1
+            );
+
+            let mut group = c.benchmark_group(format!(
+                "evaluate_{}/{name}",
+                method.as_str().to_lowercase()
+            ));
+            group.bench_function("occ", |b| {
+                b.iter(|| {
+                    Preconditions::from_headers(black_box(&map)).evaluate(
+                        &method,
+                        &Target::present(black_box(&ours_tag)),
+                        Policy::Required,
+                    )
+                })
+            });
+            group.bench_function("headers", |b| {
+                b.iter(|| {
+                    headers_evaluate(black_box(&map), &method, black_box(&theirs_tag), modified)
+                })
+            });
+            group.finish();
+        }
+    }
+}
+
+criterion_group!(benches, single_field, full_evaluation);
 
 fn main() {
     benches();

@@ -48,7 +48,7 @@ pub use date::{fmt_http_date, DateField};
 pub use entity_tag::{EntityTag, EntityTagRef, InvalidEntityTag};
 pub use precondition::{Current, Decision, Failure, Policy, Preconditions, Target};
 pub use tag_list::{
-    Elements, EntityTagList, ListElement, ListKind, MalformedList, MAX_FIELD_BYTES,
+    Comparison, Elements, EntityTagList, ListElement, ListKind, MalformedList, MAX_FIELD_BYTES,
     MAX_LIST_ELEMENTS,
 };
 pub use versioned::{EntityTagBuilder, Timestamp, VersionNumber, Versioned};

@@ -7,7 +7,7 @@ use http::{header, HeaderMap, Method};
 
 use crate::date::{to_second, DateField};
 use crate::entity_tag::EntityTagRef;
-use crate::tag_list::{EntityTagList, ListKind, MalformedList};
+use crate::tag_list::{Comparison, EntityTagList, MalformedList};
 use crate::versioned::Versioned;
 
 /// The precondition headers of one request, parsed once.
@@ -151,13 +151,14 @@ impl Preconditions {
 
         // Step 1: If-Match.
         if let Some(list) = &self.if_match {
-            let failure = match (list.check(), current) {
+            let failure = match (
+                list.matches(current.map(|c| c.etag), Comparison::Strong),
+                current,
+            ) {
                 (Err(malformed), _) => Some(Failure::IfMatchMalformed(malformed)),
                 (Ok(_), None) => Some(Failure::IfMatchNoCurrent),
-                (Ok(ListKind::Any), Some(_)) => None,
-                (Ok(ListKind::Tags(_)), Some(c)) => {
-                    (!list.contains_strong(c.etag)).then_some(Failure::IfMatchMismatch)
-                }
+                (Ok(true), Some(_)) => None,
+                (Ok(false), Some(_)) => Some(Failure::IfMatchMismatch),
             };
             if let Some(failure) = failure {
                 return Decision::PreconditionFailed(failure);
@@ -174,10 +175,10 @@ impl Preconditions {
 
         // Step 3: If-None-Match.
         if let Some(list) = &self.if_none_match {
-            let matched = match (list.check(), current) {
+            let matched = match list.matches(current.map(|c| c.etag), Comparison::Weak) {
                 // Malformed: ignored for GET/HEAD (INM-5), fails closed for
                 // writes (DESIGN decision 1).
-                (Err(malformed), _) => {
+                Err(malformed) => {
                     if kind == MethodKind::Read {
                         false
                     } else {
@@ -186,9 +187,7 @@ impl Preconditions {
                         ));
                     }
                 }
-                (Ok(_), None) => false,
-                (Ok(ListKind::Any), Some(_)) => true,
-                (Ok(ListKind::Tags(_)), Some(c)) => list.contains_weak(c.etag),
+                Ok(matched) => matched,
             };
             if matched {
                 return if kind == MethodKind::Read {

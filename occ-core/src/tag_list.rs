@@ -37,6 +37,9 @@ pub struct EntityTagList {
 
 #[derive(Clone, PartialEq, Eq)]
 enum Lines {
+    /// A single line that is exactly `*`, the usual create-once field:
+    /// kept without touching the request's buffer.
+    Any,
     One(HeaderValue),
     Many(Box<[HeaderValue]>),
 }
@@ -53,11 +56,14 @@ impl EntityTagList {
     /// the field is absent.
     pub fn from_lines(lines: GetAll<'_, HeaderValue>) -> Option<Self> {
         let mut iter = lines.iter();
-        let first = iter.next()?.clone();
+        let first = iter.next()?;
         let Some(second) = iter.next() else {
-            return Some(Self::from_value(first));
+            if first.as_bytes() == b"*" {
+                return Some(Self { lines: Lines::Any });
+            }
+            return Some(Self::from_value(first.clone()));
         };
-        let mut all = vec![first, second.clone()];
+        let mut all = vec![first.clone(), second.clone()];
         all.extend(iter.cloned());
         Some(Self {
             lines: Lines::Many(all.into_boxed_slice()),
@@ -65,7 +71,9 @@ impl EntityTagList {
     }
 
     fn lines(&self) -> &[HeaderValue] {
+        static ANY: HeaderValue = HeaderValue::from_static("*");
         match &self.lines {
+            Lines::Any => std::slice::from_ref(&ANY),
             Lines::One(value) => std::slice::from_ref(value),
             Lines::Many(values) => values,
         }
@@ -89,15 +97,58 @@ impl EntityTagList {
     /// list (G-11), `"*"` together with anything else (G-13, IM-7, INM-8), or
     /// a field over [`MAX_LIST_ELEMENTS`] or [`MAX_FIELD_BYTES`].
     pub fn check(&self) -> Result<ListKind, MalformedList> {
+        self.scan(None, Comparison::Strong).map(|(kind, _)| kind)
+    }
+
+    /// Validates the whole field (as [`check`](Self::check) does) and, in
+    /// the same pass, compares it with `current`: `Ok(true)` when the field
+    /// is `"*"` and there is a current representation, or when a listed tag
+    /// equals `current` under `comparison`.
+    ///
+    /// The whole list is always read, so a syntax error after a matching
+    /// tag still makes the field malformed (fail closed).
+    ///
+    /// ```
+    /// use occ_core::{Comparison, EntityTag, EntityTagList};
+    ///
+    /// let list = EntityTagList::from_value(http::HeaderValue::from_static(r#"W/"a", "b""#));
+    /// let a: EntityTag = "\"a\"".parse()?;
+    /// assert_eq!(list.matches(Some(a.as_tag_ref()), Comparison::Strong), Ok(false));
+    /// assert_eq!(list.matches(Some(a.as_tag_ref()), Comparison::Weak), Ok(true));
+    /// # Ok::<(), occ_core::InvalidEntityTag>(())
+    /// ```
+    pub fn matches(
+        &self,
+        current: Option<EntityTagRef<'_>>,
+        comparison: Comparison,
+    ) -> Result<bool, MalformedList> {
+        self.scan(current, comparison).map(|(_, matched)| matched)
+    }
+
+    fn scan(
+        &self,
+        current: Option<EntityTagRef<'_>>,
+        comparison: Comparison,
+    ) -> Result<(ListKind, bool), MalformedList> {
+        if let Lines::Any = self.lines {
+            return Ok((ListKind::Any, current.is_some()));
+        }
         let bytes: usize = self.lines().iter().map(|l| l.len()).sum();
         if bytes > MAX_FIELD_BYTES {
             return Err(MalformedList::TooLong);
         }
-        let (mut tags, mut stars) = (0usize, 0usize);
+        let (mut tags, mut stars, mut matched) = (0usize, 0usize, false);
         for element in self.elements() {
             match element? {
                 ListElement::Any => stars += 1,
-                ListElement::Tag(_) => tags += 1,
+                ListElement::Tag(tag) => {
+                    tags += 1;
+                    matched = matched
+                        || current.is_some_and(|c| match comparison {
+                            Comparison::Strong => tag.strong_eq(c),
+                            Comparison::Weak => tag.weak_eq(c),
+                        });
+                }
             }
             if tags + stars > MAX_LIST_ELEMENTS {
                 return Err(MalformedList::TooMany);
@@ -105,8 +156,8 @@ impl EntityTagList {
         }
         match (stars, tags) {
             (0, 0) => Err(MalformedList::Empty),
-            (1, 0) => Ok(ListKind::Any),
-            (0, n) => Ok(ListKind::Tags(n)),
+            (1, 0) => Ok((ListKind::Any, current.is_some())),
+            (0, n) => Ok((ListKind::Tags(n), matched)),
             _ => Err(MalformedList::AnyWithOthers),
         }
     }
@@ -135,6 +186,15 @@ impl fmt::Debug for EntityTagList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list().entries(self.lines()).finish()
     }
+}
+
+/// How a listed tag is compared with the current one (CMP-1, CMP-2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Comparison {
+    /// Both strong and the same opaque octets: `If-Match` (IM-1).
+    Strong,
+    /// The same opaque octets, weakness ignored: `If-None-Match` (INM-1).
+    Weak,
 }
 
 /// What a well-formed list holds.
