@@ -41,6 +41,18 @@ mod date;
 mod entity_tag;
 mod precondition;
 pub mod repository;
+
+/// Not public API: what `#[derive(Versioned)]` expands to.
+#[doc(hidden)]
+pub mod __private {
+    use crate::VersionNumber;
+
+    /// Reads a version field through its `VersionNumber` bound, so that a
+    /// field of another type gets that one error and no cascade.
+    pub fn version_of<V: VersionNumber>(field: &V) -> V {
+        *field
+    }
+}
 mod tag_list;
 mod versioned;
 

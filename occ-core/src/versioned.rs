@@ -264,6 +264,13 @@ impl EntityTagBuilder {
         self
     }
 
+    /// Appends a version number. Unlike [`value`](Self::value) it takes
+    /// only a [`VersionNumber`], so a wrong version type is reported as
+    /// such.
+    pub fn version<V: VersionNumber>(self, version: V) -> Self {
+        self.value(&version)
+    }
+
     /// The finished tag.
     pub fn finish(self) -> EntityTag {
         EntityTag::from_valid_parts(self.weak, self.opaque.as_bytes())

@@ -29,7 +29,7 @@ fn versioned(input: &Input<'_>) -> TokenStream {
         Part::Literal(text) => quote!(.literal(#text)),
         // Spanned on the id type: a type without `Display` is reported there.
         Part::Id => quote_spanned!(id_ty.span()=> .value(id)),
-        Part::Version => quote!(.value(&version)),
+        Part::Version => quote_spanned!(version_ty.span()=> .version(version)),
     });
     let last_modified = input.last_modified.as_ref().map(|field| {
         let name = field.ident;
@@ -43,6 +43,8 @@ fn versioned(input: &Input<'_>) -> TokenStream {
             }
         }
     });
+    let read_version =
+        quote_spanned!(version_ty.span()=> ::occ_core::__private::version_of(&self.#version));
     quote! {
         #[automatically_derived]
         impl #impl_generics ::occ_core::Versioned for #ident #ty_generics #where_clause {
@@ -56,7 +58,7 @@ fn versioned(input: &Input<'_>) -> TokenStream {
             }
 
             fn version(&self) -> Self::Version {
-                self.#version
+                #read_version
             }
 
             fn set_version(&mut self, version: Self::Version) {

@@ -291,12 +291,18 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                         errors.at(attr, "duplicate `#[version]`");
                     }
                 }
-                syn::Meta::List(list) => errors.at(
-                    list.delimiter.span().join(),
-                    "`#[version]` takes no arguments: write `#[version]`",
-                ),
+                // Still a version mark, so that no "no version field"
+                // error follows.
+                syn::Meta::List(list) => {
+                    errors.at(
+                        list.delimiter.span().join(),
+                        "`#[version]` takes no arguments: write `#[version]`",
+                    );
+                    out.version.get_or_insert(attr.span());
+                }
                 syn::Meta::NameValue(nv) => {
-                    errors.at(&nv.value, "`#[version]` takes no value: write `#[version]`")
+                    errors.at(&nv.value, "`#[version]` takes no value: write `#[version]`");
+                    out.version.get_or_insert(attr.span());
                 }
             }
             continue;
@@ -308,11 +314,18 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
             let key = meta.path.clone();
             let flag =
                 |slot: &mut Option<Span>, name: &str, errors: &mut Errors| -> syn::Result<()> {
-                    if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
-                        return Err(
-                            meta.error(format!("`{name}` takes no value: write `#[occ({name})]`"))
+                    if meta.input.peek(syn::Token![=]) {
+                        errors.push(
+                            meta.error(format!("`{name}` takes no value: write `#[occ({name})]`")),
                         );
+                        let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                    } else if meta.input.peek(syn::token::Paren) {
+                        errors.push(
+                            meta.error(format!("`{name}` takes no value: write `#[occ({name})]`")),
+                        );
+                        let _ = meta.parse_nested_meta(|_| Ok(()));
                     }
+                    // Marked either way: no "no id field" error follows.
                     if slot.replace(key.span()).is_some() {
                         errors.at(&key, format!("duplicate `{name}`"));
                     }
@@ -327,6 +340,7 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     &key,
                     "the version is marked with `#[version]`, not `#[occ(version)]`",
                 );
+                out.version.get_or_insert(key.span());
                 Ok(())
             } else if key.is_ident("etag") || key.is_ident("table") || key.is_ident("weak") {
                 if meta.input.peek(syn::Token![=]) {
@@ -425,7 +439,7 @@ fn resolve_template(
         }
     };
     let mut parts = Vec::new();
-    let (mut has_id, mut has_version) = (false, false);
+    let (mut has_id, mut has_version, mut misnamed) = (false, false, false);
     for segment in segments {
         match segment {
             Segment::Literal(text) => parts.push(Part::Literal(text)),
@@ -437,17 +451,29 @@ fn resolve_template(
                 has_version = true;
                 parts.push(Part::Version);
             }
-            Segment::Field(name) if all.iter().any(|f| *f.ident == name) => errors.at(lit, format!(
-                "the ETag template can only use the id field `{id}` and the version field `{version}`, not `{name}`: the tag must follow from id and version alone"
-            )),
-            Segment::Field(name) => {
-                let known: Vec<String> = all.iter().map(|f| format!("`{}`", f.ident)).collect();
+            Segment::Field(name) if all.iter().any(|f| *f.ident == name) => {
+                misnamed = true;
                 errors.at(lit, format!(
-                    "the ETag template names `{name}`, which is not a field; the fields are {}",
-                    known.join(", ")
+                    "the ETag template can only use the id field `{id}` and the version field `{version}`, not `{name}`: the tag must follow from id and version alone"
                 ));
             }
+            Segment::Field(name) => {
+                misnamed = true;
+                let known: Vec<String> = all.iter().map(|f| format!("`{}`", f.ident)).collect();
+                errors.at(
+                    lit,
+                    format!(
+                        "the ETag template names `{name}`, which is not a field; the fields are {}",
+                        known.join(", ")
+                    ),
+                );
+            }
         }
+    }
+    // After a misnamed placeholder, what is missing is most likely what
+    // was meant: one error is enough.
+    if misnamed {
+        return parts;
     }
     if !has_version {
         errors.at(lit, format!(

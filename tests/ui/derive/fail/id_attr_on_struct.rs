@@ -1,0 +1,11 @@
+use occ_core::Versioned;
+
+#[derive(Versioned)]
+#[occ(id)]
+struct Profile {
+    id: u64,
+    #[version]
+    version: u64,
+}
+
+fn main() {}

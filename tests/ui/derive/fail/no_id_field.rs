@@ -1,0 +1,10 @@
+use occ_core::Versioned;
+
+#[derive(Versioned)]
+struct Profile {
+    key: u64,
+    #[version]
+    version: u64,
+}
+
+fn main() {}

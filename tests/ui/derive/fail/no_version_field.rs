@@ -1,0 +1,9 @@
+use occ_core::Versioned;
+
+#[derive(Versioned)]
+struct Profile {
+    id: u64,
+    version: u64,
+}
+
+fn main() {}

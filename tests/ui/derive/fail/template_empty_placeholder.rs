@@ -1,0 +1,11 @@
+use occ_core::Versioned;
+
+#[derive(Versioned)]
+#[occ(etag = "{id}-{}-{version}")]
+struct Profile {
+    id: u64,
+    #[version]
+    version: u64,
+}
+
+fn main() {}

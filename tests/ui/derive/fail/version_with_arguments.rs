@@ -1,0 +1,10 @@
+use occ_core::Versioned;
+
+#[derive(Versioned)]
+struct Profile {
+    id: u64,
+    #[version(start = 1)]
+    version: u64,
+}
+
+fn main() {}
