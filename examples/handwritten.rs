@@ -40,6 +40,7 @@ async fn read(
     State(notes): State<Notes>,
     Path(id): Path<u32>,
     method: axum::http::Method,
+    uri: axum::http::Uri,
     pre: Preconditions,
 ) -> Result<Tagged<Note>, Refused> {
     let current = notes.get(&id).await.ok();
@@ -49,7 +50,7 @@ async fn read(
         _ => occ_core::Target::missing_of::<Note>(),
     };
     let decision = pre.evaluate(&method, &target, occ_axum::Policy::Required);
-    if let Some(refused) = Refused::from_decision(decision, &method, etag.as_ref()) {
+    if let Some(refused) = Refused::from_decision(decision, &method, uri.path(), etag.as_ref()) {
         return Err(refused);
     }
     current

@@ -6,18 +6,21 @@ use std::sync::Arc;
 
 use axum::Router;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
-use occ_core::repository::sql::{sqlite_pool, PgRepository, SqlModel, SqliteRepository};
+use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
 use occ_core::repository::{Repository, RepositoryError};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use sqlx::error::BoxDynError;
-use sqlx::{Arguments, Database, Encode, FromRow, Type};
+use sqlx::FromRow;
 
 /// A profile: `GET /profiles/42` gives `ETag: "prof-42-v7"` and
 /// `{"id":42,"name":"Ava","city":"Paris"}`. The version travels in the
 /// ETag, not in the body.
+///
+/// `#[occ(table = "profiles")]` maps it to the `profiles` table (columns
+/// named after the fields) for the SQL repositories: no SQL to write.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned)]
-#[occ(etag = "prof-{id}-v{version}")]
+#[occ(table = "profiles", etag = "prof-{id}-v{version}")]
 pub struct Profile {
     /// The id.
     pub id: i64,
@@ -29,27 +32,6 @@ pub struct Profile {
     pub name: String,
     /// The city.
     pub city: String,
-}
-
-impl<DB: Database> SqlModel<DB> for Profile
-where
-    Profile: for<'r> FromRow<'r, DB::Row>,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-{
-    const TABLE: &'static str = "profiles";
-    const ID_COLUMN: &'static str = "id";
-    const VERSION_COLUMN: &'static str = "version";
-    const DATA_COLUMNS: &'static [&'static str] = &["name", "city"];
-
-    fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
-        args.add(*id)
-    }
-
-    fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
-        args.add(&self.name)?;
-        args.add(&self.city)
-    }
 }
 
 /// The schema, valid on SQLite and PostgreSQL.

@@ -45,11 +45,16 @@ impl From<Problem> for Refused {
 }
 
 impl Refused {
-    /// The refusal for `decision`, or `None` to proceed. `current` is the
-    /// current entity tag, sent with 304 and 412.
+    /// The refusal for `decision`, or `None` to proceed. `resource` names
+    /// the target in the log (its path); `current` is its current entity
+    /// tag, sent with 304 and 412.
+    ///
+    /// Each 412 and 428 is one `tracing` event at INFO level with the
+    /// method, the resource, the header at fault and the current tag.
     pub fn from_decision(
         decision: Decision,
         method: &Method,
+        resource: &str,
         current: Option<&EntityTag>,
     ) -> Option<Self> {
         let head = method == Method::HEAD;
@@ -62,12 +67,18 @@ impl Refused {
                     .for_head(head),
             )),
             Decision::PreconditionRequired => {
-                tracing::info!(method = %method, current = current.map(tracing::field::display), "precondition required");
+                tracing::info!(
+                    method = %method,
+                    resource,
+                    current = current.map(tracing::field::display),
+                    "precondition required"
+                );
                 Some(Self::Problem(precondition_required()))
             }
             Decision::PreconditionFailed(failure) => {
                 tracing::info!(
                     method = %method,
+                    resource,
                     header = %failure.header(),
                     current = current.map(tracing::field::display),
                     "precondition failed: {failure}"

@@ -226,6 +226,7 @@ where
 /// Evaluates the request's preconditions on `current` (PR-1).
 fn evaluate<M: Versioned>(
     method: &Method,
+    uri: &http::Uri,
     headers: &HeaderMap,
     current: Option<&M>,
     creatable: bool,
@@ -238,7 +239,7 @@ fn evaluate<M: Versioned>(
         _ => Target::missing_of::<M>().creatable(creatable),
     };
     let decision = preconditions.evaluate(method, &target, policy);
-    match Refused::from_decision(decision, method, etag.as_ref()) {
+    match Refused::from_decision(decision, method, uri.path(), etag.as_ref()) {
         None => Ok(()),
         Some(refused) => Err(refused.into_response()),
     }
@@ -307,6 +308,7 @@ fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {
 
 async fn get_item<M, R>(
     State(config): State<Config<R>>,
+    OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
     id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
@@ -319,7 +321,14 @@ where
     let result = async {
         let id = parse_id(id)?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(&method, &headers, current.as_ref(), false, config.policy)?;
+        evaluate(
+            &method,
+            &uri,
+            &headers,
+            current.as_ref(),
+            false,
+            config.policy,
+        )?;
         match current {
             Some(model) => Ok(Tagged::ok(model).into_response()),
             // `evaluate` answers 404 for a missing resource on GET.
@@ -348,6 +357,7 @@ where
         let current = current::<M, R>(&config.repo, &id).await?;
         evaluate(
             &method,
+            &uri,
             &headers,
             current.as_ref(),
             config.creating_put,
@@ -417,6 +427,7 @@ fn write_error<M: Versioned>(error: RepositoryError<M>, method: &Method) -> Resp
 
 async fn patch_item<M, R>(
     State(config): State<Config<R>>,
+    OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
     id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
@@ -431,7 +442,14 @@ where
         let id = parse_id(id)?;
         require_media_type(&headers, MERGE_PATCH_JSON, true)?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(&method, &headers, current.as_ref(), false, config.policy)?;
+        evaluate(
+            &method,
+            &uri,
+            &headers,
+            current.as_ref(),
+            false,
+            config.policy,
+        )?;
         let Some(current) = current else {
             return Err(Problem::new(StatusCode::NOT_FOUND).into_response());
         };
@@ -456,6 +474,7 @@ where
 
 async fn delete_item<M, R>(
     State(config): State<Config<R>>,
+    OriginalUri(uri): OriginalUri,
     method: Method,
     headers: HeaderMap,
     id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
@@ -468,7 +487,14 @@ where
     let result = async {
         let id = parse_id(id)?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(&method, &headers, current.as_ref(), false, config.policy)?;
+        evaluate(
+            &method,
+            &uri,
+            &headers,
+            current.as_ref(),
+            false,
+            config.policy,
+        )?;
         let Some(current) = current else {
             return Err(Problem::new(StatusCode::NOT_FOUND).into_response());
         };

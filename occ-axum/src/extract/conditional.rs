@@ -111,7 +111,7 @@ impl<T> Conditional<T> {
         let decision = self
             .preconditions
             .evaluate(self.method(), target, self.policy);
-        match Refused::from_decision(decision, self.method(), current) {
+        match Refused::from_decision(decision, self.method(), self.request.uri().path(), current) {
             None => Ok(()),
             Some(refused) => Err(refused),
         }
