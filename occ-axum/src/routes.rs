@@ -523,6 +523,10 @@ where
 {
     let result = async {
         require_media_type(&headers, "application/json", false)?;
+        // The target is the collection, which has no representation of its
+        // own: If-Match is false (IM-3) and `If-None-Match: *` holds. No
+        // precondition is required of POST.
+        evaluate::<M>(&method, &uri, &headers, None, true, Policy::Optional)?;
         let bytes = read_body(body, config.body_limit).await?;
         let mut model: M = parse_json(&bytes)?;
         model.set_version(M::Version::INITIAL);

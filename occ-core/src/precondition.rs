@@ -137,7 +137,10 @@ impl Preconditions {
         if kind == MethodKind::Ignored {
             return Decision::Proceed;
         }
-        if target.current.is_none() && !(kind.is_unsafe() && target.creatable) {
+        // DELETE never creates: on a missing resource it is 404 whatever
+        // the target says (S11). PUT, PATCH (S10) and POST may.
+        let may_create = kind.is_unsafe() && *method != Method::DELETE;
+        if target.current.is_none() && !(may_create && target.creatable) {
             return Decision::NotFound;
         }
         if policy == Policy::Required

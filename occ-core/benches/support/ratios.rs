@@ -53,3 +53,18 @@ pub(crate) fn report(groups: &[&str], occ: &str, baseline: &str) {
         }
     }
 }
+
+/// Prints how many times faster `fast` is than `slow` for `function`: the
+/// 304 vs 200 figure.
+#[allow(dead_code)] // not every bench has such a pair
+pub(crate) fn report_pair(slow: &str, fast: &str, function: &str) {
+    if !std::env::args().any(|arg| arg == "--bench") {
+        return;
+    }
+    if let (Some(slow_ns), Some(fast_ns)) = (mean_ns(slow, function), mean_ns(fast, function)) {
+        println!(
+            "{fast} is {:.2} times as fast as {slow} ({function}: {fast_ns:.0} ns vs {slow_ns:.0} ns)",
+            slow_ns / fast_ns
+        );
+    }
+}

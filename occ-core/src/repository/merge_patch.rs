@@ -39,7 +39,10 @@ pub fn apply_merge_patch(target: &mut Value, patch: &Value) {
 
 /// Applies a merge patch to a model (MP-4, PATCH-2): serializes `current`,
 /// patches it, and deserializes the result, which validates it. A patch that
-/// would change the id or the version is refused.
+/// would change the id or the version is refused, and so is a patch that
+/// sets a member the model does not keep (an unknown field, or a version
+/// kept out of the representation): applying only part of a patch is not
+/// applying it (RFC 5789 §2).
 pub fn merge_patch_model<M>(current: &M, patch: &Value) -> Result<M, RepositoryError<M>>
 where
     M: Versioned + Serialize + DeserializeOwned,
@@ -55,6 +58,13 @@ where
         return Err(invalid("a merge patch must be a JSON object".into()));
     }
     let mut patched: M = serde_json::from_value(doc).map_err(|e| invalid(e.to_string()))?;
+    let kept = serde_json::to_value(&patched).map_err(|e| invalid(e.to_string()))?;
+    if let Some(member) = dropped_member(patch, &kept) {
+        return Err(invalid(format!(
+            "the patch sets `{member}`, which this resource does not have (unknown members, \
+             and a version carried by the ETag, cannot be patched)"
+        )));
+    }
     if !version_serialized {
         patched.set_version(current.version());
     } else if patched.version() != current.version() {
@@ -68,4 +78,112 @@ where
         return Err(invalid("the id cannot be changed by a patch".into()));
     }
     Ok(patched)
+}
+
+/// The first member the patch sets (not to `null`) that is missing from
+/// `kept`, as a dotted path.
+fn dropped_member(patch: &Value, kept: &Value) -> Option<String> {
+    let (Value::Object(members), Value::Object(kept)) = (patch, kept) else {
+        return None;
+    };
+    members
+        .iter()
+        .find_map(|(name, value)| match (value, kept.get(name)) {
+            (Value::Null, _) => None,
+            (_, None) => Some(name.clone()),
+            (Value::Object(_), Some(inner)) => {
+                dropped_member(value, inner).map(|path| format!("{name}.{path}"))
+            }
+            _ => None,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Deserialize;
+    use serde_json::json;
+
+    use super::*;
+    use crate::{EntityTag, EntityTagBuilder};
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Profile {
+        id: u32,
+        #[serde(skip)]
+        version: u64,
+        name: String,
+        address: Address,
+    }
+
+    #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+    struct Address {
+        city: String,
+    }
+
+    impl Versioned for Profile {
+        type Id = u32;
+        type Version = u64;
+        fn id(&self) -> &u32 {
+            &self.id
+        }
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+        fn entity_tag_for(id: &u32, version: u64) -> EntityTag {
+            EntityTagBuilder::strong()
+                .value(id)
+                .literal("-")
+                .value(&version)
+                .finish()
+        }
+    }
+
+    fn ava() -> Profile {
+        Profile {
+            id: 42,
+            version: 7,
+            name: "Ava".into(),
+            address: Address {
+                city: "Paris".into(),
+            },
+        }
+    }
+
+    fn refused(patch: serde_json::Value) -> String {
+        match merge_patch_model(&ava(), &patch) {
+            Err(RepositoryError::Invalid(why)) => why,
+            other => panic!("{patch} was not refused: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn patch_2_applies_and_keeps_the_version() {
+        let patched = merge_patch_model(&ava(), &json!({"address": {"city": "Lyon"}})).unwrap();
+        assert_eq!(patched.address.city, "Lyon");
+        assert_eq!(patched.version, 7);
+    }
+
+    #[test]
+    fn patch_2_unknown_members_are_refused_not_dropped() {
+        assert!(refused(json!({"name": "Eve", "role": "admin"})).contains("`role`"));
+        assert!(refused(json!({"address": {"zip": "75001"}})).contains("`address.zip`"));
+    }
+
+    #[test]
+    fn patch_2_a_version_outside_the_representation_cannot_be_patched() {
+        assert!(refused(json!({"version": 99})).contains("`version`"));
+    }
+
+    #[test]
+    fn patch_2_the_id_cannot_be_patched() {
+        assert!(refused(json!({"id": 43})).contains("id"));
+    }
+
+    #[test]
+    fn mp_2_a_non_object_patch_is_refused() {
+        refused(json!(["a"]));
+    }
 }
