@@ -1,7 +1,8 @@
 //! occ's generated routes vs hand-written axum handlers doing the same
 //! correct work (same repository, same serialization, same checks), in
-//! process through tower's `oneshot`, on SQLite (a file in the temporary
-//! directory) and PostgreSQL (when `OCC_TEST_POSTGRES_URL` is set).
+//! process through tower's `oneshot`, on the in-memory repository (the
+//! framework's own cost), SQLite (a file in the temporary directory) and
+//! PostgreSQL (when `OCC_TEST_POSTGRES_URL` is set).
 //!
 //! The representation is about 4 KiB, so the 200 vs 304 pair shows what a
 //! conditional GET saves. The baseline uses the `headers` crate for
@@ -26,7 +27,7 @@ use http_body_util::BodyExt;
 use occ_axum::routes::ConditionalRoutes;
 use occ_axum::{Problem, Tagged};
 use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
-use occ_core::repository::{Repository, RepositoryError, WriteCondition};
+use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
@@ -275,6 +276,13 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
+/// No database: what the framework itself costs, and what a 304 saves
+/// when reading the state is cheap.
+fn memory(c: &mut Criterion) {
+    let rt = runtime();
+    run(c, "memory", &rt, Arc::new(MemoryRepository::<Doc>::new()));
+}
+
 fn sqlite(c: &mut Criterion) {
     let rt = runtime();
     let path = std::env::temp_dir().join(format!("occ_bench_http_{}.db", std::process::id()));
@@ -318,17 +326,18 @@ fn postgres(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, sqlite, postgres);
+criterion_group!(benches, memory, sqlite, postgres);
 
 fn main() {
     benches();
     Criterion::default().configure_from_args().final_summary();
     let groups: Vec<String> = ["get_200", "get_304", "put_200", "put_412"]
         .iter()
-        .flat_map(|g| ["sqlite", "postgres"].map(|b| format!("{g}/{b}")))
+        .flat_map(|g| ["memory", "sqlite", "postgres"].map(|b| format!("{g}/{b}")))
         .collect();
     let groups: Vec<&str> = groups.iter().map(String::as_str).collect();
     ratios::report(&groups, "occ", "hand_written");
+    ratios::report_pair("get_200/memory", "get_304/memory", "occ");
     ratios::report_pair("get_200/sqlite", "get_304/sqlite", "occ");
     ratios::report_pair("get_200/postgres", "get_304/postgres", "occ");
 }

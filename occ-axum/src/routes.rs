@@ -9,7 +9,7 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, Path, Query, State};
+use axum::extract::{FromRequestParts, OriginalUri, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -196,6 +196,25 @@ fn method_not_allowed(allow: &'static str) -> Response {
     response
 }
 
+/// Splits a request into the parts a handler reads (borrowed from there,
+/// where one extractor each would clone them: `HeaderMap` copies the whole
+/// map), its id from the path, and its body.
+async fn split<Id: DeserializeOwned + Send>(
+    request: Request,
+) -> (http::request::Parts, Result<Id, Response>, Body) {
+    let (mut parts, body) = request.into_parts();
+    let id = parse_id(Path::<Id>::from_request_parts(&mut parts, &()).await);
+    (parts, id, body)
+}
+
+/// The URI as the client sent it, before nesting stripped a prefix.
+fn original_uri(parts: &http::request::Parts) -> &http::Uri {
+    parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0)
+}
+
 /// A path id that does not parse names no resource: 404, as problem details.
 fn parse_id<Id: DeserializeOwned>(
     raw: Result<Path<Id>, axum::extract::rejection::PathRejection>,
@@ -306,29 +325,18 @@ fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{path}/{encoded}")).ok()
 }
 
-async fn get_item<M, R>(
-    State(config): State<Config<R>>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
-) -> Response
+async fn get_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    let (parts, id, _) = split::<M::Id>(request).await;
+    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
     let result = async {
-        let id = parse_id(id)?;
+        let id = id?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(
-            &method,
-            &uri,
-            &headers,
-            current.as_ref(),
-            false,
-            config.policy,
-        )?;
+        evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
         match current {
             Some(model) => Ok(Tagged::ok(model).into_response()),
             // `evaluate` answers 404 for a missing resource on GET.
@@ -338,27 +346,22 @@ where
     result.await.unwrap_or_else(|response| response)
 }
 
-async fn put_item<M, R>(
-    State(config): State<Config<R>>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
-    body: Body,
-) -> Response
+async fn put_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    let (parts, id, body) = split::<M::Id>(request).await;
+    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
     let result = async {
-        let id = parse_id(id)?;
-        require_media_type(&headers, "application/json", false)?;
+        let id = id?;
+        require_media_type(headers, "application/json", false)?;
         let current = current::<M, R>(&config.repo, &id).await?;
         evaluate(
-            &method,
-            &uri,
-            &headers,
+            method,
+            uri,
+            headers,
             current.as_ref(),
             config.creating_put,
             config.policy,
@@ -391,7 +394,7 @@ where
                     .repo
                     .update(next, &condition)
                     .await
-                    .map_err(|e| write_error(e, &method))?;
+                    .map_err(|e| write_error(e, method, uri))?;
                 Ok(Tagged::written(saved).into_response())
             }
             None => {
@@ -406,7 +409,7 @@ where
                     .repo
                     .create(created)
                     .await
-                    .map_err(|e| write_error(e, &method))?;
+                    .map_err(|e| write_error(e, method, uri))?;
                 Ok(match HeaderValue::from_str(uri.path()).ok() {
                     Some(location) => Tagged::created(saved, location).into_response(),
                     None => Tagged::written(saved).into_response(),
@@ -418,38 +421,35 @@ where
 }
 
 /// A refused write: 412 carries the current tag, and the event is traced.
-fn write_error<M: Versioned>(error: RepositoryError<M>, method: &Method) -> Response {
+fn write_error<M: Versioned>(
+    error: RepositoryError<M>,
+    method: &Method,
+    uri: &http::Uri,
+) -> Response {
     if let RepositoryError::PreconditionFailed { current } = &error {
-        tracing::info!(method = %method, current = %current.entity_tag(), "precondition failed: concurrent write");
+        tracing::info!(
+            method = %method,
+            resource = uri.path(),
+            current = %current.entity_tag(),
+            "precondition failed: a concurrent write came first"
+        );
     }
     Problem::from(error).into_response()
 }
 
-async fn patch_item<M, R>(
-    State(config): State<Config<R>>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
-    body: Body,
-) -> Response
+async fn patch_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    let (parts, id, body) = split::<M::Id>(request).await;
+    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
     let result = async {
-        let id = parse_id(id)?;
-        require_media_type(&headers, MERGE_PATCH_JSON, true)?;
+        let id = id?;
+        require_media_type(headers, MERGE_PATCH_JSON, true)?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(
-            &method,
-            &uri,
-            &headers,
-            current.as_ref(),
-            false,
-            config.policy,
-        )?;
+        evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
         let Some(current) = current else {
             return Err(Problem::new(StatusCode::NOT_FOUND).into_response());
         };
@@ -466,35 +466,24 @@ where
             .repo
             .update(patched, &condition)
             .await
-            .map_err(|e| write_error(e, &method))?;
+            .map_err(|e| write_error(e, method, uri))?;
         Ok(Tagged::written(saved).into_response())
     };
     result.await.unwrap_or_else(|response| response)
 }
 
-async fn delete_item<M, R>(
-    State(config): State<Config<R>>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    id: Result<Path<M::Id>, axum::extract::rejection::PathRejection>,
-) -> Response
+async fn delete_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
 where
     M: Versioned + Send + Sync + 'static,
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    let (parts, id, _) = split::<M::Id>(request).await;
+    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
     let result = async {
-        let id = parse_id(id)?;
+        let id = id?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(
-            &method,
-            &uri,
-            &headers,
-            current.as_ref(),
-            false,
-            config.policy,
-        )?;
+        evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
         let Some(current) = current else {
             return Err(Problem::new(StatusCode::NOT_FOUND).into_response());
         };
@@ -503,30 +492,26 @@ where
             .repo
             .delete(&id, &condition)
             .await
-            .map_err(|e| write_error(e, &method))?;
+            .map_err(|e| write_error(e, method, uri))?;
         Ok(crate::bodiless::response(StatusCode::NO_CONTENT))
     };
     result.await.unwrap_or_else(|response| response)
 }
 
-async fn create<M, R>(
-    State(config): State<Config<R>>,
-    OriginalUri(uri): OriginalUri,
-    method: Method,
-    headers: HeaderMap,
-    body: Body,
-) -> Response
+async fn create<M, R>(State(config): State<Config<R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
     M::Id: Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    let (parts, body) = request.into_parts();
+    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
     let result = async {
-        require_media_type(&headers, "application/json", false)?;
+        require_media_type(headers, "application/json", false)?;
         // The target is the collection, which has no representation of its
         // own: If-Match is false (IM-3) and `If-None-Match: *` holds. No
         // precondition is required of POST.
-        evaluate::<M>(&method, &uri, &headers, None, true, Policy::Optional)?;
+        evaluate::<M>(method, uri, headers, None, true, Policy::Optional)?;
         let bytes = read_body(body, config.body_limit).await?;
         let mut model: M = parse_json(&bytes)?;
         model.set_version(M::Version::INITIAL);
@@ -534,9 +519,9 @@ where
             RepositoryError::AlreadyExists { .. } => Problem::new(StatusCode::CONFLICT)
                 .with_detail("a resource with this id exists already")
                 .into_response(),
-            other => write_error(other, &method),
+            other => write_error(other, method, uri),
         })?;
-        Ok(match location(&uri, saved.id()) {
+        Ok(match location(uri, saved.id()) {
             Some(location) => Tagged::created(saved, location).into_response(),
             None => Tagged::written(saved).into_response(),
         })
