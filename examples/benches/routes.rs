@@ -11,140 +11,21 @@
 
 #[path = "../../occ-core/benches/support/ratios.rs"]
 mod ratios;
+mod support;
 
 use std::cell::Cell;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, State};
-use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::Router;
 use criterion::{criterion_group, Criterion};
-use headers::HeaderMapExt;
-use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http::{header, HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use occ_axum::routes::ConditionalRoutes;
-use occ_axum::{Problem, Tagged};
 use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
-use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
-use occ_core::Versioned;
-use serde::{Deserialize, Serialize};
+use occ_core::repository::MemoryRepository;
 use tower::ServiceExt;
 
-#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, Versioned)]
-#[occ(table = "bench_http_docs", etag = "doc-{id}-v{version}")]
-struct Doc {
-    id: i64,
-    #[version]
-    #[serde(skip)]
-    version: i64,
-    title: String,
-    body: String,
-}
-
-const DDL: &str = "CREATE TABLE IF NOT EXISTS bench_http_docs (
-    id BIGINT PRIMARY KEY, version BIGINT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL)";
-
-fn doc() -> Doc {
-    Doc {
-        id: 1,
-        version: 1,
-        title: "A title".into(),
-        // About 4 KiB of JSON once serialized.
-        body: "lorem ipsum ".repeat(340),
-    }
-}
-
-type Repo = dyn Repository<Doc>;
-
-// ---- The baseline: what a careful hand-written service does. ----
-
-fn problem(status: StatusCode, current: Option<&Doc>) -> Response {
-    let problem = Problem::new(status);
-    match current {
-        Some(doc) => problem.with_current_etag(doc.entity_tag()).into_response(),
-        None => problem.into_response(),
-    }
-}
-
-fn etag_header(doc: &Doc) -> headers::ETag {
-    doc.entity_tag().to_string().parse().expect("a valid tag")
-}
-
-async fn hand_get(
-    State(repo): State<Arc<Repo>>,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-) -> Response {
-    let doc = match repo.get(&id).await {
-        Ok(doc) => doc,
-        Err(RepositoryError::NotFound) => return problem(StatusCode::NOT_FOUND, None),
-        Err(_) => return problem(StatusCode::SERVICE_UNAVAILABLE, None),
-    };
-    let etag = etag_header(&doc);
-    if let Some(if_none_match) = headers.typed_get::<headers::IfNoneMatch>() {
-        if !if_none_match.precondition_passes(&etag) {
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            response.headers_mut().typed_insert(etag);
-            return response;
-        }
-    }
-    Tagged::ok(doc).into_response()
-}
-
-async fn hand_put(
-    State(repo): State<Arc<Repo>>,
-    Path(id): Path<i64>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if headers.get(header::CONTENT_TYPE) != Some(&HeaderValue::from_static("application/json")) {
-        return problem(StatusCode::UNSUPPORTED_MEDIA_TYPE, None);
-    }
-    let current = match repo.get(&id).await {
-        Ok(doc) => doc,
-        Err(RepositoryError::NotFound) => return problem(StatusCode::NOT_FOUND, None),
-        Err(_) => return problem(StatusCode::SERVICE_UNAVAILABLE, None),
-    };
-    let Some(if_match) = headers.typed_get::<headers::IfMatch>() else {
-        return problem(StatusCode::PRECONDITION_REQUIRED, None);
-    };
-    if !if_match.precondition_passes(&etag_header(&current)) {
-        return problem(StatusCode::PRECONDITION_FAILED, Some(&current));
-    }
-    let Ok(mut next) = serde_json::from_slice::<Doc>(&body) else {
-        return problem(StatusCode::UNPROCESSABLE_ENTITY, None);
-    };
-    next.id = current.id;
-    next.version = current.version;
-    match repo
-        .update(next, &WriteCondition::VersionIn(vec![current.version]))
-        .await
-    {
-        Ok(saved) => Tagged::written(saved).into_response(),
-        Err(RepositoryError::PreconditionFailed { current }) => {
-            problem(StatusCode::PRECONDITION_FAILED, Some(&current))
-        }
-        Err(_) => problem(StatusCode::SERVICE_UNAVAILABLE, None),
-    }
-}
-
-fn hand_written(repo: Arc<Repo>) -> Router {
-    Router::new().nest(
-        "/docs",
-        Router::new()
-            .route("/{id}", get(hand_get).put(hand_put))
-            .with_state(repo),
-    )
-}
-
-fn occ(repo: Arc<Repo>) -> Router {
-    Router::new().nest(
-        "/docs",
-        ConditionalRoutes::<Doc, Repo>::new(repo).into_router(),
-    )
-}
+use support::{doc, hand_written, occ, runtime, Doc, Repo, DDL};
 
 // ---- The measurements. ----
 
@@ -192,12 +73,12 @@ fn tag(version: i64) -> String {
 }
 
 fn run(c: &mut Criterion, backend: &str, rt: &tokio::runtime::Runtime, repo: Arc<Repo>) {
-    rt.block_on(repo.create(doc())).unwrap();
+    rt.block_on(repo.create(doc(1))).unwrap();
     let apps = [
         ("occ", occ(repo.clone())),
         ("hand_written", hand_written(repo.clone())),
     ];
-    let put_body = Bytes::from(serde_json::to_vec(&doc()).unwrap());
+    let put_body = Bytes::from(serde_json::to_vec(&doc(1)).unwrap());
     let none = Bytes::new();
     let version = Cell::new(1i64);
 
@@ -267,13 +148,6 @@ fn run(c: &mut Criterion, backend: &str, rt: &tokio::runtime::Runtime, repo: Arc
         });
     }
     group.finish();
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 /// No database: what the framework itself costs, and what a 304 saves
