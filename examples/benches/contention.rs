@@ -19,7 +19,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use occ_core::repository::sql::PgRepository;
-use occ_core::repository::{Repository, RepositoryError, WriteCondition};
+use occ_core::repository::{
+    retry_on_conflict, Repository, RepositoryError, RetryPolicy, WriteCondition,
+};
 use occ_core::Versioned;
 use sqlx::PgPool;
 
@@ -37,7 +39,12 @@ const DDL: &str = "CREATE TABLE bench_counters (
 
 #[derive(Clone, Copy)]
 enum Strategy {
+    /// Read, compare-and-swap, and on 412 start over at once.
     Optimistic,
+    /// The same through `retry_on_conflict`: jittered backoff between
+    /// attempts, 1 ms doubling up to 20 ms.
+    OptimisticBackoff,
+    /// `SELECT … FOR UPDATE` then `UPDATE` in a transaction.
     Pessimistic,
 }
 
@@ -72,6 +79,23 @@ async fn optimistic(repo: &PgRepository<Counter>, id: i64, outcome: &mut Outcome
             Err(other) => panic!("{other}"),
         }
     }
+}
+
+async fn optimistic_backoff(repo: &PgRepository<Counter>, id: i64, outcome: &mut Outcome) {
+    let policy = RetryPolicy {
+        max_attempts: u32::MAX,
+        initial_backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(20),
+    };
+    let mut attempts = 0;
+    retry_on_conflict(repo, &id, policy, |c| {
+        attempts += 1;
+        c.value += 1;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    outcome.conflicts += attempts - 1;
 }
 
 async fn pessimistic(pool: &PgPool, id: i64) {
@@ -125,6 +149,9 @@ async fn run(
                     let begun = Instant::now();
                     match strategy {
                         Strategy::Optimistic => optimistic(&repo, id, &mut outcome).await,
+                        Strategy::OptimisticBackoff => {
+                            optimistic_backoff(&repo, id, &mut outcome).await
+                        }
                         Strategy::Pessimistic => pessimistic(&pool, id).await,
                     }
                     outcome.latencies.push(begun.elapsed());
@@ -184,7 +211,11 @@ fn main() {
         println!("| --- | --- | --- | --- | --- | --- | --- |");
         for rows in [1, 32] {
             for (name, strategy) in [
-                ("occ: If-Match CAS + retry", Strategy::Optimistic),
+                ("occ CAS, immediate retry", Strategy::Optimistic),
+                (
+                    "occ CAS, retry_on_conflict (backoff)",
+                    Strategy::OptimisticBackoff,
+                ),
                 ("SELECT … FOR UPDATE", Strategy::Pessimistic),
             ] {
                 let (mut outcome, elapsed) = run(&pool, strategy, clients, rows, duration).await;
