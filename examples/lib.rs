@@ -51,7 +51,14 @@ pub type Profiles = dyn Repository<Profile>;
 pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
     let repo: Arc<Profiles> = if database_url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(database_url).await?;
-        sqlx::query(SCHEMA).execute(&pool).await?;
+        // `CREATE TABLE IF NOT EXISTS` is not safe against itself in
+        // PostgreSQL: servers starting together take turns.
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(4242007)")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(SCHEMA).execute(&mut *tx).await?;
+        tx.commit().await?;
         Arc::new(PgRepository::<Profile>::new(pool))
     } else {
         let pool = sqlite_pool(database_url).await?;

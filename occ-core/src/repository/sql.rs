@@ -481,6 +481,24 @@ pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
         .busy_timeout(Duration::from_secs(10));
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
     let max = if in_memory { 1 } else { 8 };
+    // Switching a new file to WAL takes an exclusive lock that the busy
+    // timeout does not wait for: servers starting together on one new file
+    // can see SQLITE_BUSY once. It is transient; try again.
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..20 {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await;
+        match pool {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
     SqlitePoolOptions::new()
         .max_connections(max)
         .acquire_timeout(Duration::from_secs(30))

@@ -1,0 +1,395 @@
+//! Several server processes on one database: three `occ-profiles-server`
+//! processes share one PostgreSQL schema (and, separately, one SQLite
+//! file), and client tasks spread round-robin across them do read-modify-
+//! write increments of one profile's counter (kept in `city` as a number)
+//! with `If-Match`, retrying on 412. No update may be lost: every 200 is one
+//! version increment and one counter increment, and conflicts must happen.
+//!
+//! The PostgreSQL test is skipped unless `OCC_TEST_POSTGRES_URL` is set
+//! (and fails without it when `OCC_REQUIRE_POSTGRES=1`). By default each
+//! test runs 12 clients × 25 increments (a few seconds); `OCC_LONG_TESTS=1`
+//! runs 24 clients × 100 increments.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
+
+use std::io::BufRead as _;
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use occ_tests::RawResponse;
+
+/// How long one request may take before the test calls it a hang.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+/// Attempts (GET + conditional PUT) allowed for one increment.
+const MAX_ATTEMPTS: u32 = 200;
+/// The servers sharing one database.
+const SERVERS: usize = 3;
+/// The profile the clients increment (created by the test, version 1).
+const COUNTER_ID: i64 = 9001;
+
+fn long() -> bool {
+    std::env::var("OCC_LONG_TESTS").as_deref() == Ok("1")
+}
+
+/// One `occ-profiles-server` process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts a server on a free port and waits for the address it prints.
+    async fn start(database_url: &str) -> Self {
+        let url = database_url.to_owned();
+        tokio::task::spawn_blocking(move || Self::start_blocking(&url))
+            .await
+            .unwrap()
+    }
+
+    fn start_blocking(database_url: &str) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_occ-profiles-server"))
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", database_url)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn occ-profiles-server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        let line = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(Ok(line)) => line,
+            other => {
+                let _ = child.kill();
+                panic!("occ-profiles-server did not report its address: {other:?}");
+            }
+        };
+        let Ok(addr) = line.trim().parse() else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("occ-profiles-server printed {line:?} and ended with {status:?}");
+        };
+        Self { child, addr }
+    }
+
+    /// Panics unless the process is still running.
+    fn assert_alive(&mut self) {
+        let status = self.child.try_wait().unwrap();
+        assert!(status.is_none(), "server {} exited: {status:?}", self.addr);
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Sends one request on a fresh connection (`Connection: close`) and reads
+/// the whole response, as [`occ_tests::http`] does, but reports a broken
+/// connection, a malformed response or a hang as an error.
+async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<RawResponse, String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .map_err(|e| format!("connect: {e}"))?;
+        let mut request =
+            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if !body.is_empty() || matches!(method, "PUT" | "POST" | "PATCH") {
+            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream
+            .write_all(request.as_bytes())
+            .await
+            .map_err(|e| format!("send: {e}"))?;
+        let mut raw = Vec::new();
+        stream
+            .read_to_end(&mut raw)
+            .await
+            .map_err(|e| format!("read: {e}"))?;
+        parse_response(&raw)
+    };
+    match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
+        Ok(result) => result.map_err(|e| format!("{method} {path} on {addr}: {e}")),
+        Err(_) => Err(format!(
+            "{method} {path} on {addr}: no answer within {REQUEST_TIMEOUT:?}"
+        )),
+    }
+}
+
+fn parse_response(raw: &[u8]) -> Result<RawResponse, String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| format!("incomplete response ({} bytes)", raw.len()))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| format!("no status line in {head:?}"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[split + 4..].to_vec();
+    if headers
+        .iter()
+        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+    {
+        body = dechunk(&body).ok_or("malformed chunked body")?;
+    } else if let Some((_, len)) = headers.iter().find(|(n, _)| n == "content-length") {
+        let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
+        if body.len() != len {
+            return Err(format!("body of {} bytes, expected {len}", body.len()));
+        }
+    }
+    Ok(RawResponse {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n")?;
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..eol]).ok()?.trim(), 16).ok()?;
+        if size == 0 {
+            return Some(out);
+        }
+        let chunk = data.get(eol + 2..eol + 2 + size)?;
+        out.extend_from_slice(chunk);
+        data = data.get(eol + 4 + size..)?;
+    }
+}
+
+/// The version in a `"prof-{id}-v{version}"` ETag.
+fn etag_version(r: &RawResponse, id: i64) -> Result<i64, String> {
+    let etag = r.header("etag").ok_or("no ETag")?;
+    etag.strip_prefix(&format!("\"prof-{id}-v"))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|n| n.parse().ok())
+        .ok_or_else(|| format!("unexpected ETag {etag}"))
+}
+
+/// The counter kept in the profile's `city`.
+fn counter(r: &RawResponse) -> Result<i64, String> {
+    let body: serde_json::Value =
+        serde_json::from_slice(&r.body).map_err(|e| format!("{e}: {}", r.text()))?;
+    body["city"]
+        .as_str()
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no counter in {body}"))
+}
+
+/// `GET` the counter profile: (version, counter).
+async fn read_counter(addr: SocketAddr) -> Result<(i64, i64), String> {
+    let r = send(addr, "GET", &format!("/profiles/{COUNTER_ID}"), &[], "").await?;
+    if r.status != 200 {
+        return Err(format!("GET answered {}: {}", r.status, r.text()));
+    }
+    Ok((etag_version(&r, COUNTER_ID)?, counter(&r)?))
+}
+
+/// What the clients saw.
+#[derive(Debug, Default)]
+struct Tally {
+    writes: u64,
+    conflicts: u64,
+    /// The version of every 200, to prove no two writes claimed the same one.
+    acked_versions: Vec<i64>,
+}
+
+/// A small xorshift for retry jitter, seeded per client.
+fn jitter(state: &mut u64, attempt: u32) -> Duration {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    let cap = 200 * u64::from(attempt.min(10));
+    Duration::from_micros(*state % cap.max(1))
+}
+
+/// One read-modify-write increment, retried on 412.
+async fn increment(addr: SocketAddr, tally: &mut Tally, seed: &mut u64) -> Result<(), String> {
+    let path = format!("/profiles/{COUNTER_ID}");
+    for attempt in 1..=MAX_ATTEMPTS {
+        let (version, count) = read_counter(addr).await?;
+        let tag = format!("\"prof-{COUNTER_ID}-v{version}\"");
+        let body = serde_json::json!({ "city": (count + 1).to_string() }).to_string();
+        let r = send(
+            addr,
+            "PUT",
+            &path,
+            &[("content-type", "application/json"), ("if-match", &tag)],
+            &body,
+        )
+        .await?;
+        match r.status {
+            200 => {
+                let saved = etag_version(&r, COUNTER_ID)?;
+                if saved != version + 1 || counter(&r)? != count + 1 {
+                    return Err(format!(
+                        "PUT If-Match {tag} city {} answered {saved}: {}",
+                        count + 1,
+                        r.text()
+                    ));
+                }
+                tally.writes += 1;
+                tally.acked_versions.push(saved);
+                return Ok(());
+            }
+            412 => {
+                if r.header("content-type") != Some("application/problem+json") {
+                    return Err(format!("412 without problem+json: {r:?}"));
+                }
+                tally.conflicts += 1;
+                tokio::time::sleep(jitter(seed, attempt)).await;
+            }
+            other => return Err(format!("PUT If-Match {tag} answered {other}: {}", r.text())),
+        }
+    }
+    Err(format!("no increment after {MAX_ATTEMPTS} attempts"))
+}
+
+/// Starts [`SERVERS`] processes at once on `database_url` (all of them
+/// race to create the schema on a new database, and all must come up),
+/// creates the counter, runs the clients and checks that no update was
+/// lost.
+async fn contend(database_url: &str, backend: &str) {
+    let (clients, increments) = if long() { (24, 100) } else { (12, 25) };
+    let started = Instant::now();
+    let mut starting = Vec::new();
+    for _ in 0..SERVERS {
+        let url = database_url.to_owned();
+        starting.push(tokio::spawn(async move { Server::start(&url).await }));
+    }
+    let mut servers = Vec::new();
+    for server in starting {
+        servers.push(server.await.expect("a server starts"));
+    }
+    let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+
+    let created = send(
+        addrs[0],
+        "POST",
+        "/profiles",
+        &[("content-type", "application/json")],
+        &format!(r#"{{"id":{COUNTER_ID},"name":"counter","city":"0"}}"#),
+    )
+    .await
+    .unwrap();
+    assert_eq!(created.status, 201, "{}", created.text());
+    let (initial_version, initial_count) = read_counter(addrs[1]).await.unwrap();
+    assert_eq!(initial_count, 0);
+
+    let handles: Vec<_> = (0..clients)
+        .map(|i: u64| {
+            let addr = addrs[usize::try_from(i).unwrap() % SERVERS];
+            tokio::spawn(async move {
+                let mut tally = Tally::default();
+                let mut seed = 0x9E37_79B9_7F4A_7C15 ^ (i + 1);
+                for _ in 0..increments {
+                    increment(addr, &mut tally, &mut seed).await?;
+                }
+                Ok::<_, String>(tally)
+            })
+        })
+        .collect();
+    let mut total = Tally::default();
+    let mut errors = Vec::new();
+    for handle in handles {
+        match handle.await.unwrap() {
+            Ok(tally) => {
+                total.writes += tally.writes;
+                total.conflicts += tally.conflicts;
+                total.acked_versions.extend(tally.acked_versions);
+            }
+            Err(e) => errors.push(e),
+        }
+    }
+    assert!(errors.is_empty(), "{backend}: clients failed: {errors:#?}");
+    for server in &mut servers {
+        server.assert_alive();
+    }
+
+    let (final_version, final_count) = read_counter(addrs[2]).await.unwrap();
+    eprintln!(
+        "{backend}, {SERVERS} servers, {clients} clients x {increments}: {} writes, {} conflicts (412), \
+         version {initial_version} -> {final_version}, counter {final_count}, {:.1?}",
+        total.writes,
+        total.conflicts,
+        started.elapsed()
+    );
+    let expected = clients * increments;
+    assert_eq!(total.writes, expected, "{backend}: successful writes");
+    assert_eq!(
+        final_version,
+        initial_version + i64::try_from(total.writes).unwrap(),
+        "{backend}: final version != initial + successful writes"
+    );
+    assert_eq!(
+        final_count,
+        i64::try_from(expected).unwrap(),
+        "{backend}: lost update"
+    );
+    let mut versions = total.acked_versions.clone();
+    versions.sort_unstable();
+    versions.dedup();
+    assert_eq!(
+        versions.len(),
+        total.acked_versions.len(),
+        "{backend}: two 200s claimed the same version"
+    );
+    assert!(
+        total.conflicts > 0,
+        "{backend}: no conflict happened, the test proved nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_one_postgres_database() {
+    let Some(url) = occ_tests::postgres_url("three_servers_one_postgres_database") else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_multi_server");
+    occ_tests::postgres_pool_in_schema(&url, &schema, 1)
+        .await
+        .close()
+        .await;
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
+    contend(&scoped, "postgres").await;
+    occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_servers_one_sqlite_file() {
+    let dir = std::env::temp_dir().join(occ_tests::unique_name("occ_multi_server"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}", dir.join("profiles.db").display());
+    contend(&url, "sqlite").await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
