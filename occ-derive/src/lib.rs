@@ -1,10 +1,10 @@
 //! `#[derive(Versioned)]` for occ. Use it through `occ_core::Versioned`,
 //! which re-exports it beside the trait.
 //!
-//! The input is parsed into a small model of the struct ([`parse`]), then
-//! expanded ([`expand`]). Every misuse is reported at once, each error
+//! The input is parsed into a small model of the struct (`parse`), then
+//! expanded (`expand`). Every misuse is reported at once, each error
 //! spanned on the offending tokens; on error a stub impl is emitted too
-//! ([`fallback`]), so the user sees the real error and not a cascade of
+//! (`fallback`), so the user sees the real error and not a cascade of
 //! "trait not implemented" ones.
 #![forbid(unsafe_code)]
 
