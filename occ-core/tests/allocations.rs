@@ -3,6 +3,7 @@
 //!
 //! One test in this binary on purpose: the counting allocator is global,
 //! and tests running beside it would count too.
+#![allow(clippy::expect_used)] // fixed, valid inputs
 
 use http::{HeaderMap, HeaderValue, Method};
 use occ_core::{Decision, EntityTag, Policy, Preconditions, Target};
