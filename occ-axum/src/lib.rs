@@ -1,5 +1,5 @@
 //! axum integration for occ: extractors, responders, problem details and
-//! (in progress) generated conditional CRUD routes.
+//! generated conditional CRUD routes.
 //!
 //! - [`Preconditions`], [`IfMatch`], [`IfNoneMatch`], [`IfModifiedSince`],
 //!   [`IfUnmodifiedSince`]: the precondition headers, absence kept distinct.
@@ -7,10 +7,15 @@
 //!   read (EV-1).
 //! - [`Tagged`], [`NotModified`], [`Problem`]: responses with the right
 //!   validators, and RFC 9457 problem details for every refusal.
+//! - [`RequirePreconditionsLayer`]: 428 for unconditional writes across a
+//!   whole router of hand-written handlers.
+//! - [`routes::ConditionalRoutes`]: the conditional CRUD routes of a model,
+//!   generated.
 #![forbid(unsafe_code)]
 
 mod bodiless;
 pub mod extract;
+mod layer;
 mod policy;
 mod problem;
 mod rejection;
@@ -21,6 +26,7 @@ pub use extract::{
     Conditional, IfMatch, IfMatchRejection, IfModifiedSince, IfNoneMatch, IfUnmodifiedSince,
     Preconditions,
 };
+pub use layer::{RequirePreconditions, RequirePreconditionsLayer};
 pub use occ_core;
 pub use policy::{Policy, Refused};
 pub use problem::{Problem, PROBLEM_JSON};

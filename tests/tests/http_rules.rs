@@ -767,3 +767,38 @@ async fn list_pages_by_id() {
         .await
         .assert_problem(StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn r428_1_layer_refuses_unconditional_writes_of_hand_written_handlers() {
+    use axum::routing::get;
+    use occ_axum::RequirePreconditionsLayer;
+
+    let app: Router = Router::new()
+        .route(
+            "/notes/{id}",
+            get(|| async { "read" })
+                .put(|| async { "written" })
+                .delete(|| async { "deleted" }),
+        )
+        .layer(RequirePreconditionsLayer::new());
+    for method in [Method::PUT, Method::DELETE] {
+        let r = send(&app, method.clone(), "/notes/1", &[], "").await;
+        r.assert_problem(StatusCode::PRECONDITION_REQUIRED);
+        // 428-2: says how to resubmit; 428-3: not stored.
+        assert!(r.json()["detail"].as_str().unwrap().contains("If-Match"));
+        assert_eq!(r.header("cache-control"), Some("no-store"));
+        for header in [
+            ("if-match", V3),
+            ("if-none-match", "*"),
+            ("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ] {
+            let r = send(&app, method.clone(), "/notes/1", &[header], "").await;
+            assert_eq!(r.status, StatusCode::OK, "{method} {header:?}");
+        }
+    }
+    let r = send(&app, Method::GET, "/notes/1", &[], "").await;
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (StatusCode::OK, &b"read"[..])
+    );
+}
