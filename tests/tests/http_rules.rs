@@ -802,3 +802,55 @@ async fn r428_1_layer_refuses_unconditional_writes_of_hand_written_handlers() {
         (StatusCode::OK, &b"read"[..])
     );
 }
+
+/// Collects what a `fmt` subscriber writes, to read the events back.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_412_and_428_is_one_event_with_the_resource_and_tags() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let s = setup().await;
+    let r = send(
+        &s.app,
+        Method::PUT,
+        "/docs/1",
+        &[JSON, ("if-match", "\"doc-1-v2\"")],
+        "{}",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_FAILED);
+    let r = send(&s.app, Method::DELETE, "/docs/1", &[], "").await;
+    assert_eq!(r.status, StatusCode::PRECONDITION_REQUIRED);
+    let r = send(&s.app, Method::GET, "/docs/1", &[], "").await;
+    assert_eq!(r.status, StatusCode::OK);
+
+    let log = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    assert!(lines[0].contains("precondition failed"), "{log}");
+    assert!(lines[0].contains("method=PUT"), "{log}");
+    assert!(lines[0].contains("resource=\"/docs/1\""), "{log}");
+    assert!(lines[0].contains("header=if-match"), "{log}");
+    assert!(lines[0].contains(r#"current="doc-1-v3""#), "{log}");
+    assert!(lines[1].contains("precondition required"), "{log}");
+    assert!(lines[1].contains("method=DELETE"), "{log}");
+    assert!(lines[1].contains("resource=\"/docs/1\""), "{log}");
+}
