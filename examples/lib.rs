@@ -102,3 +102,26 @@ pub fn app(repo: Arc<Profiles>) -> Router {
                 .with_detail("no resource exists at this URL")
         })
 }
+
+/// Serves the profiles app on `listen_addr` over `database_url` until
+/// `shutdown` completes: opens the database first (see [`connect`]), then
+/// binds, then calls `on_listening` with the bound address (useful with a
+/// port of 0).
+pub async fn run(
+    listen_addr: &str,
+    database_url: &str,
+    on_listening: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxDynError> {
+    let repo = connect(database_url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(listen_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {listen_addr}: {e}"))?;
+    on_listening(listener.local_addr()?);
+    axum::serve(listener, app(repo))
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    Ok(())
+}

@@ -21,33 +21,23 @@ async fn main() -> ExitCode {
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let database_url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://profiles.db".into());
-
-    let repo = match occ_examples::connect(&database_url).await {
-        Ok(repo) => repo,
-        Err(error) => {
-            eprintln!("cannot open the database {database_url}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            eprintln!("cannot listen on {addr}: {error}");
-            return ExitCode::FAILURE;
-        }
-    };
     let shown_url = redact(&database_url);
-    tracing::info!("profiles listening on http://{addr}, database {shown_url}");
-    let served = axum::serve(listener, occ_examples::app(repo))
-        .with_graceful_shutdown(async {
+    let served = occ_examples::run(
+        &addr,
+        &database_url,
+        |bound| tracing::info!("profiles listening on http://{bound}, database {shown_url}"),
+        async {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
-        })
-        .await;
+        },
+    )
+    .await;
     match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("server error: {error}");
+            // The database URL may hold a password: errors name the
+            // redacted form only.
+            eprintln!("{}", error.to_string().replace(&database_url, &shown_url));
             ExitCode::FAILURE
         }
     }

@@ -299,3 +299,77 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
     });
     addr
 }
+
+/// A server process (such as `occ-profiles-server`) on a free port, killed
+/// when dropped. The binary prints its bound address alone on one line.
+pub struct ServerProcess {
+    child: std::process::Child,
+    /// Where it listens.
+    pub addr: std::net::SocketAddr,
+}
+
+impl ServerProcess {
+    /// Starts `binary` with `LISTEN_ADDR=127.0.0.1:0` and `database_url`,
+    /// and waits for the address it prints. Integration tests pass
+    /// `env!("CARGO_BIN_EXE_<name>")`.
+    pub async fn start(binary: &'static str, database_url: &str) -> Self {
+        let url = database_url.to_owned();
+        tokio::task::spawn_blocking(move || Self::start_blocking(binary, &url))
+            .await
+            .expect("the starting thread")
+    }
+
+    fn start_blocking(binary: &str, database_url: &str) -> Self {
+        use std::io::BufRead as _;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(binary)
+            .env("LISTEN_ADDR", "127.0.0.1:0")
+            .env("DATABASE_URL", database_url)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
+        let stdout = child.stdout.take().expect("a piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let read = std::io::BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(read.map(|_| line));
+        });
+        let line = match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+            Ok(Ok(line)) => line,
+            other => {
+                let _ = child.kill();
+                panic!("{binary} did not report its address: {other:?}");
+            }
+        };
+        let Ok(addr) = line.trim().parse() else {
+            let _ = child.kill();
+            let status = child.wait();
+            panic!("{binary} printed {line:?} and ended with {status:?}");
+        };
+        Self { child, addr }
+    }
+
+    /// Panics unless the process is still running.
+    pub fn assert_alive(&mut self) {
+        let status = self.child.try_wait().expect("the process status");
+        assert!(status.is_none(), "server {} exited: {status:?}", self.addr);
+    }
+
+    /// SIGKILL (`Child::kill` on Unix), then reaps the process.
+    pub fn kill(&mut self) -> std::process::ExitStatus {
+        self.assert_alive();
+        self.child.kill().expect("kill");
+        self.child.wait().expect("reap")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -70,24 +70,21 @@ fn runtime() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn sqlite(c: &mut Criterion) {
-    let rt = runtime();
-    let path = std::env::temp_dir().join(format!("occ_bench_{}.db", std::process::id()));
-    let pool = rt
-        .block_on(sqlite_pool(&format!("sqlite://{}", path.display())))
-        .unwrap();
-    rt.block_on(async {
-        sqlx::query(DDL).execute(&pool).await.unwrap();
-        sqlx::query("DELETE FROM bench_docs")
-            .execute(&pool)
-            .await
-            .unwrap();
-    });
-    let repo = SqliteRepository::<Doc>::new(pool.clone());
+/// Times `repo.update` against `hand_written` (the same compare-and-swap
+/// as one SQL statement) on the same row, alternately, in `group`.
+fn compare<F, Fut>(
+    c: &mut Criterion,
+    group: &str,
+    rt: &tokio::runtime::Runtime,
+    repo: &dyn Repository<Doc>,
+    hand_written: F,
+) where
+    F: Fn(Doc, i64) -> Fut,
+    Fut: std::future::Future<Output = Doc>,
+{
     rt.block_on(repo.create(doc(1))).unwrap();
     let version = Cell::new(1i64);
-
-    let mut group = c.benchmark_group("conditional_update/sqlite");
+    let mut group = c.benchmark_group(group);
     group.bench_function("occ", |b| {
         b.iter(|| {
             let v = version.get();
@@ -100,24 +97,37 @@ fn sqlite(c: &mut Criterion) {
     group.bench_function("hand_written", |b| {
         b.iter(|| {
             let v = version.get();
-            let d = black_box(doc(v));
-            let saved: Doc = rt
-                .block_on(
-                    sqlx::query_as(
-                        "UPDATE bench_docs SET title = ?2, body = ?3, version = version + 1 \
-                         WHERE id = ?1 AND version = ?4 RETURNING id, version, title, body",
-                    )
-                    .bind(d.id)
-                    .bind(&d.title)
-                    .bind(&d.body)
-                    .bind(v)
-                    .fetch_one(&pool),
-                )
-                .unwrap();
+            let saved = rt.block_on(hand_written(black_box(doc(v)), v));
             version.set(saved.version);
         });
     });
     group.finish();
+}
+
+fn sqlite(c: &mut Criterion) {
+    let rt = runtime();
+    let path = std::env::temp_dir().join(format!("occ_bench_{}.db", std::process::id()));
+    let pool = rt
+        .block_on(sqlite_pool(&format!("sqlite://{}", path.display())))
+        .unwrap();
+    rt.block_on(sqlx::query(DDL).execute(&pool)).unwrap();
+    let repo = SqliteRepository::<Doc>::new(pool.clone());
+    compare(c, "conditional_update/sqlite", &rt, &repo, |d, v| {
+        let pool = &pool;
+        async move {
+            sqlx::query_as(
+                "UPDATE bench_docs SET title = ?2, body = ?3, version = version + 1 \
+                 WHERE id = ?1 AND version = ?4 RETURNING id, version, title, body",
+            )
+            .bind(d.id)
+            .bind(d.title)
+            .bind(d.body)
+            .bind(v)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        }
+    });
     let _ = std::fs::remove_file(&path);
 }
 
@@ -129,47 +139,29 @@ fn postgres(c: &mut Criterion) {
     let rt = runtime();
     let pool = rt.block_on(sqlx::PgPool::connect(&url)).unwrap();
     rt.block_on(async {
-        sqlx::query(DDL).execute(&pool).await.unwrap();
-        sqlx::query("DELETE FROM bench_docs")
+        sqlx::query("DROP TABLE IF EXISTS bench_docs")
             .execute(&pool)
             .await
             .unwrap();
+        sqlx::query(DDL).execute(&pool).await.unwrap();
     });
     let repo = PgRepository::<Doc>::new(pool.clone());
-    rt.block_on(repo.create(doc(1))).unwrap();
-    let version = Cell::new(1i64);
-
-    let mut group = c.benchmark_group("conditional_update/postgres");
-    group.bench_function("occ", |b| {
-        b.iter(|| {
-            let v = version.get();
-            let saved = rt
-                .block_on(repo.update(black_box(doc(v)), &WriteCondition::VersionIn(vec![v])))
-                .unwrap();
-            version.set(saved.version);
-        });
+    compare(c, "conditional_update/postgres", &rt, &repo, |d, v| {
+        let pool = &pool;
+        async move {
+            sqlx::query_as(
+                "UPDATE bench_docs SET title = $2, body = $3, version = version + 1 \
+                 WHERE id = $1 AND version = $4 RETURNING id, version, title, body",
+            )
+            .bind(d.id)
+            .bind(d.title)
+            .bind(d.body)
+            .bind(v)
+            .fetch_one(pool)
+            .await
+            .unwrap()
+        }
     });
-    group.bench_function("hand_written", |b| {
-        b.iter(|| {
-            let v = version.get();
-            let d = black_box(doc(v));
-            let saved: Doc = rt
-                .block_on(
-                    sqlx::query_as(
-                        "UPDATE bench_docs SET title = $2, body = $3, version = version + 1 \
-                         WHERE id = $1 AND version = $4 RETURNING id, version, title, body",
-                    )
-                    .bind(d.id)
-                    .bind(&d.title)
-                    .bind(&d.body)
-                    .bind(v)
-                    .fetch_one(&pool),
-                )
-                .unwrap();
-            version.set(saved.version);
-        });
-    });
-    group.finish();
     rt.block_on(async {
         let _ = sqlx::query("DROP TABLE bench_docs").execute(&pool).await;
     });

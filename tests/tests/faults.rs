@@ -20,9 +20,7 @@
 //! (40 connection kills; 8 process kills).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
-use std::io::BufRead as _;
 use std::net::SocketAddr;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,72 +36,12 @@ fn long() -> bool {
     std::env::var("OCC_LONG_TESTS").as_deref() == Ok("1")
 }
 
-/// One `occ-profiles-server` process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+/// An `occ-profiles-server` process, killed when dropped.
+type Server = occ_tests::ServerProcess;
 
-impl Server {
-    /// Starts a server on a free port and waits for the address it prints.
-    async fn start(database_url: &str) -> Self {
-        let url = database_url.to_owned();
-        tokio::task::spawn_blocking(move || Self::start_blocking(&url))
-            .await
-            .unwrap()
-    }
-
-    fn start_blocking(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_occ-profiles-server"))
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", database_url)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn occ-profiles-server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(read.map(|_| line));
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(line)) => line,
-            other => {
-                let _ = child.kill();
-                panic!("occ-profiles-server did not report its address: {other:?}");
-            }
-        };
-        let Ok(addr) = line.trim().parse() else {
-            let _ = child.kill();
-            let status = child.wait();
-            panic!("occ-profiles-server printed {line:?} and ended with {status:?}");
-        };
-        Self { child, addr }
-    }
-
-    /// Panics unless the process is still running.
-    fn assert_alive(&mut self) {
-        let status = self.child.try_wait().unwrap();
-        assert!(status.is_none(), "server {} exited: {status:?}", self.addr);
-    }
-
-    /// SIGKILL (`Child::kill` on Unix), then reaps the process.
-    fn kill(&mut self) -> ExitStatus {
-        self.assert_alive();
-        self.child.kill().unwrap();
-        self.child.wait().unwrap()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts one on a free port.
+async fn start(database_url: &str) -> Server {
+    Server::start(env!("CARGO_BIN_EXE_occ-profiles-server"), database_url).await
 }
 
 /// Why an exchange did not give a response.
@@ -442,7 +380,7 @@ async fn postgres_connections_killed_mid_load() {
     // The schema name is unique to this test run: it names the server's
     // connections, and only those are terminated.
     let app_name = schema.clone();
-    let server = Server::start(&scoped_url(&url, &schema, &app_name)).await;
+    let server = start(&scoped_url(&url, &schema, &app_name)).await;
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&url)
@@ -553,7 +491,7 @@ async fn postgres_connections_killed_mid_load() {
 async fn server_killed_mid_load(database_url: &str, backend: &str) {
     let (clients, cycles, writes_before_kill) = if long() { (12, 8, 300) } else { (6, 2, 100) };
     let started = Instant::now();
-    let mut server = Server::start(database_url).await;
+    let mut server = start(database_url).await;
     let initial = create_counter(server.addr).await;
     let mut tally = Tally::default();
     for cycle in 0..cycles {
@@ -609,7 +547,7 @@ async fn server_killed_mid_load(database_url: &str, backend: &str) {
         assert!(errors.is_empty(), "{backend}: clients failed: {errors:#?}");
 
         // A new process on the same database has every acknowledged write.
-        server = Server::start(database_url).await;
+        server = start(database_url).await;
         let now = read_counter(server.addr).await;
         let what = format!("{backend}, after kill {}", cycle + 1);
         let committed = check_durable(&what, initial, now, &tally, tally.broken_puts);

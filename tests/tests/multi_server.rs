@@ -11,9 +11,7 @@
 //! runs 24 clients × 100 increments.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
-use std::io::BufRead as _;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use occ_tests::RawResponse;
@@ -31,65 +29,12 @@ fn long() -> bool {
     std::env::var("OCC_LONG_TESTS").as_deref() == Ok("1")
 }
 
-/// One `occ-profiles-server` process, killed when dropped.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-}
+/// An `occ-profiles-server` process, killed when dropped.
+type Server = occ_tests::ServerProcess;
 
-impl Server {
-    /// Starts a server on a free port and waits for the address it prints.
-    async fn start(database_url: &str) -> Self {
-        let url = database_url.to_owned();
-        tokio::task::spawn_blocking(move || Self::start_blocking(&url))
-            .await
-            .unwrap()
-    }
-
-    fn start_blocking(database_url: &str) -> Self {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_occ-profiles-server"))
-            .env("LISTEN_ADDR", "127.0.0.1:0")
-            .env("DATABASE_URL", database_url)
-            .env_remove("RUST_LOG")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn occ-profiles-server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let read = std::io::BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(read.map(|_| line));
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(Ok(line)) => line,
-            other => {
-                let _ = child.kill();
-                panic!("occ-profiles-server did not report its address: {other:?}");
-            }
-        };
-        let Ok(addr) = line.trim().parse() else {
-            let _ = child.kill();
-            let status = child.wait();
-            panic!("occ-profiles-server printed {line:?} and ended with {status:?}");
-        };
-        Self { child, addr }
-    }
-
-    /// Panics unless the process is still running.
-    fn assert_alive(&mut self) {
-        let status = self.child.try_wait().unwrap();
-        assert!(status.is_none(), "server {} exited: {status:?}", self.addr);
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Starts one on a free port.
+async fn start(database_url: &str) -> Server {
+    Server::start(env!("CARGO_BIN_EXE_occ-profiles-server"), database_url).await
 }
 
 /// Sends one request on a fresh connection (`Connection: close`) and reads
@@ -284,7 +229,7 @@ async fn contend(database_url: &str, backend: &str) {
     let mut starting = Vec::new();
     for _ in 0..SERVERS {
         let url = database_url.to_owned();
-        starting.push(tokio::spawn(async move { Server::start(&url).await }));
+        starting.push(tokio::spawn(async move { start(&url).await }));
     }
     let mut servers = Vec::new();
     for server in starting {

@@ -484,14 +484,15 @@ pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
     // Switching a new file to WAL takes an exclusive lock that the busy
     // timeout does not wait for: servers starting together on one new file
     // can see SQLITE_BUSY once. It is transient; try again.
-    let mut delay = Duration::from_millis(5);
-    for _ in 0..20 {
-        let pool = SqlitePoolOptions::new()
+    let open = || {
+        SqlitePoolOptions::new()
             .max_connections(max)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(options.clone())
-            .await;
-        match pool {
+    };
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..20 {
+        match open().await {
             Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") => {
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_millis(500));
@@ -499,9 +500,5 @@ pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
             other => return other,
         }
     }
-    SqlitePoolOptions::new()
-        .max_connections(max)
-        .acquire_timeout(Duration::from_secs(30))
-        .connect_with(options)
-        .await
+    open().await
 }
