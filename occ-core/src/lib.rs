@@ -77,6 +77,14 @@ pub use versioned::{EntityTagBuilder, Timestamp, VersionNumber, Versioned};
 ///   template. `{name}` inserts a field's `Display`; `{{` and `}}` are
 ///   literal braces. It must contain `{version}` and the id field. The
 ///   default is `"{id}-v{version}"`.
-/// - `#[occ(weak)]` on the struct: emit weak tags (G-4).
+/// - `#[occ(weak)]` on the struct: emit weak tags (G-4). `If-Match` compares
+///   strongly (IM-1), so a weak tag never satisfies it: use this only for
+///   resources that are read conditionally and never written through
+///   `If-Match`.
+/// - `#[occ(table = "profiles")]` on the struct: also implement
+///   [`repository::sql::SqlModel`] for every sqlx database, mapping the
+///   struct to that table with one column per field, named as the field
+///   (the struct must derive `sqlx::FromRow` too). The SQL repositories
+///   then need no SQL from you.
 #[cfg(feature = "derive")]
 pub use occ_derive::Versioned;
