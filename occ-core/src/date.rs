@@ -40,6 +40,9 @@ impl DateField {
     /// As [`parse`](Self::parse), with `now` as the origin server's clock,
     /// which decides the century of an RFC 850 two-digit year (IMS-4).
     pub fn parse_at(value: &[u8], now: SystemTime) -> Self {
+        // Surrounding whitespace is not part of the value (G-7): without
+        // this, a padded RFC 850 date would skip the 50-year rule below.
+        let (_, value) = crate::entity_tag::trim_ows(value);
         let mut fixdate = [0u8; 29];
         let value = match rfc850_to_fixdate(value, now, &mut fixdate) {
             Some(()) => &fixdate[..],

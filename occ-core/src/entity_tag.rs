@@ -82,7 +82,7 @@ impl EntityTag {
     pub fn parse_bytes(input: &[u8]) -> Result<Self, InvalidEntityTag> {
         let (start, trimmed) = trim_ows(input);
         match EntityTagRef::parse_prefix(trimmed) {
-            Some((tag, [])) => Ok(tag.to_owned()),
+            Some((tag, [])) => Ok(tag.to_entity_tag()),
             Some((_, rest)) => Err(InvalidEntityTag {
                 position: start + trimmed.len() - rest.len(),
             }),
@@ -212,8 +212,9 @@ impl<'a> EntityTagRef<'a> {
         self.opaque == other.opaque
     }
 
-    /// An owned copy.
-    pub fn to_owned(self) -> EntityTag {
+    /// An owned copy. (Named so that it is not mistaken for
+    /// `ToOwned::to_owned`, which copies the borrowed view itself.)
+    pub fn to_entity_tag(self) -> EntityTag {
         EntityTag::from_valid_parts(self.weak, self.opaque)
     }
 }

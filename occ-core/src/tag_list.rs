@@ -47,9 +47,13 @@ enum Lines {
 impl EntityTagList {
     /// A list from a single header line.
     pub fn from_value(value: HeaderValue) -> Self {
-        Self {
-            lines: Lines::One(value),
-        }
+        // One representation per meaning: `*` compares equal however built.
+        let lines = if value.as_bytes() == b"*" {
+            Lines::Any
+        } else {
+            Lines::One(value)
+        };
+        Self { lines }
     }
 
     /// A list from every line of the field, in order (G-12), or `None` if
@@ -61,7 +65,9 @@ impl EntityTagList {
             if first.as_bytes() == b"*" {
                 return Some(Self { lines: Lines::Any });
             }
-            return Some(Self::from_value(first.clone()));
+            return Some(Self {
+                lines: Lines::One(first.clone()),
+            });
         };
         let mut all = vec![first.clone(), second.clone()];
         all.extend(iter.cloned());

@@ -1,5 +1,5 @@
-//! Engine-level conformance tests: one test per rule id of the checklist
-//! (`/work/shared/reference/rfc-checklist.md`) that can be decided by
+//! Engine-level conformance tests: one test per rule id of the RFC checklist
+//! that can be decided by
 //! [`Preconditions::evaluate`] and the entity-tag / HTTP-date parsers alone,
 //! following the decisions of DESIGN.md.
 //!
