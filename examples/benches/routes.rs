@@ -73,7 +73,16 @@ fn tag(version: i64) -> String {
     format!("\"doc-1-v{version}\"")
 }
 
-fn run(c: &mut Criterion, backend: &str, rt: &tokio::runtime::Runtime, repo: Arc<Repo>) {
+/// `reset` brings the database back to a settled state (WAL checkpointed,
+/// dead tuples vacuumed) before each measurement, so that neither side
+/// runs on what the other left behind.
+fn run(
+    c: &mut Criterion,
+    backend: &str,
+    rt: &tokio::runtime::Runtime,
+    repo: Arc<Repo>,
+    reset: &dyn Fn(),
+) {
     rt.block_on(repo.create(doc(1))).unwrap();
     let apps = [
         ("occ", occ(repo.clone())),
@@ -107,31 +116,66 @@ fn run(c: &mut Criterion, backend: &str, rt: &tokio::runtime::Runtime, repo: Arc
     }
 
     let (occ_app, hand_app) = (&apps[0].1, &apps[1].1);
-    pair(c, &format!("get_200/{backend}"), occ_app, hand_app, |app| {
-        rt.block_on(send(app, request(Method::GET, None, &none)));
-    });
-    pair(c, &format!("get_304/{backend}"), occ_app, hand_app, |app| {
-        let inm = Some((header::IF_NONE_MATCH, tag(version.get())));
-        rt.block_on(send(app, request(Method::GET, inm, &none)));
-    });
-    pair(c, &format!("put_200/{backend}"), occ_app, hand_app, |app| {
-        let if_match = Some((header::IF_MATCH, tag(version.get())));
-        let (status, headers, _) =
-            rt.block_on(send(app, request(Method::PUT, if_match, &put_body)));
-        assert_eq!(status, StatusCode::OK);
-        version.set(version_of(&headers));
-    });
-    pair(c, &format!("put_412/{backend}"), occ_app, hand_app, |app| {
-        let stale = Some((header::IF_MATCH, tag(version.get() - 1)));
-        rt.block_on(send(app, request(Method::PUT, stale, &put_body)));
-    });
+    pair(
+        c,
+        &format!("get_200/{backend}"),
+        occ_app,
+        hand_app,
+        reset,
+        |app| {
+            rt.block_on(send(app, request(Method::GET, None, &none)));
+        },
+    );
+    pair(
+        c,
+        &format!("get_304/{backend}"),
+        occ_app,
+        hand_app,
+        reset,
+        |app| {
+            let inm = Some((header::IF_NONE_MATCH, tag(version.get())));
+            rt.block_on(send(app, request(Method::GET, inm, &none)));
+        },
+    );
+    pair(
+        c,
+        &format!("put_200/{backend}"),
+        occ_app,
+        hand_app,
+        reset,
+        |app| {
+            let if_match = Some((header::IF_MATCH, tag(version.get())));
+            let (status, headers, _) =
+                rt.block_on(send(app, request(Method::PUT, if_match, &put_body)));
+            assert_eq!(status, StatusCode::OK);
+            version.set(version_of(&headers));
+        },
+    );
+    pair(
+        c,
+        &format!("put_412/{backend}"),
+        occ_app,
+        hand_app,
+        reset,
+        |app| {
+            let stale = Some((header::IF_MATCH, tag(version.get() - 1)));
+            rt.block_on(send(app, request(Method::PUT, stale, &put_body)));
+        },
+    );
 }
 
 /// Times `op` on occ's app and on the baseline, interleaved: each timed
 /// request to one is followed by an untimed one to the other, so that both
 /// see the same database state (SQLite's WAL, PostgreSQL's dead tuples
 /// grow with every write; run one after the other, the second pays).
-fn pair(c: &mut Criterion, group: &str, occ: &Router, hand: &Router, op: impl Fn(&Router)) {
+fn pair(
+    c: &mut Criterion,
+    group: &str,
+    occ: &Router,
+    hand: &Router,
+    reset: &dyn Fn(),
+    op: impl Fn(&Router),
+) {
     let timed = |measured: &Router, other: &Router, iters: u64| {
         let mut total = Duration::ZERO;
         for _ in 0..iters {
@@ -143,7 +187,9 @@ fn pair(c: &mut Criterion, group: &str, occ: &Router, hand: &Router, op: impl Fn
         total
     };
     let mut group = c.benchmark_group(group);
+    reset();
     group.bench_function("occ", |b| b.iter_custom(|iters| timed(occ, hand, iters)));
+    reset();
     group.bench_function("hand_written", |b| {
         b.iter_custom(|iters| timed(hand, occ, iters))
     });
@@ -154,7 +200,13 @@ fn pair(c: &mut Criterion, group: &str, occ: &Router, hand: &Router, op: impl Fn
 /// when reading the state is cheap.
 fn memory(c: &mut Criterion) {
     let rt = runtime();
-    run(c, "memory", &rt, Arc::new(MemoryRepository::<Doc>::new()));
+    run(
+        c,
+        "memory",
+        &rt,
+        Arc::new(MemoryRepository::<Doc>::new()),
+        &|| {},
+    );
 }
 
 fn sqlite(c: &mut Criterion) {
@@ -164,11 +216,16 @@ fn sqlite(c: &mut Criterion) {
         .block_on(sqlite_pool(&format!("sqlite://{}", path.display())))
         .unwrap();
     rt.block_on(sqlx::query(DDL).execute(&pool)).unwrap();
+    let reset = || {
+        rt.block_on(sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool))
+            .unwrap();
+    };
     run(
         c,
         "sqlite",
         &rt,
-        Arc::new(SqliteRepository::<Doc>::new(pool)),
+        Arc::new(SqliteRepository::<Doc>::new(pool.clone())),
+        &reset,
     );
     let _ = std::fs::remove_file(&path);
 }
@@ -187,11 +244,16 @@ fn postgres(c: &mut Criterion) {
             .unwrap();
         sqlx::query(DDL).execute(&pool).await.unwrap();
     });
+    let reset = || {
+        rt.block_on(sqlx::query("VACUUM bench_http_docs").execute(&pool))
+            .unwrap();
+    };
     run(
         c,
         "postgres",
         &rt,
         Arc::new(PgRepository::<Doc>::new(pool.clone())),
+        &reset,
     );
     rt.block_on(async {
         let _ = sqlx::query("DROP TABLE bench_http_docs")

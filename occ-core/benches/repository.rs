@@ -83,14 +83,15 @@ fn runtime() -> tokio::runtime::Runtime {
 /// as one SQL statement), each on its own table, in `group`.
 ///
 /// The two alternate: each timed operation of one side is followed by an
-/// untimed one of the other, so both run on the same database state. (Run
-/// one after the other, the second pays for the first's WAL or dead
-/// tuples: a 5 % swing on SQLite either way.)
+/// untimed one of the other, and `reset` settles the database before each
+/// measurement, so that both run on the same database state. (Run one after
+/// the other, the second pays for the first's WAL or dead tuples.)
 fn compare<F, Fut>(
     c: &mut Criterion,
     group: &str,
     rt: &tokio::runtime::Runtime,
     repo: &dyn Repository<Doc>,
+    reset: &dyn Fn(),
     hand_written: F,
 ) where
     F: Fn(Doc, i64) -> Fut,
@@ -121,9 +122,13 @@ fn compare<F, Fut>(
         total
     };
     let mut group = c.benchmark_group(group);
+    // Each measurement starts from a settled database: the WAL
+    // checkpointed, the dead tuples vacuumed.
+    reset();
     group.bench_function("occ", |b| {
         b.iter_custom(|iters| timed(&occ_op, &hand_op, iters))
     });
+    reset();
     group.bench_function("hand_written", |b| {
         b.iter_custom(|iters| timed(&hand_op, &occ_op, iters))
     });
@@ -146,22 +151,33 @@ fn sqlite(c: &mut Criterion) {
         repo.create(doc(1)).await.unwrap();
         sqlx::query(SEED_HAND).execute(&pool).await.unwrap();
     });
-    compare(c, "conditional_update/sqlite", &rt, &repo, |d, v| {
-        let pool = &pool;
-        async move {
-            sqlx::query_as(
-                "UPDATE bench_docs_hand SET title = ?2, body = ?3, version = version + 1 \
+    let reset = || {
+        rt.block_on(sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&pool))
+            .unwrap();
+    };
+    compare(
+        c,
+        "conditional_update/sqlite",
+        &rt,
+        &repo,
+        &reset,
+        |d, v| {
+            let pool = &pool;
+            async move {
+                sqlx::query_as(
+                    "UPDATE bench_docs_hand SET title = ?2, body = ?3, version = version + 1 \
                  WHERE id = ?1 AND version = ?4 RETURNING id, version, title, body",
-            )
-            .bind(d.id)
-            .bind(d.title)
-            .bind(d.body)
-            .bind(v)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-        }
-    });
+                )
+                .bind(d.id)
+                .bind(d.title)
+                .bind(d.body)
+                .bind(v)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+            }
+        },
+    );
     let _ = std::fs::remove_file(&path);
 }
 
@@ -189,22 +205,33 @@ fn postgres(c: &mut Criterion) {
         repo.create(doc(1)).await.unwrap();
         sqlx::query(SEED_HAND).execute(&pool).await.unwrap();
     });
-    compare(c, "conditional_update/postgres", &rt, &repo, |d, v| {
-        let pool = &pool;
-        async move {
-            sqlx::query_as(
-                "UPDATE bench_docs_hand SET title = $2, body = $3, version = version + 1 \
+    let reset = || {
+        rt.block_on(sqlx::query("VACUUM bench_docs, bench_docs_hand").execute(&pool))
+            .unwrap();
+    };
+    compare(
+        c,
+        "conditional_update/postgres",
+        &rt,
+        &repo,
+        &reset,
+        |d, v| {
+            let pool = &pool;
+            async move {
+                sqlx::query_as(
+                    "UPDATE bench_docs_hand SET title = $2, body = $3, version = version + 1 \
                  WHERE id = $1 AND version = $4 RETURNING id, version, title, body",
-            )
-            .bind(d.id)
-            .bind(d.title)
-            .bind(d.body)
-            .bind(v)
-            .fetch_one(pool)
-            .await
-            .unwrap()
-        }
-    });
+                )
+                .bind(d.id)
+                .bind(d.title)
+                .bind(d.body)
+                .bind(v)
+                .fetch_one(pool)
+                .await
+                .unwrap()
+            }
+        },
+    );
     rt.block_on(async {
         let _ = sqlx::query("DROP TABLE bench_docs, bench_docs_hand")
             .execute(&pool)
