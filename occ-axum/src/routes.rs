@@ -299,15 +299,18 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
 }
 
 /// Parses JSON: a syntax error is 400, a value of the wrong shape 422.
+/// One pass: serde_json tells the two apart by the error's category.
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
-        Problem::new(StatusCode::BAD_REQUEST)
-            .with_detail(format!("the body is not valid JSON: {e}"))
-            .into_response()
-    })?;
-    serde_json::from_value(value).map_err(|e| {
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail(format!("the body does not describe a valid resource: {e}"))
+    serde_json::from_slice(bytes).map_err(|e| {
+        let (status, what) = match e.classify() {
+            serde_json::error::Category::Data => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "the body does not describe a valid resource",
+            ),
+            _ => (StatusCode::BAD_REQUEST, "the body is not valid JSON"),
+        };
+        Problem::new(status)
+            .with_detail(format!("{what}: {e}"))
             .into_response()
     })
 }
