@@ -239,53 +239,63 @@ pub async fn http(
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
-    parse_response(&raw, method == "HEAD")
+    parse_response(&raw, method == "HEAD").expect("a well-formed response")
 }
 
-fn parse_response(raw: &[u8], head: bool) -> RawResponse {
+/// Parses a whole HTTP/1.1 response as read from a closed connection
+/// (`head`: the answer to a HEAD, whose framing headers announce no body).
+/// A truncated or malformed response is an error, not a panic: the fault
+/// tests read responses from servers they kill.
+pub fn parse_response(raw: &[u8], head: bool) -> Result<RawResponse, String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .expect("a complete header section");
+        .ok_or_else(|| format!("incomplete response ({} bytes)", raw.len()))?;
     let head_text = String::from_utf8_lossy(&raw[..split]).into_owned();
     let mut lines = head_text.split("\r\n");
-    let status_line = lines.next().expect("a status line");
-    let status = status_line
-        .split(' ')
-        .nth(1)
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
-        .expect("a status code");
+        .ok_or_else(|| format!("no status line in {head_text:?}"))?;
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let mut body = raw[split + 4..].to_vec();
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
-    if chunked && !head {
-        body = dechunk(&body);
+    if !head {
+        if headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
+        {
+            body = dechunk(&body).ok_or("malformed chunked body")?;
+        } else if let Some((_, len)) = headers.iter().find(|(n, _)| n == "content-length") {
+            let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
+            if body.len() != len {
+                return Err(format!("body of {} bytes, expected {len}", body.len()));
+            }
+        }
     }
-    RawResponse {
+    Ok(RawResponse {
         status,
         headers,
         body,
-    }
+    })
 }
 
-fn dechunk(mut data: &[u8]) -> Vec<u8> {
+fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
-    while let Some(eol) = data.windows(2).position(|w| w == b"\r\n") {
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n")?;
         let size =
-            usize::from_str_radix(String::from_utf8_lossy(&data[..eol]).trim(), 16).unwrap_or(0);
+            usize::from_str_radix(std::str::from_utf8(&data[..eol]).ok()?.trim(), 16).ok()?;
         if size == 0 {
-            break;
+            return Some(out);
         }
-        let start = eol + 2;
-        out.extend_from_slice(&data[start..start + size]);
-        data = &data[start + size + 2..];
+        let chunk = data.get(eol + 2..eol + 2 + size)?;
+        out.extend_from_slice(chunk);
+        data = data.get(eol + 4 + size..)?;
     }
-    out
 }
 
 /// Serves `app` on an ephemeral loopback port until the test ends.

@@ -71,63 +71,13 @@ async fn send(
             .read_to_end(&mut raw)
             .await
             .map_err(|e| format!("read: {e}"))?;
-        parse_response(&raw)
+        occ_tests::parse_response(&raw, false)
     };
     match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {
         Ok(result) => result.map_err(|e| format!("{method} {path} on {addr}: {e}")),
         Err(_) => Err(format!(
             "{method} {path} on {addr}: no answer within {REQUEST_TIMEOUT:?}"
         )),
-    }
-}
-
-fn parse_response(raw: &[u8]) -> Result<RawResponse, String> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| format!("incomplete response ({} bytes)", raw.len()))?;
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| format!("no status line in {head:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let mut body = raw[split + 4..].to_vec();
-    if headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"))
-    {
-        body = dechunk(&body).ok_or("malformed chunked body")?;
-    } else if let Some((_, len)) = headers.iter().find(|(n, _)| n == "content-length") {
-        let len: usize = len.parse().map_err(|_| "bad Content-Length")?;
-        if body.len() != len {
-            return Err(format!("body of {} bytes, expected {len}", body.len()));
-        }
-    }
-    Ok(RawResponse {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut data: &[u8]) -> Option<Vec<u8>> {
-    let mut out = Vec::new();
-    loop {
-        let eol = data.windows(2).position(|w| w == b"\r\n")?;
-        let size =
-            usize::from_str_radix(std::str::from_utf8(&data[..eol]).ok()?.trim(), 16).ok()?;
-        if size == 0 {
-            return Some(out);
-        }
-        let chunk = data.get(eol + 2..eol + 2 + size)?;
-        out.extend_from_slice(chunk);
-        data = data.get(eol + 4 + size..)?;
     }
 }
 
