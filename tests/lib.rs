@@ -225,8 +225,27 @@ pub async fn http(
     headers: &[(&str, &str)],
     body: &str,
 ) -> RawResponse {
+    let raw = exchange(addr, method, path, headers, body)
+        .await
+        .expect("an exchange");
+    parse_response(&raw, method == "HEAD").expect("a well-formed response")
+}
+
+/// The raw half of [`http`]: writes the request on a fresh connection and
+/// returns every byte the server sent until it closed. An error is an I/O
+/// failure (`connect: …`, `send: …`, `read: …`): what a killed server
+/// looks like to its clients.
+pub async fn exchange(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Result<Vec<u8>, String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut stream = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -236,10 +255,16 @@ pub async fn http(
     }
     request.push_str("\r\n");
     request.push_str(body);
-    stream.write_all(request.as_bytes()).await.expect("send");
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .map_err(|e| format!("send: {e}"))?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).await.expect("read");
-    parse_response(&raw, method == "HEAD").expect("a well-formed response")
+    stream
+        .read_to_end(&mut raw)
+        .await
+        .map_err(|e| format!("read: {e}"))?;
+    Ok(raw)
 }
 
 /// Parses a whole HTTP/1.1 response as read from a closed connection

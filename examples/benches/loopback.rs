@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
 use reqwest::{header, Client, StatusCode};
-use support::{doc, hand_written, occ, Doc, Repo, DDL};
+use support::{doc, hand_written, occ, tag, version_of, Doc, Repo, DDL};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Scenario {
@@ -73,20 +73,6 @@ impl Stats {
     }
 }
 
-fn tag(id: i64, version: i64) -> String {
-    format!("\"doc-{id}-v{version}\"")
-}
-
-fn version_of(response: &reqwest::Response) -> i64 {
-    let tag = response.headers()[header::ETAG].to_str().unwrap();
-    tag.trim_matches('"')
-        .rsplit("-v")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
 /// `clients` tasks send `scenario` requests for `duration`; every answer
 /// must have the expected status.
 async fn load(base: &str, scenario: Scenario, clients: usize, duration: Duration) -> Stats {
@@ -111,7 +97,7 @@ async fn load(base: &str, scenario: Scenario, clients: usize, duration: Duration
                     .get(&url)
                     .send()
                     .await
-                    .map(|r| version_of(&r))
+                    .map(|r| version_of(r.headers(), id))
                     .unwrap();
                 let mut latencies = Vec::with_capacity(4096);
                 while started.elapsed() < duration {
@@ -137,7 +123,7 @@ async fn load(base: &str, scenario: Scenario, clients: usize, duration: Duration
                     let response = request.send().await.unwrap();
                     assert_eq!(response.status(), scenario.expected());
                     if scenario == Scenario::Put200 {
-                        version = version_of(&response);
+                        version = version_of(response.headers(), id);
                     }
                     let _ = response.bytes().await.unwrap();
                     latencies.push(sent.elapsed());

@@ -26,7 +26,7 @@ use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
 use occ_core::repository::MemoryRepository;
 use tower::ServiceExt;
 
-use support::{doc, hand_written, occ, runtime, Doc, Repo, DDL};
+use support::{doc, hand_written, occ, runtime, tag, version_of, Doc, Repo, DDL};
 
 // ---- The measurements. ----
 
@@ -59,20 +59,6 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, B
     )
 }
 
-fn version_of(headers: &HeaderMap) -> i64 {
-    let tag = headers[header::ETAG].to_str().unwrap();
-    tag.trim_matches('"')
-        .rsplit("-v")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn tag(version: i64) -> String {
-    format!("\"doc-1-v{version}\"")
-}
-
 /// `reset` brings the database back to a settled state (WAL checkpointed,
 /// dead tuples vacuumed) before each measurement, so that neither side
 /// runs on what the other left behind.
@@ -96,22 +82,22 @@ fn run(
     for (_, app) in &apps {
         let v = version.get();
         let (status, headers, body) = rt.block_on(send(app, request(Method::GET, None, &none)));
-        assert_eq!((status, version_of(&headers)), (StatusCode::OK, v));
+        assert_eq!((status, version_of(&headers, 1)), (StatusCode::OK, v));
         assert!(body.len() > 4000, "representation of {} bytes", body.len());
-        let inm = Some((header::IF_NONE_MATCH, tag(v)));
+        let inm = Some((header::IF_NONE_MATCH, tag(1, v)));
         let (status, _, body) = rt.block_on(send(app, request(Method::GET, inm, &none)));
         assert_eq!((status, body.len()), (StatusCode::NOT_MODIFIED, 0));
-        let stale = Some((header::IF_MATCH, tag(v - 1)));
+        let stale = Some((header::IF_MATCH, tag(1, v - 1)));
         let (status, headers, _) = rt.block_on(send(app, request(Method::PUT, stale, &put_body)));
         assert_eq!(
-            (status, version_of(&headers)),
+            (status, version_of(&headers, 1)),
             (StatusCode::PRECONDITION_FAILED, v)
         );
         let (status, headers, _) = rt.block_on(send(
             app,
-            request(Method::PUT, Some((header::IF_MATCH, tag(v))), &put_body),
+            request(Method::PUT, Some((header::IF_MATCH, tag(1, v))), &put_body),
         ));
-        assert_eq!((status, version_of(&headers)), (StatusCode::OK, v + 1));
+        assert_eq!((status, version_of(&headers, 1)), (StatusCode::OK, v + 1));
         version.set(v + 1);
     }
 
@@ -133,7 +119,7 @@ fn run(
         hand_app,
         reset,
         |app| {
-            let inm = Some((header::IF_NONE_MATCH, tag(version.get())));
+            let inm = Some((header::IF_NONE_MATCH, tag(1, version.get())));
             rt.block_on(send(app, request(Method::GET, inm, &none)));
         },
     );
@@ -144,11 +130,11 @@ fn run(
         hand_app,
         reset,
         |app| {
-            let if_match = Some((header::IF_MATCH, tag(version.get())));
+            let if_match = Some((header::IF_MATCH, tag(1, version.get())));
             let (status, headers, _) =
                 rt.block_on(send(app, request(Method::PUT, if_match, &put_body)));
             assert_eq!(status, StatusCode::OK);
-            version.set(version_of(&headers));
+            version.set(version_of(&headers, 1));
         },
     );
     pair(
@@ -158,7 +144,7 @@ fn run(
         hand_app,
         reset,
         |app| {
-            let stale = Some((header::IF_MATCH, tag(version.get() - 1)));
+            let stale = Some((header::IF_MATCH, tag(1, version.get() - 1)));
             rt.block_on(send(app, request(Method::PUT, stale, &put_body)));
         },
     );

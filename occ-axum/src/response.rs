@@ -28,6 +28,8 @@ pub struct Tagged<M> {
     status: StatusCode,
     location: Option<HeaderValue>,
     no_store: bool,
+    /// The model's tag, when the caller has it already.
+    etag: Option<EntityTag>,
 }
 
 impl<M: Versioned + Serialize> Tagged<M> {
@@ -38,6 +40,7 @@ impl<M: Versioned + Serialize> Tagged<M> {
             status: StatusCode::OK,
             location: None,
             no_store: false,
+            etag: None,
         }
     }
 
@@ -63,11 +66,19 @@ impl<M: Versioned + Serialize> Tagged<M> {
     pub fn model(&self) -> &M {
         &self.model
     }
+
+    /// Reuses `etag`, which must be `model.entity_tag()`, computed already
+    /// to evaluate the request's preconditions.
+    pub(crate) fn with_entity_tag(mut self, etag: EntityTag) -> Self {
+        debug_assert!(etag == self.model.entity_tag());
+        self.etag = Some(etag);
+        self
+    }
 }
 
 impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
     fn into_response(self) -> Response {
-        let etag = self.model.entity_tag();
+        let etag = self.etag.unwrap_or_else(|| self.model.entity_tag());
         let last_modified = self.model.last_modified().and_then(occ_core::fmt_http_date);
         let mut response = match serde_json::to_vec(&self.model) {
             Ok(body) => (

@@ -16,7 +16,7 @@ use axum::Router;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use occ_core::repository::{Repository, RepositoryError, WriteCondition};
-use occ_core::{Target, VersionNumber, Versioned};
+use occ_core::{EntityTag, Target, VersionNumber, Versioned};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -242,7 +242,8 @@ where
     }
 }
 
-/// Evaluates the request's preconditions on `current` (PR-1).
+/// Evaluates the request's preconditions on `current` (PR-1). On success,
+/// the current entity tag, for a response that repeats it.
 fn evaluate<M: Versioned>(
     method: &Method,
     uri: &http::Uri,
@@ -250,7 +251,7 @@ fn evaluate<M: Versioned>(
     current: Option<&M>,
     creatable: bool,
     policy: Policy,
-) -> Result<(), Response> {
+) -> Result<Option<EntityTag>, Response> {
     let preconditions = occ_core::Preconditions::from_headers(headers);
     let etag = current.map(Versioned::entity_tag);
     let target = match (current, &etag) {
@@ -259,7 +260,7 @@ fn evaluate<M: Versioned>(
     };
     let decision = preconditions.evaluate(method, &target, policy);
     match Refused::from_decision(decision, method, uri.path(), etag.as_ref()) {
-        None => Ok(()),
+        None => Ok(etag),
         Some(refused) => Err(refused.into_response()),
     }
 }
@@ -339,11 +340,13 @@ where
     let result = async {
         let id = id?;
         let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
-        match current {
-            Some(model) => Ok(Tagged::ok(model).into_response()),
+        let etag = evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
+        match (current, etag) {
+            (Some(model), Some(etag)) => {
+                Ok(Tagged::ok(model).with_entity_tag(etag).into_response())
+            }
             // `evaluate` answers 404 for a missing resource on GET.
-            None => Err(Problem::new(StatusCode::NOT_FOUND).into_response()),
+            _ => Err(Problem::new(StatusCode::NOT_FOUND).into_response()),
         }
     };
     result.await.unwrap_or_else(|response| response)

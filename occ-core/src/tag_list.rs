@@ -169,13 +169,15 @@ impl EntityTagList {
     }
 
     /// Whether a listed tag matches `current` by strong comparison (IM-1).
-    /// Only meaningful once [`check`](Self::check) has passed.
+    /// Only meaningful once [`check`](Self::check) has passed;
+    /// [`matches`](Self::matches) does both in one pass.
     pub fn contains_strong(&self, current: EntityTagRef<'_>) -> bool {
         self.tags().any(|tag| tag.strong_eq(current))
     }
 
     /// Whether a listed tag matches `current` by weak comparison (INM-1).
-    /// Only meaningful once [`check`](Self::check) has passed.
+    /// Only meaningful once [`check`](Self::check) has passed;
+    /// [`matches`](Self::matches) does both in one pass.
     pub fn contains_weak(&self, current: EntityTagRef<'_>) -> bool {
         self.tags().any(|tag| tag.weak_eq(current))
     }

@@ -113,37 +113,27 @@ impl<'a> Input<'a> {
             };
             all.push(this());
             let attrs = field_attrs(&field.attrs, &mut errors);
-            if let Some(span) = attrs.version {
-                if version.is_some() {
-                    errors.at(
-                        span,
-                        "a second `#[version]` field: mark exactly one field as the version",
-                    );
-                } else {
-                    check_integer(&field.ty, &mut errors);
-                    version = Some(this());
-                }
+            let second_version =
+                "a second `#[version]` field: mark exactly one field as the version";
+            if mark(
+                &mut version,
+                attrs.version,
+                this,
+                second_version,
+                &mut errors,
+            ) {
+                check_integer(&field.ty, &mut errors);
             }
-            if let Some(span) = attrs.id {
-                if marked_id.is_some() {
-                    errors.at(
-                        span,
-                        "a second `#[occ(id)]` field: mark exactly one field as the id",
-                    );
-                } else {
-                    marked_id = Some(this());
-                }
-            }
-            if let Some(span) = attrs.last_modified {
-                if last_modified.is_some() {
-                    errors.at(
-                        span,
-                        "a second `#[occ(last_modified)]` field: mark at most one",
-                    );
-                } else {
-                    last_modified = Some(this());
-                }
-            }
+            let second_id = "a second `#[occ(id)]` field: mark exactly one field as the id";
+            mark(&mut marked_id, attrs.id, this, second_id, &mut errors);
+            let second_lm = "a second `#[occ(last_modified)]` field: mark at most one";
+            mark(
+                &mut last_modified,
+                attrs.last_modified,
+                this,
+                second_lm,
+                &mut errors,
+            );
             if ident == "id" {
                 named_id = Some(this());
             }
@@ -197,6 +187,25 @@ impl<'a> Input<'a> {
             table,
         })
     }
+}
+
+/// Puts the field into `slot` when it carries the mark (`span`), or
+/// reports `second` on the mark when another field had it first. Whether
+/// the field is now the one in `slot`.
+fn mark<'a>(
+    slot: &mut Option<FieldRef<'a>>,
+    span: Option<Span>,
+    field: impl FnOnce() -> FieldRef<'a>,
+    second: &str,
+    errors: &mut Errors,
+) -> bool {
+    let Some(span) = span else { return false };
+    if slot.is_some() {
+        errors.at(span, second);
+        return false;
+    }
+    *slot = Some(field());
+    true
 }
 
 fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {

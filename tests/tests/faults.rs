@@ -64,31 +64,11 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<RawResponse, Failure> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let what = format!("{method} {path} on {addr}");
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr)
+        let raw = occ_tests::exchange(addr, method, path, headers, body)
             .await
-            .map_err(|e| Failure::Broken(format!("{what}: connect: {e}")))?;
-        let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if !body.is_empty() || matches!(method, "PUT" | "POST" | "PATCH") {
-            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| Failure::Broken(format!("{what}: send: {e}")))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| Failure::Broken(format!("{what}: read: {e}")))?;
+            .map_err(|e| Failure::Broken(format!("{what}: {e}")))?;
         occ_tests::parse_response(&raw, false).map_err(|e| {
             if raw.is_empty() {
                 Failure::Broken(format!("{what}: closed without a response"))

@@ -47,30 +47,8 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Result<RawResponse, String> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr)
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        let mut request =
-            format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-        for (name, value) in headers {
-            request.push_str(&format!("{name}: {value}\r\n"));
-        }
-        if !body.is_empty() || matches!(method, "PUT" | "POST" | "PATCH") {
-            request.push_str(&format!("Content-Length: {}\r\n", body.len()));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream
-            .write_all(request.as_bytes())
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let mut raw = Vec::new();
-        stream
-            .read_to_end(&mut raw)
-            .await
-            .map_err(|e| format!("read: {e}"))?;
+        let raw = occ_tests::exchange(addr, method, path, headers, body).await?;
         occ_tests::parse_response(&raw, false)
     };
     match tokio::time::timeout(REQUEST_TIMEOUT, exchange).await {

@@ -132,6 +132,18 @@ pub(crate) fn occ(repo: Arc<Repo>) -> Router {
     )
 }
 
+/// The wire form of doc `id`'s tag at `version`, as the model makes it.
+pub(crate) fn tag(id: i64, version: i64) -> String {
+    Doc::entity_tag_for(&id, version).to_string()
+}
+
+/// The version in the `ETag` of a response about doc `id`.
+pub(crate) fn version_of(headers: &HeaderMap, id: i64) -> i64 {
+    let etag = headers[header::ETAG].to_str().expect("an ASCII ETag");
+    let tag: occ_core::EntityTag = etag.parse().expect("a valid ETag");
+    Doc::version_from_tag(&id, tag.as_tag_ref()).expect("a tag of this doc")
+}
+
 pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -10,8 +10,8 @@ use occ_core::EntityTagList;
 use crate::Problem;
 
 /// The `If-Match` field, all lines, kept raw until evaluated against the
-/// current tag ([`EntityTagList::check`], then
-/// [`EntityTagList::contains_strong`]).
+/// current tag in one pass ([`EntityTagList::matches`] with
+/// [`Comparison::Strong`](occ_core::Comparison::Strong)).
 ///
 /// As a plain extractor it requires the header: a request without one is
 /// rejected with 428 Precondition Required. Use `Option<IfMatch>` where

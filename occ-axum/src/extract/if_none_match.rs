@@ -6,7 +6,8 @@ use http::request::Parts;
 use occ_core::EntityTagList;
 
 /// The `If-None-Match` field, all lines, kept raw until evaluated
-/// ([`EntityTagList::check`], then [`EntityTagList::contains_weak`]).
+/// in one pass ([`EntityTagList::matches`] with
+/// [`Comparison::Weak`](occ_core::Comparison::Weak)).
 ///
 /// Optional only: `Option<IfNoneMatch>`.
 ///
