@@ -11,14 +11,13 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
-use occ_axum::{Conditional, Preconditions, Problem, Refused, Tagged};
+use occ_axum::{Conditional, ConditionalRequest, Refusal, Tagged};
 use occ_core::repository::{MemoryRepository, Repository, WriteCondition};
-use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, Deserialize, Versioned)]
+#[derive(Debug, Clone, Serialize, Deserialize, occ_core::Versioned)]
 #[occ(etag = "note-{id}-v{version}")]
 struct Note {
     id: u32,
@@ -26,6 +25,8 @@ struct Note {
     #[serde(skip)]
     version: u64,
     text: String,
+    #[serde(default)]
+    pinned: bool,
 }
 
 #[derive(Deserialize)]
@@ -35,52 +36,49 @@ struct Edit {
 
 type Notes = Arc<MemoryRepository<Note>>;
 
-/// GET with 304 and 412 handled by the same evaluation as writes.
+/// GET: 200, or 304 / 404 / 412 from the same evaluation as writes; with
+/// `If-None-Match` alone, a 304 never reads the representation.
 async fn read(
     State(notes): State<Notes>,
     Path(id): Path<u32>,
-    method: axum::http::Method,
-    uri: axum::http::Uri,
-    pre: Preconditions,
-) -> Result<Tagged<Note>, Refused> {
-    let current = notes.get(&id).await.ok();
-    let etag = current.as_ref().map(Versioned::entity_tag);
-    let target = match (&current, &etag) {
-        (Some(note), Some(tag)) => occ_core::Target::of(note, tag),
-        _ => occ_core::Target::missing_of::<Note>(),
-    };
-    let decision = pre.evaluate(&method, &target, occ_axum::Policy::Required);
-    if let Some(refused) = Refused::from_decision(decision, &method, uri.path(), etag.as_ref()) {
-        return Err(refused);
-    }
-    current
-        .map(Tagged::ok)
-        .ok_or_else(|| Refused::Problem(Problem::new(axum::http::StatusCode::NOT_FOUND)))
+    request: ConditionalRequest,
+) -> Result<Tagged<Note>, Refusal> {
+    request.read(&*notes, &id).await
 }
 
-/// PUT: preconditions first (428, 412, 404), then the body (400, 422), then
-/// a compare-and-swap on the version the preconditions saw.
+/// PUT: preconditions first (428, 412, 404), then the body (400, 422); the
+/// edit is a merge of the members it sets, one compare-and-swap.
 async fn edit(
     State(notes): State<Notes>,
     Path(id): Path<u32>,
     request: Conditional<Json<Edit>>,
-) -> Result<Tagged<Note>, Refused> {
-    let current = notes.get(&id).await.ok();
-    let Json(edit) = request.check(current.as_ref()).await?;
-    let Some(current) = current else {
-        return Err(Refused::Problem(Problem::new(
-            axum::http::StatusCode::NOT_FOUND,
-        )));
+) -> Result<Tagged<Note>, Refusal> {
+    request
+        .merge(&*notes, &id, |Json(edit)| {
+            Ok(serde_json::json!({ "text": edit.text }))
+        })
+        .await
+}
+
+/// A custom action: `POST /notes/{id}/pin` is a write like any other (428
+/// without a precondition), written here on the general path: read and
+/// evaluate, then a compare-and-swap on the version read.
+async fn pin(
+    State(notes): State<Notes>,
+    Path(id): Path<u32>,
+    request: ConditionalRequest,
+) -> Result<Tagged<Note>, Refusal> {
+    let Some(current) = request.check(&*notes, &id).await? else {
+        return Err(occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND).into());
     };
     let read_version = current.version;
     let next = Note {
-        text: edit.text,
+        pinned: true,
         ..current
     };
     let saved = notes
         .update(next, &WriteCondition::VersionIn(vec![read_version]))
-        .await
-        .map_err(|e| Refused::Problem(e.into()))?;
+        .await?;
     Ok(Tagged::written(saved))
 }
 
@@ -92,12 +90,14 @@ async fn main() -> std::process::ExitCode {
         id: 1,
         version: 1,
         text: "hello".into(),
+        pinned: false,
     };
     if notes.create(first).await.is_err() {
         return std::process::ExitCode::FAILURE;
     }
     let app = Router::new()
         .route("/notes/{id}", get(read).put(edit))
+        .route("/notes/{id}/pin", post(pin))
         .with_state(notes);
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
     let Ok(listener) = tokio::net::TcpListener::bind(&addr).await else {

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderName, HeaderValue, StatusCode};
 use occ_core::EntityTag;
 use serde::Serialize;
 
@@ -26,12 +26,17 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 /// }
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Problem {
+pub struct Problem(Box<Fields>);
+
+/// Boxed: a problem travels in `Err` variants, which stay small this way.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Fields {
     status: StatusCode,
     kind: Option<Cow<'static, str>>,
     title: Cow<'static, str>,
     detail: Option<Cow<'static, str>>,
     current_etag: Option<EntityTag>,
+    header: Option<(HeaderName, HeaderValue)>,
     no_store: bool,
     head: bool,
 }
@@ -53,20 +58,21 @@ struct Body<'a> {
 impl Problem {
     /// A problem with the status's reason phrase as title.
     pub fn new(status: StatusCode) -> Self {
-        Self {
+        Self(Box::new(Fields {
             status,
             kind: None,
             title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
             detail: None,
             current_etag: None,
+            header: None,
             no_store: false,
             head: false,
-        }
+        }))
     }
 
     /// Sets the human-readable explanation of this occurrence.
     pub fn with_detail(mut self, detail: impl Into<Cow<'static, str>>) -> Self {
-        self.detail = Some(detail.into());
+        self.0.detail = Some(detail.into());
         self
     }
 
@@ -77,73 +83,84 @@ impl Problem {
         uri: impl Into<Cow<'static, str>>,
         title: impl Into<Cow<'static, str>>,
     ) -> Self {
-        self.kind = Some(uri.into());
-        self.title = title.into();
+        self.0.kind = Some(uri.into());
+        self.0.title = title.into();
         self
     }
 
     /// Sends the resource's current entity tag, in the `ETag` header and as
     /// the `current_etag` member (DESIGN decision 5).
     pub fn with_current_etag(mut self, etag: EntityTag) -> Self {
-        self.current_etag = Some(etag);
+        self.0.current_etag = Some(etag);
+        self
+    }
+
+    /// Adds a header the problem needs, such as `Allow` on 405 or
+    /// `Accept-Patch` on 415 (PATCH-6).
+    pub fn with_header(mut self, name: impl Into<HeaderName>, value: HeaderValue) -> Self {
+        self.0.header = Some((name.into(), value));
         self
     }
 
     /// Adds `Cache-Control: no-store` (428-3).
     pub fn no_store(mut self) -> Self {
-        self.no_store = true;
+        self.0.no_store = true;
         self
     }
 
     /// Leaves the body out, for a response to HEAD (412-2).
     pub fn for_head(mut self, head: bool) -> Self {
-        self.head = head;
+        self.0.head = head;
         self
     }
 
     /// The status code.
     pub fn status(&self) -> StatusCode {
-        self.status
+        self.0.status
     }
 
     /// The explanation, if any.
     pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+        self.0.detail.as_deref()
     }
 
     /// The current entity tag carried, if any.
     pub fn current_etag(&self) -> Option<&EntityTag> {
-        self.current_etag.as_ref()
+        self.0.current_etag.as_ref()
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let etag_text = self
+            .0
             .current_etag
             .as_ref()
             .map(|t| Cow::Owned(t.to_string()));
         let body = Body {
-            kind: self.kind.as_deref().unwrap_or("about:blank"),
-            title: &self.title,
-            status: self.status.as_u16(),
-            detail: self.detail.as_deref(),
+            kind: self.0.kind.as_deref().unwrap_or("about:blank"),
+            title: &self.0.title,
+            status: self.0.status.as_u16(),
+            detail: self.0.detail.as_deref(),
             current_etag: etag_text,
         };
-        let bytes = if self.head {
+        let bytes = if self.0.head {
             Vec::new()
         } else {
             // Serializing strings and a number cannot fail.
             serde_json::to_vec(&body).unwrap_or_default()
         };
-        let mut response = (self.status, bytes).into_response();
+        let mut response = (self.0.status, bytes).into_response();
         let headers = response.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if let Some(tag) = &self.current_etag {
+        if let Some(tag) = &self.0.current_etag {
             headers.insert(ETAG, tag.to_header_value());
         }
-        if self.no_store {
+        if self.0.no_store {
             headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        }
+        if let Some((name, value)) = self.0.header {
+            headers.insert(name, value);
         }
         response
     }

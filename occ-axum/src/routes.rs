@@ -1,27 +1,29 @@
 //! Generated conditional CRUD routes for any [`Versioned`] model and
-//! [`Repository`].
-// The handlers short-circuit with a finished `Response` on the cold path, as
-// axum handlers do; boxing it would only add an allocation to refusals.
-#![allow(clippy::result_large_err)]
+//! [`Repository`], each a thin handler over occ-core's
+//! [`Pipeline`](occ_core::pipeline::Pipeline): one database statement per
+//! request on the happy path.
 
 use std::fmt::Display;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{FromRequestParts, OriginalUri, Path, Query, Request, State};
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
 use axum::Router;
 use http::header::{ALLOW, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use occ_core::repository::{Repository, RepositoryError, WriteCondition};
-use occ_core::{EntityTag, Target, VersionNumber, Versioned};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use occ_core::pipeline::Rejection;
+use occ_core::repository::{Repository, RepositoryError};
+use occ_core::{ListKind, Policy, VersionNumber, Versioned};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::policy::{Policy, Refused};
-use crate::{Problem, Tagged};
+use crate::{ConditionalRequest, Problem, Refusal, Tagged};
+
+/// `Accept-Patch` (RFC 5789 §3.1).
+const ACCEPT_PATCH: http::HeaderName = http::HeaderName::from_static("accept-patch");
 
 /// The media type PATCH accepts (MP-1).
 pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
@@ -170,9 +172,7 @@ where
         Router::new()
             .route("/", collection)
             .route("/{id}", item)
-            .fallback(|| async {
-                Problem::new(StatusCode::NOT_FOUND).with_detail("no resource exists at this URL")
-            })
+            .fallback(|| async { Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE) })
             .with_state(config)
     }
 }
@@ -182,95 +182,43 @@ fn options(allow: &'static str) -> Response {
     let headers = response.headers_mut();
     headers.insert(ALLOW, HeaderValue::from_static(allow));
     // PATCH-6: advertise the patch format.
-    headers.insert("accept-patch", HeaderValue::from_static(MERGE_PATCH_JSON));
+    headers.insert(ACCEPT_PATCH, HeaderValue::from_static(MERGE_PATCH_JSON));
     response
 }
 
 fn method_not_allowed(allow: &'static str) -> Response {
-    let mut response = Problem::new(StatusCode::METHOD_NOT_ALLOWED)
+    Problem::new(StatusCode::METHOD_NOT_ALLOWED)
         .with_detail(format!("allowed methods: {allow}"))
-        .into_response();
-    response
-        .headers_mut()
-        .insert(ALLOW, HeaderValue::from_static(allow));
-    response
+        .with_header(ALLOW, HeaderValue::from_static(allow))
+        .into_response()
 }
 
-/// Splits a request into the parts a handler reads (borrowed from there,
-/// where one extractor each would clone them: `HeaderMap` copies the whole
-/// map), its id from the path, and its body.
+/// A request's conditions under the route's policy, its id from the path
+/// (a path that does not parse names no resource: 404), and its body.
 async fn split<Id: DeserializeOwned + Send>(
     request: Request,
-) -> (http::request::Parts, Result<Id, Response>, Body) {
-    let (mut parts, body) = request.into_parts();
-    let id = parse_id(Path::<Id>::from_request_parts(&mut parts, &()).await);
-    (parts, id, body)
-}
-
-/// The URI as the client sent it, before nesting stripped a prefix.
-fn original_uri(parts: &http::request::Parts) -> &http::Uri {
-    parts
-        .extensions
-        .get::<OriginalUri>()
-        .map_or(&parts.uri, |original| &original.0)
-}
-
-/// A path id that does not parse names no resource: 404, as problem details.
-fn parse_id<Id: DeserializeOwned>(
-    raw: Result<Path<Id>, axum::extract::rejection::PathRejection>,
-) -> Result<Id, Response> {
-    raw.map(|Path(id)| id).map_err(|rejection| {
-        tracing::debug!(%rejection, "unparsable id");
-        Problem::new(StatusCode::NOT_FOUND)
-            .with_detail("no resource exists at this URL")
-            .into_response()
-    })
-}
-
-/// The current state: `Ok(None)` when missing, a problem when the backend
-/// failed.
-async fn current<M, R>(repo: &R, id: &M::Id) -> Result<Option<M>, Response>
-where
-    M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
-    R: Repository<M> + ?Sized,
-{
-    match repo.get(id).await {
-        Ok(model) => Ok(Some(model)),
-        Err(RepositoryError::NotFound) => Ok(None),
-        Err(other) => Err(Problem::from(other).into_response()),
-    }
-}
-
-/// Evaluates the request's preconditions on `current` (PR-1). On success,
-/// the current entity tag, for a response that repeats it.
-fn evaluate<M: Versioned>(
-    method: &Method,
-    uri: &http::Uri,
-    headers: &HeaderMap,
-    current: Option<&M>,
-    creatable: bool,
     policy: Policy,
-) -> Result<Option<EntityTag>, Response> {
-    let preconditions = occ_core::Preconditions::from_headers(headers);
-    let etag = current.map(Versioned::entity_tag);
-    let target = match (current, &etag) {
-        (Some(model), Some(etag)) => Target::of(model, etag),
-        _ => Target::missing_of::<M>().creatable(creatable),
-    };
-    let decision = preconditions.evaluate(method, &target, policy);
-    match Refused::from_decision(decision, method, uri.path(), etag.as_ref()) {
-        None => Ok(etag),
-        Some(refused) => Err(refused.into_response()),
-    }
+) -> (ConditionalRequest, Result<Id, Refusal>, HeaderMap, Body) {
+    let (mut parts, body) = request.into_parts();
+    let conditions = ConditionalRequest::from_parts(&parts).with_policy(policy);
+    let id = Path::<Id>::from_request_parts(&mut parts, &())
+        .await
+        .map(|Path(id)| id)
+        .map_err(|rejection| {
+            tracing::debug!(%rejection, "unparsable id");
+            Refusal::from(Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE))
+        });
+    (conditions, id, parts.headers, body)
 }
+
+const NO_RESOURCE: &str = "no resource exists at this URL";
 
 /// Checks the media type (415 beats 412, EV-2) for a body of `expected`.
 fn require_media_type(
     headers: &HeaderMap,
     expected: &str,
     accept_patch: bool,
-) -> Result<(), Response> {
+) -> Result<(), Refusal> {
     let ok = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -280,28 +228,24 @@ fn require_media_type(
         return Ok(());
     }
     let mut response = Problem::new(StatusCode::UNSUPPORTED_MEDIA_TYPE)
-        .with_detail(format!("send the body as {expected}"))
-        .into_response();
+        .with_detail(format!("send the body as {expected}"));
     if accept_patch {
-        response
-            .headers_mut()
-            .insert("accept-patch", HeaderValue::from_static(MERGE_PATCH_JSON));
+        response = response.with_header(ACCEPT_PATCH, HeaderValue::from_static(MERGE_PATCH_JSON));
     }
-    Err(response)
+    Err(response.into())
 }
 
 /// Reads the body up to the limit (413 beyond).
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
             .with_detail(format!("the body is larger than {limit} bytes"))
-            .into_response()
     })
 }
 
 /// Parses JSON: a syntax error is 400, a value of the wrong shape 422.
 /// One pass: serde_json tells the two apart by the error's category.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
     serde_json::from_slice(bytes).map_err(|e| {
         let (status, what) = match e.classify() {
             serde_json::error::Category::Data => (
@@ -310,15 +254,35 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Response> {
             ),
             _ => (StatusCode::BAD_REQUEST, "the body is not valid JSON"),
         };
-        Problem::new(status)
-            .with_detail(format!("{what}: {e}"))
-            .into_response()
+        Problem::new(status).with_detail(format!("{what}: {e}"))
     })
+}
+
+/// A JSON object of members to merge (PUT in merge mode).
+fn parse_members(bytes: &[u8]) -> Result<serde_json::Value, Problem> {
+    let members: serde_json::Value = parse_json(bytes)?;
+    if members.is_object() {
+        Ok(members)
+    } else {
+        Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+            .with_detail("the body must be a JSON object"))
+    }
 }
 
 fn same_id<M: Versioned>(a: &M::Id, b: &M::Id) -> bool {
     // Tags bind ids injectively: equal tags at one version, equal ids.
     M::entity_tag_for(a, M::Version::INITIAL) == M::entity_tag_for(b, M::Version::INITIAL)
+}
+
+/// The whole representation from a PUT body, for the resource at `id`.
+fn parse_model<M: Versioned + DeserializeOwned>(bytes: &[u8], id: &M::Id) -> Result<M, Problem> {
+    let model: M = parse_json(bytes)?;
+    if same_id::<M>(model.id(), id) {
+        Ok(model)
+    } else {
+        Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+            .with_detail("the id in the body differs from the id in the URL"))
+    }
 }
 
 fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {
@@ -335,21 +299,9 @@ where
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (parts, id, _) = split::<M::Id>(request).await;
-    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
-    let result = async {
-        let id = id?;
-        let current = current::<M, R>(&config.repo, &id).await?;
-        let etag = evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
-        match (current, etag) {
-            (Some(model), Some(etag)) => {
-                Ok(Tagged::ok(model).with_entity_tag(etag).into_response())
-            }
-            // `evaluate` answers 404 for a missing resource on GET.
-            _ => Err(Problem::new(StatusCode::NOT_FOUND).into_response()),
-        }
-    };
-    result.await.unwrap_or_else(|response| response)
+    let (conditions, id, _, _) = split::<M::Id>(request, config.policy).await;
+    let result = async { conditions.read(&*config.repo, &id?).await };
+    result.await.into_response()
 }
 
 async fn put_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
@@ -358,89 +310,27 @@ where
     M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (parts, id, body) = split::<M::Id>(request).await;
-    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
+    let (conditions, id, headers, body) = split::<M::Id>(request, config.policy).await;
     let result = async {
         let id = id?;
-        require_media_type(headers, "application/json", false)?;
-        let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(
-            method,
-            uri,
-            headers,
-            current.as_ref(),
-            config.creating_put,
-            config.policy,
-        )?;
-        let bytes = read_body(body, config.body_limit).await?;
-        match current {
-            Some(current) => {
-                let next: M = match config.put_mode {
-                    PutMode::Replace => parse_json(&bytes)?,
-                    PutMode::Merge => {
-                        let patch: serde_json::Value = parse_json(&bytes)?;
-                        if !patch.is_object() {
-                            return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-                                .with_detail("the body must be a JSON object")
-                                .into_response());
-                        }
-                        occ_core::repository::merge_patch_model(&current, &patch)
-                            .map_err(|e| Problem::from(e).into_response())?
-                    }
-                };
-                if !same_id::<M>(next.id(), &id) {
-                    return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-                        .with_detail("the id in the body differs from the id in the URL")
-                        .into_response());
-                }
-                // Compare-and-swap on the version the preconditions were
-                // evaluated against: a concurrent write in between is 412.
-                let condition = WriteCondition::VersionIn(vec![current.version()]);
-                let saved = config
-                    .repo
-                    .update(next, &condition)
-                    .await
-                    .map_err(|e| write_error(e, method, uri))?;
-                Ok(Tagged::written(saved).into_response())
-            }
-            None => {
-                let mut created: M = parse_json(&bytes)?;
-                if !same_id::<M>(created.id(), &id) {
-                    return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-                        .with_detail("the id in the body differs from the id in the URL")
-                        .into_response());
-                }
-                created.set_version(M::Version::INITIAL);
-                let saved = config
-                    .repo
-                    .create(created)
-                    .await
-                    .map_err(|e| write_error(e, method, uri))?;
-                Ok(match HeaderValue::from_str(uri.path()).ok() {
-                    Some(location) => Tagged::created(saved, location).into_response(),
-                    None => Tagged::written(saved).into_response(),
-                })
-            }
+        require_media_type(&headers, "application/json", false)?;
+        let bytes = read_body(body, config.body_limit).await;
+        let create_once = config.creating_put
+            && conditions
+                .preconditions()
+                .if_none_match()
+                .is_some_and(|list| list.check() == Ok(ListKind::Any));
+        let repo = &*config.repo;
+        if config.put_mode == PutMode::Merge && !create_once {
+            let members = bytes.and_then(|b| parse_members(&b));
+            return conditions.merge(repo, &id, members).await;
         }
+        let model = bytes.and_then(|b| parse_model::<M>(&b, &id));
+        conditions
+            .replace(repo, &id, model, config.creating_put)
+            .await
     };
-    result.await.unwrap_or_else(|response| response)
-}
-
-/// A refused write: 412 carries the current tag, and the event is traced.
-fn write_error<M: Versioned>(
-    error: RepositoryError<M>,
-    method: &Method,
-    uri: &http::Uri,
-) -> Response {
-    if let RepositoryError::PreconditionFailed { current } = &error {
-        tracing::info!(
-            method = %method,
-            resource = uri.path(),
-            current = %current.entity_tag(),
-            "precondition failed: a concurrent write came first"
-        );
-    }
-    Problem::from(error).into_response()
+    result.await.into_response()
 }
 
 async fn patch_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
@@ -449,33 +339,19 @@ where
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (parts, id, body) = split::<M::Id>(request).await;
-    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
+    let (conditions, id, headers, body) = split::<M::Id>(request, config.policy).await;
     let result = async {
         let id = id?;
-        require_media_type(headers, MERGE_PATCH_JSON, true)?;
-        let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
-        let Some(current) = current else {
-            return Err(Problem::new(StatusCode::NOT_FOUND).into_response());
-        };
-        let bytes = read_body(body, config.body_limit).await?;
-        let patch: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-            Problem::new(StatusCode::BAD_REQUEST)
-                .with_detail(format!("the merge patch is not valid JSON: {e}"))
-                .into_response()
-        })?;
-        let patched = occ_core::repository::merge_patch_model(&current, &patch)
-            .map_err(|e| Problem::from(e).into_response())?;
-        let condition = WriteCondition::VersionIn(vec![current.version()]);
-        let saved = config
-            .repo
-            .update(patched, &condition)
-            .await
-            .map_err(|e| write_error(e, method, uri))?;
-        Ok(Tagged::written(saved).into_response())
+        require_media_type(&headers, MERGE_PATCH_JSON, true)?;
+        let patch = read_body(body, config.body_limit).await.and_then(|bytes| {
+            serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
+                Problem::new(StatusCode::BAD_REQUEST)
+                    .with_detail(format!("the merge patch is not valid JSON: {e}"))
+            })
+        });
+        conditions.merge(&*config.repo, &id, patch).await
     };
-    result.await.unwrap_or_else(|response| response)
+    result.await.into_response()
 }
 
 async fn delete_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
@@ -484,24 +360,12 @@ where
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (parts, id, _) = split::<M::Id>(request).await;
-    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
+    let (conditions, id, _, _) = split::<M::Id>(request, config.policy).await;
     let result = async {
-        let id = id?;
-        let current = current::<M, R>(&config.repo, &id).await?;
-        evaluate(method, uri, headers, current.as_ref(), false, config.policy)?;
-        let Some(current) = current else {
-            return Err(Problem::new(StatusCode::NOT_FOUND).into_response());
-        };
-        let condition = WriteCondition::VersionIn(vec![current.version()]);
-        config
-            .repo
-            .delete(&id, &condition)
-            .await
-            .map_err(|e| write_error(e, method, uri))?;
-        Ok(crate::bodiless::response(StatusCode::NO_CONTENT))
+        conditions.delete(&*config.repo, &id?).await?;
+        Ok::<_, Refusal>(crate::bodiless::response(StatusCode::NO_CONTENT))
     };
-    result.await.unwrap_or_else(|response| response)
+    result.await.into_response()
 }
 
 async fn create<M, R>(State(config): State<Config<R>>, request: Request) -> Response
@@ -511,28 +375,33 @@ where
     R: Repository<M> + ?Sized,
 {
     let (parts, body) = request.into_parts();
-    let (method, headers, uri) = (&parts.method, &parts.headers, original_uri(&parts));
+    // The target is the collection, which has no representation of its
+    // own: If-Match is false (IM-3) and `If-None-Match: *` holds. A POST
+    // that creates needs no precondition (design decision 2).
+    let conditions = ConditionalRequest::from_parts(&parts).with_policy(Policy::Optional);
     let result = async {
-        require_media_type(headers, "application/json", false)?;
-        // The target is the collection, which has no representation of its
-        // own: If-Match is false (IM-3) and `If-None-Match: *` holds. No
-        // precondition is required of POST.
-        evaluate::<M>(method, uri, headers, None, true, Policy::Optional)?;
+        require_media_type(&parts.headers, "application/json", false)?;
+        conditions
+            .pipeline()
+            .creatable(true)
+            .decide::<M, Problem>(None)
+            .map_err(|rejection| conditions.refuse(rejection))?;
         let bytes = read_body(body, config.body_limit).await?;
         let mut model: M = parse_json(&bytes)?;
         model.set_version(M::Version::INITIAL);
         let saved = config.repo.create(model).await.map_err(|e| match e {
-            RepositoryError::AlreadyExists { .. } => Problem::new(StatusCode::CONFLICT)
-                .with_detail("a resource with this id exists already")
-                .into_response(),
-            other => write_error(other, method, uri),
+            RepositoryError::AlreadyExists { .. } => Refusal::from(
+                Problem::new(StatusCode::CONFLICT)
+                    .with_detail("a resource with this id exists already"),
+            ),
+            other => conditions.refuse(Rejection::<M, Problem>::Repository(other)),
         })?;
-        Ok(match location(uri, saved.id()) {
-            Some(location) => Tagged::created(saved, location).into_response(),
-            None => Tagged::written(saved).into_response(),
+        Ok::<_, Refusal>(match location(conditions.uri(), saved.id()) {
+            Some(location) => Tagged::created(saved, location),
+            None => Tagged::written(saved),
         })
     };
-    result.await.unwrap_or_else(|response| response)
+    result.await.into_response()
 }
 
 /// `GET /?after=<id>&limit=<n>`.
@@ -575,6 +444,6 @@ where
             next_after: page.next_after,
         })
         .into_response(),
-        Err(e) => Problem::from(e).into_response(),
+        Err(e) => Refusal::from(e).into_response(),
     }
 }

@@ -212,6 +212,12 @@ impl<'a> EntityTagRef<'a> {
         self.opaque == other.opaque
     }
 
+    /// The same tag, weak or strong: weak comparison (CMP-2) ignores the
+    /// difference, so a tag can be looked up in either form.
+    pub fn with_weakness(self, weak: bool) -> Self {
+        Self { weak, ..self }
+    }
+
     /// An owned copy. (Named so that it is not mistaken for
     /// `ToOwned::to_owned`, which copies the borrowed view itself.)
     pub fn to_entity_tag(self) -> EntityTag {

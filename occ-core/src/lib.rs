@@ -39,6 +39,7 @@
 
 mod date;
 mod entity_tag;
+pub mod pipeline;
 mod precondition;
 pub mod repository;
 

@@ -125,8 +125,9 @@ impl Preconditions {
     ///    ignore every precondition (EV-3);
     /// 2. a missing resource that the method cannot create is
     ///    [`Decision::NotFound`] whatever the headers (EV-2, S9, S11, S12);
-    /// 3. an unconditional PUT, PATCH or DELETE under
-    ///    [`Policy::Required`] is [`Decision::PreconditionRequired`] (428-1);
+    /// 3. an unconditional unsafe method (PUT, PATCH, DELETE, POST, …)
+    ///    under [`Policy::Required`] is [`Decision::PreconditionRequired`]
+    ///    (428-1);
     /// 4. `If-Match` (IM-1 … IM-5), else `If-Unmodified-Since` (IUS-*):
     ///    false is 412 (strict, IM-6);
     /// 5. `If-None-Match` (INM-*): false is 304 on GET/HEAD, 412 otherwise;
@@ -139,7 +140,7 @@ impl Preconditions {
         }
         // DELETE never creates: on a missing resource it is 404 whatever
         // the target says (S11). PUT, PATCH (S10) and POST may.
-        let may_create = kind.is_unsafe() && *method != Method::DELETE;
+        let may_create = kind == MethodKind::Write && *method != Method::DELETE;
         if target.current.is_none() && !(may_create && target.creatable) {
             return Decision::NotFound;
         }
@@ -217,11 +218,22 @@ impl Preconditions {
 /// Whether writes must carry a precondition (DESIGN decision 2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
-    /// PUT, PATCH and DELETE without a precondition get 428 (the default).
+    /// Every unsafe method (PUT, PATCH, DELETE, POST, extension methods)
+    /// without a precondition gets 428 (the default). A POST that creates
+    /// a new member of a collection is evaluated under
+    /// [`Optional`](Policy::Optional) by the route that creates.
     #[default]
     Required,
     /// Unconditional writes proceed.
     Optional,
+}
+
+impl Policy {
+    /// Whether a request with this method must carry a precondition under
+    /// this policy (before looking at its headers).
+    pub fn requires_precondition(self, method: &Method) -> bool {
+        self == Self::Required && MethodKind::of(method) == MethodKind::Write
+    }
 }
 
 /// The validators of the resource's current representation.
@@ -381,11 +393,10 @@ impl std::fmt::Display for Failure {
 enum MethodKind {
     /// GET and HEAD: 304 applies.
     Read,
-    /// PUT, PATCH, DELETE: 428 applies.
+    /// Every unsafe method: PUT, PATCH, DELETE, POST and extension
+    /// methods. 428 applies (a POST that creates a collection member is
+    /// evaluated under `Policy::Optional` by its route).
     Write,
-    /// POST and extension methods: unsafe, but a precondition is not
-    /// required (they do not target an existing representation's version).
-    OtherUnsafe,
     /// OPTIONS, TRACE, CONNECT (EV-3).
     Ignored,
 }
@@ -394,13 +405,8 @@ impl MethodKind {
     fn of(method: &Method) -> Self {
         match *method {
             Method::GET | Method::HEAD => Self::Read,
-            Method::PUT | Method::PATCH | Method::DELETE => Self::Write,
             Method::OPTIONS | Method::TRACE | Method::CONNECT => Self::Ignored,
-            _ => Self::OtherUnsafe,
+            _ => Self::Write,
         }
-    }
-
-    fn is_unsafe(self) -> bool {
-        matches!(self, Self::Write | Self::OtherUnsafe)
     }
 }

@@ -375,8 +375,9 @@ proptest! {
         ];
         for method in methods() {
             let read = method == Method::GET || method == Method::HEAD;
-            let write = method == Method::PUT || method == Method::PATCH || method == Method::DELETE;
             let ignored = method == Method::OPTIONS || method == Method::TRACE || method == Method::CONNECT;
+            // Every unsafe method is a write: POST and extensions too.
+            let write = !read && !ignored;
             for target in &targets {
                 for policy in [Policy::Required, Policy::Optional] {
                     let d = pre.evaluate(&method, target, policy);
@@ -388,7 +389,7 @@ proptest! {
                     if d == Decision::NotModified {
                         prop_assert!(read, "304 for {}", method);
                     }
-                    // 428 only for PUT/PATCH/DELETE under Required, with no
+                    // 428 only for unsafe methods under Required, with no
                     // header at all (DESIGN decision 2).
                     if d == Decision::PreconditionRequired {
                         prop_assert!(write && policy == Policy::Required, "428 for {}", method);

@@ -1773,8 +1773,14 @@ fn s15_unconditional_write_under_required_policy_is_428() {
             Decision::Proceed
         );
     }
-    // 428 is for PUT/PATCH/DELETE only.
-    for method in [Method::GET, Method::HEAD, Method::POST, Method::OPTIONS] {
+    // 428 is for unsafe methods only: POST (a custom action on the
+    // resource) is a write too; a POST that creates a collection member is
+    // evaluated under `Policy::Optional` by its route.
+    assert_eq!(
+        eval(&Method::POST, &[], &existing(&v1)),
+        Decision::PreconditionRequired
+    );
+    for method in [Method::GET, Method::HEAD, Method::OPTIONS] {
         assert_eq!(
             eval(&method, &[], &existing(&v1)),
             Decision::Proceed,

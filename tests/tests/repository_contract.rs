@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use occ_core::pipeline::{Pipeline, Rejection, Written};
 use occ_core::repository::sql::{PgRepository, SqliteRepository};
 use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
 use occ_core::{Preconditions, Versioned};
@@ -367,19 +368,38 @@ async fn contention_postgres_across_processes() {
     occ_tests::drop_schema(&url, &schema).await;
 }
 
-#[test]
-fn if_match_tags_become_versions_for_the_write() {
+#[tokio::test]
+async fn if_match_tags_become_versions_for_the_write() {
     let mut headers = http::HeaderMap::new();
     headers.insert(
         "if-match",
-        r#""item-7-v3", W/"item-7-v4", "item-8-v5", "item-7-v03""#
+        r#""item-7-v3", W/"item-7-v4", "item-8-v5", "item-7-v04""#
             .parse()
             .unwrap(),
     );
-    let condition = Preconditions::from_headers(&headers).write_condition::<Item>(&7);
-    // The weak tag never matches (IM-1); another item's tag names no
-    // version of this one; a non-canonical number is not our tag.
-    assert_eq!(condition, Some(versions(&[3])));
+    let pre = Preconditions::from_headers(&headers);
+    let put = Pipeline::new(&http::Method::PUT, &pre);
+    let repo = MemoryRepository::new();
+    let mut item = Item::new(7, "seven");
+    item.version = 3;
+    repo.create(item.clone()).await.unwrap();
+    // "item-7-v3" names version 3: the write goes through.
+    let saved = put
+        .replace::<Item, _, ()>(&repo, &7, Ok(item.clone()))
+        .await;
+    assert!(
+        matches!(saved, Ok(Written::Updated(ref i)) if i.version == 4),
+        "{saved:?}"
+    );
+    // Now at version 4: the weak tag never matches (IM-1), another item's
+    // tag names no version of this one, and a non-canonical number is not
+    // our tag.
+    let again = put.replace::<Item, _, ()>(&repo, &7, Ok(item)).await;
+    assert!(
+        matches!(again, Err(Rejection::PreconditionFailed { ref current, .. })
+            if current.as_ref().map(|c| c.version) == Some(4)),
+        "{again:?}"
+    );
     assert_eq!(
         Item::version_from_tag(&7, Item::entity_tag_for(&7, 42).as_tag_ref()),
         Some(42)

@@ -3,67 +3,64 @@
 use std::marker::PhantomData;
 
 use axum::extract::{FromRequest, Request};
-use http::Method;
-use occ_core::{EntityTag, Policy, Target, Versioned};
+use occ_core::repository::Repository;
+use occ_core::Versioned;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::policy::Refused;
-use crate::Problem;
+use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 
-/// The request's preconditions, with the body extractor `T` held back until
-/// they pass.
+/// A [`ConditionalRequest`] with its body extractor `T` held back until the
+/// preconditions pass.
 ///
 /// RFC 9110 §13.2.1 (EV-1) evaluates preconditions before the content is
 /// processed, so a stale `If-Match` with an invalid body is 412, and a valid
-/// one with an invalid body is 422 (S16, S17). The handler reads the current
-/// state, calls [`check`](Conditional::check), and gets the body only if
-/// the request may proceed:
+/// one with an invalid body is 422 (S16, S17). A write built from the body
+/// is one statement with [`replace`](Conditional::replace) or
+/// [`merge`](Conditional::merge): the body is read first, but its error is
+/// answered only if the preconditions pass. A custom action is a merge of
+/// the members it sets, so `POST /docs/{id}/publish` is one statement too,
+/// and 428 without a precondition under the default policy:
 ///
 /// ```
-/// use axum::{extract::{Path, State}, routing::put, Json, Router};
-/// use occ_axum::{Conditional, Problem, Refused, Tagged};
-/// use occ_core::repository::{MemoryRepository, Repository, WriteCondition};
+/// use axum::{body::Bytes, extract::{Path, State}, routing::{post, put}, Json, Router};
+/// use occ_axum::{Conditional, Refusal, Tagged};
+/// use occ_core::repository::MemoryRepository;
 /// use occ_core::Versioned;
 /// use std::sync::Arc;
 ///
 /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
-/// struct Note { id: u64, #[version] version: u64, text: String }
+/// struct Doc { id: u64, #[version] version: u64, text: String, published: bool }
 ///
 /// #[derive(serde::Deserialize)]
 /// struct NewText { text: String }
 ///
-/// async fn replace(
-///     State(repo): State<Arc<MemoryRepository<Note>>>,
-///     Path(id): Path<u64>,
-///     request: Conditional<Json<NewText>>,
-/// ) -> Result<Tagged<Note>, Refused> {
-///     let current = repo.get(&id).await.ok();
-///     // 404, 428, 412 (with the current ETag) or 304 come out here...
-///     let Json(body) = request.check(current.as_ref()).await?;
-///     let Some(current) = current else { return Err(Problem::new(http::StatusCode::NOT_FOUND).into()) };
-///     let next = Note { text: body.text, ..current.clone() };
-///     // ...and the write is a compare-and-swap on the version just read.
-///     let saved = repo
-///         .update(next, &WriteCondition::VersionIn(vec![current.version]))
+/// type Docs = Arc<MemoryRepository<Doc>>;
+///
+/// async fn edit(State(docs): State<Docs>, Path(id): Path<u64>, request: Conditional<Json<NewText>>)
+///     -> Result<Tagged<Doc>, Refusal> {
+///     // 428, 412 (with the current ETag), 404, then 400/422 for the body.
+///     request
+///         .merge(&*docs, &id, |Json(body)| Ok(serde_json::json!({ "text": body.text })))
 ///         .await
-///         .map_err(Problem::from)?;
-///     Ok(Tagged::written(saved))
+/// }
+///
+/// async fn publish(State(docs): State<Docs>, Path(id): Path<u64>, request: Conditional<Bytes>)
+///     -> Result<Tagged<Doc>, Refusal> {
+///     request.merge(&*docs, &id, |_| Ok(serde_json::json!({ "published": true }))).await
 /// }
 ///
 /// let app: Router = Router::new()
-///     .route("/notes/{id}", put(replace))
-///     .with_state(Arc::new(MemoryRepository::<Note>::new()));
+///     .route("/docs/{id}", put(edit))
+///     .route("/docs/{id}/publish", post(publish))
+///     .with_state(Docs::default());
 /// ```
-///
-/// The policy ([`Policy::Required`] unless a [`Policy`] is in the request
-/// extensions, e.g. from `Extension(Policy::Optional)` on a router or route)
-/// decides whether a write without preconditions is 428.
 ///
 /// `T` is any extractor that needs no state: `Json<_>`, `String`, `Bytes`,
 /// `Form<_>`. Its rejection becomes problem details.
 #[derive(Debug)]
 pub struct Conditional<T> {
-    preconditions: occ_core::Preconditions,
-    policy: Policy,
+    conditions: ConditionalRequest,
     request: Request,
     _body: PhantomData<fn() -> T>,
 }
@@ -72,61 +69,25 @@ impl<S: Send + Sync, T> FromRequest<S> for Conditional<T> {
     type Rejection = std::convert::Infallible;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let conditions = ConditionalRequest::from_parts(&parts);
         Ok(Self {
-            preconditions: occ_core::Preconditions::from_headers(request.headers()),
-            policy: request
-                .extensions()
-                .get::<Policy>()
-                .copied()
-                .unwrap_or_default(),
-            request,
+            conditions,
+            request: Request::from_parts(parts, body),
             _body: PhantomData,
         })
     }
 }
 
 impl<T> Conditional<T> {
+    /// The request's method, resource, preconditions and policy.
+    pub fn conditions(&self) -> &ConditionalRequest {
+        &self.conditions
+    }
+
     /// The parsed precondition headers.
     pub fn preconditions(&self) -> &occ_core::Preconditions {
-        &self.preconditions
-    }
-
-    /// The request method.
-    pub fn method(&self) -> &Method {
-        self.request.method()
-    }
-
-    /// The policy in force for this request.
-    pub fn policy(&self) -> Policy {
-        self.policy
-    }
-
-    /// Evaluates the preconditions against `target` (PR-1): `Ok` to
-    /// proceed, or the 304 / 404 / 412 / 428 to answer.
-    pub fn evaluate(
-        &self,
-        target: &Target<'_>,
-        current: Option<&EntityTag>,
-    ) -> Result<(), Refused> {
-        let decision = self
-            .preconditions
-            .evaluate(self.method(), target, self.policy);
-        match Refused::from_decision(decision, self.method(), self.request.uri().path(), current) {
-            None => Ok(()),
-            Some(refused) => Err(refused),
-        }
-    }
-
-    /// Evaluates against the current state of a model (`None`: missing, and
-    /// not creatable by this request).
-    pub fn evaluate_model<M: Versioned>(&self, current: Option<&M>) -> Result<(), Refused> {
-        match current {
-            Some(model) => {
-                let etag = model.entity_tag();
-                self.evaluate(&Target::of(model, &etag), Some(&etag))
-            }
-            None => self.evaluate(&Target::missing_of::<M>(), None),
-        }
+        self.conditions.preconditions()
     }
 }
 
@@ -135,16 +96,83 @@ where
     T: FromRequest<()>,
     T::Rejection: Into<Problem>,
 {
-    /// Extracts the body, after the preconditions passed. Its rejections
+    /// Extracts the body, without evaluating anything. Its rejections
     /// (syntax 400, media type 415, size 413, data 422) are problem details.
     pub async fn into_body(self) -> Result<T, Problem> {
         T::from_request(self.request, &()).await.map_err(Into::into)
     }
 
-    /// [`evaluate_model`](Self::evaluate_model), then
-    /// [`into_body`](Self::into_body).
-    pub async fn check<M: Versioned>(self, current: Option<&M>) -> Result<T, Refused> {
-        self.evaluate_model(current)?;
-        self.into_body().await.map_err(Refused::Problem)
+    /// Evaluates the preconditions on `current`, a state the handler read
+    /// itself (`None`: missing), then extracts the body. The handler then
+    /// writes with a compare-and-swap on `current`'s version.
+    pub async fn check<M: Versioned>(self, current: Option<M>) -> Result<(Option<M>, T), Refusal> {
+        let current = self
+            .conditions
+            .pipeline()
+            .decide::<M, Problem>(current)
+            .map_err(|rejection| self.conditions.refuse(rejection))?;
+        let body = T::from_request(self.request, &())
+            .await
+            .map_err(|rejection| Refusal::from(rejection.into()))?;
+        Ok((current, body))
+    }
+
+    /// The general path in one call: reads the resource, evaluates the
+    /// preconditions on it, then extracts the body.
+    pub async fn fetch<M, R>(self, repo: &R, id: &M::Id) -> Result<(M, T), Refusal>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let current = self.conditions.check(repo, id).await?;
+        let Some(current) = current else {
+            return Err(self
+                .conditions
+                .refuse(occ_core::pipeline::Rejection::<M, Problem>::NotFound));
+        };
+        let body = T::from_request(self.request, &())
+            .await
+            .map_err(|rejection| Refusal::from(rejection.into()))?;
+        Ok((current, body))
+    }
+
+    /// Replaces the resource with the model `build` makes from the body:
+    /// one statement where the preconditions allow
+    /// ([`ConditionalRequest::replace`]).
+    pub async fn replace<M, R>(
+        self,
+        repo: &R,
+        id: &M::Id,
+        creatable: bool,
+        build: impl FnOnce(T) -> Result<M, Problem>,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let body = T::from_request(self.request, &()).await.map_err(Into::into);
+        self.conditions
+            .replace(repo, id, body.and_then(build), creatable)
+            .await
+    }
+
+    /// Merges the members `build` makes from the body (a JSON object, as
+    /// a merge patch): one statement where the store can merge them in
+    /// place ([`ConditionalRequest::merge`]).
+    pub async fn merge<M, R>(
+        self,
+        repo: &R,
+        id: &M::Id,
+        build: impl FnOnce(T) -> Result<serde_json::Value, Problem>,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let body = T::from_request(self.request, &()).await.map_err(Into::into);
+        self.conditions.merge(repo, id, body.and_then(build)).await
     }
 }

@@ -41,7 +41,7 @@ pub enum IfMatchRejection {
 impl IntoResponse for IfMatchRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Missing => crate::policy::precondition_required().into_response(),
+            Self::Missing => crate::refusal::precondition_required().into_response(),
         }
     }
 }
@@ -49,7 +49,7 @@ impl IntoResponse for IfMatchRejection {
 impl From<IfMatchRejection> for Problem {
     fn from(rejection: IfMatchRejection) -> Self {
         match rejection {
-            IfMatchRejection::Missing => crate::policy::precondition_required(),
+            IfMatchRejection::Missing => crate::refusal::precondition_required(),
         }
     }
 }

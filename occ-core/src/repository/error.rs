@@ -3,51 +3,48 @@
 use std::error::Error;
 use std::fmt;
 
-/// Why a repository operation failed: one variant per HTTP outcome, so a
-/// handler maps it without matching strings.
+/// Why a repository operation failed: one variant per outcome a handler
+/// tells apart, so it maps them without matching strings.
+#[non_exhaustive]
 pub enum RepositoryError<M> {
-    /// No resource with that id (404).
+    /// No resource with that id.
     NotFound,
-    /// The write condition did not hold (412); the current state is here so
+    /// The write condition did not hold; the current state is here so
     /// the response can carry its ETag.
     PreconditionFailed {
         /// The stored resource as it is now.
         current: Box<M>,
     },
-    /// A resource with that id exists already (412 for `If-None-Match: *`,
-    /// 409 for POST).
+    /// A resource with that id exists already.
     AlreadyExists {
         /// The stored resource, when the backend returned it.
         current: Option<Box<M>>,
     },
-    /// The requested state is not valid for the model (422): a merge patch
-    /// that does not deserialize, or that changes the id or version.
+    /// The requested state is not valid for the model: a merge patch that
+    /// does not deserialize, that changes the id or version, or a value a
+    /// storage constraint refuses.
     Invalid(String),
-    /// The version counter cannot go higher (409).
+    /// The version counter cannot go higher.
     VersionExhausted,
-    /// The backend failed or cannot be reached (503). The source is for
-    /// logs only; it is never shown to clients.
+    /// The backend cannot be reached, is busy, or gave up on a transaction
+    /// (a lost connection, a timeout, a deadlock): worth a retry. The
+    /// source is for logs only; it is never shown to clients.
     Unavailable(Box<dyn Error + Send + Sync>),
+    /// The backend refused the operation for a reason a retry will not
+    /// change: the table does not match the model (a missing column, a
+    /// wrong type). The source is for logs only.
+    Internal(Box<dyn Error + Send + Sync>),
 }
 
 impl<M> RepositoryError<M> {
-    /// Wraps a backend error.
+    /// Wraps a transient backend error.
     pub fn unavailable(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
         Self::Unavailable(source.into())
     }
 
-    /// The HTTP status this error stands for.
-    pub fn status(&self) -> http::StatusCode {
-        use http::StatusCode;
-        match self {
-            Self::NotFound => StatusCode::NOT_FOUND,
-            Self::PreconditionFailed { .. } | Self::AlreadyExists { .. } => {
-                StatusCode::PRECONDITION_FAILED
-            }
-            Self::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::VersionExhausted => StatusCode::CONFLICT,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        }
+    /// Wraps a backend error that a retry will not fix.
+    pub fn internal(source: impl Into<Box<dyn Error + Send + Sync>>) -> Self {
+        Self::Internal(source.into())
     }
 }
 
@@ -60,6 +57,7 @@ impl<M> fmt::Debug for RepositoryError<M> {
             Self::Invalid(why) => f.debug_tuple("Invalid").field(why).finish(),
             Self::VersionExhausted => f.write_str("VersionExhausted"),
             Self::Unavailable(source) => f.debug_tuple("Unavailable").field(source).finish(),
+            Self::Internal(source) => f.debug_tuple("Internal").field(source).finish(),
         }
     }
 }
@@ -75,6 +73,7 @@ impl<M> fmt::Display for RepositoryError<M> {
             Self::Invalid(why) => write!(f, "invalid resource: {why}"),
             Self::VersionExhausted => f.write_str("the version counter cannot be incremented"),
             Self::Unavailable(_) => f.write_str("the storage backend is unavailable"),
+            Self::Internal(_) => f.write_str("the storage backend refused the operation"),
         }
     }
 }
@@ -82,7 +81,7 @@ impl<M> fmt::Display for RepositoryError<M> {
 impl<M> Error for RepositoryError<M> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
-            Self::Unavailable(source) => Some(&**source),
+            Self::Unavailable(source) | Self::Internal(source) => Some(&**source),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@
 mod error;
 mod memory;
 mod merge_patch;
+#[cfg(feature = "tokio")]
 mod retry;
 #[cfg(feature = "sqlx")]
 pub mod sql;
@@ -19,13 +20,12 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::precondition::Preconditions;
-use crate::tag_list::{ListElement, ListKind};
 use crate::versioned::Versioned;
 
 pub use error::RepositoryError;
 pub use memory::MemoryRepository;
 pub use merge_patch::{apply_merge_patch, merge_patch_model};
+#[cfg(feature = "tokio")]
 pub use retry::{retry_on_conflict, RetryPolicy};
 
 /// What a conditional write requires of the stored resource. The repository
@@ -40,6 +40,9 @@ pub enum WriteCondition<V> {
     /// The stored version is one of these (`If-Match` tags). An empty list
     /// never matches.
     VersionIn(Vec<V>),
+    /// The stored version is none of these (`If-None-Match` tags on a
+    /// write). An empty list always matches.
+    VersionNotIn(Vec<V>),
     /// The stored modification time is not after this date
     /// (`If-Unmodified-Since`, compared at second resolution).
     UnmodifiedSince(SystemTime),
@@ -51,6 +54,7 @@ impl<V: Copy + Eq> WriteCondition<V> {
         match self {
             Self::Unconditional | Self::Exists => true,
             Self::VersionIn(versions) => versions.contains(&current.version()),
+            Self::VersionNotIn(versions) => !versions.contains(&current.version()),
             Self::UnmodifiedSince(since) => current
                 .last_modified()
                 .is_none_or(|lm| crate::date::to_second(lm) <= *since),
@@ -58,44 +62,29 @@ impl<V: Copy + Eq> WriteCondition<V> {
     }
 }
 
-impl Preconditions {
-    /// The condition a write must meet, when the request's preconditions
-    /// reduce to one the store can check in the write itself: a well-formed
-    /// `If-Match` (tags or `*`) alone, or a valid `If-Unmodified-Since` alone
-    /// on a model with modification times, or nothing at all.
-    ///
-    /// `None` means the request needs the general path: read the current
-    /// state, [`evaluate`](Preconditions::evaluate), then write with
-    /// [`WriteCondition::VersionIn`] the version that was read.
-    ///
-    /// Tags map to versions through [`Versioned::version_from_tag`] for this
-    /// `id`: a tag of another resource, or a weak tag (IM-1), maps to none.
-    pub fn write_condition<M: Versioned>(&self, id: &M::Id) -> Option<WriteCondition<M::Version>> {
-        if self.if_none_match().is_some() || self.if_modified_since().is_some() {
-            return None;
-        }
-        if let Some(list) = self.if_match() {
-            return match list.check().ok()? {
-                ListKind::Any => Some(WriteCondition::Exists),
-                ListKind::Tags(_) => Some(WriteCondition::VersionIn(
-                    list.elements()
-                        .filter_map(|e| match e {
-                            Ok(ListElement::Tag(tag)) => M::version_from_tag(id, tag),
-                            _ => None,
-                        })
-                        .collect(),
-                )),
-            };
-        }
-        match self.if_unmodified_since() {
-            None => Some(WriteCondition::Unconditional),
-            Some(crate::DateField::Valid(since)) if M::HAS_LAST_MODIFIED => {
-                Some(WriteCondition::UnmodifiedSince(since))
-            }
-            // Ignored (IUS-2, IUS-3): leave the decision to `evaluate`.
-            Some(_) => None,
-        }
-    }
+/// The versions a client already has, from `If-None-Match` on GET/HEAD.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KnownVersions<V> {
+    /// `*`: any current representation is known.
+    Any,
+    /// These versions (tags of other resources and malformed elements are
+    /// left out, so they never match).
+    Listed(Vec<V>),
+}
+
+/// What [`Repository::get_unless`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fetched<M: Versioned> {
+    /// The current version is not one the client knows: the representation.
+    Changed(M),
+    /// The client knows the current version: only its validators were read.
+    Unchanged {
+        /// The current version.
+        version: M::Version,
+        /// The current modification time, when the model has one and the
+        /// store read it.
+        last_modified: Option<SystemTime>,
+    },
 }
 
 /// One page of a keyset-paginated listing.
@@ -167,6 +156,31 @@ where
     /// The resource with this id.
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>>;
 
+    /// The resource with this id unless its current version is one the
+    /// client `known`s, in which case only the version is read: what a
+    /// conditional GET needs, so that a 304 transfers no representation.
+    /// The SQL repository does it in one statement; the default reads the
+    /// whole resource.
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        let current = self.get(id).await?;
+        let unchanged = match known {
+            KnownVersions::Any => true,
+            KnownVersions::Listed(versions) => versions.contains(&current.version()),
+        };
+        Ok(if unchanged {
+            Fetched::Unchanged {
+                version: current.version(),
+                last_modified: current.last_modified(),
+            }
+        } else {
+            Fetched::Changed(current)
+        })
+    }
+
     /// Stores a new resource as given (version included), or fails with
     /// [`RepositoryError::AlreadyExists`] if the id is taken.
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>>;
@@ -189,14 +203,15 @@ where
     /// Up to `limit` resources with ids greater than `after`, in id order.
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>>;
 
-    /// Applies a JSON merge patch (RFC 7396) if `condition` holds, atomically
-    /// (PATCH-1): the patch is applied to the current state, the result is
-    /// validated by deserializing it into `M`, changes to the id or version
-    /// are refused ([`RepositoryError::Invalid`]), and the write is a
-    /// compare-and-swap on the version that was read. A concurrent change
-    /// between the read and the write is detected by that swap; the read is
-    /// then repeated (a bounded number of times) and the condition checked
-    /// again on the fresh state.
+    /// Applies a JSON merge patch (RFC 7396) if `condition` holds,
+    /// atomically (PATCH-1): the result is validated by deserializing it
+    /// into `M`, and changes to the id or version are refused
+    /// ([`RepositoryError::Invalid`]).
+    ///
+    /// The SQL repository turns a patch of top-level members into one
+    /// `UPDATE` of those columns with the condition in its `WHERE` clause.
+    /// The default (and the SQL repository, for what cannot be merged in
+    /// SQL) is [`merge_by_swap`]: read, patch, compare-and-swap.
     async fn merge_patch(
         &self,
         id: &M::Id,
@@ -206,28 +221,48 @@ where
     where
         M: Serialize + DeserializeOwned,
     {
-        const ATTEMPTS: usize = 8;
-        let mut last = None;
-        for _ in 0..ATTEMPTS {
-            let current = self.get(id).await?;
-            if !condition.is_met_by(&current) {
-                return Err(RepositoryError::PreconditionFailed {
-                    current: Box::new(current),
-                });
-            }
-            let read_version = current.version();
-            let patched = merge_patch_model(&current, patch)?;
-            match self
-                .update(patched, &WriteCondition::VersionIn(vec![read_version]))
-                .await
-            {
-                Err(RepositoryError::PreconditionFailed { current }) => last = Some(current),
-                other => return other,
-            }
-        }
-        Err(match last {
-            Some(current) => RepositoryError::PreconditionFailed { current },
-            None => RepositoryError::NotFound,
-        })
+        merge_by_swap(self, id, patch, condition).await
     }
+}
+
+/// A merge patch applied in the application, atomically all the same: the
+/// current state is read, the condition checked on it, the patch applied,
+/// and the write is a compare-and-swap on the version that was read. A
+/// concurrent change between the read and the write is detected by that
+/// swap; the read is then repeated (a bounded number of times) and the
+/// condition checked again on the fresh state.
+pub async fn merge_by_swap<M, R>(
+    repo: &R,
+    id: &M::Id,
+    patch: &serde_json::Value,
+    condition: &WriteCondition<M::Version>,
+) -> Result<M, RepositoryError<M>>
+where
+    M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+    R: Repository<M> + ?Sized,
+{
+    const ATTEMPTS: usize = 8;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let current = repo.get(id).await?;
+        if !condition.is_met_by(&current) {
+            return Err(RepositoryError::PreconditionFailed {
+                current: Box::new(current),
+            });
+        }
+        let read_version = current.version();
+        let patched = merge_patch_model(&current, patch)?;
+        match repo
+            .update(patched, &WriteCondition::VersionIn(vec![read_version]))
+            .await
+        {
+            Err(RepositoryError::PreconditionFailed { current }) => last = Some(current),
+            other => return other,
+        }
+    }
+    Err(match last {
+        Some(current) => RepositoryError::PreconditionFailed { current },
+        None => RepositoryError::NotFound,
+    })
 }

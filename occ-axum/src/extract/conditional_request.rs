@@ -1,0 +1,230 @@
+//! The `ConditionalRequest` extractor: the entry to the decide→write
+//! pipeline for handlers.
+
+use std::convert::Infallible;
+
+use axum::extract::{FromRequestParts, OriginalUri};
+use http::request::Parts;
+use http::{HeaderValue, Method, Uri};
+use occ_core::pipeline::{Pipeline, Rejection, Written};
+use occ_core::repository::Repository;
+use occ_core::{Policy, Preconditions, Versioned};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::{Problem, Refusal, Tagged};
+
+/// A request's method, resource and precondition headers (parsed once),
+/// with the [`Policy`] in force: what occ-core's
+/// [`Pipeline`] needs, and what a refusal names in its log event.
+///
+/// Its methods run one conditional operation against a
+/// [`Repository`] and answer with a response or a [`Refusal`]. Each is one
+/// statement on its happy path where the preconditions can be checked by
+/// the store (see [`occ_core::pipeline`]).
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::extract::{Path, State};
+/// use axum::routing::get;
+/// use axum::Router;
+/// use occ_axum::{ConditionalRequest, Refusal, Tagged};
+/// use occ_core::repository::MemoryRepository;
+/// use occ_core::Versioned;
+///
+/// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+/// struct Note { id: u64, #[version] version: u64, text: String }
+///
+/// type Notes = Arc<MemoryRepository<Note>>;
+///
+/// async fn read(State(notes): State<Notes>, Path(id): Path<u64>, request: ConditionalRequest)
+///     -> Result<Tagged<Note>, Refusal> {
+///     request.read(&*notes, &id).await
+/// }
+///
+/// async fn remove(State(notes): State<Notes>, Path(id): Path<u64>, request: ConditionalRequest)
+///     -> Result<http::StatusCode, Refusal> {
+///     request.delete(&*notes, &id).await?;
+///     Ok(http::StatusCode::NO_CONTENT)
+/// }
+///
+/// let app: Router = Router::new()
+///     .route("/notes/{id}", get(read).delete(remove))
+///     .with_state(Notes::default());
+/// ```
+///
+/// The policy is [`Policy::Required`] unless a [`Policy`] is in the request
+/// extensions (`Extension(Policy::Optional)` on a router or route, or
+/// [`RequirePreconditionsLayer`](crate::RequirePreconditionsLayer)).
+#[derive(Debug, Clone)]
+pub struct ConditionalRequest {
+    method: Method,
+    uri: Uri,
+    preconditions: Preconditions,
+    policy: Policy,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ConditionalRequest {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self::from_parts(parts))
+    }
+}
+
+impl ConditionalRequest {
+    /// Reads the method, the URI as the client sent it (before nesting
+    /// stripped a prefix), the precondition headers and the policy.
+    pub fn from_parts(parts: &Parts) -> Self {
+        let uri = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or(&parts.uri, |original| &original.0);
+        Self {
+            method: parts.method.clone(),
+            uri: uri.clone(),
+            preconditions: Preconditions::from_headers(&parts.headers),
+            policy: parts
+                .extensions
+                .get::<Policy>()
+                .copied()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Overrides the policy (the generated routes set theirs).
+    pub fn with_policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The parsed precondition headers.
+    pub fn preconditions(&self) -> &Preconditions {
+        &self.preconditions
+    }
+
+    /// The request method.
+    pub fn method(&self) -> &Method {
+        &self.method
+    }
+
+    /// The request URI, as the client sent it.
+    pub fn uri(&self) -> &Uri {
+        &self.uri
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// occ-core's pipeline for this request.
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline::new(&self.method, &self.preconditions).policy(self.policy)
+    }
+
+    /// The refusal for an outcome of the pipeline, naming this request in
+    /// its log event.
+    pub fn refuse<M: Versioned, B: Into<Problem>>(&self, rejection: Rejection<M, B>) -> Refusal {
+        Refusal::from_rejection(rejection)
+            .for_request(&self.method, self.uri.path())
+            .for_head(self.method == Method::HEAD)
+    }
+
+    /// GET/HEAD: 200 with the representation and its `ETag`, or 304, 404,
+    /// 412. With only `If-None-Match`, one statement that reads the
+    /// representation only when the tag does not match.
+    pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        match self.pipeline().read(repo, id).await {
+            Ok((model, etag)) => Ok(Tagged::ok(model).with_entity_tag(etag)),
+            Err(rejection) => Err(self.refuse(rejection)),
+        }
+    }
+
+    /// The general path, for a handler that writes on its own: reads the
+    /// resource and evaluates the preconditions on it. Proceed with a
+    /// compare-and-swap on the returned state's version; `None` means
+    /// missing and creatable (see [`Pipeline::creatable`]).
+    pub async fn check<M, R>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Refusal>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        self.pipeline()
+            .check::<M, R, Problem>(repo, id)
+            .await
+            .map_err(|rejection| self.refuse(rejection))
+    }
+
+    /// PUT with the whole new representation: 200 with the new `ETag`
+    /// (201 with `Location` when `creatable` and created), in one statement
+    /// where the preconditions allow. `body`'s error is answered only if
+    /// the preconditions pass (EV-1).
+    pub async fn replace<M, R>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        body: Result<M, Problem>,
+        creatable: bool,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        match self
+            .pipeline()
+            .creatable(creatable)
+            .replace(repo, id, body)
+            .await
+        {
+            Ok(Written::Updated(saved)) => Ok(Tagged::written(saved)),
+            Ok(Written::Created(saved)) => Ok(match HeaderValue::from_str(self.uri.path()) {
+                Ok(location) => Tagged::created(saved, location),
+                Err(_) => Tagged::written(saved),
+            }),
+            Err(rejection) => Err(self.refuse(rejection)),
+        }
+    }
+
+    /// A merge of members (PUT merging, PATCH merge-patch, or a custom
+    /// action that sets members): 200 with the new `ETag`, in one
+    /// statement where the store can merge the members in place.
+    pub async fn merge<M, R>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: Result<serde_json::Value, Problem>,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        self.pipeline()
+            .merge(repo, id, patch)
+            .await
+            .map(Tagged::written)
+            .map_err(|rejection| self.refuse(rejection))
+    }
+
+    /// DELETE, in one statement where the preconditions allow. Returns the
+    /// deleted state.
+    pub async fn delete<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Refusal>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        self.pipeline()
+            .delete(repo, id)
+            .await
+            .map_err(|rejection| self.refuse(rejection))
+    }
+}

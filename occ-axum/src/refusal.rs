@@ -1,0 +1,285 @@
+//! [`Refusal`]: every way occ stops a request, as one response type, and
+//! the one place where outcomes of occ-core become HTTP statuses.
+
+use std::fmt;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderName, Method, StatusCode};
+use occ_core::pipeline::Rejection;
+use occ_core::repository::RepositoryError;
+use occ_core::{Failure, Versioned};
+
+use crate::{NotModified, Problem};
+
+/// Why a request was not performed: a 304, or a problem (404, 412, 422,
+/// 428, 500, 503, …) as `application/problem+json`.
+///
+/// Handlers return `Result<_, Refusal>` and use `?` on the pipeline, on the
+/// repository ([`RepositoryError`] converts) and on [`Problem`]s:
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::extract::{Path, State};
+/// use occ_axum::{ConditionalRequest, Refusal, Tagged};
+/// use occ_core::repository::MemoryRepository;
+/// use occ_core::Versioned;
+///
+/// #[derive(Clone, serde::Serialize, Versioned)]
+/// struct Note { id: u64, #[version] version: u64, text: String }
+///
+/// async fn read(
+///     State(notes): State<Arc<MemoryRepository<Note>>>,
+///     Path(id): Path<u64>,
+///     request: ConditionalRequest,
+/// ) -> Result<Tagged<Note>, Refusal> {
+///     // 200, or 304 / 404 / 412, in one read.
+///     request.read(&*notes, &id).await
+/// }
+/// ```
+///
+/// Each 412 and 428 is logged once, when the response is built: one
+/// `tracing` event at INFO level with the method and resource (when the
+/// refusal came through a [`ConditionalRequest`](crate::ConditionalRequest)),
+/// the header at fault and the current entity tag.
+pub struct Refusal(Box<Inner>);
+
+struct Inner {
+    kind: Kind,
+    method: Option<Method>,
+    resource: Option<String>,
+    header: Option<HeaderName>,
+}
+
+enum Kind {
+    NotModified(NotModified),
+    Problem(Problem),
+}
+
+impl Refusal {
+    fn new(kind: Kind, header: Option<HeaderName>) -> Self {
+        Self(Box::new(Inner {
+            kind,
+            method: None,
+            resource: None,
+            header,
+        }))
+    }
+
+    /// The status this refusal answers with.
+    pub fn status(&self) -> StatusCode {
+        match &self.0.kind {
+            Kind::NotModified(_) => StatusCode::NOT_MODIFIED,
+            Kind::Problem(problem) => problem.status(),
+        }
+    }
+
+    /// The problem's explanation (`detail`), if any.
+    pub fn body_text(&self) -> Option<&str> {
+        match &self.0.kind {
+            Kind::NotModified(_) => None,
+            Kind::Problem(problem) => problem.detail(),
+        }
+    }
+
+    /// The problem, unless this is a 304.
+    pub fn problem(&self) -> Option<&Problem> {
+        match &self.0.kind {
+            Kind::NotModified(_) => None,
+            Kind::Problem(problem) => Some(problem),
+        }
+    }
+
+    /// Names the request in the log event of a 412 or 428.
+    pub(crate) fn for_request(mut self, method: &Method, resource: &str) -> Self {
+        self.0.method = Some(method.clone());
+        self.0.resource = Some(resource.to_owned());
+        self
+    }
+
+    /// Leaves the body out, for a response to HEAD (412-2).
+    pub(crate) fn for_head(mut self, head: bool) -> Self {
+        if let Kind::Problem(problem) = self.0.kind {
+            self.0.kind = Kind::Problem(problem.for_head(head));
+        }
+        self
+    }
+
+    /// The refusal for an outcome of the pipeline; the body's own error
+    /// becomes its problem.
+    pub fn from_rejection<M, B>(rejection: Rejection<M, B>) -> Self
+    where
+        M: Versioned,
+        B: Into<Problem>,
+    {
+        match rejection {
+            Rejection::NotModified {
+                etag,
+                last_modified: _,
+            } => Self::new(Kind::NotModified(NotModified::new(Some(etag))), None),
+            Rejection::NotFound => Problem::new(StatusCode::NOT_FOUND)
+                .with_detail(NO_RESOURCE)
+                .into(),
+            Rejection::PreconditionRequired => Self::new(
+                Kind::Problem(precondition_required()),
+                Some(http::header::IF_MATCH),
+            ),
+            Rejection::PreconditionFailed { failure, current } => {
+                precondition_failed(&failure, current.map(|c| c.entity_tag()))
+            }
+            Rejection::Body(body) => body.into().into(),
+            Rejection::Repository(error) => error.into(),
+        }
+    }
+}
+
+const NO_RESOURCE: &str = "no resource exists at this URL";
+
+/// The 428 answer (428-1 … 428-3): says which header to send and where to
+/// get the tag, and must not be stored.
+pub(crate) fn precondition_required() -> Problem {
+    Problem::new(StatusCode::PRECONDITION_REQUIRED)
+        .with_detail(
+            "this request must be conditional: send If-Match with the ETag from a GET of this \
+             resource, or If-None-Match: * to create it only if it does not exist",
+        )
+        .no_store()
+}
+
+/// The 412 answer, with the current tag when there is a resource
+/// (design decision 5).
+fn precondition_failed(failure: &Failure, current: Option<occ_core::EntityTag>) -> Refusal {
+    let problem = Problem::new(StatusCode::PRECONDITION_FAILED).with_detail(failure.to_string());
+    let problem = match current {
+        Some(tag) => problem.with_current_etag(tag),
+        None => problem,
+    };
+    Refusal::new(Kind::Problem(problem), Some(failure.header()))
+}
+
+impl<M: Versioned, B: Into<Problem>> From<Rejection<M, B>> for Refusal {
+    fn from(rejection: Rejection<M, B>) -> Self {
+        Self::from_rejection(rejection)
+    }
+}
+
+impl From<Problem> for Refusal {
+    fn from(problem: Problem) -> Self {
+        Self::new(Kind::Problem(problem), None)
+    }
+}
+
+impl From<NotModified> for Refusal {
+    fn from(not_modified: NotModified) -> Self {
+        Self::new(Kind::NotModified(not_modified), None)
+    }
+}
+
+impl<M: Versioned> From<RepositoryError<M>> for Refusal {
+    fn from(error: RepositoryError<M>) -> Self {
+        let header = matches!(error, RepositoryError::PreconditionFailed { .. })
+            .then_some(http::header::IF_MATCH);
+        Self::new(Kind::Problem(error.into()), header)
+    }
+}
+
+impl<M: Versioned> From<RepositoryError<M>> for Problem {
+    /// The status of each repository outcome. Backend details stay in the
+    /// log (PD-11): a transient failure is 503 "retry later", anything else
+    /// the backend refused (a schema that does not fit the model) is 500.
+    fn from(error: RepositoryError<M>) -> Self {
+        match error {
+            RepositoryError::NotFound => {
+                Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE)
+            }
+            RepositoryError::PreconditionFailed { current } => {
+                Problem::new(StatusCode::PRECONDITION_FAILED)
+                    .with_detail(Failure::IfMatchMismatch.to_string())
+                    .with_current_etag(current.entity_tag())
+            }
+            RepositoryError::AlreadyExists { current } => {
+                let problem = Problem::new(StatusCode::PRECONDITION_FAILED)
+                    .with_detail("a resource with this id exists already");
+                match current {
+                    Some(current) => problem.with_current_etag(current.entity_tag()),
+                    None => problem,
+                }
+            }
+            RepositoryError::Invalid(why) => {
+                Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(why)
+            }
+            RepositoryError::VersionExhausted => Problem::new(StatusCode::CONFLICT)
+                .with_detail("the resource's version counter is exhausted"),
+            RepositoryError::Unavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail("the storage backend is unavailable; retry later"),
+            RepositoryError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail("the server could not complete the request"),
+            _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        let Inner {
+            kind,
+            method,
+            resource,
+            header,
+        } = *self.0;
+        match kind {
+            Kind::NotModified(not_modified) => not_modified.into_response(),
+            Kind::Problem(problem) => {
+                log(&problem, method.as_ref(), resource.as_deref(), header);
+                problem.into_response()
+            }
+        }
+    }
+}
+
+/// The one event of a 412 or 428.
+fn log(
+    problem: &Problem,
+    method: Option<&Method>,
+    resource: Option<&str>,
+    header: Option<HeaderName>,
+) {
+    let method = method.map(tracing::field::display);
+    let current = problem.current_etag().map(tracing::field::display);
+    match problem.status() {
+        StatusCode::PRECONDITION_REQUIRED => {
+            tracing::info!(method, resource, current, "precondition required");
+        }
+        StatusCode::PRECONDITION_FAILED => {
+            let header = header.as_ref().map(tracing::field::display);
+            tracing::info!(
+                method,
+                resource,
+                header,
+                current,
+                "precondition failed: {}",
+                problem.detail().unwrap_or_default()
+            );
+        }
+        _ => {}
+    }
+}
+
+impl fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Refusal")
+            .field("status", &self.status())
+            .field("detail", &self.body_text())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.body_text() {
+            Some(detail) => write!(f, "{}: {detail}", self.status()),
+            None => write!(f, "{}", self.status()),
+        }
+    }
+}
+
+impl std::error::Error for Refusal {}

@@ -1,0 +1,544 @@
+//! The decide→write pipeline: one conditional request, one statement.
+//!
+//! Every conditional operation of occ goes through [`Pipeline`]: the
+//! generated routes, `occ_axum::Conditional<T>` and hand-written handlers.
+//! Where the request's preconditions reduce to a condition the store can
+//! check inside the write ([`WriteCondition`]: `If-Match` tags or `*`,
+//! `If-None-Match` on a write, `If-Unmodified-Since` on a model with a
+//! modification time), the write is ONE statement that applies the
+//! condition and the change and returns the new row; only when it touches
+//! nothing does a second read tell 404 from 412, and the preconditions are
+//! then evaluated on that state, in the order of RFC 9110 §13.2.2, to say
+//! which one failed. A conditional GET is one statement that reads the
+//! representation only when the client's tag does not match.
+//!
+//! The general path (read, [`Preconditions::evaluate`], compare-and-swap
+//! on the version read) is taken for what cannot be pushed down: `If-Match`
+//! together with `If-None-Match`, a malformed `If-None-Match`, an
+//! unconditional write under [`Policy::Required`] (one read tells 404 from
+//! 428), and a body that failed to parse (preconditions are reported before
+//! the body, EV-1). It is still atomic: the swap is in the store.
+//!
+//! The pipeline knows nothing of HTTP responses: a [`Rejection`] says why a
+//! request stops, and the web layer picks the status.
+//!
+//! ```
+//! # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+//! use http::{HeaderMap, Method};
+//! use occ_core::pipeline::{Pipeline, Rejection};
+//! use occ_core::repository::{MemoryRepository, Repository};
+//! use occ_core::{Failure, Preconditions, Versioned};
+//!
+//! #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Versioned)]
+//! #[occ(etag = "prof-{id}-v{version}")]
+//! struct Profile { id: u64, #[version] version: u64, city: String }
+//!
+//! let repo = MemoryRepository::new();
+//! repo.create(Profile { id: 42, version: 7, city: "Paris".into() }).await.unwrap();
+//!
+//! let mut headers = HeaderMap::new();
+//! headers.insert("if-match", "\"prof-42-v7\"".parse().unwrap());
+//! let pre = Preconditions::from_headers(&headers);
+//! let put = Pipeline::new(&Method::PUT, &pre);
+//! let lyon = serde_json::json!({"city": "Lyon"});
+//!
+//! let saved = put.merge::<Profile, _, ()>(&repo, &42, Ok(lyon.clone())).await.unwrap();
+//! assert_eq!(saved.version, 8);
+//! // The same If-Match again: someone (we) changed it first.
+//! match put.merge::<Profile, _, ()>(&repo, &42, Ok(lyon)).await {
+//!     Err(Rejection::PreconditionFailed { failure: Failure::IfMatchMismatch, current }) => {
+//!         assert_eq!(current.map(|c| c.version), Some(8));
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! # });
+//! ```
+
+use std::fmt;
+use std::time::SystemTime;
+
+use http::Method;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::date::DateField;
+use crate::entity_tag::EntityTag;
+use crate::precondition::{Decision, Failure, Policy, Preconditions, Target};
+use crate::repository::{Fetched, KnownVersions, Repository, RepositoryError, WriteCondition};
+use crate::tag_list::{EntityTagList, ListElement, ListKind};
+use crate::versioned::{VersionNumber, Versioned};
+
+/// Why a conditional request stops before (or instead of) its write.
+///
+/// `B` is the error of the request body, reported only when the
+/// preconditions pass (EV-1).
+pub enum Rejection<M: Versioned, B = std::convert::Infallible> {
+    /// The client's copy is current (GET/HEAD): 304.
+    NotModified {
+        /// The current entity tag.
+        etag: EntityTag,
+        /// The current modification time, when known.
+        last_modified: Option<SystemTime>,
+    },
+    /// No such resource, and the method cannot create it.
+    NotFound,
+    /// A write without any precondition under [`Policy::Required`].
+    PreconditionRequired,
+    /// A precondition is false.
+    PreconditionFailed {
+        /// Which one, and why.
+        failure: Failure,
+        /// The current state, when the resource exists.
+        current: Option<Box<M>>,
+    },
+    /// The preconditions pass, but the body is not acceptable.
+    Body(B),
+    /// The store refused or failed (an invalid state, an exhausted
+    /// counter, a backend error).
+    Repository(RepositoryError<M>),
+}
+
+impl<M: Versioned, B: fmt::Debug> fmt::Debug for Rejection<M, B> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotModified { etag, .. } => f.debug_tuple("NotModified").field(etag).finish(),
+            Self::NotFound => f.write_str("NotFound"),
+            Self::PreconditionRequired => f.write_str("PreconditionRequired"),
+            Self::PreconditionFailed { failure, current } => f
+                .debug_struct("PreconditionFailed")
+                .field("failure", failure)
+                .field("current", &current.as_ref().map(|c| c.entity_tag()))
+                .finish(),
+            Self::Body(body) => f.debug_tuple("Body").field(body).finish(),
+            Self::Repository(e) => f.debug_tuple("Repository").field(e).finish(),
+        }
+    }
+}
+
+impl<M: Versioned, B> From<RepositoryError<M>> for Rejection<M, B> {
+    fn from(error: RepositoryError<M>) -> Self {
+        match error {
+            RepositoryError::NotFound => Self::NotFound,
+            other => Self::Repository(other),
+        }
+    }
+}
+
+/// What a successful replacing write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Written<M> {
+    /// The resource existed and was replaced.
+    Updated(M),
+    /// The resource was created (a PUT on a creatable route).
+    Created(M),
+}
+
+/// How a write will run.
+enum Plan<V> {
+    /// One statement, with this condition in it.
+    Push(WriteCondition<V>),
+    /// `If-None-Match: *` where the request may create: one insert.
+    CreateOnly,
+    /// Read, evaluate, swap on the version read.
+    General,
+}
+
+/// One request's preconditions, method and policy, ready to run against a
+/// [`Repository`].
+#[derive(Debug, Clone, Copy)]
+pub struct Pipeline<'a> {
+    method: &'a Method,
+    preconditions: &'a Preconditions,
+    policy: Policy,
+    creatable: bool,
+}
+
+impl<'a> Pipeline<'a> {
+    /// The pipeline of a request with this method and these headers, under
+    /// [`Policy::Required`], on a resource the request cannot create.
+    pub fn new(method: &'a Method, preconditions: &'a Preconditions) -> Self {
+        Self {
+            method,
+            preconditions,
+            policy: Policy::Required,
+            creatable: false,
+        }
+    }
+
+    /// Sets the policy.
+    pub fn policy(mut self, policy: Policy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Whether [`replace`](Pipeline::replace) may create a missing resource
+    /// (a PUT on a route that allows it: design decision 3).
+    pub fn creatable(mut self, creatable: bool) -> Self {
+        self.creatable = creatable;
+        self
+    }
+
+    /// The preconditions.
+    pub fn preconditions(&self) -> &'a Preconditions {
+        self.preconditions
+    }
+
+    /// The method.
+    pub fn method(&self) -> &'a Method {
+        self.method
+    }
+
+    /// The policy in force.
+    pub fn policy_in_force(&self) -> Policy {
+        self.policy
+    }
+
+    /// GET/HEAD: the representation and its tag, or why not. With
+    /// `If-None-Match` (and no `If-Match`, nor an `If-Unmodified-Since` that
+    /// applies) it is one [`Repository::get_unless`]: a 304 reads only the
+    /// version.
+    pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<(M, EntityTag), Rejection<M>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        if let Some(known) = self.known_versions::<M>(id) {
+            return match repo.get_unless(id, &known).await? {
+                Fetched::Changed(model) => {
+                    let etag = model.entity_tag();
+                    Ok((model, etag))
+                }
+                Fetched::Unchanged {
+                    version,
+                    last_modified,
+                } => Err(Rejection::NotModified {
+                    etag: M::entity_tag_for(id, version),
+                    last_modified,
+                }),
+            };
+        }
+        match self.check(repo, id).await? {
+            Some(model) => {
+                let etag = model.entity_tag();
+                Ok((model, etag))
+            }
+            None => Err(Rejection::NotFound),
+        }
+    }
+
+    /// The general path, for handlers that write on their own: reads the
+    /// resource and evaluates the preconditions on it (PR-1). `Ok(Some)` to
+    /// proceed with a compare-and-swap on that state's version, `Ok(None)`
+    /// when the resource is missing and the request may create it.
+    pub async fn check<M, R, B>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let current = match repo.get(id).await {
+            Ok(model) => Some(model),
+            Err(RepositoryError::NotFound) => None,
+            Err(other) => return Err(Rejection::Repository(other)),
+        };
+        self.decide(current)
+    }
+
+    /// PUT with a whole new representation. One statement when the
+    /// preconditions reduce to a [`WriteCondition`]; creates the resource
+    /// where the pipeline is [`creatable`](Pipeline::creatable) and the
+    /// preconditions allow it (`If-None-Match: *`). `body` is the parsed
+    /// request body; its error is reported only if the preconditions pass.
+    pub async fn replace<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        body: Result<M, B>,
+    ) -> Result<Written<M>, Rejection<M, B>>
+    where
+        M: Versioned + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let model = match body {
+            Ok(model) => model,
+            Err(body) => return Err(self.body_error(repo, id, body).await),
+        };
+        match self.plan::<M>(id, self.creatable) {
+            Plan::CreateOnly => self.create(repo, model).await,
+            Plan::Push(condition) => {
+                let spare = self.creatable.then(|| model.clone());
+                match repo.update(model, &condition).await {
+                    Ok(saved) => Ok(Written::Updated(saved)),
+                    Err(error) => match (self.explain(repo, id, error).await?, spare) {
+                        // Missing, and the preconditions let it be created.
+                        (None, Some(model)) => self.create(repo, model).await,
+                        (None, None) => Err(Rejection::NotFound),
+                        (Some(current), _) => Err(self.raced(Some(Box::new(current)))),
+                    },
+                }
+            }
+            Plan::General => match self.check(repo, id).await? {
+                Some(current) => {
+                    let swap = WriteCondition::VersionIn(vec![current.version()]);
+                    match repo.update(model, &swap).await {
+                        Ok(saved) => Ok(Written::Updated(saved)),
+                        Err(error) => Err(self.after_swap(error)),
+                    }
+                }
+                None => self.create(repo, model).await,
+            },
+        }
+    }
+
+    /// PUT that merges members, PATCH with a JSON merge patch, or a custom
+    /// action that sets members: one statement where the store can merge
+    /// the members in place (see [`Repository::merge_patch`]). Never
+    /// creates. `patch` is the parsed body; its error is reported only if
+    /// the preconditions pass.
+    pub async fn merge<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: Result<serde_json::Value, B>,
+    ) -> Result<M, Rejection<M, B>>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let this = self.creatable(false);
+        let patch = match patch {
+            Ok(patch) => patch,
+            Err(body) => return Err(this.body_error(repo, id, body).await),
+        };
+        let condition = match this.plan::<M>(id, false) {
+            Plan::Push(condition) => condition,
+            Plan::CreateOnly | Plan::General => match this.check(repo, id).await? {
+                Some(current) => WriteCondition::VersionIn(vec![current.version()]),
+                None => return Err(Rejection::NotFound),
+            },
+        };
+        match repo.merge_patch(id, &patch, &condition).await {
+            Ok(saved) => Ok(saved),
+            Err(error) => Err(match this.explain(repo, id, error).await? {
+                Some(current) => this.raced(Some(Box::new(current))),
+                None => Rejection::NotFound,
+            }),
+        }
+    }
+
+    /// DELETE: one statement when the preconditions reduce to a
+    /// [`WriteCondition`]. Returns what was deleted.
+    pub async fn delete<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Rejection<M>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let this = self.creatable(false);
+        let condition = match this.plan::<M>(id, false) {
+            Plan::Push(condition) => condition,
+            Plan::CreateOnly | Plan::General => match this.check(repo, id).await? {
+                Some(current) => WriteCondition::VersionIn(vec![current.version()]),
+                None => return Err(Rejection::NotFound),
+            },
+        };
+        match repo.delete(id, &condition).await {
+            Ok(deleted) => Ok(deleted),
+            Err(error) => Err(match this.explain(repo, id, error).await? {
+                Some(current) => this.raced(Some(Box::new(current))),
+                None => Rejection::NotFound,
+            }),
+        }
+    }
+
+    /// Evaluates the preconditions on `current` (PR-1): the state to
+    /// proceed on, or why not.
+    pub fn decide<M: Versioned, B>(
+        &self,
+        current: Option<M>,
+    ) -> Result<Option<M>, Rejection<M, B>> {
+        let etag = current.as_ref().map(Versioned::entity_tag);
+        let target = match (&current, &etag) {
+            (Some(model), Some(etag)) => Target::of(model, etag),
+            _ => Target::missing_of::<M>().creatable(self.creatable),
+        };
+        let decision = self
+            .preconditions
+            .evaluate(self.method, &target, self.policy);
+        match (decision, etag) {
+            (Decision::Proceed, _) => Ok(current),
+            (Decision::NotModified, Some(etag)) => Err(Rejection::NotModified {
+                etag,
+                last_modified: current.as_ref().and_then(Versioned::last_modified),
+            }),
+            (Decision::NotFound | Decision::NotModified, _) => Err(Rejection::NotFound),
+            (Decision::PreconditionRequired, _) => Err(Rejection::PreconditionRequired),
+            (Decision::PreconditionFailed(failure), _) => Err(Rejection::PreconditionFailed {
+                failure,
+                current: current.map(Box::new),
+            }),
+        }
+    }
+
+    /// How a write with these preconditions runs.
+    fn plan<M: Versioned>(&self, id: &M::Id, creatable: bool) -> Plan<M::Version> {
+        let pre = self.preconditions;
+        match (pre.if_match(), pre.if_none_match()) {
+            (Some(_), Some(_)) => Plan::General,
+            (Some(list), None) => Plan::Push(match list.check() {
+                Ok(ListKind::Any) => WriteCondition::Exists,
+                Ok(ListKind::Tags(_)) => WriteCondition::VersionIn(versions::<M>(id, list, false)),
+                // Fails closed (IM-5): no row matches, and the miss is
+                // explained as 404 or 412.
+                Err(_) => WriteCondition::VersionIn(Vec::new()),
+            }),
+            (None, Some(list)) => match list.check() {
+                Ok(ListKind::Any) if creatable => Plan::CreateOnly,
+                Ok(ListKind::Tags(_)) => {
+                    Plan::Push(WriteCondition::VersionNotIn(versions::<M>(id, list, true)))
+                }
+                // `*` on an existing resource, or malformed: one read
+                // decides between 404 and 412.
+                _ => Plan::General,
+            },
+            (None, None) => match pre.if_unmodified_since() {
+                Some(DateField::Valid(since)) if M::HAS_LAST_MODIFIED => {
+                    Plan::Push(WriteCondition::UnmodifiedSince(since))
+                }
+                _ if !self.policy.requires_precondition(self.method) => {
+                    Plan::Push(WriteCondition::Unconditional)
+                }
+                // 404 comes before 428 (EV-2): one read tells which.
+                _ => Plan::General,
+            },
+        }
+    }
+
+    /// The versions a conditional GET can leave to the store, or `None`
+    /// when the evaluation needs the whole state.
+    fn known_versions<M: Versioned>(&self, id: &M::Id) -> Option<KnownVersions<M::Version>> {
+        let pre = self.preconditions;
+        let dated = matches!(pre.if_unmodified_since(), Some(DateField::Valid(_)));
+        if pre.if_match().is_some() || (dated && M::HAS_LAST_MODIFIED) {
+            return None;
+        }
+        let list = pre.if_none_match()?;
+        match list.check().ok()? {
+            ListKind::Any => Some(KnownVersions::Any),
+            ListKind::Tags(_) => Some(KnownVersions::Listed(versions::<M>(id, list, true))),
+        }
+    }
+
+    async fn create<M, R, B>(&self, repo: &R, model: M) -> Result<Written<M>, Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let mut model = model;
+        model.set_version(M::Version::INITIAL);
+        match repo.create(model).await {
+            Ok(created) => Ok(Written::Created(created)),
+            // Created by someone else first: evaluate on what is there.
+            Err(RepositoryError::AlreadyExists {
+                current: Some(current),
+            }) => Err(match self.decide::<M, B>(Some(*current))? {
+                Some(current) => self.raced(Some(Box::new(current))),
+                None => Rejection::NotFound,
+            }),
+            Err(RepositoryError::AlreadyExists { current: None }) => Err(self.raced(None)),
+            Err(other) => Err(Rejection::Repository(other)),
+        }
+    }
+
+    /// Turns a write's miss into the rejection the preconditions give on
+    /// the state the store reported. `Ok(None)` when the resource is
+    /// missing and may be created; `Ok(Some)` when the state found would
+    /// pass (it changed again meanwhile).
+    async fn explain<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        error: RepositoryError<M>,
+    ) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        match error {
+            RepositoryError::NotFound => self.decide(None),
+            RepositoryError::PreconditionFailed { current } => self.decide(Some(*current)),
+            // A value the store refuses is the body's fault, reported only
+            // when the preconditions pass (EV-1).
+            RepositoryError::Invalid(why) => {
+                self.check::<M, R, B>(repo, id).await?;
+                Err(Rejection::Repository(RepositoryError::Invalid(why)))
+            }
+            other => Err(Rejection::Repository(other)),
+        }
+    }
+
+    /// A swap on the version just read failed: 412 if it changed
+    /// meanwhile, else the store's error.
+    fn after_swap<M: Versioned, B>(&self, error: RepositoryError<M>) -> Rejection<M, B> {
+        match error {
+            RepositoryError::PreconditionFailed { current } => self.raced(Some(current)),
+            RepositoryError::NotFound => Rejection::NotFound,
+            other => Rejection::Repository(other),
+        }
+    }
+
+    /// The store refused a write whose preconditions hold on the state it
+    /// then reported: the state changed between the two. Strict 412 (design
+    /// decision 4), blamed on the header that made the request conditional.
+    fn raced<M: Versioned, B>(&self, current: Option<Box<M>>) -> Rejection<M, B> {
+        let pre = self.preconditions;
+        let failure = if pre.if_match().is_some() {
+            Failure::IfMatchMismatch
+        } else if pre.if_none_match().is_some() {
+            Failure::IfNoneMatchMatched
+        } else if pre.if_unmodified_since().is_some() {
+            Failure::IfUnmodifiedSince
+        } else {
+            Failure::IfMatchMismatch
+        };
+        Rejection::PreconditionFailed { failure, current }
+    }
+
+    /// The body is bad: the preconditions are evaluated first (EV-1: S16,
+    /// S17), which costs one read on this error path.
+    async fn body_error<M, R, B>(&self, repo: &R, id: &M::Id, body: B) -> Rejection<M, B>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        match self.check::<M, R, B>(repo, id).await {
+            Err(rejection) => rejection,
+            Ok(_) => Rejection::Body(body),
+        }
+    }
+}
+
+/// The versions of `id` that the tags of `list` name. `weak`: compare
+/// weakly (If-None-Match, INM-1), so `W/"…"` names the same version as
+/// `"…"`; otherwise a weak tag names none (IM-1).
+fn versions<M: Versioned>(id: &M::Id, list: &EntityTagList, weak: bool) -> Vec<M::Version> {
+    list.elements()
+        .filter_map(|element| match element {
+            Ok(ListElement::Tag(tag)) => {
+                if weak {
+                    M::version_from_tag(id, tag.with_weakness(false))
+                        .or_else(|| M::version_from_tag(id, tag.with_weakness(true)))
+                } else {
+                    M::version_from_tag(id, tag)
+                }
+            }
+            _ => None,
+        })
+        .collect()
+}

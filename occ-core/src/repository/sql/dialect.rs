@@ -1,0 +1,153 @@
+//! What differs between the SQL databases: quoting, placeholders, and
+//! whether an `UPDATE` can return the row it wrote.
+
+use std::fmt::Write as _;
+
+use sqlx::Database;
+
+/// The SQL dialect of a [`Backend`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Dialect {
+    /// SQLite 3.35 or later (`RETURNING`, numbered `?N` placeholders).
+    Sqlite,
+    /// PostgreSQL (`RETURNING`, `$N` placeholders).
+    Postgres,
+    /// MariaDB or MySQL: backquoted identifiers, `?` placeholders, and no
+    /// `UPDATE … RETURNING`, so a write and the read of its result share
+    /// one transaction instead of one statement.
+    MySql,
+}
+
+impl Dialect {
+    /// Whether `UPDATE` and `DELETE` can return the rows they touched.
+    pub fn has_returning(self) -> bool {
+        !matches!(self, Self::MySql)
+    }
+
+    fn quote_char(self) -> char {
+        match self {
+            Self::MySql => '`',
+            Self::Sqlite | Self::Postgres => '"',
+        }
+    }
+}
+
+/// A sqlx database that [`SqlRepository`](super::SqlRepository) can run on.
+///
+/// Implemented for `sqlx::Sqlite`, `sqlx::Postgres` and `sqlx::MySql`
+/// behind the features of the same names.
+pub trait Backend: Database {
+    /// Its SQL dialect.
+    const DIALECT: Dialect;
+
+    /// How many rows a statement touched (sqlx has it per database, not
+    /// on its `Database` trait).
+    fn rows_affected(result: &Self::QueryResult) -> u64;
+}
+
+macro_rules! backend {
+    ($($feature:literal, $db:ty, $dialect:expr;)*) => {$(
+        #[cfg(feature = $feature)]
+        impl Backend for $db {
+            const DIALECT: Dialect = $dialect;
+
+            fn rows_affected(result: &Self::QueryResult) -> u64 {
+                result.rows_affected()
+            }
+        }
+    )*};
+}
+
+backend!(
+    "sqlite", sqlx::Sqlite, Dialect::Sqlite;
+    "postgres", sqlx::Postgres, Dialect::Postgres;
+    "mysql", sqlx::MySql, Dialect::MySql;
+);
+
+/// An SQL text under construction. Placeholders are numbered in the order
+/// they appear, so values are bound in text order on every dialect (MySQL's
+/// `?` is positional).
+#[derive(Debug, Clone)]
+pub(crate) struct SqlText {
+    pub(crate) text: String,
+    params: usize,
+    dialect: Dialect,
+}
+
+impl SqlText {
+    pub(crate) fn new(dialect: Dialect) -> Self {
+        Self {
+            text: String::with_capacity(128),
+            params: 0,
+            dialect,
+        }
+    }
+
+    /// Appends SQL as is.
+    pub(crate) fn push(&mut self, sql: &str) -> &mut Self {
+        self.text.push_str(sql);
+        self
+    }
+
+    /// Appends a quoted identifier (inner quotes doubled), so keywords are
+    /// safe as column names.
+    pub(crate) fn ident(&mut self, name: &str) -> &mut Self {
+        let q = self.dialect.quote_char();
+        self.text.push(q);
+        for c in name.chars() {
+            if c == q {
+                self.text.push(q);
+            }
+            self.text.push(c);
+        }
+        self.text.push(q);
+        self
+    }
+
+    /// Appends `alias.ident`.
+    pub(crate) fn qualified(&mut self, alias: &str, name: &str) -> &mut Self {
+        self.push(alias).push(".").ident(name)
+    }
+
+    /// Appends the next placeholder.
+    pub(crate) fn param(&mut self) -> &mut Self {
+        self.params += 1;
+        match self.dialect {
+            Dialect::Sqlite => {
+                let _ = write!(self.text, "?{}", self.params);
+            }
+            Dialect::Postgres => {
+                let _ = write!(self.text, "${}", self.params);
+            }
+            Dialect::MySql => self.text.push('?'),
+        }
+        self
+    }
+
+    /// Appends `n` placeholders separated by commas.
+    pub(crate) fn params(&mut self, n: usize) -> &mut Self {
+        for i in 0..n {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.param();
+        }
+        self
+    }
+
+    /// Appends identifiers separated by commas, each qualified by `alias`
+    /// when one is given.
+    pub(crate) fn idents(&mut self, alias: Option<&str>, names: &[&str]) -> &mut Self {
+        for (i, name) in names.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            match alias {
+                Some(alias) => self.qualified(alias, name),
+                None => self.ident(name),
+            };
+        }
+        self
+    }
+}

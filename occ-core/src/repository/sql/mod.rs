@@ -1,0 +1,1021 @@
+//! One SQL repository, generic over the sqlx database: SQLite (feature
+//! `sqlite`), PostgreSQL (`postgres`) and MariaDB/MySQL (`mysql`).
+//!
+//! A conditional write is one statement that carries the request's
+//! precondition in its `WHERE` clause and returns the row it wrote:
+//!
+//! ```sql
+//! UPDATE "profiles" SET "name" = $1, "city" = $2, "version" = "version" + 1
+//!  WHERE "id" = $3 AND "version" < 9223372036854775807 AND "version" IN ($4)
+//!  RETURNING "id", "version", "name", "city"
+//! ```
+//!
+//! Only when it touches no row does one read tell 404 from 412 and return
+//! the current state for the 412. MariaDB has no `UPDATE … RETURNING`: there
+//! the write and the read of its result run in one transaction.
+//!
+//! The model describes its table with [`SqlModel`], usually derived:
+//! `#[occ(table = "profiles")]` on a `#[derive(Versioned, sqlx::FromRow)]`
+//! struct. Versions are stored as `BIGINT` (`i64`).
+
+mod dialect;
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::error::{BoxDynError, ErrorKind};
+use sqlx::{
+    Arguments, AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
+    Row, SqlStr, Type,
+};
+
+use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, WriteCondition};
+use crate::versioned::{VersionNumber, Versioned};
+
+use dialect::SqlText;
+pub use dialect::{Backend, Dialect};
+
+#[doc(hidden)]
+pub use sqlx;
+
+/// How a model maps to a table. Derived with `#[occ(table = "…")]`; the
+/// row is read back with the model's `sqlx::FromRow`.
+///
+/// Written by hand, for a model whose columns the derive cannot name:
+///
+/// ```
+/// use occ_core::repository::sql::SqlModel;
+/// use occ_core::Versioned;
+/// use sqlx::error::BoxDynError;
+/// use sqlx::{Arguments, Database, Encode, FromRow, Type};
+///
+/// #[derive(Versioned, FromRow)]
+/// struct Note {
+///     id: i64,
+///     #[version]
+///     #[sqlx(rename = "rev")]
+///     version: i64,
+///     text: String,
+/// }
+///
+/// impl<DB: Database> SqlModel<DB> for Note
+/// where
+///     Note: for<'r> FromRow<'r, DB::Row>,
+///     i64: for<'q> Encode<'q, DB> + Type<DB>,
+///     String: for<'q> Encode<'q, DB> + Type<DB>,
+/// {
+///     const TABLE: &'static str = "notes";
+///     const ID_COLUMN: &'static str = "id";
+///     const VERSION_COLUMN: &'static str = "rev";
+///     const DATA_COLUMNS: &'static [&'static str] = &["text"];
+///
+///     fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+///         args.add(*id)
+///     }
+///
+///     fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+///         args.add(&self.text)
+///     }
+/// }
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no table mapping for `{DB}`",
+    label = "`{Self}` does not implement `SqlModel<{DB}>`",
+    note = "add `#[occ(table = \"…\")]` to `{Self}` (with `#[derive(Versioned, sqlx::FromRow)]`), or implement `SqlModel` by hand"
+)]
+pub trait SqlModel<DB: sqlx::Database>:
+    Versioned + for<'r> FromRow<'r, DB::Row> + Send + Sync + Unpin + 'static
+{
+    /// The table name.
+    const TABLE: &'static str;
+    /// The id column.
+    const ID_COLUMN: &'static str;
+    /// The version column (`BIGINT` in the database).
+    const VERSION_COLUMN: &'static str;
+    /// Every other column, in the order [`bind_data`](SqlModel::bind_data)
+    /// binds them.
+    const DATA_COLUMNS: &'static [&'static str];
+
+    /// Binds the id.
+    fn bind_id(id: &Self::Id, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
+
+    /// Binds the data columns, in the order of `DATA_COLUMNS`.
+    fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
+
+    /// Binds the new value of one top-level member of a JSON merge patch
+    /// for resource `id`, so that the patch becomes one `UPDATE` of just
+    /// those columns. The derive implements it for models whose serde
+    /// representation it understands; the default says
+    /// [`MemberBinding::Unsupported`], and the repository then merges by
+    /// reading and swapping on the version read.
+    fn bind_member(
+        id: &Self::Id,
+        member: &str,
+        value: &serde_json::Value,
+        args: &mut DB::Arguments,
+    ) -> MemberBinding {
+        let _ = (id, member, value, args);
+        MemberBinding::Unsupported
+    }
+}
+
+/// What [`SqlModel::bind_member`] did with one member of a merge patch.
+#[derive(Debug)]
+pub enum MemberBinding {
+    /// The value is bound as the new value of this column.
+    Column(&'static str),
+    /// The member needs no change: the id, given equal to the resource's.
+    Unchanged,
+    /// The patch is not valid for the model (the member is unknown, cannot
+    /// be set, or its value does not deserialize): 422 with this message.
+    Invalid(String),
+    /// The member cannot be merged in SQL (a nested object, a field with
+    /// custom deserialization): the repository merges in the application,
+    /// still as a compare-and-swap.
+    Unsupported,
+    /// The value could not be encoded for the database.
+    Failed(BoxDynError),
+}
+
+/// The statements of one model, built once per repository.
+struct Statements {
+    dialect: Dialect,
+    table: &'static str,
+    id: &'static str,
+    version: &'static str,
+    /// Every column: id, version, data.
+    columns: Vec<&'static str>,
+    max_version: i64,
+    select: SqlStr,
+    select_version: SqlStr,
+    update_one: SqlStr,
+    delete_one: SqlStr,
+    changed_one: SqlStr,
+    list_first: SqlStr,
+    list_after: SqlStr,
+}
+
+/// What a write's `WHERE` clause checks besides the id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Nothing,
+    VersionIn(usize),
+    VersionNotIn(usize),
+}
+
+impl Statements {
+    fn new<DB: Backend, M: SqlModel<DB>>() -> Self {
+        let mut columns = vec![M::ID_COLUMN, M::VERSION_COLUMN];
+        columns.extend_from_slice(M::DATA_COLUMNS);
+        let mut st = Self {
+            dialect: DB::DIALECT,
+            table: M::TABLE,
+            id: M::ID_COLUMN,
+            version: M::VERSION_COLUMN,
+            columns,
+            max_version: <M::Version as VersionNumber>::MAX_I64,
+            select: SqlStr::from_static(""),
+            select_version: SqlStr::from_static(""),
+            update_one: SqlStr::from_static(""),
+            delete_one: SqlStr::from_static(""),
+            changed_one: SqlStr::from_static(""),
+            list_first: SqlStr::from_static(""),
+            list_after: SqlStr::from_static(""),
+        };
+        st.select = finish(st.select_sql(false));
+        let mut version = st.sql();
+        version
+            .push("SELECT ")
+            .ident(st.version)
+            .push(" FROM ")
+            .ident(st.table)
+            .push(" WHERE ")
+            .ident(st.id)
+            .push(" = ")
+            .param();
+        st.select_version = finish(version);
+        st.update_one = finish(st.update_sql(M::DATA_COLUMNS, Check::VersionIn(1)));
+        st.delete_one = finish(st.delete_sql(Check::VersionIn(1)));
+        st.changed_one = finish(st.changed_sql(1));
+        st.list_first = finish(st.list_sql(false));
+        st.list_after = finish(st.list_sql(true));
+        st
+    }
+
+    fn sql(&self) -> SqlText {
+        SqlText::new(self.dialect)
+    }
+
+    /// `SELECT <columns> FROM t WHERE id = ?`, locking the row on MySQL
+    /// when `for_update`.
+    fn select_sql(&self, for_update: bool) -> SqlText {
+        let mut sql = self.sql();
+        sql.push("SELECT ")
+            .idents(None, &self.columns)
+            .push(" FROM ")
+            .ident(self.table)
+            .push(" WHERE ")
+            .ident(self.id)
+            .push(" = ")
+            .param();
+        if for_update {
+            sql.push(" FOR UPDATE");
+        }
+        sql
+    }
+
+    fn check_sql(&self, sql: &mut SqlText, check: Check) {
+        let (op, n) = match check {
+            Check::Nothing => return,
+            Check::VersionIn(n) => (" IN (", n),
+            Check::VersionNotIn(n) => (" NOT IN (", n),
+        };
+        sql.push(" AND ")
+            .ident(self.version)
+            .push(op)
+            .params(n)
+            .push(")");
+    }
+
+    fn returning(&self, sql: &mut SqlText) {
+        if self.dialect.has_returning() {
+            sql.push(" RETURNING ").idents(None, &self.columns);
+        }
+    }
+
+    /// `UPDATE t SET <set> = ?, version = version + 1 WHERE id = ? AND
+    /// version < max <check> RETURNING …`: values bound in that order.
+    fn update_sql(&self, set: &[&str], check: Check) -> SqlText {
+        let mut sql = self.sql();
+        sql.push("UPDATE ").ident(self.table).push(" SET ");
+        for column in set {
+            sql.ident(column).push(" = ").param().push(", ");
+        }
+        sql.ident(self.version)
+            .push(" = ")
+            .ident(self.version)
+            .push(" + 1 WHERE ")
+            .ident(self.id)
+            .push(" = ")
+            .param()
+            .push(" AND ")
+            .ident(self.version)
+            .push(&format!(" < {}", self.max_version));
+        self.check_sql(&mut sql, check);
+        self.returning(&mut sql);
+        sql
+    }
+
+    /// `DELETE FROM t WHERE id = ? <check> RETURNING …`; on MySQL, the
+    /// locking read that precedes the delete in its transaction.
+    fn delete_sql(&self, check: Check) -> SqlText {
+        let mut sql = self.sql();
+        if self.dialect.has_returning() {
+            sql.push("DELETE FROM ")
+                .ident(self.table)
+                .push(" WHERE ")
+                .ident(self.id)
+                .push(" = ")
+                .param();
+            self.check_sql(&mut sql, check);
+            self.returning(&mut sql);
+        } else {
+            sql = self.select_sql(false);
+            self.check_sql(&mut sql, check);
+            sql.push(" FOR UPDATE");
+        }
+        sql
+    }
+
+    /// The current version always, the row only when its version is not
+    /// one of `n` known ones: a 304 transfers no representation.
+    fn changed_sql(&self, n: usize) -> SqlText {
+        let mut sql = self.sql();
+        sql.push("SELECT ")
+            .qualified("occ_k", self.version)
+            .push(" AS occ_current_version, ")
+            .idents(Some("occ_t"), &self.columns)
+            .push(" FROM ")
+            .ident(self.table)
+            .push(" occ_k LEFT JOIN ")
+            .ident(self.table)
+            .push(" occ_t ON ")
+            .qualified("occ_t", self.id)
+            .push(" = ")
+            .qualified("occ_k", self.id)
+            .push(" AND ")
+            .qualified("occ_t", self.version)
+            .push(" NOT IN (")
+            .params(n)
+            .push(") WHERE ")
+            .qualified("occ_k", self.id)
+            .push(" = ")
+            .param();
+        sql
+    }
+
+    fn list_sql(&self, after: bool) -> SqlText {
+        let mut sql = self.sql();
+        sql.push("SELECT ")
+            .idents(None, &self.columns)
+            .push(" FROM ")
+            .ident(self.table);
+        if after {
+            sql.push(" WHERE ").ident(self.id).push(" > ").param();
+        }
+        sql.push(" ORDER BY ")
+            .ident(self.id)
+            .push(" LIMIT ")
+            .param();
+        sql
+    }
+}
+
+impl fmt::Debug for Statements {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Statements")
+            .field("dialect", &self.dialect)
+            .field("table", &self.table)
+            .field("columns", &self.columns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Our statements are built from identifiers quoted by [`SqlText`] and
+/// placeholders only; values are always bound.
+fn finish(sql: SqlText) -> SqlStr {
+    sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql.text))
+}
+
+/// A write condition as SQL: the check and the versions to bind, or `None`
+/// when no row can match (an empty `If-Match` list).
+fn check_of<V: VersionNumber>(condition: &WriteCondition<V>) -> Option<(Check, Vec<i64>)> {
+    // A version beyond i64 is stored nowhere: it can only fail to match,
+    // so it is bound as an impossible one.
+    let ints = |v: &[V]| v.iter().map(|v| v.to_i64().unwrap_or(-1)).collect();
+    match condition {
+        WriteCondition::VersionIn(v) if v.is_empty() => None,
+        WriteCondition::VersionIn(v) => Some((Check::VersionIn(v.len()), ints(v))),
+        WriteCondition::VersionNotIn(v) if v.is_empty() => Some((Check::Nothing, Vec::new())),
+        WriteCondition::VersionNotIn(v) => Some((Check::VersionNotIn(v.len()), ints(v))),
+        WriteCondition::Unconditional
+        | WriteCondition::Exists
+        | WriteCondition::UnmodifiedSince(_) => Some((Check::Nothing, Vec::new())),
+    }
+}
+
+/// A repository on any [`Backend`]: SQLite, PostgreSQL, MariaDB/MySQL.
+///
+/// Every conditional operation is one statement on its happy path
+/// (MariaDB: one transaction), with the request's condition in the `WHERE`
+/// clause; see the [module docs](self).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use occ_core::repository::sql::{PgRepository, SqlRepository};
+/// use occ_core::Versioned;
+///
+/// #[derive(Versioned, sqlx::FromRow)]
+/// #[occ(table = "notes")]
+/// struct Note { id: i64, #[version] version: i64, text: String }
+///
+/// let pool = sqlx::PgPool::connect("postgres://localhost/app").await?;
+/// let notes: PgRepository<Note> = SqlRepository::new(pool);
+/// notes.verify().await?; // the table has every column
+/// # Ok(()) }
+/// ```
+pub struct SqlRepository<DB: sqlx::Database, M> {
+    pool: Pool<DB>,
+    statements: Statements,
+    _model: PhantomData<fn() -> M>,
+}
+
+/// A [`SqlRepository`] on SQLite. Open the pool with [`sqlite_pool`].
+#[cfg(feature = "sqlite")]
+pub type SqliteRepository<M> = SqlRepository<sqlx::Sqlite, M>;
+
+/// A [`SqlRepository`] on PostgreSQL.
+#[cfg(feature = "postgres")]
+pub type PgRepository<M> = SqlRepository<sqlx::Postgres, M>;
+
+/// A [`SqlRepository`] on MariaDB or MySQL.
+#[cfg(feature = "mysql")]
+pub type MySqlRepository<M> = SqlRepository<sqlx::MySql, M>;
+
+impl<DB: sqlx::Database, M> fmt::Debug for SqlRepository<DB, M> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SqlRepository")
+            .field("statements", &self.statements)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A table that does not fit its model, found by
+/// [`SqlRepository::verify`].
+#[derive(Debug)]
+pub struct SchemaError {
+    table: &'static str,
+    column: Option<&'static str>,
+    source: sqlx::Error,
+}
+
+impl SchemaError {
+    /// The column the database refused, when one was.
+    pub fn column(&self) -> Option<&str> {
+        self.column
+    }
+}
+
+impl fmt::Display for SchemaError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.column {
+            Some(column) => write!(
+                f,
+                "table `{}` cannot be read as its model: column `{column}`: {}",
+                self.table, self.source
+            ),
+            None => write!(
+                f,
+                "table `{}` cannot be read as its model: {}",
+                self.table, self.source
+            ),
+        }
+    }
+}
+
+impl std::error::Error for SchemaError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+impl<DB, M> SqlRepository<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    /// A repository over `pool`. The table must exist; [`verify`] checks it.
+    ///
+    /// [`verify`]: SqlRepository::verify
+    pub fn new(pool: Pool<DB>) -> Self {
+        Self {
+            statements: Statements::new::<DB, M>(),
+            pool,
+            _model: PhantomData,
+        }
+    }
+
+    /// The pool, for the application's own queries.
+    pub fn pool(&self) -> &Pool<DB> {
+        &self.pool
+    }
+
+    /// Checks that the table exists and has every column of the model, one
+    /// column at a time so that the error names the one that is missing.
+    /// Call it at startup: a wrong schema then fails there, not on the
+    /// first request.
+    pub async fn verify(&self) -> Result<(), SchemaError> {
+        let st = &self.statements;
+        let error = |column, source| SchemaError {
+            table: st.table,
+            column,
+            source,
+        };
+        let mut all = st.sql();
+        all.push("SELECT ")
+            .idents(None, &st.columns)
+            .push(" FROM ")
+            .ident(st.table)
+            .push(" WHERE 1 = 0");
+        let Err(source) = sqlx::query::<DB>(AssertSqlSafe(all.text))
+            .fetch_optional(&self.pool)
+            .await
+        else {
+            return Ok(());
+        };
+        for column in &st.columns {
+            let mut one = st.sql();
+            one.push("SELECT ")
+                .ident(column)
+                .push(" FROM ")
+                .ident(st.table)
+                .push(" WHERE 1 = 0");
+            if let Err(e) = sqlx::query::<DB>(AssertSqlSafe(one.text))
+                .fetch_optional(&self.pool)
+                .await
+            {
+                return Err(error(Some(*column), e));
+            }
+        }
+        Err(error(None, source))
+    }
+
+    async fn fetch<'e, E>(
+        executor: E,
+        sql: impl sqlx::SqlSafeStr,
+        args: Result<DB::Arguments, BoxDynError>,
+    ) -> Result<Option<M>, RepositoryError<M>>
+    where
+        E: Executor<'e, Database = DB>,
+    {
+        let args = args.map_err(bind_error)?;
+        sqlx::query_as_with::<DB, M, DB::Arguments>(sql, args)
+            .fetch_optional(executor)
+            .await
+            .map_err(map_error)
+    }
+
+    fn id_args(id: &M::Id) -> Result<DB::Arguments, BoxDynError> {
+        let mut args = DB::Arguments::default();
+        M::bind_id(id, &mut args)?;
+        Ok(args)
+    }
+
+    /// After a conditional statement touched no row: 404, or 412 with the
+    /// current state, or "exhausted" when the counter is at its end.
+    async fn explain_miss(&self, id: &M::Id, for_delete: bool) -> RepositoryError<M> {
+        match Self::fetch(
+            &self.pool,
+            self.statements.select.clone(),
+            Self::id_args(id),
+        )
+        .await
+        {
+            Ok(None) => RepositoryError::NotFound,
+            // Deleting needs no next version.
+            Ok(Some(current)) if !for_delete && current.next_version().is_none() => {
+                RepositoryError::VersionExhausted
+            }
+            Ok(Some(current)) => RepositoryError::PreconditionFailed {
+                current: Box::new(current),
+            },
+            Err(e) => e,
+        }
+    }
+
+    /// Runs an `UPDATE` built for `check`, with its values bound by
+    /// `args`, and returns the row written (or explains the miss).
+    async fn write(
+        &self,
+        id: &M::Id,
+        sql: impl sqlx::SqlSafeStr,
+        args: Result<DB::Arguments, BoxDynError>,
+    ) -> Result<M, RepositoryError<M>> {
+        let written = if DB::DIALECT.has_returning() {
+            Self::fetch(&self.pool, sql, args).await?
+        } else {
+            // MySQL: the UPDATE and the read of its result in one
+            // transaction. Every successful UPDATE changes the version, so
+            // a matched row is always an affected row.
+            let args = args.map_err(bind_error)?;
+            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let done = sqlx::query_with::<DB, DB::Arguments>(sql, args)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_error)?;
+            let written = if DB::rows_affected(&done) == 1 {
+                Self::fetch(&mut *tx, self.statements.select.clone(), Self::id_args(id)).await?
+            } else {
+                None
+            };
+            tx.commit().await.map_err(map_error)?;
+            written
+        };
+        match written {
+            Some(row) => Ok(row),
+            None => Err(self.explain_miss(id, false).await),
+        }
+    }
+
+    /// `UnmodifiedSince` on a model whose date column the database compares
+    /// as the model's own type: read, check, and swap on the version read.
+    async fn date_condition(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<WriteCondition<M::Version>, RepositoryError<M>>
+    where
+        M::Id: Sync,
+    {
+        if !matches!(condition, WriteCondition::UnmodifiedSince(_)) {
+            return Ok(condition.clone());
+        }
+        let current = Self::fetch(
+            &self.pool,
+            self.statements.select.clone(),
+            Self::id_args(id),
+        )
+        .await?
+        .ok_or(RepositoryError::NotFound)?;
+        if condition.is_met_by(&current) {
+            Ok(WriteCondition::VersionIn(vec![current.version()]))
+        } else {
+            Err(RepositoryError::PreconditionFailed {
+                current: Box::new(current),
+            })
+        }
+    }
+}
+
+#[async_trait]
+impl<DB, M> Repository<M> for SqlRepository<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    M::Id: Clone + Send + Sync,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        Self::fetch(
+            &self.pool,
+            self.statements.select.clone(),
+            Self::id_args(id),
+        )
+        .await?
+        .ok_or(RepositoryError::NotFound)
+    }
+
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        let st = &self.statements;
+        let versions = match known {
+            KnownVersions::Any => {
+                let args = Self::id_args(id).map_err(bind_error)?;
+                let row = sqlx::query_with::<DB, DB::Arguments>(st.select_version.clone(), args)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(map_error)?
+                    .ok_or(RepositoryError::NotFound)?;
+                let version: i64 = row.try_get(st.version).map_err(map_error)?;
+                return Ok(Fetched::Unchanged {
+                    version: stored_version::<M>(version)?,
+                    last_modified: None,
+                });
+            }
+            KnownVersions::Listed(v) if v.is_empty() => {
+                return self.get(id).await.map(Fetched::Changed);
+            }
+            KnownVersions::Listed(v) => v,
+        };
+        let sql = if versions.len() == 1 {
+            st.changed_one.clone()
+        } else {
+            finish(st.changed_sql(versions.len()))
+        };
+        let mut args = DB::Arguments::default();
+        for v in versions {
+            args.add(v.to_i64().unwrap_or(-1)).map_err(bind_error)?;
+        }
+        M::bind_id(id, &mut args).map_err(bind_error)?;
+        let row = sqlx::query_with::<DB, DB::Arguments>(sql, args)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_error)?
+            .ok_or(RepositoryError::NotFound)?;
+        let current: i64 = row.try_get("occ_current_version").map_err(map_error)?;
+        // The joined row is NULL exactly when a known version matched.
+        let joined: Option<i64> = row.try_get(st.version).map_err(map_error)?;
+        match joined {
+            None => Ok(Fetched::Unchanged {
+                version: stored_version::<M>(current)?,
+                last_modified: None,
+            }),
+            Some(_) => M::from_row(&row).map(Fetched::Changed).map_err(map_error),
+        }
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let st = &self.statements;
+        let version = version_arg(model.version())?;
+        let mut sql = st.sql();
+        sql.push("INSERT INTO ")
+            .ident(st.table)
+            .push(" (")
+            .idents(None, &st.columns)
+            .push(") VALUES (")
+            .params(st.columns.len())
+            .push(")");
+        if DB::DIALECT.has_returning() {
+            sql.push(" ON CONFLICT (").ident(st.id).push(") DO NOTHING");
+            st.returning(&mut sql);
+        }
+        let args = (|| {
+            let mut args = DB::Arguments::default();
+            M::bind_id(model.id(), &mut args)?;
+            args.add(version)?;
+            model.bind_data(&mut args)?;
+            Ok(args)
+        })();
+        let created = if DB::DIALECT.has_returning() {
+            Self::fetch(&self.pool, AssertSqlSafe(sql.text), args).await?
+        } else {
+            let args = args.map_err(bind_error)?;
+            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            match sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
+                .execute(&mut *tx)
+                .await
+            {
+                Ok(_) => {
+                    let row =
+                        Self::fetch(&mut *tx, st.select.clone(), Self::id_args(model.id())).await?;
+                    tx.commit().await.map_err(map_error)?;
+                    row
+                }
+                Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
+                    drop(tx);
+                    // Another unique constraint than the key: the client's.
+                    match self.get(model.id()).await {
+                        Ok(_) => None,
+                        Err(RepositoryError::NotFound) => {
+                            return Err(map_error(sqlx::Error::Database(e)))
+                        }
+                        Err(other) => return Err(other),
+                    }
+                }
+                Err(e) => return Err(map_error(e)),
+            }
+        };
+        match created {
+            Some(created) => Ok(created),
+            None => Err(RepositoryError::AlreadyExists {
+                current: self.get(model.id()).await.ok().map(Box::new),
+            }),
+        }
+    }
+
+    async fn update(
+        &self,
+        model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        let st = &self.statements;
+        let condition = self.date_condition(model.id(), condition).await?;
+        let Some((check, versions)) = check_of(&condition) else {
+            return Err(self.explain_miss(model.id(), false).await);
+        };
+        let args = (|| {
+            let mut args = DB::Arguments::default();
+            model.bind_data(&mut args)?;
+            M::bind_id(model.id(), &mut args)?;
+            for v in &versions {
+                args.add(*v)?;
+            }
+            Ok(args)
+        })();
+        if check == Check::VersionIn(1) {
+            self.write(model.id(), st.update_one.clone(), args).await
+        } else {
+            let sql = st.update_sql(M::DATA_COLUMNS, check);
+            self.write(model.id(), AssertSqlSafe(sql.text), args).await
+        }
+    }
+
+    async fn merge_patch(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        let serde_json::Value::Object(members) = patch else {
+            return super::merge_by_swap(self, id, patch, condition).await;
+        };
+        if matches!(condition, WriteCondition::UnmodifiedSince(_)) {
+            return super::merge_by_swap(self, id, patch, condition).await;
+        }
+        let mut args = DB::Arguments::default();
+        let mut set = Vec::with_capacity(members.len());
+        for (member, value) in members {
+            match M::bind_member(id, member, value, &mut args) {
+                MemberBinding::Column(column) => set.push(column),
+                MemberBinding::Unchanged => {}
+                MemberBinding::Invalid(why) => return Err(RepositoryError::Invalid(why)),
+                MemberBinding::Unsupported => {
+                    return super::merge_by_swap(self, id, patch, condition).await
+                }
+                MemberBinding::Failed(e) => return Err(bind_error(e)),
+            }
+        }
+        let Some((check, versions)) = check_of(condition) else {
+            return Err(self.explain_miss(id, false).await);
+        };
+        let bound = (|| {
+            M::bind_id(id, &mut args)?;
+            for v in &versions {
+                args.add(*v)?;
+            }
+            Ok(args)
+        })();
+        let sql = self.statements.update_sql(&set, check);
+        self.write(id, AssertSqlSafe(sql.text), bound).await
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        let st = &self.statements;
+        let condition = self.date_condition(id, condition).await?;
+        let Some((check, versions)) = check_of(&condition) else {
+            return Err(self.explain_miss(id, true).await);
+        };
+        let args = (|| {
+            let mut args = Self::id_args(id)?;
+            for v in &versions {
+                args.add(*v)?;
+            }
+            Ok(args)
+        })();
+        let sql = if check == Check::VersionIn(1) {
+            st.delete_one.clone()
+        } else {
+            finish(st.delete_sql(check))
+        };
+        let deleted = if DB::DIALECT.has_returning() {
+            Self::fetch(&self.pool, sql, args).await?
+        } else {
+            // MySQL: lock the row if it meets the condition, then delete it,
+            // in one transaction.
+            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let locked = Self::fetch(&mut *tx, sql, args).await?;
+            if locked.is_some() {
+                let mut delete = st.sql();
+                delete
+                    .push("DELETE FROM ")
+                    .ident(st.table)
+                    .push(" WHERE ")
+                    .ident(st.id)
+                    .push(" = ")
+                    .param();
+                let args = Self::id_args(id).map_err(bind_error)?;
+                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+            }
+            tx.commit().await.map_err(map_error)?;
+            locked
+        };
+        match deleted {
+            Some(deleted) => Ok(deleted),
+            None => Err(self.explain_miss(id, true).await),
+        }
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        let st = &self.statements;
+        let (sql, args) = match after {
+            None => (st.list_first.clone(), Ok(DB::Arguments::default())),
+            Some(after) => (st.list_after.clone(), Self::id_args(after)),
+        };
+        let args = args
+            .and_then(|mut args| {
+                args.add(i64::from(limit))?;
+                Ok(args)
+            })
+            .map_err(bind_error)?;
+        let items = sqlx::query_as_with::<DB, M, DB::Arguments>(sql, args)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_error)?;
+        let full = limit > 0 && items.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+        let next_after = if full {
+            items.last().map(|m| m.id().clone())
+        } else {
+            None
+        };
+        Ok(Page { items, next_after })
+    }
+}
+
+fn stored_version<M: Versioned>(stored: i64) -> Result<M::Version, RepositoryError<M>> {
+    M::Version::from_i64(stored).ok_or_else(|| {
+        RepositoryError::internal(format!(
+            "the stored version {stored} does not fit the model's version type"
+        ))
+    })
+}
+
+fn bind_error<M>(error: BoxDynError) -> RepositoryError<M> {
+    tracing::error!(error = %error, "a value could not be encoded for the database");
+    RepositoryError::Internal(error)
+}
+
+/// Maps a sqlx error: a constraint violation is the client's (422); a lost
+/// connection, a busy database or a serialization failure is transient
+/// (503); anything else (a missing column, a wrong type) is a mistake in
+/// the schema or the model (500). Details go to the log, never to clients.
+fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
+    match &error {
+        sqlx::Error::Database(db) => match db.kind() {
+            ErrorKind::UniqueViolation
+            | ErrorKind::ForeignKeyViolation
+            | ErrorKind::NotNullViolation
+            | ErrorKind::CheckViolation
+            | ErrorKind::ExclusionViolation => {
+                tracing::debug!(error = %db, "constraint violation");
+                RepositoryError::Invalid("the resource violates a storage constraint".into())
+            }
+            _ if is_transient(&**db) => {
+                tracing::warn!(error = %db, "transient database error");
+                RepositoryError::unavailable(error)
+            }
+            _ => {
+                tracing::error!(error = %db, "database error: does the table match the model?");
+                RepositoryError::internal(error)
+            }
+        },
+        sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::ColumnIndexOutOfBounds { .. }
+        | sqlx::Error::TypeNotFound { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::Encode(_) => {
+            tracing::error!(error = %error, "the row does not fit the model");
+            RepositoryError::internal(error)
+        }
+        _ => {
+            tracing::warn!(error = %error, "the database cannot be reached");
+            RepositoryError::unavailable(error)
+        }
+    }
+}
+
+/// Errors worth a retry: SQLite busy or locked; SQLSTATE classes 08
+/// (connection), 40 (serialization failure, deadlock), 53 (resources) and
+/// 57 (operator intervention); MySQL's lock wait timeout.
+fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
+    let Some(code) = db.code() else {
+        return false;
+    };
+    if let Ok(sqlite) = code.parse::<u32>() {
+        // SQLite extended codes keep the primary code in the low byte.
+        return matches!(sqlite & 0xff, 5 | 6);
+    }
+    ["08", "40", "53", "57"]
+        .iter()
+        .any(|class| code.starts_with(class))
+        || db.message().contains("Lock wait timeout")
+}
+
+fn version_arg<M: Versioned>(version: M::Version) -> Result<i64, RepositoryError<M>> {
+    version
+        .to_i64()
+        .ok_or_else(|| RepositoryError::Invalid(format!("version {version} does not fit in i64")))
+}
+
+/// Opens a SQLite pool for concurrent writers: WAL journal, `synchronous =
+/// NORMAL`, a 10 s busy timeout, and the file created when missing.
+///
+/// `url` is a sqlx SQLite URL: `sqlite://profiles.db`, `sqlite::memory:`.
+/// An in-memory database lives in one connection, so the pool gets one.
+#[cfg(feature = "sqlite")]
+pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
+    use sqlx::sqlite::{
+        SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+    };
+    use std::str::FromStr;
+
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10));
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    let max = if in_memory { 1 } else { 8 };
+    // Switching a new file to WAL takes an exclusive lock that the busy
+    // timeout does not wait for: servers starting together on one new file
+    // can see SQLITE_BUSY once. It is transient; try again.
+    let open = || {
+        SqlitePoolOptions::new()
+            .max_connections(max)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+    };
+    let mut delay = Duration::from_millis(5);
+    for _ in 0..20 {
+        match open().await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("5") => {
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_millis(500));
+            }
+            other => return other,
+        }
+    }
+    open().await
+}
