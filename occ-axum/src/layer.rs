@@ -12,8 +12,8 @@ use crate::policy::precondition_required;
 
 /// Answers `428 Precondition Required` (problem details) to every PUT,
 /// PATCH and DELETE that carries none of `If-Match`, `If-None-Match` and
-/// `If-Unmodified-Since`, before the request reaches a handler (DESIGN
-/// decision 2, for hand-written handlers that do not use
+/// `If-Unmodified-Since`, before the request reaches a handler (design
+/// decision 2 of docs/design.md, for hand-written handlers that do not use
 /// [`Conditional`](crate::Conditional)).
 ///
 /// The layer cannot know whether a resource has a modification date, so

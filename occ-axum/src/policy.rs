@@ -90,7 +90,7 @@ impl Refused {
 }
 
 /// The 412 answer, with the current tag when there is a resource
-/// (DESIGN decision 5).
+/// (design decision 5, docs/design.md).
 pub(crate) fn precondition_failed(
     failure: &Failure,
     current: Option<&EntityTag>,
