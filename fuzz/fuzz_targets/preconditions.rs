@@ -17,8 +17,8 @@
 //!   gives 428 and differs from `Required` only by 428; no precondition
 //!   header on an existing resource proceeds (or 428 for a write); the 412
 //!   failure names a header that is present;
-//! - the decision equals an oracle written from RFC 9110 §13.2.2 and DESIGN
-//!   decisions 1-3, using the reference list grammar in `common`;
+//! - the decision equals an oracle written from RFC 9110 §13.2.2 and design
+//!   decisions 1-3 (docs/design.md), using the reference list grammar in `common`;
 //! - HTTP-dates built in IMF-fixdate, asctime and RFC 850 form parse to the
 //!   time they were built from (G-14), surrounding OWS does not change a
 //!   date (G-7), and any valid date is whole seconds and survives
@@ -324,7 +324,7 @@ struct World {
     required: bool,
 }
 
-/// RFC 9110 §13.2.2 with DESIGN decisions 1-3, from the checklist.
+/// RFC 9110 §13.2.2 with design decisions 1-3, from docs/design.md.
 fn oracle(w: &World, f: &Fields) -> Shape {
     let m = w.method;
     if m.is_ignored() {
@@ -342,7 +342,7 @@ fn oracle(w: &World, f: &Fields) -> Shape {
     let conditional =
         im.is_some() || inm.is_some() || (w.tracks_last_modified && matches!(ius, Some(Some(_))));
     if w.required && m.is_write() && !conditional {
-        return Shape::PreconditionRequired; // DESIGN 2
+        return Shape::PreconditionRequired; // design decision 2
     }
     let current_tag = w.current.as_ref().map(|(t, _)| t);
     let last_modified = w.current.as_ref().and_then(|(_, lm)| *lm).map(to_second);
@@ -365,7 +365,7 @@ fn oracle(w: &World, f: &Fields) -> Shape {
         }
     }
     if let Some(inm) = &inm {
-        // Step 3 (INM-1 … INM-6, DESIGN 1).
+        // Step 3 (INM-1 … INM-6, design decision 1).
         if !inm.is_ok() {
             if m.is_read() {
                 return Shape::Proceed; // ignored, and IMS stays ignored (IMS-1)

@@ -6,8 +6,8 @@
 //!
 //! Checked on every input:
 //! - nothing panics;
-//! - `check()` agrees with the reference grammar in `common` (rfc-checklist
-//!   §1, G-1 … G-13, with the project's caps), and the parsed tags are the
+//! - `check()` agrees with the reference grammar in `common` (docs/design.md,
+//!   G-1 … G-13, with the project's caps), and the parsed tags are the
 //!   reference's tags;
 //! - `check()` and `elements()` agree: `Ok(Tags(n))` iff `elements()` yields
 //!   exactly n tags and no error (within the caps), and `elements()` stops

@@ -89,7 +89,7 @@ impl Problem {
     }
 
     /// Sends the resource's current entity tag, in the `ETag` header and as
-    /// the `current_etag` member (DESIGN decision 5).
+    /// the `current_etag` member (design decision 5, docs/design.md).
     pub fn with_current_etag(mut self, etag: EntityTag) -> Self {
         self.0.current_etag = Some(etag);
         self

@@ -1,4 +1,4 @@
-//! axum's own rejections, as problem details (DESIGN decision 10).
+//! axum's own rejections, as problem details (design decision 10, docs/design.md).
 
 use axum::extract::rejection::{
     BytesRejection, FormRejection, JsonRejection, PathRejection, QueryRejection, StringRejection,

@@ -45,7 +45,7 @@ impl<M: Versioned + Serialize> Tagged<M> {
     }
 
     /// 200 after a write: the new representation, its new tag, and
-    /// `Cache-Control: no-store` (DESIGN decision 6).
+    /// `Cache-Control: no-store` (design decision 6, docs/design.md).
     pub fn written(model: M) -> Self {
         Self {
             no_store: true,

@@ -8,8 +8,8 @@
 //! - [`Versioned`]: what makes a type a conditional resource; derive it with
 //!   `#[derive(Versioned)]` (the `derive` feature, on by default).
 //!
-//! Rule ids such as IM-1 or PR-1 in these docs refer to the project's
-//! conformance checklist.
+//! Rule ids such as IM-1 or PR-1 and design decisions in these docs refer
+//! to the design notes, docs/design.md.
 //!
 //! ```
 //! use http::{HeaderMap, Method};

@@ -1,5 +1,5 @@
 //! Parsed precondition headers and their evaluation in the order of
-//! RFC 9110 §13.2.2 (PR-1), with the decisions of DESIGN.md.
+//! RFC 9110 §13.2.2 (PR-1), with the design decisions of docs/design.md.
 
 use std::time::SystemTime;
 
@@ -107,7 +107,7 @@ impl Preconditions {
     }
 
     /// Whether a write carrying these headers counts as conditional
-    /// (DESIGN decision 2): `If-Match` or `If-None-Match` present, or a valid
+    /// (design decision 2, docs/design.md): `If-Match` or `If-None-Match` present, or a valid
     /// `If-Unmodified-Since` where the model tracks modification times. An
     /// `If-Unmodified-Since` the RFC tells us to ignore (IUS-2, IUS-3) does
     /// not count, or it would be a way around 428.
@@ -181,7 +181,7 @@ impl Preconditions {
         if let Some(list) = &self.if_none_match {
             let matched = match list.matches(current.map(|c| c.etag), Comparison::Weak) {
                 // Malformed: ignored for GET/HEAD (INM-5), fails closed for
-                // writes (DESIGN decision 1).
+                // writes (design decision 1, docs/design.md).
                 Err(malformed) => {
                     if kind == MethodKind::Read {
                         false
@@ -215,7 +215,7 @@ impl Preconditions {
     }
 }
 
-/// Whether writes must carry a precondition (DESIGN decision 2).
+/// Whether writes must carry a precondition (design decision 2, docs/design.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Policy {
     /// Every unsafe method (PUT, PATCH, DELETE, POST, extension methods)
@@ -338,7 +338,7 @@ pub enum Decision {
 /// Which condition made a request fail with 412.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// `If-Match` could not be parsed (IM-5, DESIGN decision 1).
+    /// `If-Match` could not be parsed (IM-5, design decision 1, docs/design.md).
     IfMatchMalformed(MalformedList),
     /// No current representation for `If-Match` to match (IM-3, S6).
     IfMatchNoCurrent,

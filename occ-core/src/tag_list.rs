@@ -99,7 +99,7 @@ impl EntityTagList {
 
     /// Validates the whole field: `"*"` alone, or one or more entity tags.
     ///
-    /// Malformed values (DESIGN decision 1) are: a syntax error, an empty
+    /// Malformed values (design decision 1, docs/design.md) are: a syntax error, an empty
     /// list (G-11), `"*"` together with anything else (G-13, IM-7, INM-8), or
     /// a field over [`MAX_LIST_ELEMENTS`] or [`MAX_FIELD_BYTES`].
     pub fn check(&self) -> Result<ListKind, MalformedList> {
@@ -224,7 +224,7 @@ pub enum ListElement<'a> {
 }
 
 /// Why a list field is malformed. Every variant makes `If-Match` false
-/// (IM-5) and, on unsafe methods, `If-None-Match` false (DESIGN decision 1).
+/// (IM-5) and, on unsafe methods, `If-None-Match` false (design decision 1, docs/design.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MalformedList {
     /// An element is not `*` nor an entity tag, or elements are not

@@ -10,7 +10,7 @@ use crate::entity_tag::{is_etagc, EntityTag, EntityTagRef};
 /// Usually derived: `#[derive(Versioned)]` with a `#[version]` integer field
 /// and an id (a field named `id`, or one marked `#[occ(id)]`). The derived
 /// [`entity_tag`](Versioned::entity_tag) binds identity and version
-/// (DESIGN decision 7), so a tag of one resource never validates a write to
+/// (design decision 7, docs/design.md), so a tag of one resource never validates a write to
 /// another.
 ///
 /// ```
@@ -213,7 +213,7 @@ impl<T: Timestamp> Timestamp for Option<T> {
 ///
 /// Values are written with [`Display`](fmt::Display); any octet that is not
 /// visible ASCII, or is `"`, `\` or `%`, is percent-encoded, so the tag is
-/// always valid ASCII (D-13, G-3) and distinct values give distinct tags.
+/// always valid ASCII (design decision 7, G-3) and distinct values give distinct tags.
 ///
 /// ```
 /// use occ_core::EntityTagBuilder;

@@ -390,7 +390,7 @@ proptest! {
                         prop_assert!(read, "304 for {}", method);
                     }
                     // 428 only for unsafe methods under Required, with no
-                    // header at all (DESIGN decision 2).
+                    // header at all (design decision 2, docs/design.md).
                     if d == Decision::PreconditionRequired {
                         prop_assert!(write && policy == Policy::Required, "428 for {}", method);
                         prop_assert!(pre.if_match().is_none() && pre.if_none_match().is_none());

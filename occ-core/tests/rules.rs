@@ -1,7 +1,7 @@
-//! Engine-level conformance tests: one test per rule id of the RFC checklist
+//! Engine-level conformance tests: one test per rule id of docs/design.md
 //! that can be decided by
 //! [`Preconditions::evaluate`] and the entity-tag / HTTP-date parsers alone,
-//! following the decisions of DESIGN.md.
+//! following the design decisions there.
 //!
 //! Sections covered: grammar (G-*), comparison (CMP-*), If-Match (IM-*),
 //! If-None-Match (INM-*), If-Modified-Since (IMS-*), If-Unmodified-Since
@@ -366,7 +366,7 @@ fn g_11_an_empty_list_is_malformed_if_match_fails_if_none_match_ignored_on_get()
         // On GET the empty If-None-Match is true either way: 200.
         let d = eval(&Method::GET, &[("if-none-match", empty)], &existing(&v1));
         assert_eq!(d, Decision::Proceed, "If-None-Match: {empty:?}");
-        // On a write, DESIGN decision 1 fails closed.
+        // On a write, design decision 1 fails closed.
         let d = eval(&Method::PUT, &[("if-none-match", empty)], &existing(&v1));
         assert_eq!(
             d,
@@ -697,7 +697,7 @@ fn im_5_otherwise_false_a_malformed_if_match_is_412() {
 
 #[test]
 fn im_6_a_failed_if_match_never_proceeds_strict_412() {
-    // DESIGN decision 4: no "already applied" 2xx.
+    // Design decision 4: no "already applied" 2xx.
     let v1 = tag("\"v1\"");
     for method in WRITES {
         let d = eval(&method, &[("if-match", "\"v0\"")], &existing(&v1));
@@ -855,7 +855,7 @@ fn inm_5_malformed_is_ignored_on_get() {
 
 #[test]
 fn inm_5_malformed_on_writes_fails_closed_with_412() {
-    // DESIGN decision 1: on an unsafe method a malformed If-None-Match is 412.
+    // Design decision 1: on an unsafe method a malformed If-None-Match is 412.
     let v1 = tag("\"v1\"");
     for bad in ["v1", "\"v0", "*, \"v0\"", "\"v0\" x", ""] {
         for method in [Method::POST, Method::PUT, Method::PATCH, Method::DELETE] {
@@ -997,7 +997,7 @@ fn ims_2_ignored_when_invalid_a_list_or_not_get_head() {
         );
         assert_eq!(d, Decision::Proceed, "{method}");
     }
-    // ... and it does not make a write conditional (DESIGN decision 2).
+    // ... and it does not make a write conditional (design decision 2).
     for method in WRITES {
         let d = eval(&method, &[("if-modified-since", T)], &target);
         assert_eq!(d, Decision::PreconditionRequired, "{method}");
@@ -1166,7 +1166,7 @@ fn ius_3_ignored_without_a_modification_date() {
     let d = eval(&Method::PUT, &[("if-unmodified-since", T_MINUS_1)], &target);
     assert_eq!(d, Decision::Proceed);
     // The model has no dates at all: ignored (and not conditional: 428 when
-    // required, DESIGN decision 2).
+    // required, design decision 2).
     let target = Target::present(&v1);
     let d = eval_policy(
         &Method::PUT,
@@ -1331,7 +1331,7 @@ fn ev_2_a_missing_resource_is_404_whatever_the_preconditions() {
         Method::DELETE,
     ] {
         for pairs in header_sets {
-            // Under Required too: 404 beats 428 (DESIGN decision 2).
+            // Under Required too: 404 beats 428 (design decision 2).
             for policy in [Policy::Required, Policy::Optional] {
                 let d = eval_policy(&method, pairs, &missing, policy);
                 assert_eq!(d, Decision::NotFound, "{method} {pairs:?} {policy:?}");
@@ -1620,7 +1620,7 @@ fn s8_put_if_unmodified_since_on_missing_is_ignored() {
         eval_policy(&Method::PUT, &pairs, &plain, Policy::Optional),
         Decision::Proceed
     );
-    // DESIGN decision 2: for a model without dates the field does not make
+    // Design decision 2: for a model without dates the field does not make
     // the write conditional, so under the default policy it is 428.
     assert_eq!(
         eval(&Method::PUT, &pairs, &plain),
@@ -1650,7 +1650,7 @@ fn s9_patch_on_missing_is_404_whatever_the_preconditions() {
 #[test]
 fn s10_patch_that_creates_evaluates_on_missing() {
     // RFC reading when PATCH may create (PATCH-4). The generated routes
-    // never make PATCH create (DESIGN decision 3: S9 applies instead).
+    // never make PATCH create (design decision 3: S9 applies instead).
     let missing = Target::missing().creatable(true);
     assert_eq!(
         eval(&Method::PATCH, &[("if-match", "\"v1\"")], &missing),
@@ -1680,7 +1680,7 @@ fn s11_delete_on_missing_is_404() {
 }
 
 /// DELETE can never create a resource, so a missing resource is 404 for
-/// DELETE whatever the preconditions (DESIGN decision 3, EV-2, S11), even
+/// DELETE whatever the preconditions (design decision 3, EV-2, S11), even
 /// when the target was built as creatable (a handler that lets PUT create
 /// and shares one `Target` for every method).
 #[test]
@@ -1787,7 +1787,7 @@ fn s15_unconditional_write_under_required_policy_is_428() {
             "{method}"
         );
     }
-    // A create by PUT without a precondition is 428 too (DESIGN decision 3).
+    // A create by PUT without a precondition is 428 too (design decision 3).
     assert_eq!(
         eval(&Method::PUT, &[], &Target::missing().creatable(true)),
         Decision::PreconditionRequired
@@ -1822,7 +1822,7 @@ fn s17_failing_if_match_is_412_before_body_validation() {
 #[test]
 fn s18_no_already_applied_2xx() {
     // Even if the requested state equals the current one, a stale tag is
-    // 412 (DESIGN decision 4): the engine never consults the content.
+    // 412 (design decision 4): the engine never consults the content.
     let v1 = tag("\"v1\"");
     for method in WRITES {
         for policy in [Policy::Required, Policy::Optional] {

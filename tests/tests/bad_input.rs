@@ -1,8 +1,8 @@
 //! Bad input: a catalog of malformed and hostile requests sent to the
 //! profiles service of the reference scenario (`occ_examples::app` over a
 //! fresh in-memory SQLite database), through the router in process (tower
-//! `oneshot`). Each entry names the status the design notes and the RFC
-//! checklist document for it, with the rule ids it rests on.
+//! `oneshot`). Each entry names the status docs/design.md documents for it,
+//! with the rule ids and design decisions it rests on.
 //!
 //! For every case the runner checks: the documented status, never a 5xx,
 //! no panic (the request runs in a task of its own), a problem details body
@@ -10,7 +10,7 @@
 //! no body for HEAD, and that profile 42 (GET body and ETag) and the whole
 //! collection are byte for byte what they were before the request
 //! ("Bad input gets a clear 4xx problem+json, never a panic, a 500 or a
-//! partial write", DESIGN.md). A failing case does not stop the run: every
+//! partial write", docs/design.md). A failing case does not stop the run: every
 //! failure is collected and reported together, by case name.
 //!
 //! The few requests the in-process path cannot express (bytes that
@@ -51,7 +51,7 @@ struct Case {
     headers: Vec<(&'static str, Vec<u8>)>,
     body: Vec<u8>,
     expected: u16,
-    /// The rule ids (rfc-checklist.md) or design decisions (DESIGN.md) that
+    /// The rule ids and design decisions ("decision N") of docs/design.md that
     /// fix the expected status.
     basis: &'static str,
 }
@@ -144,14 +144,14 @@ fn catalog() -> Vec<Case> {
 
     vec![
         // --- If-Match that cannot be parsed, or does not match: 412 -------
-        case("put_if_match_unquoted", "PUT", ITEM, &[JSON, ("if-match", "prof-42-v7")], LYON, 412, "IM-5, DESIGN 1"),
-        case("put_if_match_unterminated_quote", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7")], LYON, 412, "IM-5, DESIGN 1"),
-        case("put_if_match_missing_opening_quote", "PUT", ITEM, &[JSON, ("if-match", "prof-42-v7\"")], LYON, 412, "IM-5, DESIGN 1"),
-        case("put_if_match_star_then_tag", "PUT", ITEM, &[JSON, ("if-match", "*, \"prof-42-v7\"")], LYON, 412, "G-13, IM-7, DESIGN 1"),
-        case("put_if_match_tag_then_star", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7\", *")], LYON, 412, "G-13, IM-7, DESIGN 1"),
-        case("put_if_match_star_twice", "PUT", ITEM, &[JSON, ("if-match", "*, *")], LYON, 412, "G-13, DESIGN 1"),
-        case("put_if_match_empty_value", "PUT", ITEM, &[JSON, ("if-match", "")], LYON, 412, "G-11, DESIGN 1"),
-        case("put_if_match_only_commas", "PUT", ITEM, &[JSON, ("if-match", " , ,, ")], LYON, 412, "G-10, G-11, DESIGN 1"),
+        case("put_if_match_unquoted", "PUT", ITEM, &[JSON, ("if-match", "prof-42-v7")], LYON, 412, "IM-5, decision 1"),
+        case("put_if_match_unterminated_quote", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7")], LYON, 412, "IM-5, decision 1"),
+        case("put_if_match_missing_opening_quote", "PUT", ITEM, &[JSON, ("if-match", "prof-42-v7\"")], LYON, 412, "IM-5, decision 1"),
+        case("put_if_match_star_then_tag", "PUT", ITEM, &[JSON, ("if-match", "*, \"prof-42-v7\"")], LYON, 412, "G-13, IM-7, decision 1"),
+        case("put_if_match_tag_then_star", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7\", *")], LYON, 412, "G-13, IM-7, decision 1"),
+        case("put_if_match_star_twice", "PUT", ITEM, &[JSON, ("if-match", "*, *")], LYON, 412, "G-13, decision 1"),
+        case("put_if_match_empty_value", "PUT", ITEM, &[JSON, ("if-match", "")], LYON, 412, "G-11, decision 1"),
+        case("put_if_match_only_commas", "PUT", ITEM, &[JSON, ("if-match", " , ,, ")], LYON, 412, "G-10, G-11, decision 1"),
         case("put_if_match_lowercase_weak_prefix", "PUT", ITEM, &[JSON, ("if-match", "w/\"prof-42-v7\"")], LYON, 412, "G-1, IM-5"),
         case("put_if_match_weak_current_tag", "PUT", ITEM, &[JSON, ("if-match", "W/\"prof-42-v7\"")], LYON, 412, "IM-1, S4"),
         case("put_if_match_space_after_weak_prefix", "PUT", ITEM, &[JSON, ("if-match", "W/ \"prof-42-v7\"")], LYON, 412, "G-1, IM-5"),
@@ -159,12 +159,12 @@ fn catalog() -> Vec<Case> {
         case("put_if_match_tab_inside_tag", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42\tv7\"")], LYON, 412, "G-2, IM-5"),
         case("put_if_match_tags_without_comma", "PUT", ITEM, &[JSON, ("if-match", "\"x\" \"prof-42-v7\"")], LYON, 412, "G-10, IM-5"),
         case("put_if_match_semicolon_separated", "PUT", ITEM, &[JSON, ("if-match", "\"x\";\"prof-42-v7\"")], LYON, 412, "G-10, IM-5"),
-        case("put_if_match_garbage_after_tag", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7\"garbage")], LYON, 412, "IM-5, DESIGN 1"),
+        case("put_if_match_garbage_after_tag", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7\"garbage")], LYON, 412, "IM-5, decision 1"),
         case("put_if_match_backslash_escaped_quotes", "PUT", ITEM, &[JSON, ("if-match", "\\\"prof-42-v7\\\"")], LYON, 412, "G-3, IM-5 (no recovery)"),
-        case("put_if_match_single_quotes", "PUT", ITEM, &[JSON, ("if-match", "'prof-42-v7'")], LYON, 412, "IM-5, DESIGN 1"),
-        case("put_if_match_json_array", "PUT", ITEM, &[JSON, ("if-match", "[\"prof-42-v7\"]")], LYON, 412, "IM-5, DESIGN 1"),
+        case("put_if_match_single_quotes", "PUT", ITEM, &[JSON, ("if-match", "'prof-42-v7'")], LYON, 412, "IM-5, decision 1"),
+        case("put_if_match_json_array", "PUT", ITEM, &[JSON, ("if-match", "[\"prof-42-v7\"]")], LYON, 412, "IM-5, decision 1"),
         case("put_if_match_case_changed", "PUT", ITEM, &[JSON, ("if-match", "\"PROF-42-V7\"")], LYON, 412, "CMP-1 (case-sensitive), IM-4"),
-        case("put_if_match_tag_of_another_resource", "PUT", ITEM, &[JSON, ("if-match", "\"prof-43-v7\"")], LYON, 412, "IM-4, DESIGN 7"),
+        case("put_if_match_tag_of_another_resource", "PUT", ITEM, &[JSON, ("if-match", "\"prof-43-v7\"")], LYON, 412, "IM-4, decision 7"),
         case("put_if_match_future_version", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v8\"")], LYON, 412, "IM-4, S3"),
         case("put_if_match_stale_version", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v6\"")], LYON, 412, "IM-4, S3"),
         case("put_if_match_utf8_suffix", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v7é\"")], LYON, 412, "G-2, G-9 (bytes compared), IM-4"),
@@ -172,25 +172,25 @@ fn catalog() -> Vec<Case> {
             .raw_header("if-match", b"\"prof-42-v7\xff\""),
         case("put_if_match_obs_text_unquoted", "PUT", ITEM, &[JSON], LYON, 412, "G-9, IM-5")
             .raw_header("if-match", b"prof-42-v7\xe9"),
-        case("put_if_match_10000_tags_with_current", "PUT", ITEM, &[JSON, ("if-match", &ten_thousand_tags)], LYON, 412, "G-10 (cap), DESIGN 1"),
-        case("put_if_match_65_tags_with_current", "PUT", ITEM, &[JSON, ("if-match", &sixty_five_tags)], LYON, 412, "G-10 (cap of 64), DESIGN 1"),
-        case("put_if_match_100kb_tag", "PUT", ITEM, &[JSON, ("if-match", &hundred_kb_tag)], LYON, 412, "G-10 (cap of 8 KiB), DESIGN 1"),
-        case("put_if_match_100kb_of_empty_elements_then_current", "PUT", ITEM, &[JSON, ("if-match", &hundred_kb_of_commas)], LYON, 412, "G-10 (a reasonable number of empty elements), DESIGN 1"),
-        case("put_if_match_65_lines_of_current_tag", "PUT", ITEM, &sixty_five_lines, LYON, 412, "G-10, G-12, DESIGN 1"),
+        case("put_if_match_10000_tags_with_current", "PUT", ITEM, &[JSON, ("if-match", &ten_thousand_tags)], LYON, 412, "G-10 (cap), decision 1"),
+        case("put_if_match_65_tags_with_current", "PUT", ITEM, &[JSON, ("if-match", &sixty_five_tags)], LYON, 412, "G-10 (cap of 64), decision 1"),
+        case("put_if_match_100kb_tag", "PUT", ITEM, &[JSON, ("if-match", &hundred_kb_tag)], LYON, 412, "G-10 (cap of 8 KiB), decision 1"),
+        case("put_if_match_100kb_of_empty_elements_then_current", "PUT", ITEM, &[JSON, ("if-match", &hundred_kb_of_commas)], LYON, 412, "G-10 (a reasonable number of empty elements), decision 1"),
+        case("put_if_match_65_lines_of_current_tag", "PUT", ITEM, &sixty_five_lines, LYON, 412, "G-10, G-12, decision 1"),
         case("put_if_match_two_lines_one_bad", "PUT", ITEM, &[JSON, MATCH, ("if-match", "garbage")], LYON, 412, "G-12, IM-5 (fail closed)"),
         case("put_if_match_two_lines_bad_first", "PUT", ITEM, &[JSON, ("if-match", "\"unterminated"), MATCH], LYON, 412, "G-12, IM-5 (fail closed)"),
         case("put_if_match_two_lines_star_and_tag", "PUT", ITEM, &[JSON, ("if-match", "*"), MATCH], LYON, 412, "G-12, G-13"),
         case("put_if_match_stale_and_invalid_body", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v6\"")], "{oops", 412, "EV-1, S17"),
         case("put_if_match_stale_with_future_if_unmodified_since", "PUT", ITEM, &[JSON, ("if-match", "\"prof-42-v6\""), ("if-unmodified-since", "Fri, 01 Jan 2100 00:00:00 GMT")], LYON, 412, "IUS-1, PR-1"),
-        case("delete_if_match_garbage_with_body", "DELETE", ITEM, &[JSON, ("if-match", "garbage")], LYON, 412, "IM-5, DESIGN 1"),
+        case("delete_if_match_garbage_with_body", "DELETE", ITEM, &[JSON, ("if-match", "garbage")], LYON, 412, "IM-5, decision 1"),
         case("patch_if_match_star_and_tag", "PATCH", ITEM, &[MERGE, ("if-match", "*, \"prof-42-v7\"")], LYON, 412, "G-13, IM-7"),
         // --- If-None-Match on writes: 412 ---------------------------------
         case("put_if_match_ok_but_if_none_match_star", "PUT", ITEM, &[JSON, MATCH, ("if-none-match", "*")], LYON, 412, "PR-1 step 3, INM-3, INM-6"),
-        case("put_if_match_ok_but_if_none_match_garbage", "PUT", ITEM, &[JSON, MATCH, ("if-none-match", "garbage")], LYON, 412, "DESIGN 1"),
+        case("put_if_match_ok_but_if_none_match_garbage", "PUT", ITEM, &[JSON, MATCH, ("if-none-match", "garbage")], LYON, 412, "decision 1"),
         case("put_if_none_match_star_on_existing", "PUT", ITEM, &[JSON, ("if-none-match", "*")], LYON, 412, "INM-3, S2"),
         case("patch_if_none_match_current_tag", "PATCH", ITEM, &[MERGE, ("if-none-match", TAG)], LYON, 412, "INM-4, INM-6, S2"),
         case("delete_if_none_match_weak_current_tag", "DELETE", ITEM, &[("if-none-match", "W/\"prof-42-v7\"")], "", 412, "INM-1, INM-6"),
-        case("delete_if_none_match_garbage", "DELETE", ITEM, &[("if-none-match", "\"unterminated")], "", 412, "DESIGN 1"),
+        case("delete_if_none_match_garbage", "DELETE", ITEM, &[("if-none-match", "\"unterminated")], "", 412, "decision 1"),
         // --- Reads with a bad If-Match: 412 -------------------------------
         case("get_if_match_garbage", "GET", ITEM, &[("if-match", "garbage")], "", 412, "IM-2, IM-5, IM-8"),
         case("get_if_match_10000_tags_with_current", "GET", ITEM, &[("if-match", &ten_thousand_tags)], "", 412, "IM-2, G-10"),
@@ -198,19 +198,19 @@ fn catalog() -> Vec<Case> {
         case("head_if_match_garbage", "HEAD", ITEM, &[("if-match", "garbage")], "", 412, "EV-5, IM-5, 412-2"),
         case("head_if_match_star_and_tag", "HEAD", ITEM, &[("if-match", "*, \"x\"")], "", 412, "EV-5, G-13, 412-2"),
         // --- Writes without a usable precondition: 428 --------------------
-        case("put_without_precondition", "PUT", ITEM, &[JSON], LYON, 428, "428-1, S15, DESIGN 2"),
-        case("patch_without_precondition", "PATCH", ITEM, &[MERGE], LYON, 428, "428-1, S15, DESIGN 2"),
-        case("delete_without_precondition", "DELETE", ITEM, &[], "", 428, "428-1, S15, DESIGN 2"),
-        case("put_without_precondition_and_200kb_body", "PUT", ITEM, &[JSON], &two_big_cities, 428, "DESIGN 2 (428 before body parsing)"),
-        case("put_only_if_unmodified_since_garbage", "PUT", ITEM, &[JSON, ("if-unmodified-since", "yesterday")], LYON, 428, "IUS-2, DESIGN 2"),
-        case("put_only_if_unmodified_since_valid_date", "PUT", ITEM, &[JSON, ("if-unmodified-since", "Fri, 01 Jan 2100 00:00:00 GMT")], LYON, 428, "IUS-3, DESIGN 2 (no modification date)"),
+        case("put_without_precondition", "PUT", ITEM, &[JSON], LYON, 428, "428-1, S15, decision 2"),
+        case("patch_without_precondition", "PATCH", ITEM, &[MERGE], LYON, 428, "428-1, S15, decision 2"),
+        case("delete_without_precondition", "DELETE", ITEM, &[], "", 428, "428-1, S15, decision 2"),
+        case("put_without_precondition_and_200kb_body", "PUT", ITEM, &[JSON], &two_big_cities, 428, "decision 2 (428 before body parsing)"),
+        case("put_only_if_unmodified_since_garbage", "PUT", ITEM, &[JSON, ("if-unmodified-since", "yesterday")], LYON, 428, "IUS-2, decision 2"),
+        case("put_only_if_unmodified_since_valid_date", "PUT", ITEM, &[JSON, ("if-unmodified-since", "Fri, 01 Jan 2100 00:00:00 GMT")], LYON, 428, "IUS-3, decision 2 (no modification date)"),
         case("put_only_if_unmodified_since_february_30", "PUT", ITEM, &[JSON, ("if-unmodified-since", "Mon, 30 Feb 2015 08:49:37 GMT")], LYON, 428, "G-14, IUS-2"),
         case("delete_only_if_unmodified_since_not_gmt", "DELETE", ITEM, &[("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 PST")], "", 428, "G-14, IUS-2"),
         case("patch_only_if_unmodified_since_list_of_dates", "PATCH", ITEM, &[MERGE, ("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT")], LYON, 428, "IUS-2"),
         case("put_only_if_unmodified_since_huge_year", "PUT", ITEM, &[JSON, ("if-unmodified-since", "Sun, 06 Nov 99999999999 08:49:37 GMT")], LYON, 428, "G-14, IUS-2"),
-        case("put_only_if_modified_since", "PUT", ITEM, &[JSON, ("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")], LYON, 428, "IMS-2, DESIGN 2"),
-        case("delete_only_if_range", "DELETE", ITEM, &[("if-range", TAG)], "", 428, "IR-1, DESIGN 2"),
-        case("put_misspelled_if_match_field", "PUT", ITEM, &[JSON, ("if_match", TAG)], LYON, 428, "DESIGN 2"),
+        case("put_only_if_modified_since", "PUT", ITEM, &[JSON, ("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT")], LYON, 428, "IMS-2, decision 2"),
+        case("delete_only_if_range", "DELETE", ITEM, &[("if-range", TAG)], "", 428, "IR-1, decision 2"),
+        case("put_misspelled_if_match_field", "PUT", ITEM, &[JSON, ("if_match", TAG)], LYON, 428, "decision 2"),
         // --- Media types: 415 (before 412 and 428) ------------------------
         case("put_text_plain", "PUT", ITEM, &[("content-type", "text/plain"), MATCH], LYON, 415, "EV-2, S13"),
         case("put_without_content_type", "PUT", ITEM, &[MATCH], LYON, 415, "EV-2, S13"),
@@ -222,16 +222,16 @@ fn catalog() -> Vec<Case> {
         case("put_content_type_list", "PUT", ITEM, &[("content-type", "application/json, text/plain"), MATCH], LYON, 415, "EV-2 (one media type)"),
         case("put_content_type_obs_text", "PUT", ITEM, &[MATCH], LYON, 415, "EV-2")
             .raw_header("content-type", b"application/json\xff"),
-        case("put_text_plain_without_precondition", "PUT", ITEM, &[("content-type", "text/plain")], LYON, 415, "DESIGN 2 (428 comes after 415)"),
+        case("put_text_plain_without_precondition", "PUT", ITEM, &[("content-type", "text/plain")], LYON, 415, "decision 2 (428 comes after 415)"),
         case("put_text_plain_with_stale_if_match", "PUT", ITEM, &[("content-type", "text/plain"), ("if-match", "\"prof-42-v6\"")], LYON, 415, "EV-2, S13"),
         case("patch_application_json", "PATCH", ITEM, &[JSON, MATCH], LYON, 415, "MP-1, PATCH-6"),
         case("patch_application_json_with_charset", "PATCH", ITEM, &[("content-type", "application/json; charset=utf-8"), MATCH], LYON, 415, "MP-1, PATCH-6"),
         case("patch_json_patch_document", "PATCH", ITEM, &[("content-type", "application/json-patch+json"), MATCH], r#"[{"op":"replace","path":"/city","value":"Lyon"}]"#, 415, "MP-1, PATCH-6, PATCH-7"),
         case("patch_without_content_type", "PATCH", ITEM, &[MATCH], LYON, 415, "MP-1, PATCH-6"),
-        case("patch_text_plain_without_precondition", "PATCH", ITEM, &[("content-type", "text/plain")], LYON, 415, "DESIGN 2 (428 comes after 415)"),
+        case("patch_text_plain_without_precondition", "PATCH", ITEM, &[("content-type", "text/plain")], LYON, 415, "decision 2 (428 comes after 415)"),
         case("post_text_plain", "POST", COLLECTION, &[("content-type", "text/plain")], eve, 415, "EV-2"),
         // --- PUT bodies that are not JSON: 400 ----------------------------
-        case("put_json_syntax_error", "PUT", ITEM, &[JSON, MATCH], "{oops", 400, "S16, DESIGN 10"),
+        case("put_json_syntax_error", "PUT", ITEM, &[JSON, MATCH], "{oops", 400, "S16, decision 10"),
         case("put_json_truncated", "PUT", ITEM, &[JSON, MATCH], r#"{"city":"Ly"#, 400, "S16"),
         case("put_json_empty_body", "PUT", ITEM, &[JSON, MATCH], "", 400, "S16"),
         case("put_json_trailing_garbage", "PUT", ITEM, &[JSON, MATCH], r#"{"city":"Lyon"} x"#, 400, "S16"),
@@ -249,10 +249,10 @@ fn catalog() -> Vec<Case> {
         case("put_body_is_an_array", "PUT", ITEM, &[JSON, MATCH], r#"[{"city":"Lyon"}]"#, 422, "S16"),
         case("put_body_is_null", "PUT", ITEM, &[JSON, MATCH], "null", 422, "S16"),
         case("put_body_is_a_string", "PUT", ITEM, &[JSON, MATCH], r#""Lyon""#, 422, "S16"),
-        case("put_changes_the_id", "PUT", ITEM, &[JSON, MATCH], r#"{"id":43,"city":"Lyon"}"#, 422, "DESIGN 7"),
+        case("put_changes_the_id", "PUT", ITEM, &[JSON, MATCH], r#"{"id":43,"city":"Lyon"}"#, 422, "decision 7"),
         case("put_id_as_string", "PUT", ITEM, &[JSON, MATCH], r#"{"id":"42","city":"Lyon"}"#, 422, "S16"),
         case("put_id_overflows_i64", "PUT", ITEM, &[JSON, MATCH], r#"{"id":99999999999999999999,"city":"Lyon"}"#, 422, "S16"),
-        case("put_body_over_64_kib", "PUT", ITEM, &[JSON, MATCH], &big_city, 413, "DESIGN 10 (body limit)"),
+        case("put_body_over_64_kib", "PUT", ITEM, &[JSON, MATCH], &big_city, 413, "decision 10 (body limit)"),
         // --- PATCH documents that are not JSON, or patch the wrong things --
         case("patch_syntax_error", "PATCH", ITEM, &[MERGE, MATCH], "{oops", 400, "PATCH-7"),
         case("patch_truncated", "PATCH", ITEM, &[MERGE, MATCH], r#"{"city":"Ly"#, 400, "PATCH-7"),
@@ -265,13 +265,13 @@ fn catalog() -> Vec<Case> {
         case("patch_document_is_a_string", "PATCH", ITEM, &[MERGE, MATCH], r#""Lyon""#, 422, "MP-2, PATCH-7"),
         case("patch_removes_a_required_member", "PATCH", ITEM, &[MERGE, MATCH], r#"{"name":null}"#, 422, "MP-3, PATCH-1"),
         case("patch_city_is_a_boolean", "PATCH", ITEM, &[MERGE, MATCH], r#"{"city":false}"#, 422, "PATCH-2, PATCH-7"),
-        case("patch_changes_the_id", "PATCH", ITEM, &[MERGE, MATCH], r#"{"id":43}"#, 422, "DESIGN 11"),
-        case("patch_removes_the_id", "PATCH", ITEM, &[MERGE, MATCH], r#"{"id":null}"#, 422, "DESIGN 11"),
-        case("patch_sets_the_version", "PATCH", ITEM, &[MERGE, MATCH], r#"{"version":99}"#, 422, "DESIGN 11 (the version cannot be changed by a patch), PATCH-1"),
+        case("patch_changes_the_id", "PATCH", ITEM, &[MERGE, MATCH], r#"{"id":43}"#, 422, "decision 11"),
+        case("patch_removes_the_id", "PATCH", ITEM, &[MERGE, MATCH], r#"{"id":null}"#, 422, "decision 11"),
+        case("patch_sets_the_version", "PATCH", ITEM, &[MERGE, MATCH], r#"{"version":99}"#, 422, "decision 11 (the version cannot be changed by a patch), PATCH-1"),
         case("patch_with_unknown_member", "PATCH", ITEM, &[MERGE, MATCH], r#"{"city":"Lyon","role":"admin"}"#, 422, "PATCH-1 (all or nothing), PATCH-2, MP-2"),
-        case("patch_body_over_64_kib", "PATCH", ITEM, &[MERGE, MATCH], &big_city, 413, "DESIGN 10 (body limit)"),
+        case("patch_body_over_64_kib", "PATCH", ITEM, &[MERGE, MATCH], &big_city, 413, "decision 10 (body limit)"),
         // --- Ids in the path that name no resource: 404 -------------------
-        case("get_id_overflows_i64", "GET", "/profiles/99999999999999999999", &[], "", 404, "EV-2, DESIGN 10"),
+        case("get_id_overflows_i64", "GET", "/profiles/99999999999999999999", &[], "", 404, "EV-2, decision 10"),
         case("delete_id_overflows_i64", "DELETE", "/profiles/99999999999999999999", &[MATCH], "", 404, "EV-2"),
         case("put_id_i64_max_plus_one", "PUT", "/profiles/9223372036854775808", &[JSON, MATCH], LYON, 404, "EV-2"),
         case("get_id_i64_min_minus_one", "GET", "/profiles/-9223372036854775809", &[], "", 404, "EV-2"),
@@ -287,7 +287,7 @@ fn catalog() -> Vec<Case> {
         case("get_invalid_utf8_in_id", "GET", "/profiles/%FF", &[], "", 404, "EV-2"),
         case("delete_nul_after_id", "DELETE", "/profiles/42%00", &[MATCH], "", 404, "EV-2"),
         case("head_non_numeric_id", "HEAD", "/profiles/abc", &[], "", 404, "EV-2, EV-5"),
-        case("put_current_tag_on_missing_resource", "PUT", "/profiles/43", &[JSON, MATCH], eve, 404, "DESIGN 3 (PUT does not create here), DESIGN 7"),
+        case("put_current_tag_on_missing_resource", "PUT", "/profiles/43", &[JSON, MATCH], eve, 404, "decision 3 (PUT does not create here), decision 7"),
         case("delete_missing_with_if_match_star", "DELETE", "/profiles/43", &[("if-match", "*")], "", 404, "EV-2, S11"),
         case("patch_missing_with_garbage_if_match", "PATCH", "/profiles/43", &[MERGE, ("if-match", "garbage")], LYON, 404, "EV-2, S9"),
         // --- Methods the routes do not allow: 405 -------------------------
@@ -298,16 +298,16 @@ fn catalog() -> Vec<Case> {
         case("trace_item", "TRACE", ITEM, &[MATCH], "", 405, "EV-3, S13"),
         case("extension_method_on_item", "BREW", ITEM, &[MATCH], "", 405, "S13"),
         // --- Creation through the collection ------------------------------
-        case("post_over_existing_id", "POST", COLLECTION, &[JSON], r#"{"id":42,"name":"Eve","city":"Rome"}"#, 409, "DESIGN 10 (409)"),
-        case("post_json_syntax_error", "POST", COLLECTION, &[JSON], "{oops", 400, "DESIGN 10"),
-        case("post_missing_required_members", "POST", COLLECTION, &[JSON], r#"{"id":43}"#, 422, "DESIGN 10"),
-        case("post_body_over_64_kib", "POST", COLLECTION, &[JSON], &big_profile, 413, "DESIGN 10 (body limit)"),
-        case("post_with_malformed_if_match", "POST", COLLECTION, &[JSON, ("if-match", "\"unterminated")], eve, 412, "IM-2, IM-5, IM-6, DESIGN 1 (fail closed for writes)"),
+        case("post_over_existing_id", "POST", COLLECTION, &[JSON], r#"{"id":42,"name":"Eve","city":"Rome"}"#, 409, "decision 10 (409)"),
+        case("post_json_syntax_error", "POST", COLLECTION, &[JSON], "{oops", 400, "decision 10"),
+        case("post_missing_required_members", "POST", COLLECTION, &[JSON], r#"{"id":43}"#, 422, "decision 10"),
+        case("post_body_over_64_kib", "POST", COLLECTION, &[JSON], &big_profile, 413, "decision 10 (body limit)"),
+        case("post_with_malformed_if_match", "POST", COLLECTION, &[JSON, ("if-match", "\"unterminated")], eve, 412, "IM-2, IM-5, IM-6, decision 1 (fail closed for writes)"),
         // --- Collection queries: 400 --------------------------------------
-        case("list_negative_limit", "GET", "/profiles?limit=-1", &[], "", 400, "DESIGN 10"),
-        case("list_limit_overflows_u32", "GET", "/profiles?limit=4294967296", &[], "", 400, "DESIGN 10"),
-        case("list_after_overflows_i64", "GET", "/profiles?after=99999999999999999999", &[], "", 400, "DESIGN 10"),
-        case("list_after_non_numeric", "GET", "/profiles?after=abc", &[], "", 400, "DESIGN 10"),
+        case("list_negative_limit", "GET", "/profiles?limit=-1", &[], "", 400, "decision 10"),
+        case("list_limit_overflows_u32", "GET", "/profiles?limit=4294967296", &[], "", 400, "decision 10"),
+        case("list_after_overflows_i64", "GET", "/profiles?after=99999999999999999999", &[], "", 400, "decision 10"),
+        case("list_after_non_numeric", "GET", "/profiles?after=abc", &[], "", 400, "decision 10"),
     ]
 }
 
@@ -317,8 +317,8 @@ fn catalog() -> Vec<Case> {
 fn ignored_on_reads() -> Vec<Case> {
     let hundred_kb = format!("\"{}\"", "a".repeat(100 * 1024));
     vec![
-        case("get_if_none_match_garbage", "GET", ITEM, &[("if-none-match", "garbage")], "", 200, "INM-5, DESIGN 1"),
-        case("get_if_none_match_star_and_tag", "GET", ITEM, &[("if-none-match", "*, \"prof-42-v7\"")], "", 200, "G-13, INM-5, DESIGN 1"),
+        case("get_if_none_match_garbage", "GET", ITEM, &[("if-none-match", "garbage")], "", 200, "INM-5, decision 1"),
+        case("get_if_none_match_star_and_tag", "GET", ITEM, &[("if-none-match", "*, \"prof-42-v7\"")], "", 200, "G-13, INM-5, decision 1"),
         case("get_if_none_match_lowercase_weak_prefix", "GET", ITEM, &[("if-none-match", "w/\"prof-42-v7\"")], "", 200, "G-1, INM-5"),
         case("get_if_none_match_100kb", "GET", ITEM, &[("if-none-match", &hundred_kb)], "", 200, "G-10, INM-5"),
         case("get_if_none_match_obs_text", "GET", ITEM, &[], "", 200, "G-9, INM-5")
@@ -484,14 +484,14 @@ async fn check(case: &Case) -> Vec<String> {
 }
 
 /// Problem details (PD-1, PD-2, PD-4), plus the headers each refusal
-/// carries: 412 the current ETag (DESIGN 5), 428 `no-store` and the header
+/// carries: 412 the current ETag (decision 5), 428 `no-store` and the header
 /// to send (428-2, 428-3), 405 `Allow`, 415 to PATCH `Accept-Patch`
 /// (PATCH-6).
 fn check_problem(case: &Case, reply: &Reply, head: bool, wrong: &mut Vec<String>) {
     let status = reply.status;
     if reply.header("content-type") != Some(PROBLEM_JSON) {
         wrong.push(format!(
-            "content-type {:?}, expected {PROBLEM_JSON} (DESIGN 10); body: {}",
+            "content-type {:?}, expected {PROBLEM_JSON} (decision 10); body: {}",
             reply.header("content-type"),
             reply.text()
         ));
@@ -523,7 +523,7 @@ fn check_problem(case: &Case, reply: &Reply, head: bool, wrong: &mut Vec<String>
                     && problem["current_etag"].as_str() != Some(TAG)
                 {
                     wrong.push(format!(
-                        "412 current_etag member {} (DESIGN 5)",
+                        "412 current_etag member {} (decision 5)",
                         problem["current_etag"]
                     ));
                 }
@@ -535,7 +535,7 @@ fn check_problem(case: &Case, reply: &Reply, head: bool, wrong: &mut Vec<String>
         && case.path == ITEM
         && reply.header("etag") != Some(TAG)
     {
-        wrong.push(format!("412 ETag {:?} (DESIGN 5)", reply.header("etag")));
+        wrong.push(format!("412 ETag {:?} (decision 5)", reply.header("etag")));
     }
     if status == StatusCode::PRECONDITION_REQUIRED
         && reply.header("cache-control") != Some("no-store")

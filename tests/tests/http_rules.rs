@@ -1,4 +1,4 @@
-//! The checklist's rules, through the generated routes in process (tower
+//! The rules of docs/design.md, through the generated routes in process (tower
 //! `oneshot`), one test per rule id. The reference scenario over TCP is in
 //! `scenario.rs`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
@@ -240,7 +240,7 @@ async fn im_4_put_with_current_tag_writes_and_returns_new_tag() {
     )
     .await;
     assert_eq!(r.status, StatusCode::OK);
-    // DESIGN decision 6: new tag, full representation, no-store.
+    // Design decision 6 (docs/design.md): new tag, full representation, no-store.
     assert_eq!(r.header("etag"), Some("\"doc-1-v4\""));
     assert_eq!(r.header("cache-control"), Some("no-store"));
     assert_eq!(r.json(), json!({"id": 1, "title": "Uno", "pages": 2}));

@@ -1,4 +1,4 @@
-//! The reference scenario of the design notes, replayed byte for byte over a
+//! The reference scenario of docs/design.md, replayed byte for byte over a
 //! real TCP socket against the profiles service, on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 

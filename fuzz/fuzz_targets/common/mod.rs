@@ -1,4 +1,4 @@
-//! A reference reading of the grammar in rfc-checklist.md §1, written
+//! A reference reading of the RFC 9110 grammar (G-* in docs/design.md), written
 //! straight from the ABNF and deliberately unlike occ-core's parser (it
 //! allocates, joins the lines first and splits on commas outside quotes),
 //! so the fuzz targets can compare the two.
@@ -81,7 +81,7 @@ pub enum RefElement {
 }
 
 /// What the reference decides for an `If-Match` / `If-None-Match` field,
-/// with the project's caps and DESIGN decision 1 (empty and `*`-with-others
+/// with the project's caps and design decision 1 (empty and `*`-with-others
 /// are malformed).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RefList {

@@ -70,7 +70,7 @@ where
     } else if patched.version() != current.version() {
         return Err(invalid("the version cannot be changed by a patch".into()));
     }
-    // The entity tag binds the id (DESIGN decision 7) and its encoding is
+    // The entity tag binds the id (design decision 7, docs/design.md) and its encoding is
     // injective, so comparing tags at one version compares ids without
     // asking `M::Id` for `PartialEq`.
     let version = current.version();
