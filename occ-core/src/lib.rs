@@ -53,6 +53,75 @@ pub mod __private {
     pub fn version_of<V: VersionNumber>(field: &V) -> V {
         *field
     }
+
+    #[cfg(feature = "sqlx")]
+    pub use self::members::{bind_member_value, id_member, unknown_member};
+    pub use serde;
+    pub use serde_json;
+
+    #[cfg(feature = "sqlx")]
+    mod members {
+        use serde::de::{Deserialize, DeserializeOwned};
+        use serde_json::Value;
+        use sqlx::{Arguments, Database, Encode, Type};
+
+        use crate::repository::sql::MemberBinding;
+        use crate::{VersionNumber, Versioned};
+
+        /// Binds a merge patch's new value of a data member. `null`
+        /// removes the member (RFC 7396), which is what deserializing
+        /// `null` gives (`None` for an `Option`, an error otherwise); an
+        /// object merges into the current value, so it needs the current
+        /// value: the application merges it.
+        pub fn bind_member_value<DB, T>(
+            member: &str,
+            value: &Value,
+            args: &mut DB::Arguments,
+            column: &'static str,
+        ) -> MemberBinding
+        where
+            DB: Database,
+            T: DeserializeOwned + for<'q> Encode<'q, DB> + Type<DB>,
+        {
+            if value.is_object() {
+                return MemberBinding::Unsupported;
+            }
+            match T::deserialize(value) {
+                Ok(value) => match args.add(value) {
+                    Ok(()) => MemberBinding::Column(column),
+                    Err(error) => MemberBinding::Failed(error),
+                },
+                Err(error) => MemberBinding::Invalid(format!("`{member}`: {error}")),
+            }
+        }
+
+        /// The id's member in a merge patch: allowed when it repeats the id.
+        pub fn id_member<M>(member: &str, value: &Value, id: &M::Id) -> MemberBinding
+        where
+            M: Versioned,
+            M::Id: DeserializeOwned,
+        {
+            match M::Id::deserialize(value) {
+                // Tags bind ids injectively: equal tags, equal ids.
+                Ok(given)
+                    if M::entity_tag_for(&given, M::Version::INITIAL)
+                        == M::entity_tag_for(id, M::Version::INITIAL) =>
+                {
+                    MemberBinding::Unchanged
+                }
+                Ok(_) => MemberBinding::Invalid("the id cannot be changed by a patch".into()),
+                Err(error) => MemberBinding::Invalid(format!("`{member}`: {error}")),
+            }
+        }
+
+        /// A member the model does not have.
+        pub fn unknown_member(member: &str) -> MemberBinding {
+            MemberBinding::Invalid(format!(
+                "the patch sets `{member}`, which this resource does not have (unknown members, \
+                 and a version carried by the ETag, cannot be patched)"
+            ))
+        }
+    }
 }
 mod tag_list;
 mod versioned;

@@ -4,7 +4,8 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::parse::{Input, Part};
+use crate::parse::{FieldRef, Input, Part};
+use crate::serde_names::{self, Member};
 
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
     let versioned = versioned(input);
@@ -100,10 +101,6 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
     for ty in data_tys {
         predicates.push(quote!(#ty: for<'__q> #sqlx::Encode<'__q, __OccDb> + #sqlx::Type<__OccDb>));
     }
-    let column = |ident: &syn::Ident| {
-        let name = ident.to_string();
-        name.strip_prefix("r#").unwrap_or(&name).to_owned()
-    };
     let id_column = column(input.id.ident);
     let version_column = column(input.version.ident);
     let data_columns = data.iter().map(|f| column(f.ident));
@@ -111,6 +108,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
         let name = f.ident;
         quote!(#sqlx::Arguments::add(args, &self.#name)?;)
     });
+    let bind_member = bind_member(input, data, &mut predicates);
     quote! {
         #[automatically_derived]
         impl #impl_generics ::occ_core::repository::sql::SqlModel<__OccDb> for #ident #ty_generics
@@ -136,6 +134,67 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
                 #(#binds)*
                 ::core::result::Result::Ok(())
             }
+
+            #bind_member
         }
     }
+}
+
+/// `SqlModel::bind_member`: each member serde reads maps to its column,
+/// the id's member must repeat the id, the version's merges in the
+/// application, an unknown member is refused. Nothing when serde's reading
+/// of the struct is one the derive does not model: the trait's default
+/// then merges in the application.
+fn bind_member(
+    input: &Input<'_>,
+    data: &[FieldRef<'_>],
+    predicates: &mut Vec<TokenStream>,
+) -> TokenStream {
+    let Some(rename_all) = serde_names::container(input.attrs) else {
+        return TokenStream::new();
+    };
+    let private = quote!(::occ_core::__private);
+    let binding = quote!(::occ_core::repository::sql::MemberBinding);
+    let rule = rename_all.as_deref();
+    let mut arms = Vec::new();
+    let mut arm = |field: &FieldRef<'_>, body: TokenStream| {
+        if let Member::Named(names) = serde_names::field(field.attrs, field.ident, rule) {
+            arms.push(quote!(#(#names)|* => #body,));
+        }
+    };
+    for field in data {
+        let ty = field.ty;
+        let column = column(field.ident);
+        predicates.push(quote!(#ty: #private::serde::de::DeserializeOwned));
+        arm(
+            field,
+            quote!(#private::bind_member_value::<__OccDb, #ty>(member, value, args, #column)),
+        );
+    }
+    let id_ty = input.id.ty;
+    predicates.push(quote!(#id_ty: #private::serde::de::DeserializeOwned));
+    arm(
+        &input.id,
+        quote!(#private::id_member::<Self>(member, value, id)),
+    );
+    arm(&input.version, quote!(#binding::Unsupported));
+    quote! {
+        fn bind_member(
+            id: &Self::Id,
+            member: &str,
+            value: &#private::serde_json::Value,
+            args: &mut <__OccDb as ::occ_core::repository::sql::sqlx::Database>::Arguments,
+        ) -> #binding {
+            match member {
+                #(#arms)*
+                _ => #private::unknown_member(member),
+            }
+        }
+    }
+}
+
+/// The column of a field: its name, without `r#`.
+fn column(ident: &syn::Ident) -> String {
+    let name = ident.to_string();
+    name.strip_prefix("r#").unwrap_or(&name).to_owned()
 }

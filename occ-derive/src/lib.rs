@@ -11,6 +11,7 @@
 mod expand;
 mod fallback;
 mod parse;
+mod serde_names;
 mod template;
 
 use proc_macro::TokenStream;

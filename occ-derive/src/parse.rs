@@ -11,11 +11,14 @@ use crate::template::{self, Segment};
 pub(crate) struct FieldRef<'a> {
     pub(crate) ident: &'a Ident,
     pub(crate) ty: &'a Type,
+    pub(crate) attrs: &'a [Attribute],
 }
 
 /// The struct, as the expansion needs it.
 pub(crate) struct Input<'a> {
     pub(crate) ident: &'a Ident,
+    /// The struct's own attributes (serde's among them).
+    pub(crate) attrs: &'a [Attribute],
     pub(crate) generics: &'a Generics,
     pub(crate) id: FieldRef<'a>,
     pub(crate) version: FieldRef<'a>,
@@ -110,6 +113,7 @@ impl<'a> Input<'a> {
             let this = || FieldRef {
                 ident,
                 ty: &field.ty,
+                attrs: &field.attrs,
             };
             all.push(this());
             let attrs = field_attrs(&field.attrs, &mut errors);
@@ -178,6 +182,7 @@ impl<'a> Input<'a> {
         });
         Ok(Self {
             ident: &input.ident,
+            attrs: &input.attrs,
             generics: &input.generics,
             id,
             version,
