@@ -11,11 +11,12 @@ use axum::body::{Body, Bytes};
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
+use axum::Extension;
 use axum::Router;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use occ_core::pipeline::Rejection;
-use occ_core::repository::{Repository, RepositoryError};
+use occ_core::repository::{Repository, RepositoryError, Scope};
 use occ_core::{ListKind, Policy, VersionNumber, Versioned};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -87,6 +88,7 @@ struct Config<R: ?Sized> {
     creating_put: bool,
     body_limit: usize,
     page_limit: u32,
+    require_scope: bool,
 }
 
 impl<R: ?Sized> Clone for Config<R> {
@@ -98,6 +100,7 @@ impl<R: ?Sized> Clone for Config<R> {
             creating_put: self.creating_put,
             body_limit: self.body_limit,
             page_limit: self.page_limit,
+            require_scope: self.require_scope,
         }
     }
 }
@@ -119,6 +122,7 @@ where
                 creating_put: false,
                 body_limit: 64 * 1024,
                 page_limit: 100,
+                require_scope: false,
             },
             _model: PhantomData,
         }
@@ -153,6 +157,18 @@ where
     /// The largest page `GET /` returns.
     pub fn page_limit(mut self, limit: u32) -> Self {
         self.config.page_limit = limit.max(1);
+        self
+    }
+
+    /// Whether every request must carry a row-level
+    /// [`Scope`] in its extensions (put there
+    /// by the layer that authenticates the caller). With it, a request
+    /// without one is refused (500: the service is misconfigured) rather
+    /// than shown every row. A scope present in the extensions is applied
+    /// either way: every statement carries it, and rows outside it are 404
+    /// for every method.
+    pub fn require_scope(mut self, required: bool) -> Self {
+        self.config.require_scope = required;
         self
     }
 
@@ -195,20 +211,35 @@ fn method_not_allowed(allow: &'static str) -> Response {
 
 /// A request's conditions under the route's policy, its id from the path
 /// (a path that does not parse names no resource: 404), and its body.
-async fn split<Id: DeserializeOwned + Send>(
+async fn split<Id: DeserializeOwned + Send, R: ?Sized>(
     request: Request,
-    policy: Policy,
+    config: &Config<R>,
 ) -> (ConditionalRequest, Result<Id, Refusal>, HeaderMap, Body) {
     let (mut parts, body) = request.into_parts();
-    let conditions = ConditionalRequest::from_parts(&parts).with_policy(policy);
-    let id = Path::<Id>::from_request_parts(&mut parts, &())
-        .await
-        .map(|Path(id)| id)
-        .map_err(|rejection| {
-            tracing::debug!(%rejection, "unparsable id");
-            Refusal::from(Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE))
-        });
+    let conditions = ConditionalRequest::from_parts(&parts).with_policy(config.policy);
+    let id = match scope_check(config, conditions.scope()) {
+        Err(refusal) => Err(refusal),
+        Ok(()) => Path::<Id>::from_request_parts(&mut parts, &())
+            .await
+            .map(|Path(id)| id)
+            .map_err(|rejection| {
+                tracing::debug!(%rejection, "unparsable id");
+                Refusal::from(Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE))
+            }),
+    };
     (conditions, id, parts.headers, body)
+}
+
+/// A route that requires a scope refuses a request without one: showing
+/// every row would be the worse failure.
+fn scope_check<R: ?Sized>(config: &Config<R>, scope: Option<&Scope>) -> Result<(), Refusal> {
+    if config.require_scope && scope.is_none() {
+        tracing::error!("a scoped route got a request without a scope in its extensions");
+        return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_detail("the server could not complete the request")
+            .into());
+    }
+    Ok(())
 }
 
 const NO_RESOURCE: &str = "no resource exists at this URL";
@@ -299,7 +330,7 @@ where
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, _, _) = split::<M::Id>(request, config.policy).await;
+    let (conditions, id, _, _) = split::<M::Id, R>(request, &config).await;
     let result = async { conditions.read(&*config.repo, &id?).await };
     result.await.into_response()
 }
@@ -310,7 +341,7 @@ where
     M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, headers, body) = split::<M::Id>(request, config.policy).await;
+    let (conditions, id, headers, body) = split::<M::Id, R>(request, &config).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, "application/json", false)?;
@@ -339,7 +370,7 @@ where
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, headers, body) = split::<M::Id>(request, config.policy).await;
+    let (conditions, id, headers, body) = split::<M::Id, R>(request, &config).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, MERGE_PATCH_JSON, true)?;
@@ -356,11 +387,11 @@ where
 
 async fn delete_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
 where
-    M: Versioned + Send + Sync + 'static,
+    M: Versioned + Serialize + Send + Sync + 'static,
     M::Id: DeserializeOwned + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, _, _) = split::<M::Id>(request, config.policy).await;
+    let (conditions, id, _, _) = split::<M::Id, R>(request, &config).await;
     let result = async {
         conditions.delete(&*config.repo, &id?).await?;
         Ok::<_, Refusal>(crate::bodiless::response(StatusCode::NO_CONTENT))
@@ -380,6 +411,7 @@ where
     // that creates needs no precondition (design decision 2).
     let conditions = ConditionalRequest::from_parts(&parts).with_policy(Policy::Optional);
     let result = async {
+        scope_check(&config, conditions.scope())?;
         require_media_type(&parts.headers, "application/json", false)?;
         conditions
             .pipeline()
@@ -389,7 +421,14 @@ where
         let bytes = read_body(body, config.body_limit).await?;
         let mut model: M = parse_json(&bytes)?;
         model.set_version(M::Version::INITIAL);
-        let saved = config.repo.create(model).await.map_err(|e| match e {
+        let created = match conditions.scope() {
+            Some(scope) => match config.repo.scoped(scope) {
+                Ok(scoped) => scoped.create(model).await,
+                Err(e) => Err(e),
+            },
+            None => config.repo.create(model).await,
+        };
+        let saved = created.map_err(|e| match e {
             RepositoryError::AlreadyExists { .. } => Refusal::from(
                 Problem::new(StatusCode::CONFLICT)
                     .with_detail("a resource with this id exists already"),
@@ -423,6 +462,7 @@ struct ListPage<M, Id> {
 
 async fn list<M, R>(
     State(config): State<Config<R>>,
+    scope: Option<Extension<Scope>>,
     query: Result<Query<ListQuery<M::Id>>, axum::extract::rejection::QueryRejection>,
 ) -> Response
 where
@@ -430,6 +470,10 @@ where
     M::Id: DeserializeOwned + Serialize + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    let scope = scope.map(|Extension(scope)| scope);
+    if let Err(refusal) = scope_check(&config, scope.as_ref()) {
+        return refusal.into_response();
+    }
     let Query(query) = match query {
         Ok(q) => q,
         Err(rejection) => return Problem::from(rejection).into_response(),
@@ -438,7 +482,14 @@ where
         .limit
         .unwrap_or(config.page_limit)
         .clamp(1, config.page_limit);
-    match config.repo.list(query.after.as_ref(), limit).await {
+    let page = match &scope {
+        Some(scope) => match config.repo.scoped(scope) {
+            Ok(scoped) => scoped.list(query.after.as_ref(), limit).await,
+            Err(e) => Err(e),
+        },
+        None => config.repo.list(query.after.as_ref(), limit).await,
+    };
+    match page {
         Ok(page) => axum::Json(ListPage {
             items: page.items,
             next_after: page.next_after,

@@ -64,7 +64,9 @@ use serde::Serialize;
 use crate::date::DateField;
 use crate::entity_tag::EntityTag;
 use crate::precondition::{Decision, Failure, Policy, Preconditions, Target};
-use crate::repository::{Fetched, KnownVersions, Repository, RepositoryError, WriteCondition};
+use crate::repository::{
+    Fetched, KnownVersions, Repository, RepositoryError, Scope, WriteCondition,
+};
 use crate::tag_list::{EntityTagList, ListElement, ListKind};
 use crate::versioned::{VersionNumber, Versioned};
 
@@ -151,6 +153,7 @@ pub struct Pipeline<'a> {
     preconditions: &'a Preconditions,
     policy: Policy,
     creatable: bool,
+    scope: Option<&'a Scope>,
 }
 
 impl<'a> Pipeline<'a> {
@@ -162,7 +165,16 @@ impl<'a> Pipeline<'a> {
             preconditions,
             policy: Policy::Required,
             creatable: false,
+            scope: None,
         }
+    }
+
+    /// Restricts every statement to a row-level [`Scope`]: rows outside it
+    /// are 404 for every method, never 412, and none of their state is
+    /// read ([`Repository::scoped`]).
+    pub fn scope(mut self, scope: Option<&'a Scope>) -> Self {
+        self.scope = scope;
+        self
     }
 
     /// Sets the policy.
@@ -202,6 +214,22 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        match self.scope {
+            Some(scope) => {
+                let scoped = repo.scoped(scope)?;
+                self.read_in(&*scoped, id).await
+            }
+            None => self.read_in(repo, id).await,
+        }
+    }
+
+    async fn read_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<(M, EntityTag), Rejection<M>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
     {
         if let Some(known) = self.known_versions::<M>(id) {
             return match repo.get_unless(id, &known).await? {
@@ -218,7 +246,7 @@ impl<'a> Pipeline<'a> {
                 }),
             };
         }
-        match self.check(repo, id).await? {
+        match self.check_in(repo, id).await? {
             Some(model) => {
                 let etag = model.entity_tag();
                 Ok((model, etag))
@@ -232,6 +260,22 @@ impl<'a> Pipeline<'a> {
     /// proceed with a compare-and-swap on that state's version, `Ok(None)`
     /// when the resource is missing and the request may create it.
     pub async fn check<M, R, B>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        match self.scope {
+            Some(scope) => {
+                let scoped = repo.scoped(scope)?;
+                self.check_in(&*scoped, id).await
+            }
+            None => self.check_in(repo, id).await,
+        }
+    }
+
+    async fn check_in<M, R, B>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Rejection<M, B>>
     where
         M: Versioned + Send + Sync + 'static,
         M::Id: Send + Sync,
@@ -260,6 +304,27 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Clone + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        match self.scope {
+            Some(scope) => {
+                let scoped = repo.scoped(scope)?;
+                self.replace_in(&*scoped, id, body).await
+            }
+            None => self.replace_in(repo, id, body).await,
+        }
+    }
+
+    async fn replace_in<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        body: Result<M, B>,
+    ) -> Result<Written<M>, Rejection<M, B>>
+    where
+        M: Versioned + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
     {
         let model = match body {
             Ok(model) => model,
@@ -279,7 +344,7 @@ impl<'a> Pipeline<'a> {
                     },
                 }
             }
-            Plan::General => match self.check(repo, id).await? {
+            Plan::General => match self.check_in(repo, id).await? {
                 Some(current) => {
                     let swap = WriteCondition::VersionIn(vec![current.version()]);
                     match repo.update(model, &swap).await {
@@ -307,6 +372,27 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        match self.scope {
+            Some(scope) => {
+                let scoped = repo.scoped(scope)?;
+                self.merge_in(&*scoped, id, patch).await
+            }
+            None => self.merge_in(repo, id, patch).await,
+        }
+    }
+
+    async fn merge_in<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: Result<serde_json::Value, B>,
+    ) -> Result<M, Rejection<M, B>>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
     {
         let this = self.creatable(false);
         let patch = match patch {
@@ -315,7 +401,7 @@ impl<'a> Pipeline<'a> {
         };
         let condition = match this.plan::<M>(id, false) {
             Plan::Push(condition) => condition,
-            Plan::CreateOnly | Plan::General => match this.check(repo, id).await? {
+            Plan::CreateOnly | Plan::General => match this.check_in(repo, id).await? {
                 Some(current) => WriteCondition::VersionIn(vec![current.version()]),
                 None => return Err(Rejection::NotFound),
             },
@@ -336,11 +422,27 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        match self.scope {
+            Some(scope) => {
+                let scoped = repo.scoped(scope)?;
+                self.delete_in(&*scoped, id).await
+            }
+            None => self.delete_in(repo, id).await,
+        }
+    }
+
+    async fn delete_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Rejection<M>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
     {
         let this = self.creatable(false);
         let condition = match this.plan::<M>(id, false) {
             Plan::Push(condition) => condition,
-            Plan::CreateOnly | Plan::General => match this.check(repo, id).await? {
+            Plan::CreateOnly | Plan::General => match this.check_in(repo, id).await? {
                 Some(current) => WriteCondition::VersionIn(vec![current.version()]),
                 None => return Err(Rejection::NotFound),
             },
@@ -449,6 +551,11 @@ impl<'a> Pipeline<'a> {
                 Some(current) => self.raced(Some(Box::new(current))),
                 None => Rejection::NotFound,
             }),
+            // Taken by a row outside the caller's scope: that row does not
+            // exist for this request, and neither can this one.
+            Err(RepositoryError::AlreadyExists { current: None }) if self.scope.is_some() => {
+                Err(Rejection::NotFound)
+            }
             Err(RepositoryError::AlreadyExists { current: None }) => Err(self.raced(None)),
             Err(other) => Err(Rejection::Repository(other)),
         }
@@ -475,7 +582,7 @@ impl<'a> Pipeline<'a> {
             // A value the store refuses is the body's fault, reported only
             // when the preconditions pass (EV-1).
             RepositoryError::Invalid(why) => {
-                self.check::<M, R, B>(repo, id).await?;
+                self.check_in::<M, R, B>(repo, id).await?;
                 Err(Rejection::Repository(RepositoryError::Invalid(why)))
             }
             other => Err(Rejection::Repository(other)),
@@ -517,7 +624,7 @@ impl<'a> Pipeline<'a> {
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        match self.check::<M, R, B>(repo, id).await {
+        match self.check_in::<M, R, B>(repo, id).await {
             Err(rejection) => rejection,
             Ok(_) => Rejection::Body(body),
         }

@@ -121,7 +121,7 @@ where
     /// preconditions on it, then extracts the body.
     pub async fn fetch<M, R>(self, repo: &R, id: &M::Id) -> Result<(M, T), Refusal>
     where
-        M: Versioned + Send + Sync + 'static,
+        M: Versioned + Serialize + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {

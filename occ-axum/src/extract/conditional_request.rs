@@ -7,7 +7,7 @@ use axum::extract::{FromRequestParts, OriginalUri};
 use http::request::Parts;
 use http::{HeaderValue, Method, Uri};
 use occ_core::pipeline::{Pipeline, Rejection, Written};
-use occ_core::repository::Repository;
+use occ_core::repository::{Repository, Scope};
 use occ_core::{Policy, Preconditions, Versioned};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -55,13 +55,16 @@ use crate::{Problem, Refusal, Tagged};
 ///
 /// The policy is [`Policy::Required`] unless a [`Policy`] is in the request
 /// extensions (`Extension(Policy::Optional)` on a router or route, or
-/// [`RequirePreconditionsLayer`](crate::RequirePreconditionsLayer)).
+/// [`RequirePreconditionsLayer`](crate::RequirePreconditionsLayer)). A
+/// [`Scope`] in the request extensions restricts every statement to the
+/// caller's rows.
 #[derive(Debug, Clone)]
 pub struct ConditionalRequest {
     method: Method,
     uri: Uri,
     preconditions: Preconditions,
     policy: Policy,
+    scope: Option<Scope>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ConditionalRequest {
@@ -89,6 +92,7 @@ impl ConditionalRequest {
                 .get::<Policy>()
                 .copied()
                 .unwrap_or_default(),
+            scope: parts.extensions.get::<Scope>().cloned(),
         }
     }
 
@@ -118,9 +122,18 @@ impl ConditionalRequest {
         self.policy
     }
 
+    /// The row-level scope of the request, if a layer or middleware put a
+    /// [`Scope`] in its extensions (for example after authenticating the
+    /// caller's tenant). Every statement the request runs then carries it.
+    pub fn scope(&self) -> Option<&Scope> {
+        self.scope.as_ref()
+    }
+
     /// occ-core's pipeline for this request.
     pub fn pipeline(&self) -> Pipeline<'_> {
-        Pipeline::new(&self.method, &self.preconditions).policy(self.policy)
+        Pipeline::new(&self.method, &self.preconditions)
+            .policy(self.policy)
+            .scope(self.scope.as_ref())
     }
 
     /// The refusal for an outcome of the pipeline, naming this request in
@@ -152,7 +165,7 @@ impl ConditionalRequest {
     /// missing and creatable (see [`Pipeline::creatable`]).
     pub async fn check<M, R>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Refusal>
     where
-        M: Versioned + Send + Sync + 'static,
+        M: Versioned + Serialize + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
@@ -218,7 +231,7 @@ impl ConditionalRequest {
     /// deleted state.
     pub async fn delete<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Refusal>
     where
-        M: Versioned + Send + Sync + 'static,
+        M: Versioned + Serialize + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {

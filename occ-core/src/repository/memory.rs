@@ -5,7 +5,9 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 
-use super::{Page, Repository, RepositoryError, WriteCondition};
+use serde::Serialize;
+
+use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, WriteCondition};
 use crate::versioned::{VersionNumber, Versioned};
 
 /// A repository in a `BTreeMap` behind a mutex: same semantics as the SQL
@@ -66,41 +68,81 @@ where
     }
 }
 
-#[async_trait]
-impl<M> Repository<M> for MemoryRepository<M>
+/// Whether a row is visible: everything unscoped, the scope's rows
+/// otherwise.
+type Visible<'a, M> = &'a (dyn Fn(&M) -> bool + Send + Sync);
+
+impl<M> MemoryRepository<M>
 where
     M: Versioned + Clone + Send + Sync + 'static,
     M::Id: Ord + Clone + Send + Sync,
 {
-    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+    fn get_in(&self, id: &M::Id, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
         self.rows()
             .get(id)
+            .filter(|m| visible(m))
             .cloned()
             .ok_or(RepositoryError::NotFound)
     }
 
-    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+    fn get_unless_in(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+        visible: Visible<'_, M>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        let rows = self.rows();
+        let current = rows
+            .get(id)
+            .filter(|m| visible(m))
+            .ok_or(RepositoryError::NotFound)?;
+        let unchanged = match known {
+            KnownVersions::Any => true,
+            KnownVersions::Listed(versions) => versions.contains(&current.version()),
+        };
+        // Only the validators are copied for a 304.
+        Ok(if unchanged {
+            Fetched::Unchanged {
+                version: current.version(),
+                last_modified: current.last_modified(),
+            }
+        } else {
+            Fetched::Changed(current.clone())
+        })
+    }
+
+    fn create_in(&self, model: M, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
+        if !visible(&model) {
+            return Err(outside_scope());
+        }
         let mut rows = self.rows();
         if let Some(current) = rows.get(model.id()) {
             return Err(RepositoryError::AlreadyExists {
-                current: Some(Box::new(current.clone())),
+                current: visible(current).then(|| Box::new(current.clone())),
             });
         }
         rows.insert(model.id().clone(), model.clone());
         Ok(model)
     }
 
-    async fn update(
+    fn update_in(
         &self,
         mut model: M,
         condition: &WriteCondition<M::Version>,
+        visible: Visible<'_, M>,
     ) -> Result<M, RepositoryError<M>> {
         let mut rows = self.rows();
-        let current = rows.get_mut(model.id()).ok_or(RepositoryError::NotFound)?;
+        let current = rows
+            .get_mut(model.id())
+            .filter(|m| visible(m))
+            .ok_or(RepositoryError::NotFound)?;
         if !condition.is_met_by(current) {
             return Err(RepositoryError::PreconditionFailed {
                 current: Box::new(current.clone()),
             });
+        }
+        if !visible(&model) {
+            return Err(outside_scope());
         }
         let next = current
             .version()
@@ -111,13 +153,17 @@ where
         Ok(model)
     }
 
-    async fn delete(
+    fn delete_in(
         &self,
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
+        visible: Visible<'_, M>,
     ) -> Result<M, RepositoryError<M>> {
         let mut rows = self.rows();
-        let current = rows.get(id).ok_or(RepositoryError::NotFound)?;
+        let current = rows
+            .get(id)
+            .filter(|m| visible(m))
+            .ok_or(RepositoryError::NotFound)?;
         if !condition.is_met_by(current) {
             return Err(RepositoryError::PreconditionFailed {
                 current: Box::new(current.clone()),
@@ -126,19 +172,143 @@ where
         rows.remove(id).ok_or(RepositoryError::NotFound)
     }
 
-    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+    fn list_in(
+        &self,
+        after: Option<&M::Id>,
+        limit: u32,
+        visible: Visible<'_, M>,
+    ) -> Result<Page<M>, RepositoryError<M>> {
         use std::ops::Bound;
         let rows = self.rows();
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
         let items: Vec<M> = rows
             .range((lower, Bound::Unbounded))
+            .map(|(_, m)| m)
+            .filter(|m| visible(m))
             .take(limit)
-            .map(|(_, m)| m.clone())
+            .cloned()
             .collect();
         let next_after = (items.len() == limit && limit > 0)
             .then(|| items.last().map(|m| m.id().clone()))
             .flatten();
         Ok(Page { items, next_after })
+    }
+}
+
+fn outside_scope<M>() -> RepositoryError<M> {
+    RepositoryError::Invalid("the resource would be outside the caller's scope".into())
+}
+
+fn everything<M>(_: &M) -> bool {
+    true
+}
+
+#[async_trait]
+impl<M> Repository<M> for MemoryRepository<M>
+where
+    M: Versioned + Clone + Send + Sync + 'static,
+    M::Id: Ord + Clone + Send + Sync,
+{
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.get_in(id, &everything)
+    }
+
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        self.get_unless_in(id, known, &everything)
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.create_in(model, &everything)
+    }
+
+    async fn update(
+        &self,
+        model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.update_in(model, condition, &everything)
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.delete_in(id, condition, &everything)
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        self.list_in(after, limit, &everything)
+    }
+
+    fn scoped<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> Result<Box<dyn Repository<M> + 'a>, RepositoryError<M>>
+    where
+        M: Serialize,
+    {
+        Ok(Box::new(ScopedMemory {
+            repo: self,
+            scope: scope.clone(),
+        }))
+    }
+}
+
+/// A [`MemoryRepository`] seen through a [`Scope`]: the scope's member is
+/// read through the model's JSON representation.
+struct ScopedMemory<'a, M: Versioned> {
+    repo: &'a MemoryRepository<M>,
+    scope: Scope,
+}
+
+#[async_trait]
+impl<M> Repository<M> for ScopedMemory<'_, M>
+where
+    M: Versioned + Serialize + Clone + Send + Sync + 'static,
+    M::Id: Ord + Clone + Send + Sync,
+{
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.repo.get_in(id, &|m| self.scope.contains(m))
+    }
+
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        self.repo
+            .get_unless_in(id, known, &|m| self.scope.contains(m))
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.repo.create_in(model, &|m| self.scope.contains(m))
+    }
+
+    async fn update(
+        &self,
+        model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.repo
+            .update_in(model, condition, &|m| self.scope.contains(m))
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.repo
+            .delete_in(id, condition, &|m| self.scope.contains(m))
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        self.repo.list_in(after, limit, &|m| self.scope.contains(m))
     }
 }

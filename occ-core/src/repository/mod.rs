@@ -11,6 +11,7 @@ mod memory;
 mod merge_patch;
 #[cfg(feature = "tokio")]
 mod retry;
+mod scope;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
@@ -27,6 +28,7 @@ pub use memory::MemoryRepository;
 pub use merge_patch::{apply_merge_patch, merge_patch_model};
 #[cfg(feature = "tokio")]
 pub use retry::{retry_on_conflict, RetryPolicy};
+pub use scope::{Scope, ScopeValue};
 
 /// What a conditional write requires of the stored resource. The repository
 /// checks it atomically with the write.
@@ -202,6 +204,26 @@ where
 
     /// Up to `limit` resources with ids greater than `after`, in id order.
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>>;
+
+    /// This repository restricted to `scope` (a tenant or owner column):
+    /// every operation of the returned view carries it, so rows outside it
+    /// do not exist, and writes that would put a row outside it are
+    /// refused ([`RepositoryError::Invalid`]).
+    ///
+    /// The default refuses: a repository that cannot scope must not serve
+    /// a scoped route.
+    fn scoped<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> Result<Box<dyn Repository<M> + 'a>, RepositoryError<M>>
+    where
+        M: Serialize,
+    {
+        let _ = scope;
+        Err(RepositoryError::internal(
+            "this repository does not support row-level scopes",
+        ))
+    }
 
     /// Applies a JSON merge patch (RFC 7396) if `condition` holds,
     /// atomically (PATCH-1): the result is validated by deserializing it

@@ -22,6 +22,7 @@ mod dialect;
 
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -33,7 +34,9 @@ use sqlx::{
     Row, SqlStr, Type,
 };
 
-use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, WriteCondition};
+use super::{
+    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, WriteCondition,
+};
 use crate::versioned::{VersionNumber, Versioned};
 
 use dialect::SqlText;
@@ -149,6 +152,8 @@ struct Statements {
     version: &'static str,
     /// Every column: id, version, data.
     columns: Vec<&'static str>,
+    /// The scope's column, which every statement carries after the id.
+    scope: Option<String>,
     max_version: i64,
     select: SqlStr,
     select_version: SqlStr,
@@ -168,7 +173,7 @@ enum Check {
 }
 
 impl Statements {
-    fn new<DB: Backend, M: SqlModel<DB>>() -> Self {
+    fn new<DB: Backend, M: SqlModel<DB>>(scope: Option<String>) -> Self {
         let mut columns = vec![M::ID_COLUMN, M::VERSION_COLUMN];
         columns.extend_from_slice(M::DATA_COLUMNS);
         let mut st = Self {
@@ -177,6 +182,7 @@ impl Statements {
             id: M::ID_COLUMN,
             version: M::VERSION_COLUMN,
             columns,
+            scope,
             max_version: <M::Version as VersionNumber>::MAX_I64,
             select: SqlStr::from_static(""),
             select_version: SqlStr::from_static(""),
@@ -193,10 +199,8 @@ impl Statements {
             .ident(st.version)
             .push(" FROM ")
             .ident(st.table)
-            .push(" WHERE ")
-            .ident(st.id)
-            .push(" = ")
-            .param();
+            .push(" WHERE ");
+        st.key(&mut version, None);
         st.select_version = finish(version);
         st.update_one = finish(st.update_sql(M::DATA_COLUMNS, Check::VersionIn(1)));
         st.delete_one = finish(st.delete_sql(Check::VersionIn(1)));
@@ -210,6 +214,26 @@ impl Statements {
         SqlText::new(self.dialect)
     }
 
+    /// `id = ?`, and `AND scope = ?` in a scoped repository: bound by
+    /// [`SqlRepository::bind_key`].
+    fn key(&self, sql: &mut SqlText, alias: Option<&str>) {
+        let column = |sql: &mut SqlText, name: &str| match alias {
+            Some(alias) => {
+                sql.qualified(alias, name);
+            }
+            None => {
+                sql.ident(name);
+            }
+        };
+        column(sql, self.id);
+        sql.push(" = ").param();
+        if let Some(scope) = &self.scope {
+            sql.push(" AND ");
+            column(sql, scope);
+            sql.push(" = ").param();
+        }
+    }
+
     /// `SELECT <columns> FROM t WHERE id = ?`, locking the row on MySQL
     /// when `for_update`.
     fn select_sql(&self, for_update: bool) -> SqlText {
@@ -218,10 +242,8 @@ impl Statements {
             .idents(None, &self.columns)
             .push(" FROM ")
             .ident(self.table)
-            .push(" WHERE ")
-            .ident(self.id)
-            .push(" = ")
-            .param();
+            .push(" WHERE ");
+        self.key(&mut sql, None);
         if for_update {
             sql.push(" FOR UPDATE");
         }
@@ -258,11 +280,9 @@ impl Statements {
         sql.ident(self.version)
             .push(" = ")
             .ident(self.version)
-            .push(" + 1 WHERE ")
-            .ident(self.id)
-            .push(" = ")
-            .param()
-            .push(" AND ")
+            .push(" + 1 WHERE ");
+        self.key(&mut sql, None);
+        sql.push(" AND ")
             .ident(self.version)
             .push(&format!(" < {}", self.max_version));
         self.check_sql(&mut sql, check);
@@ -275,12 +295,8 @@ impl Statements {
     fn delete_sql(&self, check: Check) -> SqlText {
         let mut sql = self.sql();
         if self.dialect.has_returning() {
-            sql.push("DELETE FROM ")
-                .ident(self.table)
-                .push(" WHERE ")
-                .ident(self.id)
-                .push(" = ")
-                .param();
+            sql.push("DELETE FROM ").ident(self.table).push(" WHERE ");
+            self.key(&mut sql, None);
             self.check_sql(&mut sql, check);
             self.returning(&mut sql);
         } else {
@@ -311,10 +327,8 @@ impl Statements {
             .qualified("occ_t", self.version)
             .push(" NOT IN (")
             .params(n)
-            .push(") WHERE ")
-            .qualified("occ_k", self.id)
-            .push(" = ")
-            .param();
+            .push(") WHERE ");
+        self.key(&mut sql, Some("occ_k"));
         sql
     }
 
@@ -324,8 +338,13 @@ impl Statements {
             .idents(None, &self.columns)
             .push(" FROM ")
             .ident(self.table);
+        let mut glue = " WHERE ";
+        if let Some(scope) = &self.scope {
+            sql.push(glue).ident(scope).push(" = ").param();
+            glue = " AND ";
+        }
         if after {
-            sql.push(" WHERE ").ident(self.id).push(" > ").param();
+            sql.push(glue).ident(self.id).push(" > ").param();
         }
         sql.push(" ORDER BY ")
             .ident(self.id)
@@ -390,8 +409,17 @@ fn check_of<V: VersionNumber>(condition: &WriteCondition<V>) -> Option<(Check, V
 /// ```
 pub struct SqlRepository<DB: sqlx::Database, M> {
     pool: Pool<DB>,
-    statements: Statements,
+    statements: Arc<Statements>,
+    scope: Option<ScopeState<M>>,
+    /// The statements of the last scope column asked for.
+    scoped: OnceLock<Arc<Statements>>,
     _model: PhantomData<fn() -> M>,
+}
+
+/// The scope of a scoped view, and how to tell whether a model is in it.
+struct ScopeState<M> {
+    scope: Scope,
+    contains: fn(&Scope, &M) -> bool,
 }
 
 /// A [`SqlRepository`] on SQLite. Open the pool with [`sqlite_pool`].
@@ -459,14 +487,18 @@ where
     M: SqlModel<DB>,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
 {
     /// A repository over `pool`. The table must exist; [`verify`] checks it.
     ///
     /// [`verify`]: SqlRepository::verify
     pub fn new(pool: Pool<DB>) -> Self {
         Self {
-            statements: Statements::new::<DB, M>(),
+            statements: Arc::new(Statements::new::<DB, M>(None)),
             pool,
+            scope: None,
+            scoped: OnceLock::new(),
             _model: PhantomData,
         }
     }
@@ -537,13 +569,41 @@ where
         Ok(args)
     }
 
+    /// Binds what [`Statements::key`] wrote: the id, and the scope's value.
+    fn bind_key(&self, args: &mut DB::Arguments, id: &M::Id) -> Result<(), BoxDynError> {
+        M::bind_id(id, args)?;
+        self.bind_scope(args)
+    }
+
+    fn bind_scope(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        match self.scope.as_ref().map(|s| s.scope.value()) {
+            None => Ok(()),
+            Some(ScopeValue::Int(i)) => args.add(*i),
+            Some(ScopeValue::Text(t)) => args.add(t.clone()),
+        }
+    }
+
+    fn key_args(&self, id: &M::Id) -> Result<DB::Arguments, BoxDynError> {
+        let mut args = DB::Arguments::default();
+        self.bind_key(&mut args, id)?;
+        Ok(args)
+    }
+
+    /// A write of `model` in a scoped view must keep it in the scope.
+    fn check_in_scope(&self, model: &M) -> Result<(), RepositoryError<M>> {
+        match &self.scope {
+            Some(state) if !(state.contains)(&state.scope, model) => Err(outside_scope()),
+            _ => Ok(()),
+        }
+    }
+
     /// After a conditional statement touched no row: 404, or 412 with the
     /// current state, or "exhausted" when the counter is at its end.
     async fn explain_miss(&self, id: &M::Id, for_delete: bool) -> RepositoryError<M> {
         match Self::fetch(
             &self.pool,
             self.statements.select.clone(),
-            Self::id_args(id),
+            self.key_args(id),
         )
         .await
         {
@@ -580,7 +640,7 @@ where
                 .await
                 .map_err(map_error)?;
             let written = if DB::rows_affected(&done) == 1 {
-                Self::fetch(&mut *tx, self.statements.select.clone(), Self::id_args(id)).await?
+                Self::fetch(&mut *tx, self.statements.select.clone(), self.key_args(id)).await?
             } else {
                 None
             };
@@ -609,7 +669,7 @@ where
         let current = Self::fetch(
             &self.pool,
             self.statements.select.clone(),
-            Self::id_args(id),
+            self.key_args(id),
         )
         .await?
         .ok_or(RepositoryError::NotFound)?;
@@ -632,13 +692,14 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         Self::fetch(
             &self.pool,
             self.statements.select.clone(),
-            Self::id_args(id),
+            self.key_args(id),
         )
         .await?
         .ok_or(RepositoryError::NotFound)
@@ -652,7 +713,7 @@ where
         let st = &self.statements;
         let versions = match known {
             KnownVersions::Any => {
-                let args = Self::id_args(id).map_err(bind_error)?;
+                let args = self.key_args(id).map_err(bind_error)?;
                 let row = sqlx::query_with::<DB, DB::Arguments>(st.select_version.clone(), args)
                     .fetch_optional(&self.pool)
                     .await
@@ -678,7 +739,7 @@ where
         for v in versions {
             args.add(v.to_i64().unwrap_or(-1)).map_err(bind_error)?;
         }
-        M::bind_id(id, &mut args).map_err(bind_error)?;
+        self.bind_key(&mut args, id).map_err(bind_error)?;
         let row = sqlx::query_with::<DB, DB::Arguments>(sql, args)
             .fetch_optional(&self.pool)
             .await
@@ -718,6 +779,7 @@ where
             model.bind_data(&mut args)?;
             Ok(args)
         })();
+        self.check_in_scope(&model)?;
         let created = if DB::DIALECT.has_returning() {
             Self::fetch(&self.pool, AssertSqlSafe(sql.text), args).await?
         } else {
@@ -729,7 +791,7 @@ where
             {
                 Ok(_) => {
                     let row =
-                        Self::fetch(&mut *tx, st.select.clone(), Self::id_args(model.id())).await?;
+                        Self::fetch(&mut *tx, st.select.clone(), self.key_args(model.id())).await?;
                     tx.commit().await.map_err(map_error)?;
                     row
                 }
@@ -765,10 +827,11 @@ where
         let Some((check, versions)) = check_of(&condition) else {
             return Err(self.explain_miss(model.id(), false).await);
         };
+        self.check_in_scope(&model)?;
         let args = (|| {
             let mut args = DB::Arguments::default();
             model.bind_data(&mut args)?;
-            M::bind_id(model.id(), &mut args)?;
+            self.bind_key(&mut args, model.id())?;
             for v in &versions {
                 args.add(*v)?;
             }
@@ -791,6 +854,11 @@ where
     where
         M: Serialize + DeserializeOwned,
     {
+        if let Some(state) = &self.scope {
+            if !state.scope.allows_patch(patch) {
+                return Err(outside_scope());
+            }
+        }
         let serde_json::Value::Object(members) = patch else {
             return super::merge_by_swap(self, id, patch, condition).await;
         };
@@ -814,7 +882,7 @@ where
             return Err(self.explain_miss(id, false).await);
         };
         let bound = (|| {
-            M::bind_id(id, &mut args)?;
+            self.bind_key(&mut args, id)?;
             for v in &versions {
                 args.add(*v)?;
             }
@@ -835,7 +903,7 @@ where
             return Err(self.explain_miss(id, true).await);
         };
         let args = (|| {
-            let mut args = Self::id_args(id)?;
+            let mut args = self.key_args(id)?;
             for v in &versions {
                 args.add(*v)?;
             }
@@ -881,10 +949,14 @@ where
         let st = &self.statements;
         let (sql, args) = match after {
             None => (st.list_first.clone(), Ok(DB::Arguments::default())),
-            Some(after) => (st.list_after.clone(), Self::id_args(after)),
+            Some(_) => (st.list_after.clone(), Ok(DB::Arguments::default())),
         };
         let args = args
-            .and_then(|mut args| {
+            .and_then(|mut args: DB::Arguments| {
+                self.bind_scope(&mut args)?;
+                if let Some(after) = after {
+                    M::bind_id(after, &mut args)?;
+                }
                 args.add(i64::from(limit))?;
                 Ok(args)
             })
@@ -900,6 +972,35 @@ where
             None
         };
         Ok(Page { items, next_after })
+    }
+
+    fn scoped<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> Result<Box<dyn Repository<M> + 'a>, RepositoryError<M>>
+    where
+        M: Serialize,
+    {
+        let column = scope.column();
+        let statements = match self.scoped.get() {
+            Some(cached) if cached.scope.as_deref() == Some(column) => cached.clone(),
+            _ => {
+                let built = Arc::new(Statements::new::<DB, M>(Some(column.to_owned())));
+                // The first scope column asked for is kept; others are rare.
+                let _ = self.scoped.set(built.clone());
+                built
+            }
+        };
+        Ok(Box::new(Self {
+            pool: self.pool.clone(),
+            statements,
+            scope: Some(ScopeState {
+                scope: scope.clone(),
+                contains: Scope::contains::<M>,
+            }),
+            scoped: OnceLock::new(),
+            _model: PhantomData,
+        }))
     }
 }
 
@@ -971,6 +1072,10 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
         .iter()
         .any(|class| code.starts_with(class))
         || db.message().contains("Lock wait timeout")
+}
+
+fn outside_scope<M>() -> RepositoryError<M> {
+    RepositoryError::Invalid("the resource would be outside the caller's scope".into())
 }
 
 fn version_arg<M: Versioned>(version: M::Version) -> Result<i64, RepositoryError<M>> {
