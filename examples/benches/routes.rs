@@ -17,47 +17,16 @@ use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::Router;
 use criterion::{criterion_group, Criterion};
-use http::{header, HeaderMap, Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{header, Method, StatusCode};
 use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
 use occ_core::repository::MemoryRepository;
-use tower::ServiceExt;
 
-use support::{doc, hand_written, occ, runtime, tag, version_of, Doc, Repo, DDL};
+use support::{doc, hand_written, occ, request, runtime, send, tag, version_of, Doc, Repo, DDL};
 
 // ---- The measurements. ----
-
-fn request(
-    method: Method,
-    header: Option<(header::HeaderName, String)>,
-    body: &Bytes,
-) -> Request<Body> {
-    let mut builder = Request::builder().method(method).uri("/docs/1");
-    if let Some((name, value)) = header {
-        builder = builder.header(name, value);
-    }
-    if body.is_empty() {
-        builder.body(Body::empty()).unwrap()
-    } else {
-        builder
-            .header(header::CONTENT_TYPE, "application/json")
-            .body(Body::from(body.clone()))
-            .unwrap()
-    }
-}
-
-async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
-    let response = app.clone().oneshot(request).await.unwrap();
-    let (parts, body) = response.into_parts();
-    (
-        parts.status,
-        parts.headers,
-        body.collect().await.unwrap().to_bytes(),
-    )
-}
 
 /// `reset` brings the database back to a settled state (WAL checkpointed,
 /// dead tuples vacuumed) before each measurement, so that neither side

@@ -5,18 +5,20 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use headers::HeaderMapExt;
-use http::{header, HeaderMap, HeaderValue, StatusCode};
+use http::{header, HeaderMap, HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt;
 use occ_axum::routes::ConditionalRoutes;
 use occ_axum::{Problem, Tagged};
 use occ_core::repository::{Repository, RepositoryError, WriteCondition};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
 
 #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, Versioned)]
 #[occ(table = "bench_http_docs", etag = "doc-{id}-v{version}")]
@@ -129,6 +131,41 @@ pub(crate) fn occ(repo: Arc<Repo>) -> Router {
     Router::new().nest(
         "/docs",
         ConditionalRoutes::<Doc, Repo>::new(repo).into_router(),
+    )
+}
+
+// ---- One in-process exchange, the same for both sides. ----
+
+/// A request for doc 1, with one optional header; a non-empty body is sent
+/// as JSON.
+pub(crate) fn request(
+    method: Method,
+    header: Option<(header::HeaderName, String)>,
+    body: &Bytes,
+) -> Request<Body> {
+    let mut builder = Request::builder().method(method).uri("/docs/1");
+    if let Some((name, value)) = header {
+        builder = builder.header(name, value);
+    }
+    if body.is_empty() {
+        builder.body(Body::empty()).expect("a valid request")
+    } else {
+        builder
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.clone()))
+            .expect("a valid request")
+    }
+}
+
+/// Sends `request` through `app` with tower's `oneshot` and collects the
+/// whole response.
+pub(crate) async fn send(app: &Router, request: Request<Body>) -> (StatusCode, HeaderMap, Bytes) {
+    let response = app.clone().oneshot(request).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    (
+        parts.status,
+        parts.headers,
+        body.collect().await.expect("a whole body").to_bytes(),
     )
 }
 
