@@ -25,10 +25,13 @@ impl Dialect {
         !matches!(self, Self::MySql)
     }
 
+    /// SQLite takes a double-quoted name that matches no column for a
+    /// string literal, so a missing column would read as its own name:
+    /// backquotes are identifiers only, there as on MySQL.
     fn quote_char(self) -> char {
         match self {
-            Self::MySql => '`',
-            Self::Sqlite | Self::Postgres => '"',
+            Self::MySql | Self::Sqlite => '`',
+            Self::Postgres => '"',
         }
     }
 }

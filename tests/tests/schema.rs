@@ -1,0 +1,98 @@
+//! A table that does not fit its model: `verify()` names the column at
+//! startup, and a request that meets it anyway is a 500 problem that names
+//! no SQL (PD-11), not a 503 "retry later".
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::Router;
+use http::StatusCode;
+use http_body_util::BodyExt;
+use occ_axum::routes::ConditionalRoutes;
+use occ_core::repository::sql::SqlRepository;
+use occ_core::repository::Repository;
+use occ_core::Versioned;
+use serde::{Deserialize, Serialize};
+use tower::ServiceExt;
+
+#[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "schema_docs")]
+struct Doc {
+    id: i64,
+    #[version]
+    version: i64,
+    title: String,
+    summary: String,
+}
+
+/// The `summary` column is missing.
+const DDL: &str = "CREATE TABLE schema_docs (
+    id BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    title TEXT NOT NULL
+)";
+const ROW: &str = "INSERT INTO schema_docs (id, version, title) VALUES (1, 1, 'One')";
+
+async fn wrong_schema<R: Repository<Doc> + 'static>(repo: Arc<R>) {
+    let app = Router::new().nest("/docs", ConditionalRoutes::new(repo).into_router());
+    let response = app
+        .oneshot(Request::get("/docs/1").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/problem+json"
+    );
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    let body = String::from_utf8_lossy(&body).to_lowercase();
+    for leak in ["summary", "select", "column", "retry"] {
+        assert!(!body.contains(leak), "the problem names `{leak}`: {body}");
+    }
+}
+
+#[tokio::test]
+async fn schema_mistake_sqlite_is_named_by_verify_and_500_on_requests() {
+    let (pool, _) = occ_tests::sqlite_file_pool("occ_schema").await;
+    sqlx::query(DDL).execute(&pool).await.unwrap();
+    sqlx::query(ROW).execute(&pool).await.unwrap();
+    let repo = SqlRepository::<sqlx::Sqlite, Doc>::new(pool);
+    let error = repo.verify().await.expect_err("a column is missing");
+    assert_eq!(error.column(), Some("summary"), "{error}");
+    assert!(error.to_string().contains("summary"), "{error}");
+    wrong_schema(Arc::new(repo)).await;
+}
+
+#[tokio::test]
+async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
+    let Some(url) = occ_tests::postgres_url("schema_mistake_postgres") else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_schema");
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
+    sqlx::query(DDL).execute(&pool).await.unwrap();
+    sqlx::query(ROW).execute(&pool).await.unwrap();
+    let repo = SqlRepository::<sqlx::Postgres, Doc>::new(pool);
+    let error = repo.verify().await.expect_err("a column is missing");
+    assert_eq!(error.column(), Some("summary"), "{error}");
+    wrong_schema(Arc::new(repo)).await;
+    occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+async fn a_fitting_schema_verifies() {
+    let (pool, _) = occ_tests::sqlite_file_pool("occ_schema_ok").await;
+    sqlx::query(
+        "CREATE TABLE schema_docs (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, \
+         title TEXT NOT NULL, summary TEXT NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    SqlRepository::<sqlx::Sqlite, Doc>::new(pool)
+        .verify()
+        .await
+        .unwrap();
+}
