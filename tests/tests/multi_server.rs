@@ -243,6 +243,7 @@ async fn contend(database_url: &str, backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn three_servers_one_postgres_database() {
     let Some(url) = occ_tests::postgres_url("three_servers_one_postgres_database") else {
         return;
