@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
-use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
+use occ_core::repository::sql::{sqlite_pool, MySqlRepository, PgRepository, SqliteRepository};
 use occ_core::repository::{Repository, RepositoryError};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,8 @@ pub struct Profile {
     pub city: String,
 }
 
-/// The schema, valid on SQLite and PostgreSQL.
+/// The schema, valid on SQLite, PostgreSQL and MariaDB/MySQL (whose
+/// `TEXT` columns cannot be keys: the key is a `BIGINT`).
 pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS profiles (
     id BIGINT PRIMARY KEY,
     version BIGINT NOT NULL,
@@ -45,7 +46,8 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS profiles (
 /// The repository behind the routes, whichever the database.
 pub type Profiles = dyn Repository<Profile>;
 
-/// Opens `database_url` (a `sqlite:` or `postgres:` URL), creates the
+/// Opens `database_url` (a `sqlite:`, `postgres:` or `mysql:` URL; MariaDB
+/// is `mysql:` too, or `mariadb:`), creates the
 /// schema if needed, and seeds profile 42 (Ava, Paris) at version 7 when
 /// the table is empty, so the reference scenario replays verbatim.
 pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
@@ -60,6 +62,13 @@ pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
         sqlx::query(SCHEMA).execute(&mut *tx).await?;
         tx.commit().await?;
         Arc::new(PgRepository::<Profile>::new(pool))
+    } else if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
+        let pool = sqlx::MySqlPool::connect(database_url).await?;
+        // MariaDB and MySQL hold a metadata lock for the DDL: servers
+        // starting together see the table created once, and the others'
+        // `IF NOT EXISTS` only warns.
+        sqlx::query(SCHEMA).execute(&pool).await?;
+        Arc::new(MySqlRepository::<Profile>::new(pool))
     } else {
         let pool = sqlite_pool(database_url).await?;
         sqlx::query(SCHEMA).execute(&pool).await?;

@@ -6,8 +6,8 @@
 //! ```
 //!
 //! `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATABASE_URL` (default: the
-//! SQLite file `profiles.db` in the working directory; `sqlite::memory:` and
-//! `postgres://…` work too).
+//! SQLite file `profiles.db` in the working directory; `sqlite::memory:`,
+//! `postgres://…` and `mysql://…` (MariaDB or MySQL) work too).
 
 use std::process::ExitCode;
 

@@ -11,8 +11,11 @@ use occ_core::repository::{Repository, RetryPolicy};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use sqlx::error::BoxDynError;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Arguments, AssertSqlSafe, Database, Encode, FromRow, PgPool, SqlitePool, Type};
+use sqlx::{
+    Arguments, AssertSqlSafe, Database, Encode, FromRow, MySqlPool, PgPool, SqlitePool, Type,
+};
 
 /// The model of the repository tests: a named counter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned)]
@@ -64,7 +67,7 @@ where
     }
 }
 
-/// The `items` table, for SQLite and PostgreSQL alike.
+/// The `items` table, for SQLite, PostgreSQL and MariaDB/MySQL alike.
 pub const ITEMS_DDL: &str = "CREATE TABLE IF NOT EXISTS items (
     id BIGINT PRIMARY KEY,
     version BIGINT NOT NULL,
@@ -115,16 +118,31 @@ where
 ///
 /// When it is unset, prints that the calling test is skipped and returns
 /// `None`, unless `OCC_REQUIRE_POSTGRES=1`, which makes a missing URL a
-/// failure (CI sets both).
+/// failure (CI sets both). Such tests also carry
+/// `#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]`
+/// (see `build.rs`), so that `cargo test` lists them as ignored, with the
+/// reason, in its normal output.
 pub fn postgres_url(test: &str) -> Option<String> {
-    match std::env::var("OCC_TEST_POSTGRES_URL") {
+    database_url(test, "OCC_TEST_POSTGRES_URL", "OCC_REQUIRE_POSTGRES")
+}
+
+/// The MariaDB/MySQL URL for tests, from `OCC_TEST_MYSQL_URL` (for example
+/// `mysql://root@127.0.0.1:3306/test`), as [`postgres_url`] does: `None`
+/// when unset, a failure when `OCC_REQUIRE_MYSQL=1`. Such tests carry
+/// `#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]`.
+pub fn mysql_url(test: &str) -> Option<String> {
+    database_url(test, "OCC_TEST_MYSQL_URL", "OCC_REQUIRE_MYSQL")
+}
+
+fn database_url(test: &str, var: &str, require: &str) -> Option<String> {
+    match std::env::var(var) {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
             assert!(
-                std::env::var("OCC_REQUIRE_POSTGRES").as_deref() != Ok("1"),
-                "{test}: OCC_REQUIRE_POSTGRES=1 but OCC_TEST_POSTGRES_URL is not set"
+                std::env::var(require).as_deref() != Ok("1"),
+                "{test}: {require}=1 but {var} is not set"
             );
-            eprintln!("{test}: skipped, OCC_TEST_POSTGRES_URL is not set");
+            eprintln!("{test}: skipped, {var} is not set");
             None
         }
     }
@@ -167,6 +185,58 @@ pub async fn drop_schema(url: &str, schema: &str) {
     if let Ok(admin) = PgPool::connect(url).await {
         let _ = sqlx::query(AssertSqlSafe(format!(
             "DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"
+        )))
+        .execute(&admin)
+        .await;
+        admin.close().await;
+    }
+}
+
+/// A pool whose connections use a fresh database `database` (created
+/// here, on the server of `url`), so that table names are private to one
+/// test. MariaDB and MySQL have no schemas within a database: a database
+/// is the unit of isolation.
+pub async fn mysql_pool_in_database(url: &str, database: &str, max: u32) -> MySqlPool {
+    let admin = MySqlPool::connect(url).await.expect("connect to MariaDB");
+    sqlx::query(AssertSqlSafe(format!(
+        "CREATE DATABASE IF NOT EXISTS `{database}`"
+    )))
+    .execute(&admin)
+    .await
+    .expect("create database");
+    admin.close().await;
+    let options: MySqlConnectOptions = url.parse().expect("MariaDB URL");
+    MySqlPoolOptions::new()
+        .max_connections(max)
+        .connect_with(options.database(database))
+        .await
+        .expect("connect to MariaDB")
+}
+
+/// `url` with its database replaced by `database` (query parameters
+/// kept), for the tests that hand a URL to a server or a worker process.
+pub fn mysql_database_url(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let host_end = base[authority..]
+        .find('/')
+        .map_or(base.len(), |i| authority + i);
+    let mut out = format!("{}/{database}", &base[..host_end]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// Drops a database made by [`mysql_pool_in_database`].
+pub async fn drop_database(url: &str, database: &str) {
+    if let Ok(admin) = MySqlPool::connect(url).await {
+        let _ = sqlx::query(AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS `{database}`"
         )))
         .execute(&admin)
         .await;

@@ -1,19 +1,22 @@
 //! A separate process that increments one item through a repository, for
 //! the cross-process contention tests.
 //!
-//! Usage: `occ-contention-worker sqlite|postgres URL SCHEMA ID TASKS INCREMENTS`.
-//! Prints `successes=N attempts=M`.
+//! Usage: `occ-contention-worker sqlite|postgres|mysql URL SCHEMA ID TASKS INCREMENTS`.
+//! SCHEMA is the PostgreSQL schema, or the MariaDB/MySQL database, that
+//! holds the table (unused on SQLite). Prints `successes=N attempts=M`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use occ_core::repository::sql::{PgRepository, SqliteRepository};
+use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [backend, url, schema, id, tasks, increments] = args.as_slice() else {
-        eprintln!("usage: occ-contention-worker sqlite|postgres URL SCHEMA ID TASKS INCREMENTS");
+        eprintln!(
+            "usage: occ-contention-worker sqlite|postgres|mysql URL SCHEMA ID TASKS INCREMENTS"
+        );
         return ExitCode::from(2);
     };
     let (Ok(id), Ok(tasks), Ok(increments)) = (id.parse(), tasks.parse(), increments.parse())
@@ -35,6 +38,10 @@ async fn main() -> ExitCode {
         "postgres" => {
             let pool = occ_tests::postgres_pool_in_schema(url, schema, 4).await;
             occ_tests::hammer(Arc::new(PgRepository::new(pool)), id, tasks, increments).await
+        }
+        "mysql" => {
+            let pool = occ_tests::mysql_pool_in_database(url, schema, 4).await;
+            occ_tests::hammer(Arc::new(MySqlRepository::new(pool)), id, tasks, increments).await
         }
         other => {
             eprintln!("unknown backend {other}");

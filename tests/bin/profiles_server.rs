@@ -2,9 +2,9 @@
 //! the tests that run several servers on one database or kill one mid-load.
 //!
 //! `LISTEN_ADDR` (default `127.0.0.1:3000`; `127.0.0.1:0` picks a free port)
-//! and `DATABASE_URL` (default `sqlite://profiles.db`; `sqlite::memory:` and
-//! `postgres://…` work too). Once listening, prints the bound address, alone
-//! on one line, on stdout.
+//! and `DATABASE_URL` (default `sqlite://profiles.db`; `sqlite::memory:`,
+//! `postgres://…` and `mysql://…` work too). Once listening, prints the bound
+//! address, alone on one line, on stdout.
 
 use std::io::Write as _;
 use std::process::ExitCode;

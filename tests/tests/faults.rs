@@ -296,6 +296,7 @@ async fn new_schema(url: &str, prefix: &str) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn postgres_connections_killed_mid_load() {
     let Some(url) = occ_tests::postgres_url("postgres_connections_killed_mid_load") else {
         return;
@@ -528,6 +529,7 @@ async fn server_killed_mid_load_sqlite_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn server_killed_mid_load_postgres() {
     let Some(url) = occ_tests::postgres_url("server_killed_mid_load_postgres") else {
         return;

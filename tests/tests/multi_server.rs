@@ -1,12 +1,13 @@
 //! Several server processes on one database: three `occ-profiles-server`
-//! processes share one PostgreSQL schema (and, separately, one SQLite
-//! file), and client tasks spread round-robin across them do read-modify-
+//! processes share one PostgreSQL schema (and, separately, one MariaDB/MySQL
+//! database, one SQLite file), and client tasks spread round-robin across them do read-modify-
 //! write increments of one profile's counter (kept in `city` as a number)
 //! with `If-Match`, retrying on 412. No update may be lost: every 200 is one
 //! version increment and one counter increment, and conflicts must happen.
 //!
 //! The PostgreSQL test is skipped unless `OCC_TEST_POSTGRES_URL` is set
-//! (and fails without it when `OCC_REQUIRE_POSTGRES=1`). By default each
+//! (and fails without it when `OCC_REQUIRE_POSTGRES=1`), the MariaDB one
+//! unless `OCC_TEST_MYSQL_URL` is set (`OCC_REQUIRE_MYSQL=1`). By default each
 //! test runs 12 clients × 25 increments (a few seconds); `OCC_LONG_TESTS=1`
 //! runs 24 clients × 100 increments.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
@@ -243,6 +244,7 @@ async fn contend(database_url: &str, backend: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn three_servers_one_postgres_database() {
     let Some(url) = occ_tests::postgres_url("three_servers_one_postgres_database") else {
         return;
@@ -256,6 +258,21 @@ async fn three_servers_one_postgres_database() {
     let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
     contend(&scoped, "postgres").await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn three_servers_one_mysql_database() {
+    let Some(url) = occ_tests::mysql_url("three_servers_one_mysql_database") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_multi_server");
+    occ_tests::mysql_pool_in_database(&url, &database, 1)
+        .await
+        .close()
+        .await;
+    contend(&occ_tests::mysql_database_url(&url, &database), "mysql").await;
+    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,12 @@
-//! One contract suite, run against every backend: memory, a SQLite file and
-//! PostgreSQL. Then the contention proofs: many writers, one row, no lost
+//! One contract suite, run against every backend: memory, a SQLite file,
+//! PostgreSQL and MariaDB/MySQL. Then the contention proofs: many writers, one row, no lost
 //! update, in one process and across processes.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::sync::Arc;
 
 use occ_core::pipeline::{Pipeline, Rejection, Written};
-use occ_core::repository::sql::{PgRepository, SqliteRepository};
+use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
 use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
 use occ_core::{Preconditions, Versioned};
 use occ_tests::{hammer, Item, ITEMS_DDL};
@@ -253,6 +253,13 @@ async fn pg_repo(url: &str, schema: &str, max: u32) -> PgRepository<Item> {
     PgRepository::new(pool)
 }
 
+/// A repository in a fresh database of its own, dropped by the test.
+async fn mysql_repo(url: &str, database: &str, max: u32) -> MySqlRepository<Item> {
+    let pool = occ_tests::mysql_pool_in_database(url, database, max).await;
+    sqlx::query(ITEMS_DDL).execute(&pool).await.unwrap();
+    MySqlRepository::new(pool)
+}
+
 #[tokio::test]
 async fn contract_memory() {
     contract(&MemoryRepository::<Item>::new()).await;
@@ -264,6 +271,7 @@ async fn contract_sqlite_file() {
 }
 
 #[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn contract_postgres() {
     let Some(url) = occ_tests::postgres_url("contract_postgres") else {
         return;
@@ -271,6 +279,17 @@ async fn contract_postgres() {
     let schema = occ_tests::unique_name("occ_contract");
     contract(&pg_repo(&url, &schema, 4).await).await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn contract_mysql() {
+    let Some(url) = occ_tests::mysql_url("contract_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_contract");
+    contract(&mysql_repo(&url, &database, 4).await).await;
+    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -288,6 +307,7 @@ async fn contention_sqlite_file() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn contention_postgres() {
     let Some(url) = occ_tests::postgres_url("contention_postgres") else {
         return;
@@ -295,6 +315,17 @@ async fn contention_postgres() {
     let schema = occ_tests::unique_name("occ_contention");
     no_lost_update(Arc::new(pg_repo(&url, &schema, 16).await), "postgres").await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn contention_mysql() {
+    let Some(url) = occ_tests::mysql_url("contention_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_contention");
+    no_lost_update(Arc::new(mysql_repo(&url, &database, 16).await), "mysql").await;
+    occ_tests::drop_database(&url, &database).await;
 }
 
 /// Runs `PROCESSES` copies of the worker binary against one database and
@@ -358,6 +389,7 @@ async fn contention_sqlite_file_across_processes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn contention_postgres_across_processes() {
     let Some(url) = occ_tests::postgres_url("contention_postgres_across_processes") else {
         return;
@@ -366,6 +398,18 @@ async fn contention_postgres_across_processes() {
     let repo = pg_repo(&url, &schema, 2).await;
     across_processes(&repo, "postgres", &url, &schema).await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn contention_mysql_across_processes() {
+    let Some(url) = occ_tests::mysql_url("contention_mysql_across_processes") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_processes");
+    let repo = mysql_repo(&url, &database, 2).await;
+    across_processes(&repo, "mysql", &url, &database).await;
+    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test]

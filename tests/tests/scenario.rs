@@ -1,5 +1,6 @@
 //! The reference scenario of docs/design.md, replayed byte for byte over a
-//! real TCP socket against the profiles service, on SQLite and PostgreSQL.
+//! real TCP socket against the profiles service, on SQLite, PostgreSQL and
+//! MariaDB/MySQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use occ_tests::{http, serve};
@@ -82,6 +83,7 @@ async fn reference_scenario_sqlite_memory() {
 }
 
 #[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn reference_scenario_postgres() {
     let Some(url) = occ_tests::postgres_url("reference_scenario_postgres") else {
         return;
@@ -97,4 +99,18 @@ async fn reference_scenario_postgres() {
     };
     replay(&scoped).await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn reference_scenario_mysql() {
+    let Some(url) = occ_tests::mysql_url("reference_scenario_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_scenario");
+    // A database of its own, named in the URL the service opens.
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
+    pool.close().await;
+    replay(&occ_tests::mysql_database_url(&url, &database)).await;
+    occ_tests::drop_database(&url, &database).await;
 }

@@ -1,0 +1,526 @@
+//! How many statements one request sends to the database (design decision
+//! 14; docs/design.md, "The write path"): every request kind, through the
+//! generated routes, on each SQL backend (a SQLite file, PostgreSQL,
+//! MariaDB/MySQL).
+//!
+//! sqlx logs each statement it executes as one `tracing` event with the
+//! target `sqlx::query` (sqlx-core's `QueryLogger`, at DEBUG, WARN when
+//! slow). This binary installs a global subscriber that files those events
+//! under the request they belong to: each request runs inside a `counted`
+//! span naming its log, and an event goes to the innermost such span it
+//! happens in. SQLite executes on a worker thread that enters the caller's
+//! span, so its statements are filed too; a thread-local subscriber would
+//! miss them (and races tracing's per-callsite interest cache). Tests run in
+//! parallel without mixing their logs.
+//!
+//! Each pool holds one connection, opened (and used for the table and its
+//! first row) before anything is counted, so statements that set up a
+//! connection are never counted.
+//!
+//! MariaDB and MySQL have no `UPDATE … RETURNING`: a write there is one
+//! transaction, its `BEGIN` and `COMMIT` told apart from the statements
+//! that touch data.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Once};
+
+use axum::body::Body;
+use axum::Router;
+use http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use occ_axum::routes::{ConditionalRoutes, PutMode};
+use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
+use occ_core::repository::Repository;
+use occ_examples::{Profile, SCHEMA};
+use tower::ServiceExt;
+use tracing::field::{Field, Visit};
+use tracing::{Instrument, Subscriber};
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::registry::LookupSpan;
+
+// ---------------------------------------------------------------------------
+// Counting sqlx's statements per request.
+
+/// The statements logged under each `counted` span, by the span's `log`.
+static LOGS: Mutex<Option<HashMap<u64, Vec<String>>>> = Mutex::new(None);
+
+/// The `log` of a `counted` span, kept in its extensions.
+struct LogKey(u64);
+
+/// Files every `sqlx::query` event under the `counted` span it happens in.
+struct FileStatements;
+
+impl<S> Layer<S> for FileStatements
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        if attrs.metadata().name() != "counted" {
+            return;
+        }
+        let mut key = KeyField(None);
+        attrs.record(&mut key);
+        if let (Some(key), Some(span)) = (key.0, ctx.span(id)) {
+            span.extensions_mut().insert(LogKey(key));
+        }
+    }
+
+    fn on_event(&self, event: &tracing::Event<'_>, ctx: Context<'_, S>) {
+        if event.metadata().target() != "sqlx::query" {
+            return;
+        }
+        let Some(scope) = ctx.event_scope(event) else {
+            return;
+        };
+        for span in scope {
+            if let Some(LogKey(key)) = span.extensions().get::<LogKey>() {
+                let mut sql = SqlFields::default();
+                event.record(&mut sql);
+                let mut logs = LOGS.lock().unwrap();
+                logs.get_or_insert_with(HashMap::new)
+                    .entry(*key)
+                    .or_default()
+                    .push(sql.text());
+                return;
+            }
+        }
+    }
+}
+
+struct KeyField(Option<u64>);
+
+impl Visit for KeyField {
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "log" {
+            self.0 = Some(value);
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// sqlx's fields: `summary` (the first words) and `db.statement` (the
+/// whole text, when it is longer than the summary).
+#[derive(Default)]
+struct SqlFields {
+    summary: String,
+    statement: String,
+}
+
+impl SqlFields {
+    fn text(self) -> String {
+        let statement = self.statement.trim();
+        if statement.is_empty() {
+            self.summary
+        } else {
+            statement.to_owned()
+        }
+    }
+}
+
+impl Visit for SqlFields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "summary" => self.summary = value.to_owned(),
+            "db.statement" => self.statement = value.to_owned(),
+            _ => {}
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// Installs the global subscriber, once for the whole binary.
+fn install() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(FileStatements);
+        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
+    });
+}
+
+// ---------------------------------------------------------------------------
+// One backend, one table, profile 42 (Ava, Paris) at version 7.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+    MySql,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Schema { url: String, schema: String },
+    Database { url: String, database: String },
+}
+
+struct Fixture {
+    backend: Backend,
+    test: String,
+    app: Router,
+    cleanup: Cleanup,
+}
+
+/// Replacing PUT at `/profiles`, merging PUT at `/merging`, same table.
+fn routes<R: Repository<Profile> + 'static>(repo: Arc<R>) -> Router {
+    Router::new()
+        .nest(
+            "/profiles",
+            ConditionalRoutes::<Profile, R>::new(repo.clone()).into_router(),
+        )
+        .nest(
+            "/merging",
+            ConditionalRoutes::<Profile, R>::new(repo)
+                .put_mode(PutMode::Merge)
+                .into_router(),
+        )
+}
+
+async fn seeded<R: Repository<Profile> + 'static>(repo: Arc<R>) -> Router {
+    let ava = Profile {
+        id: 42,
+        version: 7,
+        name: "Ava".into(),
+        city: "Paris".into(),
+    };
+    repo.create(ava).await.unwrap();
+    routes(repo)
+}
+
+impl Fixture {
+    async fn sqlite(test: &str) -> Self {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        let path =
+            std::env::temp_dir().join(format!("{}.db", occ_tests::unique_name("occ_statements")));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query(SCHEMA).execute(&pool).await.unwrap();
+        let app = seeded(Arc::new(SqliteRepository::<Profile>::new(pool))).await;
+        Self {
+            backend: Backend::Sqlite,
+            test: test.to_owned(),
+            app,
+            cleanup: Cleanup::File(path),
+        }
+    }
+
+    async fn postgres(test: &str) -> Option<Self> {
+        let url = occ_tests::postgres_url(test)?;
+        let schema = occ_tests::unique_name("occ_statements");
+        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
+        sqlx::query(SCHEMA).execute(&pool).await.unwrap();
+        let app = seeded(Arc::new(PgRepository::<Profile>::new(pool))).await;
+        Some(Self {
+            backend: Backend::Postgres,
+            test: test.to_owned(),
+            app,
+            cleanup: Cleanup::Schema { url, schema },
+        })
+    }
+
+    async fn mysql(test: &str) -> Option<Self> {
+        let url = occ_tests::mysql_url(test)?;
+        let database = occ_tests::unique_name("occ_statements");
+        let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
+        sqlx::query(SCHEMA).execute(&pool).await.unwrap();
+        let app = seeded(Arc::new(MySqlRepository::<Profile>::new(pool))).await;
+        Some(Self {
+            backend: Backend::MySql,
+            test: test.to_owned(),
+            app,
+            cleanup: Cleanup::Database { url, database },
+        })
+    }
+
+    async fn finish(self) {
+        match self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+            }
+            Cleanup::Schema { url, schema } => occ_tests::drop_schema(&url, &schema).await,
+            Cleanup::Database { url, database } => {
+                occ_tests::drop_database(&url, &database).await;
+            }
+        }
+    }
+
+    /// Sends one request and returns its response and the statements it
+    /// sent, in order.
+    async fn send(
+        &self,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (Answer, Vec<String>) {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        install();
+        let key = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut request = Request::builder().method(method.clone()).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request.body(Body::from(body.to_owned())).unwrap();
+        let response = self
+            .app
+            .clone()
+            .oneshot(request)
+            .instrument(tracing::info_span!("counted", log = key))
+            .await
+            .unwrap();
+        let status = response.status();
+        let etag = response
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let log = LOGS
+            .lock()
+            .unwrap()
+            .as_mut()
+            .and_then(|logs| logs.remove(&key))
+            .unwrap_or_default();
+        eprintln!(
+            "{}: {:?} {method} {uri} -> {status}: {} statement(s): {log:#?}",
+            self.test,
+            self.backend,
+            log.len()
+        );
+        let answer = Answer {
+            status,
+            etag,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        (answer, log)
+    }
+
+    /// Exactly one statement, starting with `verb`, on every backend.
+    fn assert_one_statement(&self, log: &[String], verb: &str) {
+        assert!(
+            log.len() == 1 && first_word(&log[0]) == verb,
+            "{:?}: expected one {verb}, got {log:#?}",
+            self.backend
+        );
+    }
+
+    /// One statement that writes (`verb`) on a backend with `RETURNING`;
+    /// on MariaDB/MySQL one transaction holding exactly the data
+    /// statements `in_transaction`.
+    fn assert_one_write(&self, log: &[String], verb: &str, in_transaction: &[&str]) {
+        if self.backend != Backend::MySql {
+            return self.assert_one_statement(log, verb);
+        }
+        let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+        let mut expected = vec!["BEGIN"];
+        expected.extend_from_slice(in_transaction);
+        expected.push("COMMIT");
+        assert_eq!(
+            words, expected,
+            "MySql: expected one transaction of {in_transaction:?}, got {log:#?}"
+        );
+    }
+}
+
+fn first_word(sql: &str) -> &str {
+    sql.split_whitespace().next().unwrap_or("")
+}
+
+/// What transaction control leaves: the statements that touch data.
+fn data_statements(log: &[String]) -> Vec<&String> {
+    log.iter()
+        .filter(|s| !matches!(first_word(s), "BEGIN" | "COMMIT" | "ROLLBACK"))
+        .collect()
+}
+
+#[derive(Debug)]
+struct Answer {
+    status: StatusCode,
+    etag: Option<String>,
+    body: String,
+}
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+const MERGE_PATCH: (&str, &str) = ("content-type", "application/merge-patch+json");
+const CURRENT: (&str, &str) = ("if-match", "\"prof-42-v7\"");
+
+// ---------------------------------------------------------------------------
+// The request kinds. Each starts from profile 42 at version 7.
+
+async fn get_200_is_one_statement(f: &Fixture) {
+    let (answer, log) = f.send(Method::GET, "/profiles/42", &[], "").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body, r#"{"id":42,"name":"Ava","city":"Paris"}"#);
+    f.assert_one_statement(&log, "SELECT");
+}
+
+async fn get_304_with_matching_if_none_match_is_one_statement(f: &Fixture) {
+    let headers = [("if-none-match", "\"prof-42-v7\"")];
+    let (answer, log) = f.send(Method::GET, "/profiles/42", &headers, "").await;
+    assert_eq!(answer.status, StatusCode::NOT_MODIFIED, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v7\""));
+    f.assert_one_statement(&log, "SELECT");
+}
+
+async fn put_replace_200_with_matching_if_match_is_one_statement(f: &Fixture) {
+    let body = r#"{"id":42,"name":"Ava","city":"Lyon"}"#;
+    let (answer, log) = f
+        .send(Method::PUT, "/profiles/42", &[JSON, CURRENT], body)
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v8\""));
+    assert_eq!(answer.body, body);
+    f.assert_one_write(&log, "UPDATE", &["UPDATE", "SELECT"]);
+}
+
+async fn put_merge_200_with_matching_if_match_is_one_statement(f: &Fixture) {
+    let (answer, log) = f
+        .send(
+            Method::PUT,
+            "/merging/42",
+            &[JSON, CURRENT],
+            r#"{"city":"Lyon"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v8\""));
+    assert_eq!(answer.body, r#"{"id":42,"name":"Ava","city":"Lyon"}"#);
+    f.assert_one_write(&log, "UPDATE", &["UPDATE", "SELECT"]);
+}
+
+async fn patch_merge_patch_200_with_matching_if_match_is_one_statement(f: &Fixture) {
+    let (answer, log) = f
+        .send(
+            Method::PATCH,
+            "/profiles/42",
+            &[MERGE_PATCH, CURRENT],
+            r#"{"name":"Ava Smith"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v8\""));
+    assert_eq!(
+        answer.body,
+        r#"{"id":42,"name":"Ava Smith","city":"Paris"}"#
+    );
+    f.assert_one_write(&log, "UPDATE", &["UPDATE", "SELECT"]);
+}
+
+async fn delete_204_with_matching_if_match_is_one_statement(f: &Fixture) {
+    let (answer, log) = f.send(Method::DELETE, "/profiles/42", &[CURRENT], "").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
+    // MariaDB/MySQL: the row is locked if it meets the condition, then
+    // deleted.
+    f.assert_one_write(&log, "DELETE", &["SELECT", "DELETE"]);
+}
+
+async fn put_412_on_a_stale_if_match_is_at_most_two_statements(f: &Fixture) {
+    let headers = [JSON, ("if-match", "\"prof-42-v6\"")];
+    let body = r#"{"id":42,"name":"Ava","city":"Lyon"}"#;
+    let (answer, log) = f.send(Method::PUT, "/profiles/42", &headers, body).await;
+    assert_eq!(answer.status, StatusCode::PRECONDITION_FAILED, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v7\""));
+    // The conditional write that touches nothing, then the read that
+    // explains the miss.
+    let data = data_statements(&log);
+    assert!(data.len() <= 2, "{:?}: {log:#?}", f.backend);
+}
+
+async fn put_428_without_precondition_is_one_read(f: &Fixture) {
+    let body = r#"{"id":42,"name":"Ava","city":"Lyon"}"#;
+    let (answer, log) = f.send(Method::PUT, "/profiles/42", &[JSON], body).await;
+    assert_eq!(
+        answer.status,
+        StatusCode::PRECONDITION_REQUIRED,
+        "{answer:?}"
+    );
+    // 404 comes before 428 (EV-2): one read tells which.
+    f.assert_one_statement(&log, "SELECT");
+}
+
+// ---------------------------------------------------------------------------
+// Each kind on each backend: `<kind>::sqlite`, `<kind>::postgres`,
+// `<kind>::mysql`. A kind marked `#[ignore = "…"]` is ignored on all three.
+
+macro_rules! on_every_backend {
+    () => {};
+    (#[ignore = $why:literal] $kind:ident; $($rest:tt)*) => {
+        backend_tests!($kind, [ignore = $why], [ignore = $why], [ignore = $why]);
+        on_every_backend!($($rest)*);
+    };
+    ($kind:ident; $($rest:tt)*) => {
+        backend_tests!(
+            $kind,
+            [],
+            [cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")],
+            [cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+        );
+        on_every_backend!($($rest)*);
+    };
+}
+
+macro_rules! backend_tests {
+    ($kind:ident, [$($sqlite:meta)?], [$($postgres:meta)?], [$($mysql:meta)?]) => {
+        mod $kind {
+            #[tokio::test]
+            $(#[$sqlite])?
+            async fn sqlite() {
+                let test = concat!(stringify!($kind), "::sqlite");
+                let f = super::Fixture::sqlite(test).await;
+                super::$kind(&f).await;
+                f.finish().await;
+            }
+
+            #[tokio::test]
+            $(#[$postgres])?
+            async fn postgres() {
+                let test = concat!(stringify!($kind), "::postgres");
+                let Some(f) = super::Fixture::postgres(test).await else {
+                    return;
+                };
+                super::$kind(&f).await;
+                f.finish().await;
+            }
+
+            #[tokio::test]
+            $(#[$mysql])?
+            async fn mysql() {
+                let test = concat!(stringify!($kind), "::mysql");
+                let Some(f) = super::Fixture::mysql(test).await else {
+                    return;
+                };
+                super::$kind(&f).await;
+                f.finish().await;
+            }
+        }
+    };
+}
+
+on_every_backend! {
+    get_200_is_one_statement;
+    get_304_with_matching_if_none_match_is_one_statement;
+    put_replace_200_with_matching_if_match_is_one_statement;
+    #[ignore = "needs SqlModel::bind_member from the derive"]
+    put_merge_200_with_matching_if_match_is_one_statement;
+    #[ignore = "needs SqlModel::bind_member from the derive"]
+    patch_merge_patch_200_with_matching_if_match_is_one_statement;
+    delete_204_with_matching_if_match_is_one_statement;
+    put_412_on_a_stale_if_match_is_at_most_two_statements;
+    put_428_without_precondition_is_one_read;
+}
