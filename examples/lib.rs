@@ -47,9 +47,10 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS profiles (
 pub type Profiles = dyn Repository<Profile>;
 
 /// Opens `database_url` (a `sqlite:`, `postgres:` or `mysql:` URL; MariaDB
-/// is `mysql:` too, or `mariadb:`), creates the
-/// schema if needed, and seeds profile 42 (Ava, Paris) at version 7 when
-/// the table is empty, so the reference scenario replays verbatim.
+/// is `mysql:` too, or `mariadb:`), creates the schema if needed, checks
+/// that the table fits the model (a wrong schema fails here, naming the
+/// column), and seeds profile 42 (Ava, Paris) at version 7 when the table
+/// is empty, so the reference scenario replays verbatim.
 pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
     let repo: Arc<Profiles> = if database_url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(database_url).await?;
@@ -61,18 +62,24 @@ pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
             .await?;
         sqlx::query(SCHEMA).execute(&mut *tx).await?;
         tx.commit().await?;
-        Arc::new(PgRepository::<Profile>::new(pool))
+        let repo = PgRepository::<Profile>::new(pool);
+        repo.verify().await?;
+        Arc::new(repo)
     } else if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
         let pool = sqlx::MySqlPool::connect(database_url).await?;
         // MariaDB and MySQL hold a metadata lock for the DDL: servers
         // starting together see the table created once, and the others'
         // `IF NOT EXISTS` only warns.
         sqlx::query(SCHEMA).execute(&pool).await?;
-        Arc::new(MySqlRepository::<Profile>::new(pool))
+        let repo = MySqlRepository::<Profile>::new(pool);
+        repo.verify().await?;
+        Arc::new(repo)
     } else {
         let pool = sqlite_pool(database_url).await?;
         sqlx::query(SCHEMA).execute(&pool).await?;
-        Arc::new(SqliteRepository::<Profile>::new(pool))
+        let repo = SqliteRepository::<Profile>::new(pool);
+        repo.verify().await?;
+        Arc::new(repo)
     };
     seed(&*repo).await?;
     Ok(repo)

@@ -66,6 +66,7 @@ async fn schema_mistake_sqlite_is_named_by_verify_and_500_on_requests() {
 }
 
 #[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
     let Some(url) = occ_tests::postgres_url("schema_mistake_postgres") else {
         return;
@@ -79,6 +80,23 @@ async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
     assert_eq!(error.column(), Some("summary"), "{error}");
     wrong_schema(Arc::new(repo)).await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn schema_mistake_mysql_is_named_by_verify_and_500_on_requests() {
+    let Some(url) = occ_tests::mysql_url("schema_mistake_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_schema");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
+    sqlx::query(DDL).execute(&pool).await.unwrap();
+    sqlx::query(ROW).execute(&pool).await.unwrap();
+    let repo = SqlRepository::<sqlx::MySql, Doc>::new(pool);
+    let error = repo.verify().await.expect_err("a column is missing");
+    assert_eq!(error.column(), Some("summary"), "{error}");
+    wrong_schema(Arc::new(repo)).await;
+    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test]

@@ -261,6 +261,7 @@ async fn scope_two_tenants_sqlite() {
 }
 
 #[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn scope_two_tenants_postgres() {
     let Some(url) = occ_tests::postgres_url("scope_two_tenants_postgres") else {
         return;
@@ -273,4 +274,17 @@ async fn scope_two_tenants_postgres() {
     ))))
     .await;
     occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn scope_two_tenants_mysql() {
+    let Some(url) = occ_tests::mysql_url("scope_two_tenants_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_scope");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+    sqlx::query(DDL).execute(&pool).await.unwrap();
+    two_tenants(&app(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool)))).await;
+    occ_tests::drop_database(&url, &database).await;
 }

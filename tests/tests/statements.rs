@@ -516,9 +516,7 @@ on_every_backend! {
     get_200_is_one_statement;
     get_304_with_matching_if_none_match_is_one_statement;
     put_replace_200_with_matching_if_match_is_one_statement;
-    #[ignore = "needs SqlModel::bind_member from the derive"]
     put_merge_200_with_matching_if_match_is_one_statement;
-    #[ignore = "needs SqlModel::bind_member from the derive"]
     patch_merge_patch_200_with_matching_if_match_is_one_statement;
     delete_204_with_matching_if_match_is_one_statement;
     put_412_on_a_stale_if_match_is_at_most_two_statements;
