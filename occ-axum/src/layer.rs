@@ -11,7 +11,6 @@ use occ_core::Policy;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::refusal::precondition_required;
 use crate::Refusal;
 
 /// Sets [`Policy::Required`] for every request of a router of hand-written
@@ -91,8 +90,8 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if is_unconditional_write(&request) {
-            let refusal = Refusal::from(precondition_required())
-                .for_request(request.method(), request.uri().path());
+            let refusal =
+                Refusal::precondition_required().for_request(request.method(), request.uri());
             return ResponseFuture {
                 kind: Kind::Refused {
                     response: Some(refusal.into_response()),

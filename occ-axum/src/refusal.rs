@@ -4,7 +4,7 @@
 use std::fmt;
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, Method, StatusCode};
+use http::{HeaderName, Method, StatusCode, Uri};
 use occ_core::pipeline::Rejection;
 use occ_core::repository::RepositoryError;
 use occ_core::{Failure, Versioned};
@@ -46,7 +46,7 @@ pub struct Refusal(Box<Inner>);
 struct Inner {
     kind: Kind,
     method: Option<Method>,
-    resource: Option<String>,
+    resource: Option<Uri>,
     header: Option<HeaderName>,
 }
 
@@ -89,10 +89,13 @@ impl Refusal {
         }
     }
 
-    /// Names the request in the log event of a 412 or 428.
-    pub(crate) fn for_request(mut self, method: &Method, resource: &str) -> Self {
-        self.0.method = Some(method.clone());
-        self.0.resource = Some(resource.to_owned());
+    /// Names the request in the log event of a 412 or 428 (nothing else is
+    /// logged, so nothing else keeps it).
+    pub(crate) fn for_request(mut self, method: &Method, resource: &Uri) -> Self {
+        if self.0.header.is_some() {
+            self.0.method = Some(method.clone());
+            self.0.resource = Some(resource.clone());
+        }
         self
     }
 
@@ -102,6 +105,14 @@ impl Refusal {
             self.0.kind = Kind::Problem(problem.for_head(head));
         }
         self
+    }
+
+    /// 428, naming `If-Match` as the header to send.
+    pub(crate) fn precondition_required() -> Self {
+        Self::new(
+            Kind::Problem(precondition_required()),
+            Some(http::header::IF_MATCH),
+        )
     }
 
     /// The refusal for an outcome of the pipeline; the body's own error
@@ -119,10 +130,7 @@ impl Refusal {
             Rejection::NotFound => Problem::new(StatusCode::NOT_FOUND)
                 .with_detail(NO_RESOURCE)
                 .into(),
-            Rejection::PreconditionRequired => Self::new(
-                Kind::Problem(precondition_required()),
-                Some(http::header::IF_MATCH),
-            ),
+            Rejection::PreconditionRequired => Self::precondition_required(),
             Rejection::PreconditionFailed { failure, current } => {
                 precondition_failed(&failure, current.map(|c| c.entity_tag()))
             }
@@ -148,7 +156,7 @@ pub(crate) fn precondition_required() -> Problem {
 /// The 412 answer, with the current tag when there is a resource
 /// (design decision 5).
 fn precondition_failed(failure: &Failure, current: Option<occ_core::EntityTag>) -> Refusal {
-    let problem = Problem::new(StatusCode::PRECONDITION_FAILED).with_detail(failure.to_string());
+    let problem = Problem::new(StatusCode::PRECONDITION_FAILED).with_detail(failure.message());
     let problem = match current {
         Some(tag) => problem.with_current_etag(tag),
         None => problem,
@@ -193,7 +201,7 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
             }
             RepositoryError::PreconditionFailed { current } => {
                 Problem::new(StatusCode::PRECONDITION_FAILED)
-                    .with_detail(Failure::IfMatchMismatch.to_string())
+                    .with_detail(Failure::IfMatchMismatch.message())
                     .with_current_etag(current.entity_tag())
             }
             RepositoryError::AlreadyExists { current } => {
@@ -229,7 +237,12 @@ impl IntoResponse for Refusal {
         match kind {
             Kind::NotModified(not_modified) => not_modified.into_response(),
             Kind::Problem(problem) => {
-                log(&problem, method.as_ref(), resource.as_deref(), header);
+                log(
+                    &problem,
+                    method.as_ref(),
+                    resource.as_ref().map(Uri::path),
+                    header,
+                );
                 problem.into_response()
             }
         }

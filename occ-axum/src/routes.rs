@@ -216,7 +216,7 @@ async fn split<Id: DeserializeOwned + Send, R: ?Sized>(
     config: &Config<R>,
 ) -> (ConditionalRequest, Result<Id, Refusal>, HeaderMap, Body) {
     let (mut parts, body) = request.into_parts();
-    let conditions = ConditionalRequest::from_parts(&parts).with_policy(config.policy);
+    let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(config.policy);
     let id = match scope_check(config, conditions.scope()) {
         Err(refusal) => Err(refusal),
         Ok(()) => Path::<Id>::from_request_parts(&mut parts, &())
@@ -405,11 +405,11 @@ where
     M::Id: Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
     // The target is the collection, which has no representation of its
     // own: If-Match is false (IM-3) and `If-None-Match: *` holds. A POST
     // that creates needs no precondition (design decision 2).
-    let conditions = ConditionalRequest::from_parts(&parts).with_policy(Policy::Optional);
+    let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(Policy::Optional);
     let result = async {
         scope_check(&config, conditions.scope())?;
         require_media_type(&parts.headers, "application/json", false)?;

@@ -62,7 +62,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::date::DateField;
-use crate::entity_tag::EntityTag;
+use crate::entity_tag::{EntityTag, EntityTagRef};
 use crate::precondition::{Decision, Failure, Policy, Preconditions, Target};
 use crate::repository::{
     Fetched, KnownVersions, Repository, RepositoryError, Scope, WriteCondition,
@@ -231,7 +231,7 @@ impl<'a> Pipeline<'a> {
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        if let Some(known) = self.known_versions::<M>(id) {
+        if let Some((known, tags)) = self.known_versions::<M>(id) {
             return match repo.get_unless(id, &known).await? {
                 Fetched::Changed(model) => {
                     let etag = model.entity_tag();
@@ -240,10 +240,18 @@ impl<'a> Pipeline<'a> {
                 Fetched::Unchanged {
                     version,
                     last_modified,
-                } => Err(Rejection::NotModified {
-                    etag: M::entity_tag_for(id, version),
-                    last_modified,
-                }),
+                } => {
+                    // The client sent the current tag: copy it rather than
+                    // render it again.
+                    let etag = tags.into_iter().find(|(v, _)| *v == version).map_or_else(
+                        || M::entity_tag_for(id, version),
+                        |(_, tag)| tag.to_entity_tag(),
+                    );
+                    Err(Rejection::NotModified {
+                        etag,
+                        last_modified,
+                    })
+                }
             };
         }
         match self.check_in(repo, id).await? {
@@ -521,7 +529,15 @@ impl<'a> Pipeline<'a> {
 
     /// The versions a conditional GET can leave to the store, or `None`
     /// when the evaluation needs the whole state.
-    fn known_versions<M: Versioned>(&self, id: &M::Id) -> Option<KnownVersions<M::Version>> {
+    /// With the versions, the model's own tags the client named them by.
+    #[allow(clippy::type_complexity)]
+    fn known_versions<M: Versioned>(
+        &self,
+        id: &M::Id,
+    ) -> Option<(
+        KnownVersions<M::Version>,
+        Vec<(M::Version, EntityTagRef<'a>)>,
+    )> {
         let pre = self.preconditions;
         let dated = matches!(pre.if_unmodified_since(), Some(DateField::Valid(_)));
         if pre.if_match().is_some() || (dated && M::HAS_LAST_MODIFIED) {
@@ -529,8 +545,12 @@ impl<'a> Pipeline<'a> {
         }
         let list = pre.if_none_match()?;
         match list.check().ok()? {
-            ListKind::Any => Some(KnownVersions::Any),
-            ListKind::Tags(_) => Some(KnownVersions::Listed(versions::<M>(id, list, true))),
+            ListKind::Any => Some((KnownVersions::Any, Vec::new())),
+            ListKind::Tags(_) => {
+                let tags = tagged_versions::<M>(id, list, true);
+                let versions = tags.iter().map(|(v, _)| *v).collect();
+                Some((KnownVersions::Listed(versions), tags))
+            }
         }
     }
 
@@ -635,16 +655,26 @@ impl<'a> Pipeline<'a> {
 /// weakly (If-None-Match, INM-1), so `W/"…"` names the same version as
 /// `"…"`; otherwise a weak tag names none (IM-1).
 fn versions<M: Versioned>(id: &M::Id, list: &EntityTagList, weak: bool) -> Vec<M::Version> {
+    tagged_versions::<M>(id, list, weak)
+        .into_iter()
+        .map(|(version, _)| version)
+        .collect()
+}
+
+/// [`versions`], each with the model's tag for it (weakness as the model
+/// emits it).
+fn tagged_versions<'l, M: Versioned>(
+    id: &M::Id,
+    list: &'l EntityTagList,
+    weak: bool,
+) -> Vec<(M::Version, EntityTagRef<'l>)> {
     list.elements()
         .filter_map(|element| match element {
-            Ok(ListElement::Tag(tag)) => {
-                if weak {
-                    M::version_from_tag(id, tag.with_weakness(false))
-                        .or_else(|| M::version_from_tag(id, tag.with_weakness(true)))
-                } else {
-                    M::version_from_tag(id, tag)
-                }
-            }
+            Ok(ListElement::Tag(tag)) if weak => [false, true].into_iter().find_map(|w| {
+                let tag = tag.with_weakness(w);
+                M::version_from_tag(id, tag).map(|v| (v, tag))
+            }),
+            Ok(ListElement::Tag(tag)) => M::version_from_tag(id, tag).map(|v| (v, tag)),
             _ => None,
         })
         .collect()

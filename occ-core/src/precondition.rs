@@ -366,26 +366,35 @@ impl Failure {
     }
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Failure {
+    /// What went wrong and how to fix it, for a problem's `detail`: a
+    /// static text except where a malformed header is quoted.
+    pub fn message(&self) -> std::borrow::Cow<'static, str> {
+        use std::borrow::Cow::{Borrowed, Owned};
         match self {
-            Self::IfMatchMalformed(e) => write!(f, "the If-Match header could not be parsed: {e}"),
-            Self::IfMatchNoCurrent => f.write_str(
+            Self::IfMatchMalformed(e) => Owned(format!("the If-Match header could not be parsed: {e}")),
+            Self::IfMatchNoCurrent => Borrowed(
                 "If-Match was given but the resource does not exist; to create it, send If-None-Match: *",
             ),
-            Self::IfMatchMismatch => f.write_str(
+            Self::IfMatchMismatch => Borrowed(
                 "the resource was changed since the entity tag given in If-Match; fetch it again, merge, and retry with the current ETag",
             ),
-            Self::IfUnmodifiedSince => f.write_str(
+            Self::IfUnmodifiedSince => Borrowed(
                 "the resource was modified after the date given in If-Unmodified-Since",
             ),
             Self::IfNoneMatchMalformed(e) => {
-                write!(f, "the If-None-Match header could not be parsed: {e}")
+                Owned(format!("the If-None-Match header could not be parsed: {e}"))
             }
-            Self::IfNoneMatchMatched => f.write_str(
+            Self::IfNoneMatchMatched => Borrowed(
                 "If-None-Match matched the current representation: the resource already exists",
             ),
         }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message())
     }
 }
 

@@ -96,6 +96,26 @@ impl ConditionalRequest {
         }
     }
 
+    /// As [`from_parts`](Self::from_parts), taking the URI out of `parts`
+    /// instead of copying it, for a handler that owns them.
+    pub(crate) fn take_from_parts(parts: &mut Parts) -> Self {
+        let uri = match parts.extensions.remove::<OriginalUri>() {
+            Some(OriginalUri(uri)) => uri,
+            None => std::mem::take(&mut parts.uri),
+        };
+        Self {
+            method: parts.method.clone(),
+            uri,
+            preconditions: Preconditions::from_headers(&parts.headers),
+            policy: parts
+                .extensions
+                .get::<Policy>()
+                .copied()
+                .unwrap_or_default(),
+            scope: parts.extensions.get::<Scope>().cloned(),
+        }
+    }
+
     /// Overrides the policy (the generated routes set theirs).
     pub fn with_policy(mut self, policy: Policy) -> Self {
         self.policy = policy;
@@ -140,7 +160,7 @@ impl ConditionalRequest {
     /// its log event.
     pub fn refuse<M: Versioned, B: Into<Problem>>(&self, rejection: Rejection<M, B>) -> Refusal {
         Refusal::from_rejection(rejection)
-            .for_request(&self.method, self.uri.path())
+            .for_request(&self.method, &self.uri)
             .for_head(self.method == Method::HEAD)
     }
 
