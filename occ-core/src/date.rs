@@ -20,6 +20,7 @@ pub enum DateField {
 impl DateField {
     /// Parses every line of the field, or `None` if the field is absent.
     /// More than one line means more than one member: invalid (IMS-2).
+    #[inline]
     pub fn from_lines(lines: GetAll<'_, HeaderValue>) -> Option<Self> {
         let mut iter = lines.iter();
         let first = iter.next()?;
@@ -34,12 +35,18 @@ impl DateField {
     /// Case-sensitive and strict: another zone, a trailing parameter or a
     /// weekday that does not match the date make it invalid.
     pub fn parse(value: &[u8]) -> Self {
-        Self::parse_at(value, SystemTime::now())
+        // The clock is read only for an RFC 850 date, the one format that
+        // needs it.
+        Self::parse_with(value, SystemTime::now)
     }
 
     /// As [`parse`](Self::parse), with `now` as the origin server's clock,
     /// which decides the century of an RFC 850 two-digit year (IMS-4).
     pub fn parse_at(value: &[u8], now: SystemTime) -> Self {
+        Self::parse_with(value, || now)
+    }
+
+    fn parse_with(value: &[u8], now: impl FnOnce() -> SystemTime) -> Self {
         // Surrounding whitespace is not part of the value (G-7): without
         // this, a padded RFC 850 date would skip the 50-year rule below.
         let (_, value) = crate::entity_tag::trim_ows(value);
@@ -68,7 +75,11 @@ impl DateField {
 /// more than 50 years in the future is the most recent past year with the
 /// same last two digits. Returns `None` for anything else, left for
 /// `httpdate` to parse or reject.
-fn rfc850_to_fixdate(value: &[u8], now: SystemTime, out: &mut [u8; 29]) -> Option<()> {
+fn rfc850_to_fixdate(
+    value: &[u8],
+    now: impl FnOnce() -> SystemTime,
+    out: &mut [u8; 29],
+) -> Option<()> {
     const DAYS: [&[u8]; 7] = [
         b"Monday",
         b"Tuesday",
@@ -90,13 +101,12 @@ fn rfc850_to_fixdate(value: &[u8], now: SystemTime, out: &mut [u8; 29]) -> Optio
         return None;
     }
     let two = u64::from(yy[0] - b'0') * 10 + u64::from(yy[1] - b'0');
-    let this_year = civil_year(now);
+    let this_year = civil_year(now());
     let mut year = this_year - this_year % 100 + two;
     if year > this_year + 50 {
         year -= 100;
     }
-    let year = year.to_string();
-    if year.len() != 4 {
+    if !(1000..=9999).contains(&year) {
         return None;
     }
     out[..3].copy_from_slice(&day[..3]);
@@ -105,7 +115,11 @@ fn rfc850_to_fixdate(value: &[u8], now: SystemTime, out: &mut [u8; 29]) -> Optio
     out[7] = b' ';
     out[8..11].copy_from_slice(&rest[5..8]);
     out[11] = b' ';
-    out[12..16].copy_from_slice(year.as_bytes());
+    // Four digits, written in place: no allocation.
+    let digits = [year / 1000, year / 100 % 10, year / 10 % 10, year % 10];
+    for (octet, digit) in out[12..16].iter_mut().zip(digits) {
+        *octet = b'0' + digit as u8;
+    }
     out[16..29].copy_from_slice(&rest[11..24]);
     Some(())
 }

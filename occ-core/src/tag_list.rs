@@ -2,6 +2,7 @@
 //! tags, over every header line that carried it (G-10 … G-13).
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::header::GetAll;
 use http::HeaderValue;
@@ -41,14 +42,18 @@ enum Lines {
     /// kept without touching the request's buffer.
     Any,
     One(HeaderValue),
-    Many(Box<[HeaderValue]>),
+    /// Several lines (rare). Shared rather than boxed: dropping it is then
+    /// a small inlined check, not a loop, which keeps dropping the other
+    /// variants cheap too.
+    Many(Arc<[HeaderValue]>),
 }
 
 impl EntityTagList {
     /// A list from a single header line.
+    #[inline]
     pub fn from_value(value: HeaderValue) -> Self {
         // One representation per meaning: `*` compares equal however built.
-        let lines = if value.as_bytes() == b"*" {
+        let lines = if is_any(value.as_bytes()) {
             Lines::Any
         } else {
             Lines::One(value)
@@ -58,22 +63,32 @@ impl EntityTagList {
 
     /// A list from every line of the field, in order (G-12), or `None` if
     /// the field is absent.
+    #[inline(always)]
     pub fn from_lines(lines: GetAll<'_, HeaderValue>) -> Option<Self> {
         let mut iter = lines.iter();
         let first = iter.next()?;
         let Some(second) = iter.next() else {
-            if first.as_bytes() == b"*" {
-                return Some(Self { lines: Lines::Any });
-            }
-            return Some(Self {
-                lines: Lines::One(first.clone()),
-            });
+            // One line, the usual case; `*` keeps nothing of the request.
+            let lines = if is_any(first.as_bytes()) {
+                Lines::Any
+            } else {
+                Lines::One(first.clone())
+            };
+            return Some(Self { lines });
         };
-        let mut all = vec![first.clone(), second.clone()];
-        all.extend(iter.cloned());
-        Some(Self {
-            lines: Lines::Many(all.into_boxed_slice()),
-        })
+        Some(Self::from_many(first, second, iter))
+    }
+
+    #[cold]
+    fn from_many<'a>(
+        first: &'a HeaderValue,
+        second: &'a HeaderValue,
+        rest: impl Iterator<Item = &'a HeaderValue>,
+    ) -> Self {
+        let all = [first, second].into_iter().chain(rest).cloned().collect();
+        Self {
+            lines: Lines::Many(all),
+        }
     }
 
     fn lines(&self) -> &[HeaderValue] {
@@ -102,7 +117,11 @@ impl EntityTagList {
     /// Malformed values (design decision 1, docs/design.md) are: a syntax error, an empty
     /// list (G-11), `"*"` together with anything else (G-13, IM-7, INM-8), or
     /// a field over [`MAX_LIST_ELEMENTS`] or [`MAX_FIELD_BYTES`].
+    #[inline]
     pub fn check(&self) -> Result<ListKind, MalformedList> {
+        if let Lines::Any = self.lines {
+            return Ok(ListKind::Any);
+        }
         self.scan(None, Comparison::Strong).map(|(kind, _)| kind)
     }
 
@@ -123,22 +142,25 @@ impl EntityTagList {
     /// assert_eq!(list.matches(Some(a.as_tag_ref()), Comparison::Weak), Ok(true));
     /// # Ok::<(), occ_core::InvalidEntityTag>(())
     /// ```
+    #[inline(always)]
     pub fn matches(
         &self,
         current: Option<EntityTagRef<'_>>,
         comparison: Comparison,
     ) -> Result<bool, MalformedList> {
+        // `*` (IM-3, INM-3) is answered here, without reading the lines.
+        if let Lines::Any = self.lines {
+            return Ok(current.is_some());
+        }
         self.scan(current, comparison).map(|(_, matched)| matched)
     }
 
+    /// Reads the lines of a list that is not the single-line `*`.
     fn scan(
         &self,
         current: Option<EntityTagRef<'_>>,
         comparison: Comparison,
     ) -> Result<(ListKind, bool), MalformedList> {
-        if let Lines::Any = self.lines {
-            return Ok((ListKind::Any, current.is_some()));
-        }
         let bytes: usize = self.lines().iter().map(|l| l.len()).sum();
         if bytes > MAX_FIELD_BYTES {
             return Err(MalformedList::TooLong);
@@ -280,6 +302,18 @@ impl<'a> Elements<'a> {
     }
 }
 
+/// Whether a single line is exactly `*`, surrounding whitespace aside
+/// (G-7): the create-once field, answered without a scan.
+#[inline]
+fn is_any(line: &[u8]) -> bool {
+    match line {
+        [b'*'] => true,
+        // Whitespace a lenient parser left around the value (rare).
+        [b' ' | b'\t', ..] | [.., b' ' | b'\t'] => crate::entity_tag::trim_ows(line).1 == b"*",
+        _ => false,
+    }
+}
+
 fn skip_ows(input: &[u8]) -> &[u8] {
     let n = input
         .iter()
@@ -398,6 +432,21 @@ mod tests {
             Err(MalformedList::AnyWithOthers)
         );
         assert_eq!(list(&[" * "]).check(), Ok(ListKind::Any));
+    }
+
+    #[test]
+    fn g_7_a_padded_star_is_the_same_list_as_star() {
+        let star = EntityTagList::from_value(HeaderValue::from_static("*"));
+        assert_eq!(list(&["*"]), star);
+        for padded in [" *", "*\t", " \t* "] {
+            assert_eq!(list(&[padded]), star, "{padded:?}");
+            let value = HeaderValue::from_static(padded);
+            assert_eq!(EntityTagList::from_value(value), star, "{padded:?}");
+        }
+        for other in [" ", "\t", " *x", "x* ", "* *", " ** "] {
+            assert_ne!(list(&[other]), star, "{other:?}");
+            assert!(list(&[other]).check().is_err(), "{other:?}");
+        }
     }
 
     #[test]
