@@ -70,6 +70,24 @@ use crate::repository::{
 use crate::tag_list::{EntityTagList, ListElement, ListKind};
 use crate::versioned::{VersionNumber, Versioned};
 
+/// Runs `$call` on `$repo`, or on its view restricted to the pipeline's
+/// scope when it has one.
+macro_rules! in_scope {
+    ($this:ident, $repo:ident, |$r:ident| $call:expr) => {
+        match $this.scope {
+            Some(scope) => {
+                let scoped = $repo.scoped(scope)?;
+                let $r = &*scoped;
+                $call.await
+            }
+            None => {
+                let $r = $repo;
+                $call.await
+            }
+        }
+    };
+}
+
 /// Why a conditional request stops before (or instead of) its write.
 ///
 /// `B` is the error of the request body, reported only when the
@@ -216,13 +234,7 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
-        match self.scope {
-            Some(scope) => {
-                let scoped = repo.scoped(scope)?;
-                self.read_in(&*scoped, id).await
-            }
-            None => self.read_in(repo, id).await,
-        }
+        in_scope!(self, repo, |r| self.read_in(r, id))
     }
 
     async fn read_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<(M, EntityTag), Rejection<M>>
@@ -274,13 +286,7 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
-        match self.scope {
-            Some(scope) => {
-                let scoped = repo.scoped(scope)?;
-                self.check_in(&*scoped, id).await
-            }
-            None => self.check_in(repo, id).await,
-        }
+        in_scope!(self, repo, |r| self.check_in(r, id))
     }
 
     async fn check_in<M, R, B>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Rejection<M, B>>
@@ -314,13 +320,7 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
-        match self.scope {
-            Some(scope) => {
-                let scoped = repo.scoped(scope)?;
-                self.replace_in(&*scoped, id, body).await
-            }
-            None => self.replace_in(repo, id, body).await,
-        }
+        in_scope!(self, repo, |r| self.replace_in(r, id, body))
     }
 
     async fn replace_in<M, R, B>(
@@ -382,13 +382,7 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
-        match self.scope {
-            Some(scope) => {
-                let scoped = repo.scoped(scope)?;
-                self.merge_in(&*scoped, id, patch).await
-            }
-            None => self.merge_in(repo, id, patch).await,
-        }
+        in_scope!(self, repo, |r| self.merge_in(r, id, patch))
     }
 
     async fn merge_in<M, R, B>(
@@ -432,13 +426,7 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
-        match self.scope {
-            Some(scope) => {
-                let scoped = repo.scoped(scope)?;
-                self.delete_in(&*scoped, id).await
-            }
-            None => self.delete_in(repo, id).await,
-        }
+        in_scope!(self, repo, |r| self.delete_in(r, id))
     }
 
     async fn delete_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Rejection<M>>

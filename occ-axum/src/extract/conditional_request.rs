@@ -83,17 +83,7 @@ impl ConditionalRequest {
             .extensions
             .get::<OriginalUri>()
             .map_or(&parts.uri, |original| &original.0);
-        Self {
-            method: parts.method.clone(),
-            uri: uri.clone(),
-            preconditions: Preconditions::from_headers(&parts.headers),
-            policy: parts
-                .extensions
-                .get::<Policy>()
-                .copied()
-                .unwrap_or_default(),
-            scope: parts.extensions.get::<Scope>().cloned(),
-        }
+        Self::with_uri(parts, uri.clone())
     }
 
     /// As [`from_parts`](Self::from_parts), taking the URI out of `parts`
@@ -103,6 +93,10 @@ impl ConditionalRequest {
             Some(OriginalUri(uri)) => uri,
             None => std::mem::take(&mut parts.uri),
         };
+        Self::with_uri(parts, uri)
+    }
+
+    fn with_uri(parts: &Parts, uri: Uri) -> Self {
         Self {
             method: parts.method.clone(),
             uri,

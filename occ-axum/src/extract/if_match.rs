@@ -75,10 +75,27 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for IfMatch {
     }
 }
 
-/// The status [`IfMatchRejection`] answers with.
 impl IfMatchRejection {
-    /// 428 Precondition Required.
+    /// The status it answers with: 428 Precondition Required.
     pub fn status(&self) -> StatusCode {
         StatusCode::PRECONDITION_REQUIRED
     }
+
+    /// The explanation its problem carries.
+    pub fn body_text(&self) -> String {
+        match self {
+            Self::Missing => crate::refusal::precondition_required()
+                .detail()
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    }
 }
+
+impl std::fmt::Display for IfMatchRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.body_text())
+    }
+}
+
+impl std::error::Error for IfMatchRejection {}

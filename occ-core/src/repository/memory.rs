@@ -96,19 +96,8 @@ where
             .get(id)
             .filter(|m| visible(m))
             .ok_or(RepositoryError::NotFound)?;
-        let unchanged = match known {
-            KnownVersions::Any => true,
-            KnownVersions::Listed(versions) => versions.contains(&current.version()),
-        };
         // Only the validators are copied for a 304.
-        Ok(if unchanged {
-            Fetched::Unchanged {
-                version: current.version(),
-                last_modified: current.last_modified(),
-            }
-        } else {
-            Fetched::Changed(current.clone())
-        })
+        Ok(Fetched::of(current, known).unwrap_or_else(|| Fetched::Changed(current.clone())))
     }
 
     fn create_in(&self, model: M, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {

@@ -74,6 +74,16 @@ pub enum KnownVersions<V> {
     Listed(Vec<V>),
 }
 
+impl<V: PartialEq> KnownVersions<V> {
+    /// Whether the client knows `version`.
+    pub fn contains(&self, version: &V) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Listed(versions) => versions.contains(version),
+        }
+    }
+}
+
 /// What [`Repository::get_unless`] found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched<M: Versioned> {
@@ -87,6 +97,17 @@ pub enum Fetched<M: Versioned> {
         /// store read it.
         last_modified: Option<SystemTime>,
     },
+}
+
+impl<M: Versioned> Fetched<M> {
+    /// [`Fetched::Unchanged`] with `current`'s validators when the client
+    /// knows its version; `None` when the representation must be sent.
+    pub fn of(current: &M, known: &KnownVersions<M::Version>) -> Option<Self> {
+        known.contains(&current.version()).then(|| Self::Unchanged {
+            version: current.version(),
+            last_modified: current.last_modified(),
+        })
+    }
 }
 
 /// One page of a keyset-paginated listing.
@@ -169,18 +190,7 @@ where
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
         let current = self.get(id).await?;
-        let unchanged = match known {
-            KnownVersions::Any => true,
-            KnownVersions::Listed(versions) => versions.contains(&current.version()),
-        };
-        Ok(if unchanged {
-            Fetched::Unchanged {
-                version: current.version(),
-                last_modified: current.last_modified(),
-            }
-        } else {
-            Fetched::Changed(current)
-        })
+        Ok(Fetched::of(&current, known).unwrap_or(Fetched::Changed(current)))
     }
 
     /// Stores a new resource as given (version included), or fails with
