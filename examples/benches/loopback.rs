@@ -10,18 +10,21 @@
 //!   (`support::one_statement`).
 //!
 //! On SQLite (a file) and PostgreSQL (when `OCC_TEST_POSTGRES_URL` is set,
-//! in a schema of its own). Each measurement runs one side alone for
-//! `OCC_LOAD_SECONDS` (default 2) with `OCC_LOAD_CLIENTS` keep-alive
-//! clients (default 16) on one shared pool of as many connections, after
-//! the database is settled (PostgreSQL: `VACUUM`; SQLite: WAL checkpoint).
-//! A round measures every request kind on every side, the sides' order
-//! rotating from round to round; `OCC_LOAD_ROUNDS` rounds (default 3). The
-//! ratios are computed within each round, and reported pooled and as the
-//! range over rounds.
+//! in a schema of its own). All sides share one pool of `OCC_LOAD_CLIENTS`
+//! connections (default 16) and are loaded by as many keep-alive clients;
+//! only one side is served at a time, and the database is settled before
+//! each turn (PostgreSQL: `VACUUM`; SQLite: WAL checkpoint). In a round,
+//! each side gets `OCC_LOAD_SECONDS` (default 2) per request kind, cut into
+//! `OCC_LOAD_SLICES` turns (default 4) taken in A B C, C B A, … order; the
+//! order rotates from round to round; `OCC_LOAD_ROUNDS` rounds (default 3).
+//! Ratios are computed within each round, and reported pooled over the
+//! rounds and as the range of the rounds. `OCC_LOAD_REQUESTS` picks request
+//! kinds (`get200,get304,put200,put412`).
 //!
 //! ```sh
 //! cargo bench -p occ-examples --bench loopback
 //! OCC_LOAD_SECONDS=5 OCC_LOAD_ROUNDS=5 cargo bench -p occ-examples --bench loopback
+//! OCC_LOAD_REQUESTS=get200,get304 cargo bench -p occ-examples --bench loopback
 //! ```
 //!
 //! Server, clients and the database share the machine's cores, as they
@@ -64,6 +67,11 @@ impl Scenario {
         }
     }
 
+    /// The name in `OCC_LOAD_REQUESTS`: `get200`, `get304`, `put200`, `put412`.
+    fn key(self) -> String {
+        self.name().replace(' ', "").to_lowercase()
+    }
+
     fn expected(self) -> StatusCode {
         match self {
             Self::Get200 | Self::Put200 => StatusCode::OK,
@@ -88,6 +96,17 @@ impl Side {
             Self::OneStatement => "one statement",
         }
     }
+}
+
+/// How long and how hard each side is loaded.
+#[derive(Clone, Copy)]
+struct Timing {
+    /// Each side's time per request kind and round.
+    duration: Duration,
+    /// How many pieces that time is cut into, the sides taking turns.
+    slices: usize,
+    rounds: usize,
+    clients: usize,
 }
 
 /// One database, its services and how to settle it.
@@ -236,6 +255,7 @@ async fn seed(repo: &Repo, clients: usize) {
 
 /// Every side's measurements of one backend: `stats[round][scenario][side]`.
 struct Run {
+    scenarios: Vec<Scenario>,
     sides: Vec<Side>,
     stats: Vec<Vec<Vec<Stats>>>,
 }
@@ -268,37 +288,41 @@ impl Run {
     }
 }
 
-/// Measures every request kind on every side, `rounds` times.
-async fn measure(
-    backend: &Backend,
-    clients: usize,
-    duration: Duration,
-    rounds: usize,
-    quiet: bool,
-) -> Run {
+/// Measures every request kind on every side, `rounds` times. Within a
+/// round, each side's `duration` is cut into `slices` run in turn (A B C,
+/// C B A, A B C, …), so that a burst of load from elsewhere on the machine
+/// falls on all sides alike; the order rotates from round to round, so
+/// that no side always comes first after the previous request kind.
+async fn measure(backend: &Backend, scenarios: &[Scenario], timing: Timing, quiet: bool) -> Run {
     let n = backend.sides.len();
+    let slice = timing.duration / timing.slices as u32;
     let mut stats = Vec::new();
-    for round in 0..rounds {
+    for round in 0..timing.rounds {
         let mut this_round = Vec::new();
-        for scenario in Scenario::ALL {
+        for &scenario in scenarios {
             let mut by_side: Vec<Stats> = (0..n).map(|_| Stats::default()).collect();
-            // The order of the sides rotates from round to round, so that
-            // none is always first after the settling, or always last.
-            for k in 0..n {
-                let i = (k + round) % n;
-                let (side, app) = &backend.sides[i];
-                backend.db.settle().await;
-                let (base, server) = serve(app.clone()).await;
-                by_side[i] = load(&base, scenario, clients, duration).await;
-                server.abort();
-                if !quiet {
+            for turn in 0..timing.slices {
+                let mut order: Vec<usize> = (0..n).map(|k| (k + round) % n).collect();
+                if turn % 2 == 1 {
+                    order.reverse();
+                }
+                for i in order {
+                    backend.db.settle().await;
+                    let (base, server) = serve(backend.sides[i].1.clone()).await;
+                    let stats = load(&base, scenario, timing.clients, slice).await;
+                    server.abort();
+                    by_side[i].merge(&stats);
+                }
+            }
+            if !quiet {
+                for ((side, _), stats) in backend.sides.iter().zip(&by_side) {
                     eprintln!(
                         "round {} | {} | {} | {}: {:.0} req/s",
                         round + 1,
                         backend.name,
                         scenario.name(),
                         side.name(),
-                        by_side[i].rps()
+                        stats.rps()
                     );
                 }
             }
@@ -307,6 +331,7 @@ async fn measure(
         stats.push(this_round);
     }
     Run {
+        scenarios: scenarios.to_vec(),
         sides: backend.sides.iter().map(|(side, _)| *side).collect(),
         stats,
     }
@@ -337,7 +362,7 @@ fn report(backend: &str, run: &Run) {
     head.push_str(&format!(" p50 / p99 ms: {} |", names.join(", ")));
     rule.push_str(" --- |");
     println!("{head}\n{rule}");
-    for (s, scenario) in Scenario::ALL.iter().enumerate() {
+    for (s, scenario) in run.scenarios.iter().enumerate() {
         let mut line = format!("| {} | {:.0} |", scenario.name(), run.pooled(s, occ).rps());
         for (_, i) in &baselines {
             line.push_str(&format!(
@@ -359,7 +384,11 @@ fn report(backend: &str, run: &Run) {
         line.push_str(&format!(" {} |", quantiles.join(", ")));
         println!("{line}");
     }
-    let (get_200, get_304) = (0, 1);
+    let position = |wanted| run.scenarios.iter().position(|s| *s == wanted);
+    let (Some(get_200), Some(get_304)) = (position(Scenario::Get200), position(Scenario::Get304))
+    else {
+        return;
+    };
     println!(
         "\n{backend}: GET 304 req/s / GET 200 req/s, same side, pooled (lowest-highest round)\n"
     );
@@ -618,15 +647,37 @@ fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not, and
     // then the bench only checks, quickly.
     let timed = std::env::args().any(|arg| arg == "--bench");
-    let (duration, clients, rounds) = if timed {
-        (
-            Duration::from_secs_f64(env("OCC_LOAD_SECONDS", 2.0)),
-            env("OCC_LOAD_CLIENTS", 16usize).max(1),
-            env("OCC_LOAD_ROUNDS", 3usize).max(1),
-        )
+    let timing = if timed {
+        Timing {
+            duration: Duration::from_secs_f64(env("OCC_LOAD_SECONDS", 2.0)),
+            slices: env("OCC_LOAD_SLICES", 4usize).max(1),
+            rounds: env("OCC_LOAD_ROUNDS", 3usize).max(1),
+            clients: env("OCC_LOAD_CLIENTS", 16usize).max(1),
+        }
     } else {
-        (Duration::from_millis(50), 2, 1)
+        Timing {
+            duration: Duration::from_millis(50),
+            slices: 1,
+            rounds: 1,
+            clients: 2,
+        }
     };
+    let clients = timing.clients;
+    // All four by default; `OCC_LOAD_REQUESTS=get200,get304` for some.
+    let scenarios: Vec<Scenario> = match std::env::var("OCC_LOAD_REQUESTS") {
+        Ok(list) if timed => Scenario::ALL
+            .into_iter()
+            .filter(|s| {
+                list.split(',')
+                    .any(|k| k.trim().eq_ignore_ascii_case(&s.key()))
+            })
+            .collect(),
+        _ => Scenario::ALL.to_vec(),
+    };
+    assert!(
+        !scenarios.is_empty(),
+        "OCC_LOAD_REQUESTS names none of get200, get304, put200, put412"
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -634,9 +685,12 @@ fn main() {
     rt.block_on(async {
         if timed {
             println!(
-                "{clients} clients and a pool of {clients} connections, {:.1} s per measurement, \
-                 {rounds} rounds, ~4 KiB representation",
-                duration.as_secs_f64()
+                "{clients} clients and a pool of {clients} connections; each side {:.1} s per \
+                 request kind and round, in {} slices taking turns; {} rounds; ~4 KiB \
+                 representation",
+                timing.duration.as_secs_f64(),
+                timing.slices,
+                timing.rounds,
             );
         }
         let mut backends = Vec::new();
@@ -650,7 +704,7 @@ fn main() {
         }
         for (backend, repo) in &backends {
             answer_alike(backend, &**repo).await;
-            let run = measure(backend, clients, duration, rounds, !timed).await;
+            let run = measure(backend, &scenarios, timing, !timed).await;
             if timed {
                 report(backend.name, &run);
             } else {
