@@ -23,6 +23,8 @@ use criterion::{criterion_group, Criterion};
 use http::{header, Method, StatusCode};
 use occ_core::repository::sql::{sqlite_pool, PgRepository, SqliteRepository};
 use occ_core::repository::MemoryRepository;
+use sqlx::postgres::PgConnectOptions;
+use sqlx::AssertSqlSafe;
 
 use support::{doc, hand_written, occ, request, runtime, send, tag, version_of, Doc, Repo, DDL};
 
@@ -191,13 +193,21 @@ fn postgres(c: &mut Criterion) {
         return;
     };
     let rt = runtime();
-    let pool = rt.block_on(sqlx::PgPool::connect(&url)).unwrap();
-    rt.block_on(async {
-        sqlx::query("DROP TABLE IF EXISTS bench_http_docs")
-            .execute(&pool)
+    // A schema of its own: other runs may use the same database.
+    let schema = format!("occ_routes_{}", std::process::id());
+    let pool = rt.block_on(async {
+        let admin = sqlx::PgPool::connect(&url).await.unwrap();
+        sqlx::query(AssertSqlSafe(format!("CREATE SCHEMA \"{schema}\"")))
+            .execute(&admin)
+            .await
+            .unwrap();
+        admin.close().await;
+        let options: PgConnectOptions = url.parse().unwrap();
+        let pool = sqlx::PgPool::connect_with(options.options([("search_path", &schema)]))
             .await
             .unwrap();
         sqlx::query(DDL).execute(&pool).await.unwrap();
+        pool
     });
     let reset = || {
         rt.block_on(sqlx::query("VACUUM bench_http_docs").execute(&pool))
@@ -211,7 +221,7 @@ fn postgres(c: &mut Criterion) {
         &reset,
     );
     rt.block_on(async {
-        let _ = sqlx::query("DROP TABLE bench_http_docs")
+        let _ = sqlx::query(AssertSqlSafe(format!("DROP SCHEMA \"{schema}\" CASCADE")))
             .execute(&pool)
             .await;
     });
