@@ -125,8 +125,11 @@ impl Refusal {
         match rejection {
             Rejection::NotModified {
                 etag,
-                last_modified: _,
-            } => Self::new(Kind::NotModified(NotModified::new(Some(etag))), None),
+                last_modified,
+            } => Self::new(
+                Kind::NotModified(NotModified::new(Some(etag)).with_last_modified(last_modified)),
+                None,
+            ),
             Rejection::NotFound => Problem::new(StatusCode::NOT_FOUND)
                 .with_detail(NO_RESOURCE)
                 .into(),

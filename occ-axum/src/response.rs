@@ -1,5 +1,7 @@
 //! Responders: a versioned representation with its validators, and 304.
 
+use std::time::SystemTime;
+
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, ETAG, LAST_MODIFIED, LOCATION};
 use http::{HeaderValue, StatusCode};
@@ -79,7 +81,7 @@ impl<M: Versioned + Serialize> Tagged<M> {
 impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
     fn into_response(self) -> Response {
         let etag = self.etag.unwrap_or_else(|| self.model.entity_tag());
-        let last_modified = self.model.last_modified().and_then(occ_core::fmt_http_date);
+        let last_modified = self.model.last_modified().and_then(last_modified_value);
         let mut response = match serde_json::to_vec(&self.model) {
             Ok(body) => (
                 self.status,
@@ -94,7 +96,7 @@ impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
         };
         let headers = response.headers_mut();
         headers.insert(ETAG, etag.to_header_value());
-        if let Some(lm) = last_modified.and_then(|s| HeaderValue::from_str(&s).ok()) {
+        if let Some(lm) = last_modified {
             headers.insert(LAST_MODIFIED, lm);
         }
         if let Some(location) = self.location {
@@ -107,12 +109,23 @@ impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
     }
 }
 
-/// 304 Not Modified: the `ETag` (304-2), no body, no `Content-Type`, no
-/// `Content-Length` (304-3 … 304-5). Add `Cache-Control` or `Vary` when the
-/// 200 would carry them.
+/// `Last-Modified` for a modification at `modified` (full precision), as
+/// sent now: rounded to a whole second so that a date-conditioned write
+/// can never pass over a write its client did not see
+/// ([`occ_core::date::http_last_modified`], design decision 13).
+pub(crate) fn last_modified_value(modified: SystemTime) -> Option<HeaderValue> {
+    let sent = occ_core::date::http_last_modified(modified, SystemTime::now());
+    occ_core::fmt_http_date(sent).and_then(|s| HeaderValue::from_str(&s).ok())
+}
+
+/// 304 Not Modified: the `ETag` (304-2) and `Last-Modified` where the
+/// resource has one, no body, no `Content-Type`, no `Content-Length`
+/// (304-3 … 304-5). Add `Cache-Control` or `Vary` when the 200 would carry
+/// them.
 #[derive(Debug, Clone, Default)]
 pub struct NotModified {
     etag: Option<EntityTag>,
+    last_modified: Option<SystemTime>,
     cache_control: Option<HeaderValue>,
     vary: Option<HeaderValue>,
 }
@@ -124,6 +137,13 @@ impl NotModified {
             etag,
             ..Self::default()
         }
+    }
+
+    /// Adds `Last-Modified` for a modification at this (full-precision)
+    /// time.
+    pub fn with_last_modified(mut self, modified: Option<SystemTime>) -> Self {
+        self.last_modified = modified;
+        self
     }
 
     /// Repeats the 200's `Cache-Control`.
@@ -145,6 +165,9 @@ impl IntoResponse for NotModified {
         let headers = response.headers_mut();
         if let Some(etag) = self.etag {
             headers.insert(ETAG, etag.to_header_value());
+        }
+        if let Some(lm) = self.last_modified.and_then(last_modified_value) {
+            headers.insert(LAST_MODIFIED, lm);
         }
         if let Some(cc) = self.cache_control {
             headers.insert(CACHE_CONTROL, cc);

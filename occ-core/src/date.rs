@@ -1,4 +1,5 @@
-//! `If-Modified-Since` / `If-Unmodified-Since` values (HTTP-date, G-14).
+//! HTTP dates: `If-Modified-Since` / `If-Unmodified-Since` values (G-14) and
+//! the `Last-Modified` a full-precision modification time is sent as.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -141,11 +142,55 @@ fn civil_year(t: SystemTime) -> u64 {
 }
 
 /// Truncates to whole seconds, the resolution of HTTP-date (IMS-6).
-pub(crate) fn to_second(t: SystemTime) -> SystemTime {
+fn to_second(t: SystemTime) -> SystemTime {
     match t.duration_since(UNIX_EPOCH) {
         Ok(d) => UNIX_EPOCH + Duration::from_secs(d.as_secs()),
         // Before 1970: HTTP-date cannot express it anyway; compare as is.
         Err(_) => t,
+    }
+}
+
+/// The `Last-Modified` to send for a modification at `modified` (kept at
+/// full precision), when the response leaves at `now` (design decision 13,
+/// docs/design.md).
+///
+/// HTTP dates are whole seconds, and preconditions compare them with the
+/// full-precision time (`modified <= date` passes `If-Unmodified-Since`).
+/// Once the clock has passed the second of the modification, every later
+/// write is later than the second's end: the date sent is that end, so the
+/// current state passes and no later one does. Before then, a write still
+/// to come in the same second could not be told from this one: the date
+/// sent is the last whole second strictly before the modification, which
+/// no state passes, so a date-only client must read again (a second later)
+/// before its write can succeed. Never later than `now` (RFC 9110
+/// §8.8.2.1), and never a lost update.
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use occ_core::date::http_last_modified;
+///
+/// let write = UNIX_EPOCH + Duration::from_millis(10_300); // 10.3 s
+/// // Sent within that second: rounded down.
+/// let soon = UNIX_EPOCH + Duration::from_millis(10_900);
+/// assert_eq!(http_last_modified(write, soon), UNIX_EPOCH + Duration::from_secs(10));
+/// // Once the clock is past 11 s: rounded up.
+/// let later = UNIX_EPOCH + Duration::from_millis(11_200);
+/// assert_eq!(http_last_modified(write, later), UNIX_EPOCH + Duration::from_secs(11));
+/// ```
+pub fn http_last_modified(modified: SystemTime, now: SystemTime) -> SystemTime {
+    let floor = to_second(modified);
+    let whole = floor == modified;
+    let ceil = if whole {
+        floor
+    } else {
+        floor + Duration::from_secs(1)
+    };
+    if now > ceil {
+        ceil
+    } else if whole {
+        floor.checked_sub(Duration::from_secs(1)).unwrap_or(floor)
+    } else {
+        floor
     }
 }
 
@@ -161,6 +206,24 @@ pub fn fmt_http_date(t: SystemTime) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn last_modified_is_never_after_the_clock_and_never_passes_a_later_write() {
+        let ms = |n: u64| UNIX_EPOCH + Duration::from_millis(n);
+        for write in [10_000, 10_001, 10_300, 10_999] {
+            for now in (write..write + 2_500).step_by(7) {
+                let sent = http_last_modified(ms(write), ms(now));
+                assert!(sent <= ms(now), "date after the clock: {write} {now}");
+                if sent >= ms(write) {
+                    // The current state passes If-Unmodified-Since; a
+                    // write at any time from now on would not.
+                    assert!(ms(now) > sent, "a write at {now} would pass {sent:?}");
+                }
+            }
+            // Writers are not starved: a second and a bit later, it passes.
+            assert!(http_last_modified(ms(write), ms(write + 1_001)) >= ms(write));
+        }
+    }
+
     use super::*;
 
     fn at_year(year: u64) -> SystemTime {

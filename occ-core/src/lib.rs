@@ -37,7 +37,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod date;
+pub mod date;
 mod entity_tag;
 pub mod pipeline;
 mod precondition;
@@ -133,7 +133,9 @@ pub use tag_list::{
     Comparison, Elements, EntityTagList, ListElement, ListKind, MalformedList, MAX_FIELD_BYTES,
     MAX_LIST_ELEMENTS,
 };
-pub use versioned::{EntityTagBuilder, Timestamp, VersionNumber, Versioned};
+pub use versioned::{
+    EntityTagBuilder, GeneratedId, IdSource, Members, Timestamp, VersionNumber, Versioned,
+};
 
 /// `#[derive(Versioned)]`: implements [`Versioned`] for a struct with named
 /// fields.

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use http::{header, HeaderMap, Method};
 
-use crate::date::{to_second, DateField};
+use crate::date::DateField;
 use crate::entity_tag::EntityTagRef;
 use crate::tag_list::{Comparison, EntityTagList, MalformedList};
 use crate::versioned::Versioned;
@@ -169,7 +169,10 @@ impl Preconditions {
             return Decision::PreconditionRequired;
         }
         let current = target.current.as_ref();
-        let last_modified = current.and_then(|c| c.last_modified).map(to_second);
+        // Full precision: the date a client holds was rounded so that this
+        // comparison never passes a state it did not see (design decision
+        // 13, `date::http_last_modified`).
+        let last_modified = current.and_then(|c| c.last_modified);
 
         // Step 1: If-Match.
         if let Some(list) = &self.if_match {

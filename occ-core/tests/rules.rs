@@ -36,6 +36,7 @@ const T_SECS: u64 = 784_111_777;
 const T: &str = "Sun, 06 Nov 1994 08:49:37 GMT";
 const T_MINUS_1: &str = "Sun, 06 Nov 1994 08:49:36 GMT";
 const T_PLUS_1: &str = "Sun, 06 Nov 1994 08:49:38 GMT";
+const T_PLUS_2: &str = "Sun, 06 Nov 1994 08:49:39 GMT";
 
 const READS: [Method; 2] = [Method::GET, Method::HEAD];
 const WRITES: [Method; 3] = [Method::PUT, Method::PATCH, Method::DELETE];
@@ -877,18 +878,22 @@ fn ims_5_evaluated_on_get_and_head_without_if_none_match() {
 }
 
 #[test]
-fn ims_6_earlier_or_equal_is_false_at_second_resolution() {
+fn ims_6_earlier_or_equal_is_false_against_the_full_precision_time() {
     let v1 = tag(r#""v1""#);
-    // (Last-Modified, If-Modified-Since, decision)
+    // (modification time, If-Modified-Since, decision). The time is kept
+    // at full precision and the date a client holds was rounded so that
+    // comparing with it is safe (design decision 13): a modification later
+    // in the same second is later than the date.
     for (last_modified, since, want) in [
-        // Equal, earlier, and later by less than a second (same second): 304.
+        // Equal and earlier: 304.
         (t(), T, NOT_MODIFIED),
         (t() - Duration::from_secs(3600), T, NOT_MODIFIED),
-        (t() + Duration::from_millis(999), T, NOT_MODIFIED),
-        (t() + Duration::from_nanos(1), T, NOT_MODIFIED),
-        // A second later: modified, 200.
+        (t() + Duration::from_millis(1500), T_PLUS_2, NOT_MODIFIED),
+        // Later, even within the second: modified, 200.
+        (t() + Duration::from_millis(999), T, PROCEED),
+        (t() + Duration::from_nanos(1), T, PROCEED),
         (t() + Duration::from_secs(1), T, PROCEED),
-        (t() + Duration::from_millis(1500), T_PLUS_1, NOT_MODIFIED),
+        (t() + Duration::from_millis(1500), T_PLUS_1, PROCEED),
     ] {
         let target = Target::present(&v1).with_last_modified(Some(last_modified));
         check(&Method::GET, &ims(since), &target, want);
@@ -1003,12 +1008,15 @@ fn ius_5_evaluated_without_if_match_and_makes_a_write_conditional() {
 }
 
 #[test]
-fn ius_6_earlier_or_equal_is_true_at_second_resolution() {
+fn ius_6_earlier_or_equal_is_true_against_the_full_precision_time() {
     let v1 = tag(r#""v1""#);
+    // Full precision (design decision 13): a write later within the same
+    // second as the date is a change the client did not see.
     for (last_modified, want) in [
         (t(), PROCEED),
         (t() - Duration::from_secs(86_400), PROCEED),
-        (t() + Duration::from_millis(999), PROCEED),
+        (t() + Duration::from_millis(999), IUS_FAILED),
+        (t() + Duration::from_nanos(1), IUS_FAILED),
         (t() + Duration::from_secs(1), IUS_FAILED),
     ] {
         let target = Target::present(&v1).with_last_modified(Some(last_modified));

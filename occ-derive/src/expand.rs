@@ -4,7 +4,7 @@ use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 
-use crate::parse::{FieldRef, Input, Part};
+use crate::parse::{FieldRef, Input, Part, Table};
 use crate::serde_names::{self, Member};
 
 pub(crate) fn expand(input: &Input<'_>) -> TokenStream {
@@ -36,14 +36,38 @@ fn versioned(input: &Input<'_>) -> TokenStream {
         let name = field.ident;
         let lm =
             quote_spanned!(field.ty.span()=> ::occ_core::Timestamp::to_system_time(&self.#name));
+        let set = quote_spanned!(field.ty.span()=>
+            ::occ_core::Timestamp::set_system_time(&mut self.#name, time));
         quote! {
             const HAS_LAST_MODIFIED: bool = true;
 
             fn last_modified(&self) -> ::core::option::Option<::std::time::SystemTime> {
                 #lm
             }
+
+            fn set_last_modified(&mut self, time: ::std::time::SystemTime) {
+                #set
+            }
         }
     });
+    let generated = input.generated.map(|client_may_choose| {
+        let generate = quote_spanned!(id_ty.span()=> <#id_ty as ::occ_core::GeneratedId>::generate());
+        let assigned =
+            quote_spanned!(id_ty.span()=> <#id_ty as ::occ_core::GeneratedId>::from_assigned(number));
+        quote! {
+            const ID_SOURCE: ::occ_core::IdSource =
+                ::occ_core::IdSource::Generated { client_may_choose: #client_may_choose };
+
+            fn generate_id() -> ::core::option::Option<Self::Id> {
+                #generate
+            }
+
+            fn id_from_assigned(number: i64) -> ::core::option::Option<Self::Id> {
+                #assigned
+            }
+        }
+    });
+    let members = members(input);
     let read_version =
         quote_spanned!(version_ty.span()=> ::occ_core::__private::version_of(&self.#version));
     quote! {
@@ -53,9 +77,15 @@ fn versioned(input: &Input<'_>) -> TokenStream {
             type Version = #version_ty;
 
             #last_modified
+            #generated
+            #members
 
             fn id(&self) -> &Self::Id {
                 &self.#id
+            }
+
+            fn set_id(&mut self, id: Self::Id) {
+                self.#id = id;
             }
 
             fn version(&self) -> Self::Version {
@@ -73,10 +103,48 @@ fn versioned(input: &Input<'_>) -> TokenStream {
     }
 }
 
+/// `Versioned::MEMBERS`, when serde's reading of the struct is one the
+/// derive models.
+fn members(input: &Input<'_>) -> Option<TokenStream> {
+    let rename_all = serde_names::container(input.attrs)?;
+    let name = |field: &FieldRef<'_>| match serde_names::field(
+        field.attrs,
+        field.ident,
+        rename_all.as_deref(),
+    ) {
+        Member::Named(names) => {
+            let first = &names[0];
+            quote!(::core::option::Option::Some(#first))
+        }
+        Member::Skipped | Member::Custom => quote!(::core::option::Option::None),
+    };
+    let id = name(&input.id);
+    let version = name(&input.version);
+    let last_modified = input
+        .last_modified
+        .as_ref()
+        .map_or_else(|| quote!(::core::option::Option::None), name);
+    Some(quote! {
+        const MEMBERS: ::occ_core::Members = ::occ_core::Members {
+            id: #id,
+            version: #version,
+            last_modified: #last_modified,
+        };
+    })
+}
+
 fn sql_model(input: &Input<'_>) -> TokenStream {
-    let Some((table, data)) = &input.table else {
+    let Some(table) = &input.table else {
         return TokenStream::new();
     };
+    let Table {
+        name: table_name,
+        id: id_column,
+        version: version_column,
+        last_modified: lm_column,
+        data,
+        unwritten: _,
+    } = table;
     let ident = input.ident;
     let (_, ty_generics, _) = input.generics.split_for_impl();
     let mut generics = input.generics.clone();
@@ -86,7 +154,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
     let (impl_generics, _, _) = generics.split_for_impl();
     let sqlx = quote!(::occ_core::repository::sql::sqlx);
     let id_ty = input.id.ty;
-    let data_tys = data.iter().map(|f| f.ty);
+    let data_tys = data.iter().map(|(f, _)| f.ty);
     let mut predicates: Vec<TokenStream> = input
         .generics
         .where_clause
@@ -101,24 +169,27 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
     for ty in data_tys {
         predicates.push(quote!(#ty: for<'__q> #sqlx::Encode<'__q, __OccDb> + #sqlx::Type<__OccDb>));
     }
-    let id_column = column(input.id.ident);
-    let version_column = column(input.version.ident);
-    let data_columns = data.iter().map(|f| column(f.ident));
-    let binds = data.iter().map(|f| {
+    let data_columns = data.iter().map(|(_, column)| column);
+    let binds = data.iter().map(|(f, _)| {
         let name = f.ident;
         quote!(#sqlx::Arguments::add(args, &self.#name)?;)
     });
-    let bind_member = bind_member(input, data, &mut predicates);
+    let lm_column = match lm_column {
+        Some(column) => quote!(::core::option::Option::Some(#column)),
+        None => quote!(::core::option::Option::None),
+    };
+    let bind_member = bind_member(input, table, &mut predicates);
     quote! {
         #[automatically_derived]
         impl #impl_generics ::occ_core::repository::sql::SqlModel<__OccDb> for #ident #ty_generics
         where
             #(#predicates,)*
         {
-            const TABLE: &'static str = #table;
+            const TABLE: &'static str = #table_name;
             const ID_COLUMN: &'static str = #id_column;
             const VERSION_COLUMN: &'static str = #version_column;
             const DATA_COLUMNS: &'static [&'static str] = &[#(#data_columns),*];
+            const LAST_MODIFIED_COLUMN: ::core::option::Option<&'static str> = #lm_column;
 
             fn bind_id(
                 id: &Self::Id,
@@ -142,12 +213,14 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
 
 /// `SqlModel::bind_member`: each member serde reads maps to its column,
 /// the id's member must repeat the id, the version's merges in the
-/// application, an unknown member is refused. Nothing when serde's reading
-/// of the struct is one the derive does not model: the trait's default
-/// then merges in the application.
+/// application, the modification time's is ignored (the database sets
+/// it), a field the table does not hold cannot be patched, an unknown
+/// member is refused. Nothing when serde's reading of the struct is one
+/// the derive does not model: the trait's default then merges in the
+/// application.
 fn bind_member(
     input: &Input<'_>,
-    data: &[FieldRef<'_>],
+    table: &Table<'_>,
     predicates: &mut Vec<TokenStream>,
 ) -> TokenStream {
     let Some(rename_all) = serde_names::container(input.attrs) else {
@@ -162,9 +235,8 @@ fn bind_member(
             arms.push(quote!(#(#names)|* => #body,));
         }
     };
-    for field in data {
+    for (field, column) in &table.data {
         let ty = field.ty;
-        let column = column(field.ident);
         predicates.push(quote!(#ty: #private::serde::de::DeserializeOwned));
         arm(
             field,
@@ -178,6 +250,16 @@ fn bind_member(
         quote!(#private::id_member::<Self>(member, value, id)),
     );
     arm(&input.version, quote!(#binding::Unsupported));
+    if let Some(lm) = &input.last_modified {
+        arm(lm, quote!(#binding::Unchanged));
+    }
+    for field in &table.unwritten {
+        let message = format!("`{}` is not stored and cannot be patched", field.ident);
+        arm(
+            field,
+            quote!(#binding::Invalid(::std::string::String::from(#message))),
+        );
+    }
     quote! {
         fn bind_member(
             id: &Self::Id,
@@ -191,10 +273,4 @@ fn bind_member(
             }
         }
     }
-}
-
-/// The column of a field: its name, without `r#`.
-fn column(ident: &syn::Ident) -> String {
-    let name = ident.to_string();
-    name.strip_prefix("r#").unwrap_or(&name).to_owned()
 }

@@ -26,9 +26,25 @@ pub(crate) struct Input<'a> {
     /// The template with placeholders resolved to "id" or "version".
     pub(crate) template: Vec<Part>,
     pub(crate) weak: bool,
-    /// `#[occ(table = "…")]`, and every field but the id and version, in
-    /// declaration order.
-    pub(crate) table: Option<(LitStr, Vec<FieldRef<'a>>)>,
+    /// `#[occ(generated)]` on the id: `Some(client_may_choose)`.
+    pub(crate) generated: Option<bool>,
+    /// `#[occ(table = "…")]` and its columns.
+    pub(crate) table: Option<Table<'a>>,
+}
+
+/// The table a model maps to, with each column named as sqlx's `FromRow`
+/// reads it (`#[sqlx(rename)]`, `#[sqlx(rename_all)]`) or as
+/// `#[occ(column)]` says.
+pub(crate) struct Table<'a> {
+    pub(crate) name: LitStr,
+    pub(crate) id: String,
+    pub(crate) version: String,
+    /// Set by the database on every write, never bound.
+    pub(crate) last_modified: Option<String>,
+    /// The columns a write binds, in declaration order.
+    pub(crate) data: Vec<(FieldRef<'a>, String)>,
+    /// Fields `FromRow` skips or defaults: never written.
+    pub(crate) unwritten: Vec<FieldRef<'a>>,
 }
 
 /// A resolved template piece.
@@ -56,7 +72,8 @@ impl Errors {
 }
 
 const CONTAINER_KEYS: &str = "`etag = \"…\"`, `weak`, `table = \"…\"`";
-const FIELD_KEYS: &str = "`id`, `last_modified`";
+const FIELD_KEYS: &str =
+    "`id`, `last_modified`, `generated`, `generated(client_may_choose)`, `column = \"…\"`";
 
 #[derive(Default)]
 struct ContainerAttrs {
@@ -70,6 +87,18 @@ struct FieldAttrs {
     version: Option<Span>,
     id: Option<Span>,
     last_modified: Option<Span>,
+    column: Option<LitStr>,
+    /// The span of `generated`, and whether the client may still choose.
+    generated: Option<(Span, bool)>,
+}
+
+/// What `#[sqlx(…)]` says of a field.
+#[derive(Default)]
+struct SqlxField {
+    rename: Option<LitStr>,
+    /// `skip` or `default`: `FromRow` may not read it from the row.
+    unread: Option<Span>,
+    flatten: Option<Span>,
 }
 
 impl<'a> Input<'a> {
@@ -108,6 +137,8 @@ impl<'a> Input<'a> {
         let mut named_id: Option<FieldRef<'a>> = None;
         let mut last_modified: Option<FieldRef<'a>> = None;
         let mut all = Vec::new();
+        let mut field_info = Vec::new();
+        let mut generated: Option<(Span, bool)> = None;
         for field in fields {
             let Some(ident) = &field.ident else { continue };
             let this = || FieldRef {
@@ -141,6 +172,12 @@ impl<'a> Input<'a> {
             if ident == "id" {
                 named_id = Some(this());
             }
+            if let Some(g) = attrs.generated {
+                if generated.replace(g).is_some() {
+                    errors.at(g.0, "a second `generated`: only the id is generated");
+                }
+            }
+            field_info.push((attrs.column, sqlx_field(&field.attrs, &mut errors)));
         }
         if version.is_none() {
             errors.at(&input.ident, format!(
@@ -173,13 +210,39 @@ impl<'a> Input<'a> {
                 "internal: id or version missing",
             ));
         };
-        let table = container.table.map(|lit| {
-            let data = all
-                .into_iter()
-                .filter(|f| f.ident != id.ident && f.ident != version.ident)
-                .collect();
-            (lit, data)
-        });
+        if let Some((span, _)) = generated {
+            let on_id = fields
+                .iter()
+                .zip(&all)
+                .any(|(f, r)| r.ident == id.ident && field_attrs_generated(&f.attrs));
+            if !on_id {
+                errors.at(span, format!(
+                    "`generated` belongs on the id field `{}`: it says that the server assigns new ids",
+                    id.ident
+                ));
+            }
+        }
+        let table = match container.table {
+            Some(name) => Some(table(
+                name,
+                all,
+                field_info,
+                (&id, &version, last_modified.as_ref()),
+                sqlx_rename_all(&input.attrs, &mut errors),
+                &mut errors,
+            )),
+            None => {
+                for (column, _) in field_info.iter() {
+                    if let Some(column) = column {
+                        errors.at(column, "`column` names a table column: add `#[occ(table = \"…\")]` to the struct");
+                    }
+                }
+                None
+            }
+        };
+        if let Some(error) = errors.0 {
+            return Err(error);
+        }
         Ok(Self {
             ident: &input.ident,
             attrs: &input.attrs,
@@ -189,6 +252,7 @@ impl<'a> Input<'a> {
             last_modified,
             template,
             weak: container.weak.is_some(),
+            generated: generated.map(|(_, client)| client),
             table,
         })
     }
@@ -347,6 +411,42 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 };
             if key.is_ident("id") {
                 flag(&mut out.id, "id", errors)
+            } else if key.is_ident("column") {
+                let value = meta.value().map_err(|_| {
+                    meta.error("`column` takes a string: `#[occ(column = \"…\")]`")
+                })?;
+                let lit: LitStr = value.parse().map_err(|e| {
+                    syn::Error::new(e.span(), "`column` takes a string literal: `#[occ(column = \"…\")]`")
+                })?;
+                if lit.value().is_empty() {
+                    errors.at(&lit, "the column name cannot be empty");
+                }
+                if out.column.replace(lit).is_some() {
+                    errors.at(&key, "duplicate `column`: give the column once");
+                }
+                Ok(())
+            } else if key.is_ident("generated") {
+                let mut client = false;
+                if meta.input.peek(syn::token::Paren) {
+                    meta.parse_nested_meta(|inner| {
+                        if inner.path.is_ident("client_may_choose") {
+                            client = true;
+                            Ok(())
+                        } else {
+                            Err(inner.error(format!(
+                                "unknown option `{}` of `generated`: the only one is `client_may_choose`",
+                                path_text(&inner.path)
+                            )))
+                        }
+                    })?;
+                } else if meta.input.peek(syn::Token![=]) {
+                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                    errors.at(&key, "`generated` takes no value: write `#[occ(generated)]`, or `#[occ(generated(client_may_choose))]`");
+                }
+                if out.generated.replace((key.span(), client)).is_some() {
+                    errors.at(&key, "duplicate `generated`");
+                }
+                Ok(())
             } else if key.is_ident("last_modified") {
                 flag(&mut out.last_modified, "last_modified", errors)
             } else if key.is_ident("version") {
@@ -384,6 +484,159 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
         });
         if let Err(error) = result {
             errors.push(error);
+        }
+    }
+    out
+}
+
+/// Whether the field's `occ` attributes say `generated` (to tell which
+/// field carried it).
+fn field_attrs_generated(attrs: &[Attribute]) -> bool {
+    attrs
+        .iter()
+        .filter(|a| a.path().is_ident("occ"))
+        .any(|attr| {
+            let mut found = false;
+            let _ = attr.parse_nested_meta(|meta| {
+                found |= meta.path.is_ident("generated");
+                if meta.input.peek(syn::Token![=]) {
+                    let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
+                } else if meta.input.peek(syn::token::Paren) {
+                    let _ = meta.parse_nested_meta(|_| Ok(()));
+                }
+                Ok(())
+            });
+            found
+        })
+}
+
+/// `#[sqlx(rename = "…", skip, default, flatten, …)]` on a field; keys the
+/// table mapping does not need are left to sqlx.
+fn sqlx_field(attrs: &[Attribute], errors: &mut Errors) -> SqlxField {
+    let mut out = SqlxField::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("sqlx")) {
+        let result = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename") {
+                out.rename = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("skip") || meta.path.is_ident("default") {
+                out.unread = Some(meta.path.span());
+            } else if meta.path.is_ident("flatten") {
+                out.flatten = Some(meta.path.span());
+            } else if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|_| Ok(()))?;
+            }
+            Ok(())
+        });
+        // sqlx reports its own syntax errors; ours would repeat them.
+        let _ = result;
+    }
+    let _ = errors;
+    out
+}
+
+/// `#[sqlx(rename_all = "…")]` on the struct, checked against the rules
+/// sqlx knows.
+fn sqlx_rename_all(attrs: &[Attribute], errors: &mut Errors) -> Option<(LitStr, String)> {
+    let mut out = None;
+    for attr in attrs.iter().filter(|a| a.path().is_ident("sqlx")) {
+        let _ = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("rename_all") {
+                let lit: LitStr = meta.value()?.parse()?;
+                out = Some(lit);
+            } else if meta.input.peek(syn::Token![=]) {
+                meta.value()?.parse::<syn::Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.parse_nested_meta(|_| Ok(()))?;
+            }
+            Ok(())
+        });
+    }
+    let lit = out?;
+    match crate::serde_names::apply(&lit.value(), "probe") {
+        Some(_) if lit.value() != "SCREAMING-KEBAB-CASE" => {
+            let rule = lit.value();
+            Some((lit, rule))
+        }
+        _ => {
+            errors.at(&lit, format!(
+                "unknown `rename_all` rule `{}`: sqlx knows \"snake_case\", \"lowercase\", \"UPPERCASE\", \"SCREAMING_SNAKE_CASE\", \"kebab-case\", \"camelCase\" and \"PascalCase\"",
+                lit.value()
+            ));
+            None
+        }
+    }
+}
+
+/// The table mapping: every column as `FromRow` reads it.
+fn table<'a>(
+    name: LitStr,
+    all: Vec<FieldRef<'a>>,
+    info: Vec<(Option<LitStr>, SqlxField)>,
+    (id, version, last_modified): (&FieldRef<'a>, &FieldRef<'a>, Option<&FieldRef<'a>>),
+    rename_all: Option<(LitStr, String)>,
+    errors: &mut Errors,
+) -> Table<'a> {
+    let mut out = Table {
+        name,
+        id: String::new(),
+        version: String::new(),
+        last_modified: None,
+        data: Vec::new(),
+        unwritten: Vec::new(),
+    };
+    for (field, (column, sqlx)) in all.into_iter().zip(info) {
+        let raw = field.ident.to_string();
+        let plain = raw.strip_prefix("r#").unwrap_or(&raw).to_owned();
+        let by_rule = match &rename_all {
+            Some((_, rule)) => crate::serde_names::apply(rule, &plain).unwrap_or(plain),
+            None => plain,
+        };
+        let name = match (&column, &sqlx.rename) {
+            (Some(occ), Some(renamed)) if occ.value() != renamed.value() => {
+                errors.at(occ, format!(
+                    "`#[occ(column = \"{}\")]` disagrees with `#[sqlx(rename = \"{}\")]`, which `FromRow` reads: name the column once, with `#[sqlx(rename)]`",
+                    occ.value(), renamed.value()
+                ));
+                renamed.value()
+            }
+            (_, Some(renamed)) => renamed.value(),
+            (Some(occ), None) => occ.value(),
+            (None, None) => by_rule,
+        };
+        let role = if field.ident == id.ident {
+            Some("id")
+        } else if field.ident == version.ident {
+            Some("version")
+        } else if last_modified.is_some_and(|lm| field.ident == lm.ident) {
+            Some("modification time")
+        } else {
+            None
+        };
+        if let Some(span) = sqlx.flatten {
+            errors.at(span, "a `#[sqlx(flatten)]` field has no column of its own, so `#[occ(table)]` cannot write it: implement `SqlModel` by hand");
+            continue;
+        }
+        if let Some(span) = sqlx.unread {
+            match role {
+                Some(role) => errors.at(span, format!(
+                    "the {role} field `{}` must be read from its column: remove `skip` / `default`",
+                    field.ident
+                )),
+                None if column.is_some() => errors.at(span, format!(
+                    "`{}` is not read from the table (`skip` / `default`), so it has no column to name: remove `#[occ(column)]`",
+                    field.ident
+                )),
+                None => out.unwritten.push(field),
+            }
+            continue;
+        }
+        match role {
+            Some("id") => out.id = name,
+            Some("version") => out.version = name,
+            Some(_) => out.last_modified = Some(name),
+            None => out.data.push((field, name)),
         }
     }
     out

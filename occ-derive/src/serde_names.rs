@@ -124,7 +124,7 @@ fn skip_value(meta: &syn::meta::ParseNestedMeta<'_>) -> syn::Result<()> {
 }
 
 /// serde's `rename_all` rules, applied to a snake_case field name.
-fn apply(rule: &str, name: &str) -> Option<String> {
+pub(crate) fn apply(rule: &str, name: &str) -> Option<String> {
     let words = || name.split('_').filter(|w| !w.is_empty());
     let capitalized = |w: &str| {
         let mut chars = w.chars();

@@ -1,7 +1,9 @@
 //! An in-memory repository: the contract without a database.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
@@ -39,6 +41,8 @@ use crate::versioned::{VersionNumber, Versioned};
 #[derive(Debug)]
 pub struct MemoryRepository<M: Versioned> {
     rows: Mutex<BTreeMap<M::Id, M>>,
+    /// The last number handed out as an id (`#[occ(generated)]` integers).
+    sequence: AtomicI64,
 }
 
 impl<M: Versioned> Default for MemoryRepository<M>
@@ -48,6 +52,7 @@ where
     fn default() -> Self {
         Self {
             rows: Mutex::new(BTreeMap::new()),
+            sequence: AtomicI64::new(0),
         }
     }
 }
@@ -100,11 +105,12 @@ where
         Ok(Fetched::of(current, known).unwrap_or_else(|| Fetched::Changed(current.clone())))
     }
 
-    fn create_in(&self, model: M, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
+    fn create_in(&self, mut model: M, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
         if !visible(&model) {
             return Err(outside_scope());
         }
         let mut rows = self.rows();
+        model.set_last_modified(SystemTime::now());
         if let Some(current) = rows.get(model.id()) {
             return Err(RepositoryError::AlreadyExists {
                 current: visible(current).then(|| Box::new(current.clone())),
@@ -112,6 +118,30 @@ where
         }
         rows.insert(model.id().clone(), model.clone());
         Ok(model)
+    }
+
+    fn create_with_new_id_in(
+        &self,
+        mut model: M,
+        visible: Visible<'_, M>,
+    ) -> Result<M, RepositoryError<M>> {
+        // Numbers taken by client-chosen ids are skipped.
+        loop {
+            let number = self.sequence.fetch_add(1, Ordering::Relaxed) + 1;
+            let id = M::id_from_assigned(number).ok_or_else(|| {
+                RepositoryError::internal("the model's ids cannot hold an assigned number")
+            })?;
+            model.set_id(id.clone());
+            if *model.id() != id {
+                return Err(RepositoryError::internal(
+                    "the model does not implement `Versioned::set_id`",
+                ));
+            }
+            match self.create_in(model.clone(), visible) {
+                Err(RepositoryError::AlreadyExists { .. }) => {}
+                other => return other,
+            }
+        }
     }
 
     fn update_in(
@@ -138,6 +168,7 @@ where
             .next()
             .ok_or(RepositoryError::VersionExhausted)?;
         model.set_version(next);
+        model.set_last_modified(later_than(current.last_modified()));
         *current = model.clone();
         Ok(model)
     }
@@ -185,6 +216,17 @@ where
     }
 }
 
+/// The time of a write: the clock, or just after the previous write when
+/// the clock has not moved past it, so that times of one resource only
+/// grow (a date-conditioned write relies on it).
+fn later_than(previous: Option<SystemTime>) -> SystemTime {
+    let now = SystemTime::now();
+    match previous {
+        Some(previous) if previous >= now => previous + Duration::from_micros(1),
+        _ => now,
+    }
+}
+
 fn outside_scope<M>() -> RepositoryError<M> {
     RepositoryError::Invalid("the resource would be outside the caller's scope".into())
 }
@@ -213,6 +255,10 @@ where
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
         self.create_in(model, &everything)
+    }
+
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.create_with_new_id_in(model, &everything)
     }
 
     async fn update(
@@ -277,6 +323,11 @@ where
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
         self.repo.create_in(model, &|m| self.scope.contains(m))
+    }
+
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.repo
+            .create_with_new_id_in(model, &|m| self.scope.contains(m))
     }
 
     async fn update(

@@ -57,9 +57,7 @@ impl<V: Copy + Eq> WriteCondition<V> {
             Self::Unconditional | Self::Exists => true,
             Self::VersionIn(versions) => versions.contains(&current.version()),
             Self::VersionNotIn(versions) => !versions.contains(&current.version()),
-            Self::UnmodifiedSince(since) => current
-                .last_modified()
-                .is_none_or(|lm| crate::date::to_second(lm) <= *since),
+            Self::UnmodifiedSince(since) => current.last_modified().is_none_or(|lm| lm <= *since),
         }
     }
 }
@@ -196,6 +194,20 @@ where
     /// Stores a new resource as given (version included), or fails with
     /// [`RepositoryError::AlreadyExists`] if the id is taken.
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>>;
+
+    /// Stores a new resource with an id the store assigns (an identity or
+    /// autoincrement column in SQL, the next number in memory), for models
+    /// whose integer ids are `#[occ(generated)]`; `model`'s own id is
+    /// ignored. Returns the stored state, with its id.
+    ///
+    /// The default refuses: a repository that cannot assign ids must not
+    /// serve a POST without one.
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let _ = model;
+        Err(RepositoryError::internal(
+            "this repository cannot assign ids",
+        ))
+    }
 
     /// Replaces the resource with `model` (its version is ignored) if
     /// `condition` holds, bumping the version. Returns the stored state.

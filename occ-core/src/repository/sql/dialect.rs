@@ -47,6 +47,13 @@ pub trait Backend: Database {
     /// How many rows a statement touched (sqlx has it per database, not
     /// on its `Database` trait).
     fn rows_affected(result: &Self::QueryResult) -> u64;
+
+    /// The id an `INSERT` got from an autoincrement column, where the
+    /// database has no `RETURNING` to give the row.
+    fn last_insert_id(result: &Self::QueryResult) -> Option<i64> {
+        let _ = result;
+        None
+    }
 }
 
 macro_rules! backend {
@@ -65,8 +72,20 @@ macro_rules! backend {
 backend!(
     "sqlite", sqlx::Sqlite, Dialect::Sqlite;
     "postgres", sqlx::Postgres, Dialect::Postgres;
-    "mysql", sqlx::MySql, Dialect::MySql;
 );
+
+#[cfg(feature = "mysql")]
+impl Backend for sqlx::MySql {
+    const DIALECT: Dialect = Dialect::MySql;
+
+    fn rows_affected(result: &Self::QueryResult) -> u64 {
+        result.rows_affected()
+    }
+
+    fn last_insert_id(result: &Self::QueryResult) -> Option<i64> {
+        i64::try_from(result.last_insert_id()).ok()
+    }
+}
 
 /// An SQL text under construction. Placeholders are numbered in the order
 /// they appear, so values are bound in text order on every dialect (MySQL's
@@ -124,6 +143,62 @@ impl SqlText {
                 let _ = write!(self.text, "${}", self.params);
             }
             Dialect::MySql => self.text.push('?'),
+        }
+        self
+    }
+
+    /// Appends the database's clock, at the finest precision it keeps
+    /// (a modification time is set from it inside the write).
+    pub(crate) fn clock(&mut self) -> &mut Self {
+        self.push(match self.dialect {
+            // Text that sorts as it reads, in the format sqlx decodes.
+            Dialect::Sqlite => "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
+            // The time of the write itself, not of its transaction's start.
+            Dialect::Postgres => "clock_timestamp()",
+            Dialect::MySql => "SYSDATE(6)",
+        })
+    }
+
+    /// Appends a placeholder for a time given as whole seconds since the
+    /// epoch, converted to the clock's type.
+    pub(crate) fn epoch_param(&mut self) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => {
+                self.push("strftime('%Y-%m-%dT%H:%M:%fZ', ")
+                    .param()
+                    .push(", 'unixepoch')");
+            }
+            Dialect::Postgres => {
+                self.push("to_timestamp(CAST(")
+                    .param()
+                    .push(" AS double precision))");
+            }
+            Dialect::MySql => {
+                self.push("FROM_UNIXTIME(").param().push(")");
+            }
+        }
+        self
+    }
+
+    /// Appends `alias.column` (a time) as seconds since the epoch, a
+    /// double: a 304 reports the time without decoding the model.
+    pub(crate) fn epoch_of(&mut self, alias: &str, column: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => {
+                self.push("((julianday(")
+                    .qualified(alias, column)
+                    .push(") - 2440587.5) * 86400.0)");
+            }
+            Dialect::Postgres => {
+                self.push("CAST(EXTRACT(EPOCH FROM ")
+                    .qualified(alias, column)
+                    .push(") AS double precision)");
+            }
+            Dialect::MySql => {
+                self.push("(UNIX_TIMESTAMP(")
+                    .qualified(alias, column)
+                    .push(") + 0e0)");
+            }
         }
         self
     }

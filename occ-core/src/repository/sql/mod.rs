@@ -23,7 +23,7 @@ mod dialect;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -99,9 +99,14 @@ pub trait SqlModel<DB: sqlx::Database>:
     const ID_COLUMN: &'static str;
     /// The version column (`BIGINT` in the database).
     const VERSION_COLUMN: &'static str;
-    /// Every other column, in the order [`bind_data`](SqlModel::bind_data)
-    /// binds them.
+    /// Every other column that a write binds, in the order
+    /// [`bind_data`](SqlModel::bind_data) binds them.
     const DATA_COLUMNS: &'static [&'static str];
+    /// The modification-time column (`#[occ(last_modified)]`), which the
+    /// repository sets from the database's clock on every write and
+    /// compares with `If-Unmodified-Since` inside the write. Not among
+    /// [`DATA_COLUMNS`](SqlModel::DATA_COLUMNS).
+    const LAST_MODIFIED_COLUMN: Option<&'static str> = None;
 
     /// Binds the id.
     fn bind_id(id: &Self::Id, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
@@ -150,8 +155,12 @@ struct Statements {
     table: &'static str,
     id: &'static str,
     version: &'static str,
-    /// Every column: id, version, data.
+    /// Every column: id, version, data, and the modification time.
     columns: Vec<&'static str>,
+    /// The columns a write binds.
+    data: &'static [&'static str],
+    /// The modification time's column, set from the database's clock.
+    last_modified: Option<&'static str>,
     /// The scope's column, which every statement carries after the id.
     scope: Option<String>,
     max_version: i64,
@@ -170,18 +179,24 @@ enum Check {
     Nothing,
     VersionIn(usize),
     VersionNotIn(usize),
+    /// The modification time is at or before a date (whole seconds since
+    /// the epoch, bound as one value).
+    UnmodifiedSince,
 }
 
 impl Statements {
     fn new<DB: Backend, M: SqlModel<DB>>(scope: Option<String>) -> Self {
         let mut columns = vec![M::ID_COLUMN, M::VERSION_COLUMN];
         columns.extend_from_slice(M::DATA_COLUMNS);
+        columns.extend(M::LAST_MODIFIED_COLUMN);
         let mut st = Self {
             dialect: DB::DIALECT,
             table: M::TABLE,
             id: M::ID_COLUMN,
             version: M::VERSION_COLUMN,
             columns,
+            data: M::DATA_COLUMNS,
+            last_modified: M::LAST_MODIFIED_COLUMN,
             scope,
             max_version: <M::Version as VersionNumber>::MAX_I64,
             select: SqlStr::from_static(""),
@@ -194,15 +209,17 @@ impl Statements {
         };
         st.select = finish(st.select_sql(false));
         let mut version = st.sql();
-        version
-            .push("SELECT ")
-            .ident(st.version)
-            .push(" FROM ")
-            .ident(st.table)
-            .push(" WHERE ");
-        st.key(&mut version, None);
+        version.push("SELECT ").qualified("occ_k", st.version);
+        if let Some(column) = st.last_modified {
+            version
+                .push(", ")
+                .epoch_of("occ_k", column)
+                .push(" AS occ_current_modified");
+        }
+        version.push(" FROM ").ident(st.table).push(" occ_k WHERE ");
+        st.key(&mut version, Some("occ_k"));
         st.select_version = finish(version);
-        st.update_one = finish(st.update_sql(M::DATA_COLUMNS, Check::VersionIn(1)));
+        st.update_one = finish(st.update_sql(st.data, Check::VersionIn(1)));
         st.delete_one = finish(st.delete_sql(Check::VersionIn(1)));
         st.changed_one = finish(st.changed_sql(1));
         st.list_first = finish(st.list_sql(false));
@@ -255,6 +272,12 @@ impl Statements {
             Check::Nothing => return,
             Check::VersionIn(n) => (" IN (", n),
             Check::VersionNotIn(n) => (" NOT IN (", n),
+            Check::UnmodifiedSince => {
+                if let Some(column) = self.last_modified {
+                    sql.push(" AND ").ident(column).push(" <= ").epoch_param();
+                }
+                return;
+            }
         };
         sql.push(" AND ")
             .ident(self.version)
@@ -277,6 +300,9 @@ impl Statements {
         for column in set {
             sql.ident(column).push(" = ").param().push(", ");
         }
+        if let Some(column) = self.last_modified {
+            sql.ident(column).push(" = ").clock().push(", ");
+        }
         sql.ident(self.version)
             .push(" = ")
             .ident(self.version)
@@ -287,6 +313,41 @@ impl Statements {
             .push(&format!(" < {}", self.max_version));
         self.check_sql(&mut sql, check);
         self.returning(&mut sql);
+        sql
+    }
+
+    /// `INSERT INTO t (id, version, data…, modified) VALUES (?, ?, ?…,
+    /// clock)`, without the id when the database assigns it, and with
+    /// `RETURNING` where there is one. `on_conflict`: a taken id inserts
+    /// nothing (and returns no row) instead of failing.
+    fn insert_sql(&self, with_id: bool, on_conflict: bool) -> SqlText {
+        let mut sql = self.sql();
+        let mut columns: Vec<&str> = Vec::with_capacity(self.columns.len());
+        if with_id {
+            columns.push(self.id);
+        }
+        columns.push(self.version);
+        columns.extend_from_slice(self.data);
+        let bound = columns.len();
+        columns.extend(self.last_modified);
+        sql.push("INSERT INTO ")
+            .ident(self.table)
+            .push(" (")
+            .idents(None, &columns)
+            .push(") VALUES (")
+            .params(bound);
+        if self.last_modified.is_some() {
+            sql.push(", ").clock();
+        }
+        sql.push(")");
+        if self.dialect.has_returning() {
+            if on_conflict {
+                sql.push(" ON CONFLICT (")
+                    .ident(self.id)
+                    .push(") DO NOTHING");
+            }
+            self.returning(&mut sql);
+        }
         sql
     }
 
@@ -313,8 +374,12 @@ impl Statements {
         let mut sql = self.sql();
         sql.push("SELECT ")
             .qualified("occ_k", self.version)
-            .push(" AS occ_current_version, ")
-            .idents(Some("occ_t"), &self.columns)
+            .push(" AS occ_current_version, ");
+        if let Some(column) = self.last_modified {
+            sql.epoch_of("occ_k", column)
+                .push(" AS occ_current_modified, ");
+        }
+        sql.idents(Some("occ_t"), &self.columns)
             .push(" FROM ")
             .ident(self.table)
             .push(" occ_k LEFT JOIN ")
@@ -370,9 +435,14 @@ fn finish(sql: SqlText) -> SqlStr {
     sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql.text))
 }
 
-/// A write condition as SQL: the check and the versions to bind, or `None`
-/// when no row can match (an empty `If-Match` list).
-fn check_of<V: VersionNumber>(condition: &WriteCondition<V>) -> Option<(Check, Vec<i64>)> {
+/// A write condition as SQL: the check and the values to bind (versions,
+/// or a date as seconds since the epoch), or `None` when no row can match
+/// (an empty `If-Match` list). `dated`: the table has a modification-time
+/// column to compare `UnmodifiedSince` with.
+fn check_of<V: VersionNumber>(
+    condition: &WriteCondition<V>,
+    dated: bool,
+) -> Option<(Check, Vec<i64>)> {
     // A version beyond i64 is stored nowhere: it can only fail to match,
     // so it is bound as an impossible one.
     let ints = |v: &[V]| v.iter().map(|v| v.to_i64().unwrap_or(-1)).collect();
@@ -381,6 +451,13 @@ fn check_of<V: VersionNumber>(condition: &WriteCondition<V>) -> Option<(Check, V
         WriteCondition::VersionIn(v) => Some((Check::VersionIn(v.len()), ints(v))),
         WriteCondition::VersionNotIn(v) if v.is_empty() => Some((Check::Nothing, Vec::new())),
         WriteCondition::VersionNotIn(v) => Some((Check::VersionNotIn(v.len()), ints(v))),
+        WriteCondition::UnmodifiedSince(since) if dated => {
+            // HTTP dates are whole seconds, from 1970 on.
+            let secs = since
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(-1, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            Some((Check::UnmodifiedSince, vec![secs]))
+        }
         WriteCondition::Unconditional
         | WriteCondition::Exists
         | WriteCondition::UnmodifiedSince(_) => Some((Check::Nothing, Vec::new())),
@@ -653,8 +730,26 @@ where
         }
     }
 
-    /// `UnmodifiedSince` on a model whose date column the database compares
-    /// as the model's own type: read, check, and swap on the version read.
+    /// The modification time a version-only read returned, as seconds
+    /// since the epoch.
+    fn modified_of(&self, row: &DB::Row) -> Result<Option<SystemTime>, RepositoryError<M>>
+    where
+        f64: for<'r> Decode<'r, DB> + Type<DB>,
+        for<'n> &'n str: ColumnIndex<DB::Row>,
+    {
+        if self.statements.last_modified.is_none() {
+            return Ok(None);
+        }
+        let secs: Option<f64> = row.try_get("occ_current_modified").map_err(map_error)?;
+        Ok(secs
+            .and_then(|s| Duration::try_from_secs_f64(s).ok())
+            .map(|d| SystemTime::UNIX_EPOCH + d))
+    }
+
+    /// `UnmodifiedSince` on a model without a modification-time column (a
+    /// hand-written [`SqlModel`] that keeps its time elsewhere): read,
+    /// check, and swap on the version read. With the column, the date goes
+    /// into the write's `WHERE` clause instead.
     async fn date_condition(
         &self,
         id: &M::Id,
@@ -663,7 +758,9 @@ where
     where
         M::Id: Sync,
     {
-        if !matches!(condition, WriteCondition::UnmodifiedSince(_)) {
+        if !matches!(condition, WriteCondition::UnmodifiedSince(_))
+            || self.statements.last_modified.is_some()
+        {
             return Ok(condition.clone());
         }
         let current = Self::fetch(
@@ -692,6 +789,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    f64: for<'r> Decode<'r, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
@@ -722,7 +820,7 @@ where
                 let version: i64 = row.try_get(st.version).map_err(map_error)?;
                 return Ok(Fetched::Unchanged {
                     version: stored_version::<M>(version)?,
-                    last_modified: None,
+                    last_modified: self.modified_of(&row)?,
                 });
             }
             KnownVersions::Listed(v) if v.is_empty() => {
@@ -751,7 +849,7 @@ where
         match joined {
             None => Ok(Fetched::Unchanged {
                 version: stored_version::<M>(current)?,
-                last_modified: None,
+                last_modified: self.modified_of(&row)?,
             }),
             Some(_) => M::from_row(&row).map(Fetched::Changed).map_err(map_error),
         }
@@ -760,18 +858,7 @@ where
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
         let st = &self.statements;
         let version = version_arg(model.version())?;
-        let mut sql = st.sql();
-        sql.push("INSERT INTO ")
-            .ident(st.table)
-            .push(" (")
-            .idents(None, &st.columns)
-            .push(") VALUES (")
-            .params(st.columns.len())
-            .push(")");
-        if DB::DIALECT.has_returning() {
-            sql.push(" ON CONFLICT (").ident(st.id).push(") DO NOTHING");
-            st.returning(&mut sql);
-        }
+        let sql = st.insert_sql(true, true);
         let args = (|| {
             let mut args = DB::Arguments::default();
             M::bind_id(model.id(), &mut args)?;
@@ -817,6 +904,41 @@ where
         }
     }
 
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let st = &self.statements;
+        let version = version_arg(model.version())?;
+        let sql = st.insert_sql(false, false);
+        let args = (|| {
+            let mut args = DB::Arguments::default();
+            args.add(version)?;
+            model.bind_data(&mut args)?;
+            Ok(args)
+        })();
+        self.check_in_scope(&model)?;
+        let created = if DB::DIALECT.has_returning() {
+            Self::fetch(&self.pool, AssertSqlSafe(sql.text), args).await?
+        } else {
+            // MySQL: the id the insert got, read back in its transaction.
+            let args = args.map_err(bind_error)?;
+            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let done = sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
+                .execute(&mut *tx)
+                .await
+                .map_err(map_error)?;
+            let id = DB::last_insert_id(&done)
+                .and_then(M::id_from_assigned)
+                .ok_or_else(|| {
+                    RepositoryError::internal(
+                        "the database assigned no id the model can hold: is the id column AUTO_INCREMENT?",
+                    )
+                })?;
+            let row = Self::fetch(&mut *tx, st.select.clone(), self.key_args(&id)).await?;
+            tx.commit().await.map_err(map_error)?;
+            row
+        };
+        created.ok_or_else(|| RepositoryError::internal("the inserted row was not returned"))
+    }
+
     async fn update(
         &self,
         model: M,
@@ -824,7 +946,8 @@ where
     ) -> Result<M, RepositoryError<M>> {
         let st = &self.statements;
         let condition = self.date_condition(model.id(), condition).await?;
-        let Some((check, versions)) = check_of(&condition) else {
+        let dated = st.last_modified.is_some();
+        let Some((check, versions)) = check_of(&condition, dated) else {
             return Err(self.explain_miss(model.id(), false).await);
         };
         self.check_in_scope(&model)?;
@@ -840,7 +963,7 @@ where
         if check == Check::VersionIn(1) {
             self.write(model.id(), st.update_one.clone(), args).await
         } else {
-            let sql = st.update_sql(M::DATA_COLUMNS, check);
+            let sql = st.update_sql(st.data, check);
             self.write(model.id(), AssertSqlSafe(sql.text), args).await
         }
     }
@@ -862,7 +985,8 @@ where
         let serde_json::Value::Object(members) = patch else {
             return super::merge_by_swap(self, id, patch, condition).await;
         };
-        if matches!(condition, WriteCondition::UnmodifiedSince(_)) {
+        let dated = self.statements.last_modified.is_some();
+        if matches!(condition, WriteCondition::UnmodifiedSince(_)) && !dated {
             return super::merge_by_swap(self, id, patch, condition).await;
         }
         let mut args = DB::Arguments::default();
@@ -878,7 +1002,7 @@ where
                 MemberBinding::Failed(e) => return Err(bind_error(e)),
             }
         }
-        let Some((check, versions)) = check_of(condition) else {
+        let Some((check, versions)) = check_of(condition, dated) else {
             return Err(self.explain_miss(id, false).await);
         };
         let bound = (|| {
@@ -899,7 +1023,7 @@ where
     ) -> Result<M, RepositoryError<M>> {
         let st = &self.statements;
         let condition = self.date_condition(id, condition).await?;
-        let Some((check, versions)) = check_of(&condition) else {
+        let Some((check, versions)) = check_of(&condition, st.last_modified.is_some()) else {
             return Err(self.explain_miss(id, true).await);
         };
         let args = (|| {
