@@ -2,6 +2,8 @@
 //! `profiles` example and the tests that replay the scenario.
 #![forbid(unsafe_code)]
 
+pub mod document;
+
 use std::sync::Arc;
 
 use axum::Router;

@@ -180,6 +180,22 @@ impl SqlText {
         self
     }
 
+    /// Appends `alias.column` cast to a 64-bit integer: a version column
+    /// may be narrower (`INTEGER` for an `i32` field), and sqlx decodes
+    /// an `i64` only from a `BIGINT`.
+    pub(crate) fn bigint_of(&mut self, alias: &str, column: &str) -> &mut Self {
+        let to = match self.dialect {
+            Dialect::Sqlite => "INTEGER",
+            Dialect::Postgres => "BIGINT",
+            Dialect::MySql => "SIGNED",
+        };
+        self.push("CAST(")
+            .qualified(alias, column)
+            .push(" AS ")
+            .push(to)
+            .push(")")
+    }
+
     /// Appends `alias.column` (a time) as seconds since the epoch, a
     /// double: a 304 reports the time without decoding the model.
     pub(crate) fn epoch_of(&mut self, alias: &str, column: &str) -> &mut Self {

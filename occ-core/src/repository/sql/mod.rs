@@ -31,7 +31,7 @@ use serde::Serialize;
 use sqlx::error::{BoxDynError, ErrorKind};
 use sqlx::{
     Arguments, AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, FromRow, IntoArguments, Pool,
-    Row, SqlStr, Type,
+    Row, SqlStr, Type, ValueRef,
 };
 
 use super::{
@@ -373,7 +373,7 @@ impl Statements {
     fn changed_sql(&self, n: usize) -> SqlText {
         let mut sql = self.sql();
         sql.push("SELECT ")
-            .qualified("occ_k", self.version)
+            .bigint_of("occ_k", self.version)
             .push(" AS occ_current_version, ");
         if let Some(column) = self.last_modified {
             sql.epoch_of("occ_k", column)
@@ -845,13 +845,15 @@ where
             .ok_or(RepositoryError::NotFound)?;
         let current: i64 = row.try_get("occ_current_version").map_err(map_error)?;
         // The joined row is NULL exactly when a known version matched.
-        let joined: Option<i64> = row.try_get(st.version).map_err(map_error)?;
-        match joined {
-            None => Ok(Fetched::Unchanged {
+        // Whatever the column's integer type.
+        let unchanged = row.try_get_raw(st.version).map_err(map_error)?.is_null();
+        if unchanged {
+            Ok(Fetched::Unchanged {
                 version: stored_version::<M>(current)?,
                 last_modified: self.modified_of(&row)?,
-            }),
-            Some(_) => M::from_row(&row).map(Fetched::Changed).map_err(map_error),
+            })
+        } else {
+            M::from_row(&row).map(Fetched::Changed).map_err(map_error)
         }
     }
 
