@@ -173,8 +173,11 @@ impl SqlText {
                     .param()
                     .push(" AS double precision))");
             }
+            // Not FROM_UNIXTIME, which stops at 2038.
             Dialect::MySql => {
-                self.push("FROM_UNIXTIME(").param().push(")");
+                self.push("TIMESTAMPADD(SECOND, ")
+                    .param()
+                    .push(", '1970-01-01 00:00:00')");
             }
         }
         self
@@ -211,9 +214,9 @@ impl SqlText {
                     .push(") AS double precision)");
             }
             Dialect::MySql => {
-                self.push("(UNIX_TIMESTAMP(")
+                self.push("(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ")
                     .qualified(alias, column)
-                    .push(") + 0e0)");
+                    .push(") / 1e6)");
             }
         }
         self
