@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
-use occ_core::repository::sql::{SqlRepository, SqliteRepository};
+use occ_core::repository::sql::{MySqlRepository, PgRepository, SqlRepository, SqliteRepository};
 use occ_core::Versioned;
 use occ_examples::document::{self, Document, Documents};
 use occ_tests::{http, RawResponse};
@@ -54,53 +54,112 @@ impl Drop for Cleanup {
     }
 }
 
-/// SQLite (a file, as in production), PostgreSQL and MariaDB when their
-/// URLs are set.
-async fn backends(test: &str) -> Vec<Backend> {
-    let (pool, _) = occ_tests::sqlite_file_pool(test).await;
-    sqlx::query(document::SQLITE_SCHEMA)
-        .execute(&pool)
-        .await
-        .expect("schema");
-    let sqlite: SqliteRepository<Document> = SqlRepository::new(pool);
-    sqlite.verify().await.expect("the table fits");
-    let mut all = vec![Backend {
-        name: "sqlite",
-        repo: Arc::new(sqlite),
-        _cleanup: None,
-    }];
-    if let Some(url) = occ_tests::postgres_url(test) {
-        let schema = occ_tests::unique_name(test);
+impl Backend {
+    /// SQLite, in a file as in production.
+    async fn sqlite(test: &str) -> Self {
+        let (pool, _) = occ_tests::sqlite_file_pool(test).await;
+        sqlx::query(document::SQLITE_SCHEMA)
+            .execute(&pool)
+            .await
+            .expect("schema");
+        let repo: SqliteRepository<Document> = SqlRepository::new(pool);
+        repo.verify().await.expect("the table fits");
+        Self {
+            name: "sqlite",
+            repo: Arc::new(repo),
+            _cleanup: None,
+        }
+    }
+
+    /// PostgreSQL, in a schema of the test's own.
+    async fn postgres(test: &str) -> Option<Self> {
+        let url = occ_tests::postgres_url(test)?;
+        let schema = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 8).await;
         sqlx::query(document::POSTGRES_SCHEMA)
             .execute(&pool)
             .await
             .expect("schema");
-        let pg: occ_core::repository::sql::PgRepository<Document> = SqlRepository::new(pool);
-        pg.verify().await.expect("the table fits");
-        all.push(Backend {
+        let repo: PgRepository<Document> = SqlRepository::new(pool);
+        repo.verify().await.expect("the table fits");
+        Some(Self {
             name: "postgres",
-            repo: Arc::new(pg),
+            repo: Arc::new(repo),
             _cleanup: Some(Cleanup::Schema { url, schema }),
-        });
+        })
     }
-    if let Some(url) = occ_tests::mysql_url(test) {
-        let database = occ_tests::unique_name(test);
+
+    /// MariaDB, in a database of the test's own.
+    async fn mariadb(test: &str) -> Option<Self> {
+        let url = occ_tests::mysql_url(test)?;
+        // MariaDB names stop at 64 characters.
+        let database = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 8).await;
         sqlx::query(document::MYSQL_SCHEMA)
             .execute(&pool)
             .await
             .expect("schema");
-        let maria: occ_core::repository::sql::MySqlRepository<Document> = SqlRepository::new(pool);
-        maria.verify().await.expect("the table fits");
-        all.push(Backend {
+        let repo: MySqlRepository<Document> = SqlRepository::new(pool);
+        repo.verify().await.expect("the table fits");
+        Some(Self {
             name: "mariadb",
-            repo: Arc::new(maria),
+            repo: Arc::new(repo),
             _cleanup: Some(Cleanup::Database { url, database }),
-        });
+        })
     }
-    all
 }
+
+/// One test per backend for each rule: `ims_1::postgres`, … A backend
+/// whose URL is not set shows as ignored, with the reason.
+macro_rules! on_every_backend {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            use super::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$test(Backend::sqlite(stringify!($test)).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+            async fn postgres() {
+                if let Some(backend) = Backend::postgres(stringify!($test)).await {
+                    super::$test(backend).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+            async fn mariadb() {
+                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
+                    super::$test(backend).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_every_backend!(
+    ims_1_ignored_when_if_none_match_is_present,
+    ims_2_ignored_when_invalid_or_not_get,
+    ims_4_and_ims_8_compared_with_the_servers_clock_even_in_the_future,
+    ims_5_evaluated_on_get_and_head,
+    ims_6_compares_with_the_full_precision_time,
+    ims_7_a_304_carries_the_validators_and_no_body,
+    ius_1_ignored_when_if_match_is_present,
+    ius_2_ignored_when_invalid,
+    ius_4_compared_with_the_servers_clock,
+    ius_5_evaluated_before_the_write,
+    ius_6_compares_with_the_full_precision_time,
+    ius_7_a_false_condition_is_a_strict_412_even_if_already_applied,
+    ius_8_on_get_a_false_condition_is_412,
+    g_15_and_d13_last_modified_is_an_imf_fixdate_never_after_the_clock,
+    d13_within_the_second_of_a_write_the_date_sent_passes_no_state,
+    d13_a_client_sent_modification_time_is_never_stored,
+    d13_patch_conditioned_on_a_date_is_one_atomic_write,
+    d13_stress_date_only_writers_lose_no_update,
+);
 
 /// The app over `backend`, and one stored document.
 async fn serve_one(backend: &Backend) -> (SocketAddr, Document) {
@@ -191,52 +250,46 @@ const PAST: &str = "Sat, 01 Jan 2000 00:00:00 GMT";
 
 // --- If-Modified-Since ---------------------------------------------------
 
-#[tokio::test]
-async fn ims_1_ignored_when_if_none_match_is_present() {
-    for backend in backends("ims_1").await {
-        let (addr, doc) = serve_one(&backend).await;
-        // IMS alone would give 304; with a non-matching If-None-Match it
-        // is ignored, and INM says 200.
-        let r = get(
-            addr,
-            &doc,
-            &[
-                ("if-none-match", "\"other\""),
-                ("if-modified-since", FUTURE),
-            ],
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-        let etag = doc.entity_tag().to_string();
-        let r = get(
-            addr,
-            &doc,
-            &[("if-none-match", &etag), ("if-modified-since", PAST)],
-        )
-        .await;
-        assert_eq!(
-            r.status, 304,
-            "{}: INM decides, not the earlier IMS",
-            backend.name
-        );
-    }
+async fn ims_1_ignored_when_if_none_match_is_present(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    // IMS alone would give 304; with a non-matching If-None-Match it
+    // is ignored, and INM says 200.
+    let r = get(
+        addr,
+        &doc,
+        &[
+            ("if-none-match", "\"other\""),
+            ("if-modified-since", FUTURE),
+        ],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    let etag = doc.entity_tag().to_string();
+    let r = get(
+        addr,
+        &doc,
+        &[("if-none-match", &etag), ("if-modified-since", PAST)],
+    )
+    .await;
+    assert_eq!(
+        r.status, 304,
+        "{}: INM decides, not the earlier IMS",
+        backend.name
+    );
 }
 
-#[tokio::test]
-async fn ims_2_ignored_when_invalid_or_not_get() {
-    for backend in backends("ims_2").await {
-        let (addr, doc) = serve_one(&backend).await;
-        for bad in [
-            "yesterday",
-            "Sat, 01 Jan 2000 00:00:00 GMT, Sun, 02 Jan 2000 00:00:00 GMT",
-        ] {
-            let r = get(addr, &doc, &[("if-modified-since", bad)]).await;
-            assert_eq!(r.status, 200, "{}: {bad}", backend.name);
-        }
-        // On PUT it is ignored: it does not make the write conditional.
-        let r = put(addr, &doc, &[("if-modified-since", PAST)], &body(&doc, "x")).await;
-        assert_eq!(r.status, 428, "{}", backend.name);
+async fn ims_2_ignored_when_invalid_or_not_get(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    for bad in [
+        "yesterday",
+        "Sat, 01 Jan 2000 00:00:00 GMT, Sun, 02 Jan 2000 00:00:00 GMT",
+    ] {
+        let r = get(addr, &doc, &[("if-modified-since", bad)]).await;
+        assert_eq!(r.status, 200, "{}: {bad}", backend.name);
     }
+    // On PUT it is ignored: it does not make the write conditional.
+    let r = put(addr, &doc, &[("if-modified-since", PAST)], &body(&doc, "x")).await;
+    assert_eq!(r.status, 428, "{}", backend.name);
 }
 
 #[tokio::test]
@@ -257,119 +310,101 @@ async fn ims_3_ignored_without_a_modification_date() {
     assert!(r.header("last-modified").is_none());
 }
 
-#[tokio::test]
-async fn ims_4_and_ims_8_compared_with_the_servers_clock_even_in_the_future() {
-    for backend in backends("ims_4").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let r = get(addr, &doc, &[("if-modified-since", FUTURE)]).await;
-        assert_eq!(r.status, 304, "{}", backend.name);
+async fn ims_4_and_ims_8_compared_with_the_servers_clock_even_in_the_future(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let r = get(addr, &doc, &[("if-modified-since", FUTURE)]).await;
+    assert_eq!(r.status, 304, "{}", backend.name);
+}
+
+async fn ims_5_evaluated_on_get_and_head(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let later = date(ceil(stored(&doc)) + Duration::from_secs(5));
+    let earlier = date(floor(stored(&doc)) - Duration::from_secs(5));
+    for method in ["GET", "HEAD"] {
+        let r = http(
+            addr,
+            method,
+            &path(&doc),
+            &[("if-modified-since", &later)],
+            "",
+        )
+        .await;
+        assert_eq!(r.status, 304, "{} {method}", backend.name);
+        let r = http(
+            addr,
+            method,
+            &path(&doc),
+            &[("if-modified-since", &earlier)],
+            "",
+        )
+        .await;
+        assert_eq!(r.status, 200, "{} {method}", backend.name);
     }
 }
 
-#[tokio::test]
-async fn ims_5_evaluated_on_get_and_head() {
-    for backend in backends("ims_5").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let later = date(ceil(stored(&doc)) + Duration::from_secs(5));
-        let earlier = date(floor(stored(&doc)) - Duration::from_secs(5));
-        for method in ["GET", "HEAD"] {
-            let r = http(
-                addr,
-                method,
-                &path(&doc),
-                &[("if-modified-since", &later)],
-                "",
-            )
-            .await;
-            assert_eq!(r.status, 304, "{} {method}", backend.name);
-            let r = http(
-                addr,
-                method,
-                &path(&doc),
-                &[("if-modified-since", &earlier)],
-                "",
-            )
-            .await;
-            assert_eq!(r.status, 200, "{} {method}", backend.name);
-        }
-    }
+async fn ims_6_compares_with_the_full_precision_time(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let t = stored(&doc);
+    assert_ne!(
+        floor(t),
+        t,
+        "{}: the database keeps sub-second times",
+        backend.name
+    );
+    // The start of the write's second is before the write: modified.
+    let r = get(addr, &doc, &[("if-modified-since", &date(floor(t)))]).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    // The end of it is not.
+    let r = get(addr, &doc, &[("if-modified-since", &date(ceil(t)))]).await;
+    assert_eq!(r.status, 304, "{}", backend.name);
 }
 
-#[tokio::test]
-async fn ims_6_compares_with_the_full_precision_time() {
-    for backend in backends("ims_6").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let t = stored(&doc);
-        assert_ne!(
-            floor(t),
-            t,
-            "{}: the database keeps sub-second times",
-            backend.name
-        );
-        // The start of the write's second is before the write: modified.
-        let r = get(addr, &doc, &[("if-modified-since", &date(floor(t)))]).await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-        // The end of it is not.
-        let r = get(addr, &doc, &[("if-modified-since", &date(ceil(t)))]).await;
-        assert_eq!(r.status, 304, "{}", backend.name);
-    }
-}
-
-#[tokio::test]
-async fn ims_7_a_304_carries_the_validators_and_no_body() {
-    for backend in backends("ims_7").await {
-        let (addr, doc) = serve_one(&backend).await;
-        until_past_second_of(stored(&doc)).await;
-        let r = get(addr, &doc, &[("if-modified-since", FUTURE)]).await;
-        assert_eq!(r.status, 304, "{}", backend.name);
-        assert_eq!(
-            r.header("etag"),
-            Some(doc.entity_tag().to_string().as_str())
-        );
-        assert_eq!(last_modified(&r), ceil(stored(&doc)), "{}", backend.name);
-        assert!(r.body.is_empty() && r.header("content-type").is_none());
-        // The version-only read of a conditional GET carries it too.
-        let etag = doc.entity_tag().to_string();
-        let r = get(addr, &doc, &[("if-none-match", &etag)]).await;
-        assert_eq!(r.status, 304, "{}", backend.name);
-        assert_eq!(last_modified(&r), ceil(stored(&doc)), "{}", backend.name);
-    }
+async fn ims_7_a_304_carries_the_validators_and_no_body(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    until_past_second_of(stored(&doc)).await;
+    let r = get(addr, &doc, &[("if-modified-since", FUTURE)]).await;
+    assert_eq!(r.status, 304, "{}", backend.name);
+    assert_eq!(
+        r.header("etag"),
+        Some(doc.entity_tag().to_string().as_str())
+    );
+    assert_eq!(last_modified(&r), ceil(stored(&doc)), "{}", backend.name);
+    assert!(r.body.is_empty() && r.header("content-type").is_none());
+    // The version-only read of a conditional GET carries it too.
+    let etag = doc.entity_tag().to_string();
+    let r = get(addr, &doc, &[("if-none-match", &etag)]).await;
+    assert_eq!(r.status, 304, "{}", backend.name);
+    assert_eq!(last_modified(&r), ceil(stored(&doc)), "{}", backend.name);
 }
 
 // --- If-Unmodified-Since -------------------------------------------------
 
-#[tokio::test]
-async fn ius_1_ignored_when_if_match_is_present() {
-    for backend in backends("ius_1").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let etag = doc.entity_tag().to_string();
-        let r = put(
-            addr,
-            &doc,
-            &[("if-match", &etag), ("if-unmodified-since", PAST)],
-            &body(&doc, "x"),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}: If-Match decides", backend.name);
-    }
+async fn ius_1_ignored_when_if_match_is_present(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let etag = doc.entity_tag().to_string();
+    let r = put(
+        addr,
+        &doc,
+        &[("if-match", &etag), ("if-unmodified-since", PAST)],
+        &body(&doc, "x"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}: If-Match decides", backend.name);
 }
 
-#[tokio::test]
-async fn ius_2_ignored_when_invalid() {
-    for backend in backends("ius_2").await {
-        let (addr, doc) = serve_one(&backend).await;
-        // Ignored: the write is then unconditional, which the route refuses.
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", "soon")],
-            &body(&doc, "x"),
-        )
-        .await;
-        assert_eq!(r.status, 428, "{}", backend.name);
-        let r = get(addr, &doc, &[("if-unmodified-since", "soon")]).await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-    }
+async fn ius_2_ignored_when_invalid(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    // Ignored: the write is then unconditional, which the route refuses.
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", "soon")],
+        &body(&doc, "x"),
+    )
+    .await;
+    assert_eq!(r.status, 428, "{}", backend.name);
+    let r = get(addr, &doc, &[("if-unmodified-since", "soon")]).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
 }
 
 #[tokio::test]
@@ -400,232 +435,205 @@ async fn ius_3_ignored_without_a_modification_date() {
     assert_eq!(r.status, 428, "it does not make the write conditional");
 }
 
-#[tokio::test]
-async fn ius_4_compared_with_the_servers_clock() {
-    for backend in backends("ius_4").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", FUTURE)],
-            &body(&doc, "x"),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-    }
+async fn ius_4_compared_with_the_servers_clock(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", FUTURE)],
+        &body(&doc, "x"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", backend.name);
 }
 
-#[tokio::test]
-async fn ius_5_evaluated_before_the_write() {
-    for backend in backends("ius_5").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let before = date(floor(stored(&doc)) - Duration::from_secs(1));
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", &before)],
-            &body(&doc, "lost?"),
-        )
-        .await;
-        assert_eq!(r.status, 412, "{}", backend.name);
-        assert_eq!(r.header("content-type"), Some("application/problem+json"));
-        let now = backend.repo.get(&doc.id).await.expect("still there");
-        assert_eq!(
-            (now.revision, now.body.as_str()),
-            (1, "first draft"),
-            "{}",
-            backend.name
-        );
-        let after = date(ceil(stored(&doc)));
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", &after)],
-            &body(&doc, "second"),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-        assert_eq!(r.json()["body"], "second");
-    }
+async fn ius_5_evaluated_before_the_write(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let before = date(floor(stored(&doc)) - Duration::from_secs(1));
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", &before)],
+        &body(&doc, "lost?"),
+    )
+    .await;
+    assert_eq!(r.status, 412, "{}", backend.name);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    let now = backend.repo.get(&doc.id).await.expect("still there");
+    assert_eq!(
+        (now.revision, now.body.as_str()),
+        (1, "first draft"),
+        "{}",
+        backend.name
+    );
+    let after = date(ceil(stored(&doc)));
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", &after)],
+        &body(&doc, "second"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    assert_eq!(r.json()["body"], "second");
 }
 
-#[tokio::test]
-async fn ius_6_compares_with_the_full_precision_time() {
-    for backend in backends("ius_6").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let t = stored(&doc);
-        // A date in the write's own second, before it: the write is a
-        // change the date's holder did not see.
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", &date(floor(t)))],
-            &body(&doc, "x"),
-        )
-        .await;
-        assert_eq!(r.status, 412, "{}", backend.name);
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", &date(ceil(t)))],
-            &body(&doc, "x"),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-    }
+async fn ius_6_compares_with_the_full_precision_time(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let t = stored(&doc);
+    // A date in the write's own second, before it: the write is a
+    // change the date's holder did not see.
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", &date(floor(t)))],
+        &body(&doc, "x"),
+    )
+    .await;
+    assert_eq!(r.status, 412, "{}", backend.name);
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", &date(ceil(t)))],
+        &body(&doc, "x"),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", backend.name);
 }
 
-#[tokio::test]
-async fn ius_7_a_false_condition_is_a_strict_412_even_if_already_applied() {
-    for backend in backends("ius_7").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let before = date(floor(stored(&doc)) - Duration::from_secs(1));
-        // The body equals the stored state: still 412, never 2xx.
-        let r = put(
-            addr,
-            &doc,
-            &[("if-unmodified-since", &before)],
-            &body(&doc, "first draft"),
-        )
-        .await;
-        assert_eq!(r.status, 412, "{}", backend.name);
-        assert_eq!(r.json()["current_etag"], doc.entity_tag().to_string());
-    }
+async fn ius_7_a_false_condition_is_a_strict_412_even_if_already_applied(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let before = date(floor(stored(&doc)) - Duration::from_secs(1));
+    // The body equals the stored state: still 412, never 2xx.
+    let r = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", &before)],
+        &body(&doc, "first draft"),
+    )
+    .await;
+    assert_eq!(r.status, 412, "{}", backend.name);
+    assert_eq!(r.json()["current_etag"], doc.entity_tag().to_string());
 }
 
-#[tokio::test]
-async fn ius_8_on_get_a_false_condition_is_412() {
-    for backend in backends("ius_8").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let r = get(addr, &doc, &[("if-unmodified-since", PAST)]).await;
-        assert_eq!(r.status, 412, "{}", backend.name);
-        let r = get(addr, &doc, &[("if-unmodified-since", FUTURE)]).await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-    }
+async fn ius_8_on_get_a_false_condition_is_412(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let r = get(addr, &doc, &[("if-unmodified-since", PAST)]).await;
+    assert_eq!(r.status, 412, "{}", backend.name);
+    let r = get(addr, &doc, &[("if-unmodified-since", FUTURE)]).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
 }
 
 // --- Design decision 13: the server's clock, rounded safely --------------
 
-#[tokio::test]
-async fn g_15_and_d13_last_modified_is_an_imf_fixdate_never_after_the_clock() {
-    for backend in backends("g_15").await {
-        let (addr, doc) = serve_one(&backend).await;
-        for _ in 0..3 {
-            let r = get(addr, &doc, &[]).await;
-            let value = r.header("last-modified").expect("Last-Modified on 200");
-            assert!(value.ends_with(" GMT") && value.len() == 29, "{value}");
-            assert!(
-                last_modified(&r) <= SystemTime::now(),
-                "{}: later than the clock",
-                backend.name
-            );
-            tokio::time::sleep(Duration::from_millis(400)).await;
-        }
+async fn g_15_and_d13_last_modified_is_an_imf_fixdate_never_after_the_clock(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    for _ in 0..3 {
+        let r = get(addr, &doc, &[]).await;
+        let value = r.header("last-modified").expect("Last-Modified on 200");
+        assert!(value.ends_with(" GMT") && value.len() == 29, "{value}");
+        assert!(
+            last_modified(&r) <= SystemTime::now(),
+            "{}: later than the clock",
+            backend.name
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
     }
 }
 
-#[tokio::test]
-async fn d13_within_the_second_of_a_write_the_date_sent_passes_no_state() {
-    for backend in backends("d13_within").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let etag = doc.entity_tag().to_string();
-        // Write, and read back at once: the date sent is rounded down when
-        // the response leaves within the write's second, so that a write
-        // still to come in that second cannot be passed over.
-        let r = put(addr, &doc, &[("if-match", &etag)], &body(&doc, "v2")).await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-        let written = backend.repo.get(&doc.id).await.expect("read");
-        let sent = last_modified(&r);
-        let t = stored(&written);
-        assert!(
-            sent == floor(t) || sent == ceil(t),
-            "{}: {sent:?} for {t:?}",
+async fn d13_within_the_second_of_a_write_the_date_sent_passes_no_state(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let etag = doc.entity_tag().to_string();
+    // Write, and read back at once: the date sent is rounded down when
+    // the response leaves within the write's second, so that a write
+    // still to come in that second cannot be passed over.
+    let r = put(addr, &doc, &[("if-match", &etag)], &body(&doc, "v2")).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    let written = backend.repo.get(&doc.id).await.expect("read");
+    let sent = last_modified(&r);
+    let t = stored(&written);
+    assert!(
+        sent == floor(t) || sent == ceil(t),
+        "{}: {sent:?} for {t:?}",
+        backend.name
+    );
+    let ius = date(sent);
+    let status = put(
+        addr,
+        &doc,
+        &[("if-unmodified-since", &ius)],
+        &body(&doc, "v3"),
+    )
+    .await
+    .status;
+    if sent < t {
+        assert_eq!(
+            status, 412,
+            "{}: a rounded-down date passes nothing",
             backend.name
         );
-        let ius = date(sent);
-        let status = put(
+        // A second later, a fresh read gives a date that passes.
+        until_past_second_of(t).await;
+        let r = get(addr, &doc, &[]).await;
+        assert_eq!(last_modified(&r), ceil(t), "{}", backend.name);
+        let ius = date(last_modified(&r));
+        let r = put(
             addr,
             &doc,
             &[("if-unmodified-since", &ius)],
             &body(&doc, "v3"),
         )
-        .await
-        .status;
-        if sent < t {
-            assert_eq!(
-                status, 412,
-                "{}: a rounded-down date passes nothing",
-                backend.name
-            );
-            // A second later, a fresh read gives a date that passes.
-            until_past_second_of(t).await;
-            let r = get(addr, &doc, &[]).await;
-            assert_eq!(last_modified(&r), ceil(t), "{}", backend.name);
-            let ius = date(last_modified(&r));
-            let r = put(
-                addr,
-                &doc,
-                &[("if-unmodified-since", &ius)],
-                &body(&doc, "v3"),
-            )
-            .await;
-            assert_eq!(r.status, 200, "{}: not starved", backend.name);
-        } else {
-            // The response left after the second ended: the date passes.
-            assert_eq!(status, 200, "{}", backend.name);
-        }
+        .await;
+        assert_eq!(r.status, 200, "{}: not starved", backend.name);
+    } else {
+        // The response left after the second ended: the date passes.
+        assert_eq!(status, 200, "{}", backend.name);
     }
 }
 
-#[tokio::test]
-async fn d13_a_client_sent_modification_time_is_never_stored() {
-    for backend in backends("d13_client_time").await {
-        let (addr, doc) = serve_one(&backend).await;
-        assert!(
-            stored(&doc) > SystemTime::now() - Duration::from_secs(60),
-            "{}: created with the database's time",
-            backend.name
-        );
-        let etag = doc.entity_tag().to_string();
-        let mut forged: serde_json::Value = serde_json::from_str(&body(&doc, "x")).unwrap();
-        forged["updated_at"] = "2001-01-01T00:00:00Z".into();
-        let r = put(addr, &doc, &[("if-match", &etag)], &forged.to_string()).await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-        let now = backend.repo.get(&doc.id).await.expect("read");
-        assert!(
-            now.updated_at > doc.updated_at,
-            "{}: {:?}",
-            backend.name,
-            now.updated_at
-        );
-        assert_ne!(r.json()["updated_at"], "2001-01-01T00:00:00Z");
-    }
+async fn d13_a_client_sent_modification_time_is_never_stored(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    assert!(
+        stored(&doc) > SystemTime::now() - Duration::from_secs(60),
+        "{}: created with the database's time",
+        backend.name
+    );
+    let etag = doc.entity_tag().to_string();
+    let mut forged: serde_json::Value = serde_json::from_str(&body(&doc, "x")).unwrap();
+    forged["updated_at"] = "2001-01-01T00:00:00Z".into();
+    let r = put(addr, &doc, &[("if-match", &etag)], &forged.to_string()).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    let now = backend.repo.get(&doc.id).await.expect("read");
+    assert!(
+        now.updated_at > doc.updated_at,
+        "{}: {:?}",
+        backend.name,
+        now.updated_at
+    );
+    assert_ne!(r.json()["updated_at"], "2001-01-01T00:00:00Z");
 }
 
-#[tokio::test]
-async fn d13_patch_conditioned_on_a_date_is_one_atomic_write() {
-    for backend in backends("d13_patch").await {
-        let (addr, doc) = serve_one(&backend).await;
-        until_past_second_of(stored(&doc)).await;
-        let ius = date(last_modified(&get(addr, &doc, &[]).await));
-        let patch = |text: &str| serde_json::json!({ "body": text }).to_string();
-        let headers = [
-            ("content-type", "application/merge-patch+json"),
-            ("if-unmodified-since", ius.as_str()),
-        ];
-        let r = http(addr, "PATCH", &path(&doc), &headers, &patch("patched")).await;
-        assert_eq!(r.status, 200, "{}", backend.name);
-        // The same date again: the first patch changed it since.
-        let r = http(addr, "PATCH", &path(&doc), &headers, &patch("again")).await;
-        assert_eq!(r.status, 412, "{}", backend.name);
-        let now = backend.repo.get(&doc.id).await.expect("read");
-        assert_eq!(
-            (now.revision, now.body.as_str()),
-            (2, "patched"),
-            "{}",
-            backend.name
-        );
-    }
+async fn d13_patch_conditioned_on_a_date_is_one_atomic_write(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    until_past_second_of(stored(&doc)).await;
+    let ius = date(last_modified(&get(addr, &doc, &[]).await));
+    let patch = |text: &str| serde_json::json!({ "body": text }).to_string();
+    let headers = [
+        ("content-type", "application/merge-patch+json"),
+        ("if-unmodified-since", ius.as_str()),
+    ];
+    let r = http(addr, "PATCH", &path(&doc), &headers, &patch("patched")).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    // The same date again: the first patch changed it since.
+    let r = http(addr, "PATCH", &path(&doc), &headers, &patch("again")).await;
+    assert_eq!(r.status, 412, "{}", backend.name);
+    let now = backend.repo.get(&doc.id).await.expect("read");
+    assert_eq!(
+        (now.revision, now.body.as_str()),
+        (2, "patched"),
+        "{}",
+        backend.name
+    );
 }
 
 // --- Stress: writers conditioned on If-Unmodified-Since alone ------------
@@ -635,80 +643,76 @@ async fn d13_patch_conditioned_on_a_date_is_one_atomic_write() {
 /// the `Last-Modified` it read; on 412 it reads again. No lost update: the
 /// counter ends equal to the writes acknowledged, and to the revision
 /// minus one. Writes keep succeeding; conflicts are counted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn d13_stress_date_only_writers_lose_no_update() {
+async fn d13_stress_date_only_writers_lose_no_update(backend: Backend) {
     const WRITERS: usize = 6;
     let run_for = Duration::from_secs(if std::env::var_os("OCC_LONG_TESTS").is_some() {
         30
     } else {
         5
     });
-    for backend in backends("d13_stress").await {
-        let (addr, doc) = serve_one(&backend).await;
-        let reset = backend.repo.get(&doc.id).await.expect("read");
-        let etag = reset.entity_tag().to_string();
-        let r = put(addr, &doc, &[("if-match", &etag)], &body(&doc, "0")).await;
-        assert_eq!(r.status, 200);
-        let acknowledged = Arc::new(AtomicU64::new(0));
-        let conflicts = Arc::new(AtomicU64::new(0));
-        let deadline = tokio::time::Instant::now() + run_for;
-        let mut tasks = Vec::new();
-        for _ in 0..WRITERS {
-            let (doc, acknowledged, conflicts) =
-                (doc.clone(), acknowledged.clone(), conflicts.clone());
-            tasks.push(tokio::spawn(async move {
-                while tokio::time::Instant::now() < deadline {
-                    let r = get(addr, &doc, &[]).await;
-                    assert_eq!(r.status, 200);
-                    let n: u64 = r.json()["body"].as_str().unwrap().parse().unwrap();
-                    let ius = date(last_modified(&r));
-                    let w = put(
-                        addr,
-                        &doc,
-                        &[("if-unmodified-since", &ius)],
-                        &body(&doc, &(n + 1).to_string()),
-                    )
-                    .await;
-                    match w.status {
-                        200 => {
-                            acknowledged.fetch_add(1, Ordering::Relaxed);
-                        }
-                        412 => {
-                            conflicts.fetch_add(1, Ordering::Relaxed);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                        }
-                        other => panic!("unexpected {other}: {}", w.text()),
+    let (addr, doc) = serve_one(&backend).await;
+    let reset = backend.repo.get(&doc.id).await.expect("read");
+    let etag = reset.entity_tag().to_string();
+    let r = put(addr, &doc, &[("if-match", &etag)], &body(&doc, "0")).await;
+    assert_eq!(r.status, 200);
+    let acknowledged = Arc::new(AtomicU64::new(0));
+    let conflicts = Arc::new(AtomicU64::new(0));
+    let deadline = tokio::time::Instant::now() + run_for;
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let (doc, acknowledged, conflicts) = (doc.clone(), acknowledged.clone(), conflicts.clone());
+        tasks.push(tokio::spawn(async move {
+            while tokio::time::Instant::now() < deadline {
+                let r = get(addr, &doc, &[]).await;
+                assert_eq!(r.status, 200);
+                let n: u64 = r.json()["body"].as_str().unwrap().parse().unwrap();
+                let ius = date(last_modified(&r));
+                let w = put(
+                    addr,
+                    &doc,
+                    &[("if-unmodified-since", &ius)],
+                    &body(&doc, &(n + 1).to_string()),
+                )
+                .await;
+                match w.status {
+                    200 => {
+                        acknowledged.fetch_add(1, Ordering::Relaxed);
                     }
+                    412 => {
+                        conflicts.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    other => panic!("unexpected {other}: {}", w.text()),
                 }
-            }));
-        }
-        for task in tasks {
-            task.await.expect("writer");
-        }
-        let acked = acknowledged.load(Ordering::Relaxed);
-        let refused = conflicts.load(Ordering::Relaxed);
-        let end = backend.repo.get(&doc.id).await.expect("read");
-        let counter: u64 = end.body.parse().expect("a counter");
-        println!(
-            "{}: {WRITERS} date-only writers for {run_for:?}: {acked} writes acknowledged, {refused} refused with 412, counter {counter}, revision {}",
-            backend.name, end.revision
-        );
-        assert_eq!(counter, acked, "{}: lost updates", backend.name);
-        assert_eq!(
-            u64::try_from(end.revision).unwrap(),
-            acked + 2,
-            "{}",
-            backend.name
-        );
-        assert!(
-            acked >= 3,
-            "{}: date-only writers starved ({acked} in {run_for:?})",
-            backend.name
-        );
-        assert!(
-            refused > 0,
-            "{}: the writers never conflicted",
-            backend.name
-        );
+            }
+        }));
     }
+    for task in tasks {
+        task.await.expect("writer");
+    }
+    let acked = acknowledged.load(Ordering::Relaxed);
+    let refused = conflicts.load(Ordering::Relaxed);
+    let end = backend.repo.get(&doc.id).await.expect("read");
+    let counter: u64 = end.body.parse().expect("a counter");
+    println!(
+        "{}: {WRITERS} date-only writers for {run_for:?}: {acked} writes acknowledged, {refused} refused with 412, counter {counter}, revision {}",
+        backend.name, end.revision
+    );
+    assert_eq!(counter, acked, "{}: lost updates", backend.name);
+    assert_eq!(
+        u64::try_from(end.revision).unwrap(),
+        acked + 2,
+        "{}",
+        backend.name
+    );
+    assert!(
+        acked >= 3,
+        "{}: date-only writers starved ({acked} in {run_for:?})",
+        backend.name
+    );
+    assert!(
+        refused > 0,
+        "{}: the writers never conflicted",
+        backend.name
+    );
 }
