@@ -1,5 +1,50 @@
-//! axum integration for occ: extractors, responders, problem details and
-//! generated conditional CRUD routes.
+//! axum integration for occ: generated conditional CRUD routes,
+//! extractors, responders and problem details.
+//!
+//! # Your own table, served
+//!
+//! A model with `#[derive(Versioned)]` and `#[occ(table = "…")]`, a
+//! repository over the pool, and [`routes::ConditionalRoutes`]:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use chrono::{DateTime, Utc};
+//! use occ_axum::routes::ConditionalRoutes;
+//! use occ_core::repository::sql::PgRepository;
+//! use occ_core::Versioned;
+//!
+//! // CREATE TABLE documents (id UUID PRIMARY KEY, rev INTEGER NOT NULL,
+//! //   title TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)
+//! #[derive(Clone, serde::Serialize, serde::Deserialize, sqlx::FromRow, Versioned)]
+//! #[occ(table = "documents", etag = "doc-{id}-r{revision}")]
+//! struct Document {
+//!     #[occ(generated)] // POST without an id: a UUID v7 from the server
+//!     id: uuid::Uuid,
+//!     #[version]
+//!     #[sqlx(rename = "rev")]
+//!     #[serde(skip)]
+//!     revision: i32,
+//!     title: String,
+//!     #[occ(last_modified)] // set by the database, sent as Last-Modified
+//!     #[serde(default)]
+//!     updated_at: DateTime<Utc>,
+//! }
+//!
+//! # async fn serve(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+//! let repo = PgRepository::<Document>::new(pool);
+//! repo.verify().await?;
+//! let app: axum::Router = axum::Router::new().nest(
+//!     "/documents",
+//!     ConditionalRoutes::new(Arc::new(repo)).into_router(),
+//! );
+//! // GET/HEAD/PUT/PATCH/DELETE /documents/{id}, GET/POST /documents:
+//! // ETag and Last-Modified, 304, 412 with the current ETag, 428 for
+//! // writes without a precondition, problem+json for every refusal, one
+//! // statement per request.
+//! # let _ = app; Ok(()) }
+//! ```
+//!
+//! # The pieces, for hand-written handlers
 //!
 //! - [`ConditionalRequest`]: a request's preconditions, method and policy,
 //!   and the conditional operations of occ-core's

@@ -1,5 +1,57 @@
 //! HTTP optimistic concurrency control, to the letter of RFC 9110.
 //!
+//! # Your own table
+//!
+//! Derive [`Versioned`] on the row type, name the table, and the SQL
+//! repository does every write as one conditional statement: the version
+//! check (or the date check) in the `WHERE` clause, the new version and the
+//! database's clock in the `SET`. Columns follow `#[sqlx(rename)]`, so
+//! `FromRow` and occ agree on them; `#[occ(generated)]` lets the store
+//! assign ids; `#[occ(last_modified)]` makes the time the database's.
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "postgres", feature = "chrono"))]
+//! # async fn demo(pool: sqlx::PgPool) -> Result<(), Box<dyn std::error::Error>> {
+//! use chrono::{DateTime, Utc};
+//! use occ_core::repository::sql::PgRepository;
+//! use occ_core::repository::{Repository, RepositoryError, WriteCondition};
+//! use occ_core::Versioned;
+//!
+//! // CREATE TABLE notes (id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+//! //   rev INTEGER NOT NULL, text TEXT NOT NULL, updated_at TIMESTAMPTZ NOT NULL)
+//! #[derive(Clone, serde::Serialize, serde::Deserialize, sqlx::FromRow, Versioned)]
+//! #[occ(table = "notes", etag = "note-{id}-r{revision}")]
+//! struct Note {
+//!     #[occ(generated)]
+//!     id: i64,
+//!     #[version]
+//!     #[sqlx(rename = "rev")]
+//!     revision: i32,
+//!     text: String,
+//!     #[occ(last_modified)]
+//!     updated_at: DateTime<Utc>,
+//! }
+//!
+//! let notes = PgRepository::<Note>::new(pool);
+//! notes.verify().await?; // names the column the table lacks, if any
+//! let draft = Note { id: 0, revision: 1, text: "draft".into(), updated_at: Utc::now() };
+//! let saved = notes.create_with_new_id(draft).await?; // id and time from the database
+//! let seen = WriteCondition::VersionIn(vec![saved.revision]);
+//! let edited = Note { text: "final".into(), ..saved.clone() };
+//! notes.update(edited.clone(), &seen).await?; // UPDATE … WHERE id = $ AND rev IN ($)
+//! // The same condition again: someone (we) changed it first.
+//! assert!(matches!(
+//!     notes.update(edited, &seen).await,
+//!     Err(RepositoryError::PreconditionFailed { .. })
+//! ));
+//! # Ok(()) }
+//! ```
+//!
+//! Serve it over HTTP with `occ-axum`'s `ConditionalRoutes`: ETags,
+//! `Last-Modified`, 304, 412, 428, problem+json, with no handler to write.
+//!
+//! # The engine
+//!
 //! - [`EntityTag`]: parse, format, strong and weak comparison (§8.8.3).
 //! - [`EntityTagList`]: `If-Match` / `If-None-Match` values, quote-aware,
 //!   across header lines, parsed without allocating.
@@ -7,6 +59,8 @@
 //!   evaluation in the order of §13.2.2, giving a [`Decision`].
 //! - [`Versioned`]: what makes a type a conditional resource; derive it with
 //!   `#[derive(Versioned)]` (the `derive` feature, on by default).
+//! - [`pipeline::Pipeline`]: a request's preconditions run against a
+//!   [`repository::Repository`], one statement per request.
 //!
 //! Rule ids such as IM-1 or PR-1 and design decisions in these docs refer
 //! to the design notes, docs/design.md.
