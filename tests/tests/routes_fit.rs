@@ -330,79 +330,140 @@ async fn decision_12_merging_put_and_patch_with_another_id_are_422() {
     }
 }
 
+/// Two POSTs without an id: each gets a new version 7 UUID from the server.
+async fn posts_get_generated_uuids(backend: &str, repo: Arc<dyn Repository<Event>>) {
+    let app = app("/events", repo, |r| r);
+    let mut ids = Vec::new();
+    for title in ["first", "second"] {
+        let r = send(
+            &app,
+            Method::POST,
+            "/events",
+            &[JSON],
+            &format!(r#"{{"title":"{title}"}}"#),
+        )
+        .await;
+        let body = r.assert_json(StatusCode::CREATED, backend);
+        let id: uuid::Uuid = serde_json::from_value(body["id"].clone()).unwrap();
+        assert_eq!(id.get_version_num(), 7, "{backend}: a version 7 UUID");
+        assert_eq!(body["title"], json!(title));
+        assert_eq!(body["version"], json!(1));
+        assert_eq!(
+            r.header("location"),
+            Some(format!("/events/{id}").as_str()),
+            "{backend}"
+        );
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"event-{id}-v1\"").as_str()),
+            "{backend}"
+        );
+        // The Location names the new resource.
+        let r = send(&app, Method::GET, &format!("/events/{id}"), &[], "").await;
+        assert_eq!(
+            r.assert_json(StatusCode::OK, backend)["title"],
+            json!(title)
+        );
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"event-{id}-v1\"").as_str())
+        );
+        ids.push(id);
+    }
+    assert_ne!(ids[0], ids[1], "{backend}: two POSTs, two ids");
+}
+
 #[tokio::test]
 async fn decision_12_post_with_server_generated_uuid_ids() {
     for (backend, repo) in backends::<Event>(EVENTS).await {
-        let app = app("/events", repo.clone(), |r| r);
-        let mut ids = Vec::new();
-        for title in ["first", "second"] {
-            let r = send(
-                &app,
-                Method::POST,
-                "/events",
-                &[JSON],
-                &format!(r#"{{"title":"{title}"}}"#),
-            )
-            .await;
-            let body = r.assert_json(StatusCode::CREATED, backend);
-            let id: uuid::Uuid = serde_json::from_value(body["id"].clone()).unwrap();
-            assert_eq!(id.get_version_num(), 7, "{backend}: a version 7 UUID");
-            assert_eq!(body["title"], json!(title));
-            assert_eq!(body["version"], json!(1));
-            assert_eq!(
-                r.header("location"),
-                Some(format!("/events/{id}").as_str()),
-                "{backend}"
-            );
-            assert_eq!(
-                r.header("etag"),
-                Some(format!("\"event-{id}-v1\"").as_str()),
-                "{backend}"
-            );
-            // The Location names the new resource.
-            let r = send(&app, Method::GET, &format!("/events/{id}"), &[], "").await;
-            assert_eq!(
-                r.assert_json(StatusCode::OK, backend)["title"],
-                json!(title)
-            );
-            ids.push(id);
-        }
-        assert_ne!(ids[0], ids[1], "{backend}: two POSTs, two ids");
+        posts_get_generated_uuids(backend, repo).await;
+    }
+}
+
+/// Two POSTs without an id: the store numbers them 1 and 2.
+async fn posts_get_assigned_ids(backend: &str, repo: Arc<dyn Repository<Ticket>>) {
+    let app = app("/tickets", repo.clone(), |r| r);
+    for expected in 1..=2 {
+        let r = send(
+            &app,
+            Method::POST,
+            "/tickets",
+            &[JSON],
+            r#"{"title":"Bug"}"#,
+        )
+        .await;
+        let body = r.assert_json(StatusCode::CREATED, backend);
+        assert_eq!(
+            body,
+            json!({"id": expected, "version": 1, "title": "Bug"}),
+            "{backend}"
+        );
+        assert_eq!(
+            r.header("location"),
+            Some(format!("/tickets/{expected}").as_str()),
+            "{backend}"
+        );
+        assert_eq!(
+            r.header("etag"),
+            Some(format!("\"ticket-{expected}-v1\"").as_str()),
+            "{backend}"
+        );
+        assert_eq!(repo.get(&expected).await.unwrap().title, "Bug", "{backend}");
     }
 }
 
 #[tokio::test]
 async fn decision_12_post_with_integer_ids_assigned_by_the_store() {
     for (backend, repo) in backends::<Ticket>(TICKETS).await {
-        let app = app("/tickets", repo.clone(), |r| r);
-        for expected in 1..=2 {
-            let r = send(
-                &app,
-                Method::POST,
-                "/tickets",
-                &[JSON],
-                r#"{"title":"Bug"}"#,
-            )
-            .await;
-            let body = r.assert_json(StatusCode::CREATED, backend);
-            assert_eq!(
-                body,
-                json!({"id": expected, "version": 1, "title": "Bug"}),
-                "{backend}"
-            );
-            assert_eq!(
-                r.header("location"),
-                Some(format!("/tickets/{expected}").as_str()),
-                "{backend}"
-            );
-            assert_eq!(
-                r.header("etag"),
-                Some(format!("\"ticket-{expected}-v1\"").as_str()),
-                "{backend}"
-            );
-            assert_eq!(repo.get(&expected).await.unwrap().title, "Bug");
-        }
+        posts_get_assigned_ids(backend, repo).await;
     }
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn decision_12_post_ids_on_postgres() {
+    let Some(url) = occ_tests::postgres_url("decision_12_post_ids_on_postgres") else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_routes_fit");
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
+    for ddl in [
+        "CREATE TABLE tickets (id BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, \
+         version BIGINT NOT NULL, title TEXT NOT NULL)",
+        "CREATE TABLE events (id UUID PRIMARY KEY, version BIGINT NOT NULL, title TEXT NOT NULL)",
+    ] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let tickets = occ_core::repository::sql::PgRepository::<Ticket>::new(pool.clone());
+    tickets.verify().await.unwrap();
+    posts_get_assigned_ids("postgres", Arc::new(tickets)).await;
+    let events = occ_core::repository::sql::PgRepository::<Event>::new(pool.clone());
+    events.verify().await.unwrap();
+    posts_get_generated_uuids("postgres", Arc::new(events)).await;
+    pool.close().await;
+    occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn decision_12_post_ids_on_mariadb() {
+    let Some(url) = occ_tests::mysql_url("decision_12_post_ids_on_mariadb") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_routes_fit");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
+    sqlx::query(
+        "CREATE TABLE tickets (id BIGINT AUTO_INCREMENT PRIMARY KEY, \
+         version BIGINT NOT NULL, title TEXT NOT NULL)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let tickets = occ_core::repository::sql::MySqlRepository::<Ticket>::new(pool.clone());
+    tickets.verify().await.unwrap();
+    posts_get_assigned_ids("mariadb", Arc::new(tickets)).await;
+    pool.close().await;
+    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test]
