@@ -622,9 +622,7 @@ where
     let result = async {
         let id = id?;
         require_media_type(&headers, "application/json", false)?;
-        let body = read_body(body, config.body_limit)
-            .await
-            .and_then(|bytes| parse_value(&bytes));
+        let body = read_body(body, config.body_limit).await;
         let create_once = config.creating_put
             && conditions
                 .preconditions()
@@ -633,7 +631,7 @@ where
         let written = if config.put_mode == PutMode::Merge && !create_once {
             merge_put(&config, &conditions, &id, body).await
         } else {
-            let model = body.and_then(|value| new_state(&config, value, &id));
+            let model = body.and_then(|bytes| new_state(&config, &bytes, &id));
             conditions
                 .replace(&*config.repo, &id, model, config.creating_put)
                 .await
@@ -645,12 +643,12 @@ where
 
 /// The state a replacing or creating PUT body describes, through the
 /// hooks.
-fn new_state<M, R: ?Sized>(config: &Config<M, R>, body: Value, id: &M::Id) -> Result<M, Problem>
+fn new_state<M, R: ?Sized>(config: &Config<M, R>, body: &[u8], id: &M::Id) -> Result<M, Problem>
 where
     M: Versioned + DeserializeOwned,
     M::Id: Serialize,
 {
-    let mut model = model_for_put::<M>(body, id)?;
+    let mut model = model_for_put::<M>(parse_value(body)?, id)?;
     config.prepare(&mut model)?;
     Ok(model)
 }
@@ -663,25 +661,27 @@ async fn merge_put<M, R>(
     config: &Config<M, R>,
     conditions: &ConditionalRequest,
     id: &M::Id,
-    body: Result<Value, Problem>,
+    body: Result<Bytes, Problem>,
 ) -> Result<Tagged<M>, Refusal>
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Serialize + Send + Sync,
     R: Repository<M> + ?Sized,
 {
+    // Only a miss needs the body again, and only where PUT creates: the
+    // bytes are shared, so keeping them costs nothing on the happy path.
+    let spare = config.creating_put.then(|| body.clone());
     let members = body
+        .and_then(|bytes| parse_value(&bytes))
         .and_then(require_object)
         .and_then(|members| members_for::<M>(members, id));
-    // Only a miss needs the body again, and only where PUT creates.
-    let spare = config.creating_put.then(|| members.clone());
     match merge_members(config, conditions, id, members).await {
         Ok(saved) => Ok(Tagged::written(saved)),
         Err(Rejection::NotFound) => match spare {
             // The merge path never creates: the replacing path evaluates
             // the preconditions against the missing resource (S6, S7).
             Some(body) => {
-                let model = body.and_then(|value| new_state(config, value, id));
+                let model = body.and_then(|bytes| new_state(config, &bytes, id));
                 conditions.replace(&*config.repo, id, model, true).await
             }
             None => Err(conditions.refuse_as(Rejection::<M, Problem>::NotFound, Creation::Never)),
