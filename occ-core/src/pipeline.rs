@@ -18,6 +18,9 @@
 //! unconditional write under [`Policy::Required`] (one read tells 404 from
 //! 428), and a body that failed to parse (preconditions are reported before
 //! the body, EV-1). It is still atomic: the swap is in the store.
+//! [`Pipeline::merge_with`] takes it on purpose, for a merge whose result
+//! must pass through application code (a route's `before_write` and
+//! `validate` hooks) before it is written.
 //!
 //! The pipeline knows nothing of HTTP responses: a [`Rejection`] says why a
 //! request stops, and the web layer picks the status.
