@@ -60,7 +60,8 @@ pub(crate) enum Creation {
     /// The route never creates with this request (DELETE, PATCH, a PUT
     /// that does not create, a custom action).
     Never,
-    /// The request is a PUT that creates a missing resource.
+    /// The request is a PUT on a route that creates a missing resource
+    /// (design decision 3).
     Possible,
     /// Not known here (a layer or a hand-written handler): only a PUT may
     /// create, so only a PUT is told about `If-None-Match: *`, as a
