@@ -106,13 +106,19 @@ pub async fn seed(repo: &Profiles) -> Result<(), BoxDynError> {
 }
 
 /// The service: conditional routes for profiles at `/profiles`, where PUT
-/// merges a partial body (the reference scenario).
+/// merges a partial body (the reference scenario) and creates a missing
+/// profile once (design decision 3): `PUT /profiles/43` with
+/// `If-None-Match: *` and a whole profile (its id may be left out: the URL
+/// names it) is 201 with `Location` and `ETag: "prof-43-v1"`; the same PUT
+/// again is 412, and so is `If-Match` on a profile that does not exist
+/// (S6).
 pub fn app(repo: Arc<Profiles>) -> Router {
     Router::new()
         .nest(
             "/profiles",
             ConditionalRoutes::<Profile, Profiles>::new(repo)
                 .put_mode(PutMode::Merge)
+                .creating_put(true)
                 .into_router(),
         )
         .fallback(|| async {

@@ -3,6 +3,9 @@
 //! ```sh
 //! cargo run --example profiles
 //! curl -i localhost:3000/profiles/42
+//! # create profile 43, once: a second time is 412
+//! curl -i -X PUT localhost:3000/profiles/43 -H 'If-None-Match: *' \
+//!      -H 'Content-Type: application/json' -d '{"name":"Eve","city":"Rome"}'
 //! ```
 //!
 //! `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATABASE_URL` (default: the

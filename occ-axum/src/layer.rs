@@ -90,8 +90,10 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if is_unconditional_write(&request) {
+            // The layer cannot tell whether the handler behind it creates.
             let refusal =
-                Refusal::precondition_required().for_request(request.method(), request.uri());
+                Refusal::precondition_required(request.method(), crate::refusal::Creation::Unknown)
+                    .for_request(request.method(), request.uri());
             return ResponseFuture {
                 kind: Kind::Refused {
                     response: Some(refusal.into_response()),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderName, Method, StatusCode, Uri};
 use occ_core::pipeline::Rejection;
 use occ_core::repository::RepositoryError;
-use occ_core::{Failure, Versioned};
+use occ_core::{Failure, ListElement, Preconditions, Versioned};
 
 use crate::{NotModified, Problem};
 
@@ -48,6 +48,25 @@ struct Inner {
     method: Option<Method>,
     resource: Option<Uri>,
     header: Option<HeaderName>,
+    /// A 404 for a resource that does not exist (as opposed to a URL that
+    /// names none), whose detail can name the id.
+    missing: bool,
+}
+
+/// Whether the request refused with 428 could have created the resource,
+/// which decides whether the answer suggests `If-None-Match: *`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Creation {
+    /// The route never creates with this request (DELETE, PATCH, a PUT
+    /// that does not create, a custom action).
+    Never,
+    /// The request is a PUT on a route that creates a missing resource
+    /// (design decision 3).
+    Possible,
+    /// Not known here (a layer or a hand-written handler): only a PUT may
+    /// create, so only a PUT is told about `If-None-Match: *`, as a
+    /// possibility.
+    Unknown,
 }
 
 enum Kind {
@@ -62,7 +81,30 @@ impl Refusal {
             method: None,
             resource: None,
             header,
+            missing: false,
         }))
+    }
+
+    /// The 404 of a resource that does not exist.
+    fn missing() -> Self {
+        let mut refusal: Self = Problem::new(StatusCode::NOT_FOUND)
+            .with_detail(NO_RESOURCE)
+            .into();
+        refusal.0.missing = true;
+        refusal
+    }
+
+    /// Names the id in the 404 of a missing resource, so that a client
+    /// can tell it from a URL that names nothing (whose detail stays "no
+    /// resource exists at this URL"). Any other refusal is kept as it is.
+    pub(crate) fn naming_id(mut self, id: &dyn fmt::Display) -> Self {
+        if self.0.missing {
+            if let Kind::Problem(problem) = self.0.kind {
+                self.0.kind =
+                    Kind::Problem(problem.with_detail(format!("no resource with id {id} exists")));
+            }
+        }
+        self
     }
 
     /// The status this refusal answers with.
@@ -107,12 +149,44 @@ impl Refusal {
         self
     }
 
-    /// 428, naming `If-Match` as the header to send.
-    pub(crate) fn precondition_required() -> Self {
+    /// 428, naming `If-Match` as the header to send, and
+    /// `If-None-Match: *` where the request could create the resource.
+    pub(crate) fn precondition_required(method: &Method, creation: Creation) -> Self {
         Self::new(
-            Kind::Problem(precondition_required()),
+            Kind::Problem(precondition_required_for(method, creation)),
             Some(http::header::IF_MATCH),
         )
+    }
+
+    /// The refusal for an outcome of the pipeline on a request with these
+    /// preconditions: the 428 says what this method can send, and a 412
+    /// on a weak tag in `If-Match` says why a weak tag cannot pass.
+    pub(crate) fn from_rejection_for<M, B>(
+        rejection: Rejection<M, B>,
+        method: &Method,
+        preconditions: &Preconditions,
+        creation: Creation,
+    ) -> Self
+    where
+        M: Versioned,
+        B: Into<Problem>,
+    {
+        match rejection {
+            Rejection::PreconditionRequired => Self::precondition_required(method, creation),
+            Rejection::PreconditionFailed {
+                failure: Failure::IfMatchMismatch,
+                current,
+            } if has_weak_tag(preconditions) => {
+                let problem =
+                    Problem::new(StatusCode::PRECONDITION_FAILED).with_detail(WEAK_IF_MATCH);
+                let problem = match current {
+                    Some(current) => problem.with_current_etag(current.entity_tag()),
+                    None => problem,
+                };
+                Self::new(Kind::Problem(problem), Some(http::header::IF_MATCH))
+            }
+            other => Self::from_rejection(other),
+        }
     }
 
     /// The refusal for an outcome of the pipeline; the body's own error
@@ -130,10 +204,11 @@ impl Refusal {
                 Kind::NotModified(NotModified::new(Some(etag)).with_last_modified(last_modified)),
                 None,
             ),
-            Rejection::NotFound => Problem::new(StatusCode::NOT_FOUND)
-                .with_detail(NO_RESOURCE)
-                .into(),
-            Rejection::PreconditionRequired => Self::precondition_required(),
+            Rejection::NotFound => Self::missing(),
+            Rejection::PreconditionRequired => Self::new(
+                Kind::Problem(precondition_required()),
+                Some(http::header::IF_MATCH),
+            ),
             Rejection::PreconditionFailed { failure, current } => {
                 precondition_failed(&failure, current.map(|c| c.entity_tag()))
             }
@@ -145,15 +220,53 @@ impl Refusal {
 
 const NO_RESOURCE: &str = "no resource exists at this URL";
 
-/// The 428 answer (428-1 … 428-3): says which header to send and where to
-/// get the tag, and must not be stored.
+const WEAK_IF_MATCH: &str =
+    "If-Match compares entity tags strongly, so a weak tag (W/\"…\") never \
+     matches; send the strong ETag from a GET of this resource";
+
+/// Whether `If-Match` lists a weak tag: the reason a 412 on it deserves
+/// its own explanation (IM-1), not "the resource was changed".
+fn has_weak_tag(preconditions: &Preconditions) -> bool {
+    preconditions.if_match().is_some_and(|list| {
+        list.elements()
+            .any(|element| matches!(element, Ok(ListElement::Tag(tag)) if tag.is_weak()))
+    })
+}
+
+const CONDITIONAL: &str =
+    "this request must be conditional: send If-Match with the ETag from a GET of this resource";
+
+/// The 428 answer (428-1 … 428-3) where only `If-Match` fits: says which
+/// header to send and where to get the tag, and must not be stored.
 pub(crate) fn precondition_required() -> Problem {
     Problem::new(StatusCode::PRECONDITION_REQUIRED)
-        .with_detail(
+        .with_detail(CONDITIONAL)
+        .no_store()
+}
+
+/// The 428 answer for a request with `method`: `If-None-Match: *` is
+/// suggested only where it could create the resource (design decision 3);
+/// on DELETE, PATCH or a PUT that cannot create it would only earn a 404
+/// or 412.
+pub(crate) fn precondition_required_for(method: &Method, creation: Creation) -> Problem {
+    let detail = match (creation, *method == Method::PUT) {
+        (Creation::Possible, true) => Some(
             "this request must be conditional: send If-Match with the ETag from a GET of this \
              resource, or If-None-Match: * to create it only if it does not exist",
-        )
-        .no_store()
+        ),
+        (Creation::Unknown, true) => Some(
+            "this request must be conditional: send If-Match with the ETag from a GET of this \
+             resource (or, where this PUT creates resources, If-None-Match: * to create it only \
+             if it does not exist)",
+        ),
+        _ => None,
+    };
+    match detail {
+        Some(detail) => Problem::new(StatusCode::PRECONDITION_REQUIRED)
+            .with_detail(detail)
+            .no_store(),
+        None => precondition_required(),
+    }
 }
 
 /// The 412 answer, with the current tag when there is a resource
@@ -187,6 +300,9 @@ impl From<NotModified> for Refusal {
 
 impl<M: Versioned> From<RepositoryError<M>> for Refusal {
     fn from(error: RepositoryError<M>) -> Self {
+        if matches!(error, RepositoryError::NotFound) {
+            return Self::missing();
+        }
         let header = matches!(error, RepositoryError::PreconditionFailed { .. })
             .then_some(http::header::IF_MATCH);
         Self::new(Kind::Problem(error.into()), header)
@@ -236,6 +352,7 @@ impl IntoResponse for Refusal {
             method,
             resource,
             header,
+            missing: _,
         } = *self.0;
         match kind {
             Kind::NotModified(not_modified) => not_modified.into_response(),

@@ -4,10 +4,11 @@
 //! request on the happy path.
 
 use std::fmt::Display;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
+use axum::extract::path::ErrorKind;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, MethodRouter};
@@ -17,10 +18,12 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use occ_core::pipeline::Rejection;
 use occ_core::repository::{Repository, RepositoryError, Scope};
-use occ_core::{ListKind, Policy, VersionNumber, Versioned};
+use occ_core::{IdSource, ListKind, Policy, VersionNumber, Versioned};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
+use crate::refusal::Creation;
 use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 
 /// `Accept-Patch` (RFC 5789 §3.1).
@@ -59,6 +62,19 @@ pub enum PutMode {
 /// Writes without a precondition get 428 under the default policy. Every
 /// error is `application/problem+json`.
 ///
+/// Ids (design decision 12): `PUT` and `PATCH` take the id from the URL,
+/// so the body may leave it out, and a body that names another id is 422.
+/// A replacing `PUT` body may leave out the version too: the server owns
+/// it. `POST /` creates with the id the body names or, for a model whose
+/// id is `#[occ(generated)]`, with one the server makes (a version 7 UUID)
+/// or the store assigns (an integer); the body then names none, unless the
+/// model allows it (`#[occ(generated(client_may_choose))]`). An id in the
+/// URL that does not parse as the model's id is 400.
+///
+/// Application code can fill and check every new state before it is
+/// written: [`before_write`](ConditionalRoutes::before_write) and
+/// [`validate`](ConditionalRoutes::validate).
+///
 /// ```
 /// use std::sync::Arc;
 /// use axum::Router;
@@ -77,11 +93,16 @@ pub enum PutMode {
 /// );
 /// ```
 pub struct ConditionalRoutes<M, R: ?Sized> {
-    config: Config<R>,
-    _model: PhantomData<fn() -> M>,
+    config: Config<M, R>,
 }
 
-struct Config<R: ?Sized> {
+/// A check of a new state ([`ConditionalRoutes::validate`]).
+type Validate<M> = Arc<dyn Fn(&M) -> Result<(), String> + Send + Sync>;
+
+/// A change to a new state ([`ConditionalRoutes::before_write`]).
+type BeforeWrite<M> = Arc<dyn Fn(&mut M) + Send + Sync>;
+
+struct Config<M, R: ?Sized> {
     repo: Arc<R>,
     policy: Policy,
     put_mode: PutMode,
@@ -89,9 +110,11 @@ struct Config<R: ?Sized> {
     body_limit: usize,
     page_limit: u32,
     require_scope: bool,
+    validate: Option<Validate<M>>,
+    before_write: Option<BeforeWrite<M>>,
 }
 
-impl<R: ?Sized> Clone for Config<R> {
+impl<M, R: ?Sized> Clone for Config<M, R> {
     fn clone(&self) -> Self {
         Self {
             repo: self.repo.clone(),
@@ -101,6 +124,37 @@ impl<R: ?Sized> Clone for Config<R> {
             body_limit: self.body_limit,
             page_limit: self.page_limit,
             require_scope: self.require_scope,
+            validate: self.validate.clone(),
+            before_write: self.before_write.clone(),
+        }
+    }
+}
+
+impl<M, R: ?Sized> Config<M, R> {
+    fn has_hooks(&self) -> bool {
+        self.validate.is_some() || self.before_write.is_some()
+    }
+
+    /// Runs the hooks on a new state: `before_write` first, so that
+    /// `validate` checks what will be written. A refusal is the body's
+    /// fault (422), reported after the preconditions (EV-1).
+    fn prepare(&self, model: &mut M) -> Result<(), Problem> {
+        if let Some(fill) = &self.before_write {
+            fill(model);
+        }
+        match &self.validate {
+            Some(check) => check(model)
+                .map_err(|why| Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(why)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether a PUT on these routes could create (what a 428 suggests).
+    fn put_creation(&self) -> Creation {
+        if self.creating_put {
+            Creation::Possible
+        } else {
+            Creation::Never
         }
     }
 }
@@ -112,7 +166,8 @@ where
     R: Repository<M> + ?Sized + 'static,
 {
     /// Routes over `repo`, with the defaults: preconditions required,
-    /// replacing PUT that does not create, 64 KiB bodies, pages of 100.
+    /// replacing PUT that does not create, 64 KiB bodies, pages of 100, no
+    /// hooks.
     pub fn new(repo: Arc<R>) -> Self {
         Self {
             config: Config {
@@ -123,8 +178,9 @@ where
                 body_limit: 64 * 1024,
                 page_limit: 100,
                 require_scope: false,
+                validate: None,
+                before_write: None,
             },
-            _model: PhantomData,
         }
     }
 
@@ -142,7 +198,9 @@ where
 
     /// Whether PUT may create a missing resource (with `If-None-Match: *`,
     /// or without precondition under [`Policy::Optional`]). Default: no, a
-    /// missing resource is 404.
+    /// missing resource is 404. The body of a creating PUT is the whole
+    /// new representation, in [`PutMode::Merge`] too (a merge into nothing
+    /// is the body itself); its id comes from the URL.
     pub fn creating_put(mut self, creates: bool) -> Self {
         self.config.creating_put = creates;
         self
@@ -172,16 +230,133 @@ where
         self
     }
 
+    /// Checks every new state before it is written: `Err(message)`
+    /// refuses the request with 422, `message` as the problem's `detail`,
+    /// and nothing is written.
+    ///
+    /// The check sees the whole state that would be stored, after
+    /// [`before_write`](Self::before_write): the body of a POST or of a
+    /// replacing PUT, and the merged result of a PATCH or a merging PUT.
+    /// Its refusal is an error of the body, so a failed precondition is
+    /// still answered first (412 before 422, EV-1). A PATCH or merging PUT
+    /// on routes with a hook takes the general path, since the merged
+    /// result only exists once merged in the application: a read, then a
+    /// compare-and-swap on the version read
+    /// ([`Pipeline::merge_with`](occ_core::pipeline::Pipeline::merge_with)),
+    /// two statements instead of one.
+    ///
+    /// The check may run more than once for one request (a merge is
+    /// repeated when another write lands between its read and its swap),
+    /// so it should have no side effects. Given more than once, every
+    /// check runs, in the order given.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use axum::body::Body;
+    /// use http::{Request, StatusCode};
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::repository::MemoryRepository;
+    /// use occ_core::Versioned;
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// struct Profile { id: i64, #[version] version: i64, name: String }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Profile>::new());
+    /// let app: axum::Router = ConditionalRoutes::new(repo)
+    ///     .validate(|p: &Profile| match p.name.is_empty() {
+    ///         true => Err("a profile needs a name".into()),
+    ///         false => Ok(()),
+    ///     })
+    ///     .into_router();
+    ///
+    /// let post = Request::post("/")
+    ///     .header("content-type", "application/json")
+    ///     .body(Body::from(r#"{"id":1,"name":""}"#))
+    ///     .unwrap();
+    /// let response = app.oneshot(post).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    /// # });
+    /// ```
+    pub fn validate<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&M) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.config.validate = Some(match self.config.validate.take() {
+            None => Arc::new(check),
+            Some(first) => Arc::new(move |model: &M| {
+                first(model)?;
+                check(model)
+            }),
+        });
+        self
+    }
+
+    /// Fills or normalises every new state before it is checked
+    /// ([`validate`](Self::validate)) and written: a trimmed name, a
+    /// lower-cased email, a field derived from others.
+    ///
+    /// It runs where `validate` does, on the whole state that will be
+    /// stored: the body of a POST or of a replacing PUT, and the merged
+    /// result of a PATCH or a merging PUT (the general path: a read, then
+    /// a compare-and-swap on the version read). On a POST whose id the
+    /// store assigns, it runs before the id is known (the id is a
+    /// placeholder then). It may run more than once for one request, so it
+    /// should only compute from the state it is given. Given more than
+    /// once, every change runs, in the order given.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use axum::body::Body;
+    /// use http::{Request, StatusCode};
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::repository::{MemoryRepository, Repository};
+    /// use occ_core::Versioned;
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// struct Profile { id: i64, #[version] version: i64, name: String }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Profile>::new());
+    /// let app: axum::Router = ConditionalRoutes::new(repo.clone())
+    ///     .before_write(|p: &mut Profile| p.name = p.name.trim().to_owned())
+    ///     .into_router();
+    ///
+    /// let post = Request::post("/")
+    ///     .header("content-type", "application/json")
+    ///     .body(Body::from(r#"{"id":1,"name":"  Ava "}"#))
+    ///     .unwrap();
+    /// let response = app.oneshot(post).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::CREATED);
+    /// assert_eq!(repo.get(&1).await.unwrap().name, "Ava");
+    /// # });
+    /// ```
+    pub fn before_write<F>(mut self, fill: F) -> Self
+    where
+        F: Fn(&mut M) + Send + Sync + 'static,
+    {
+        self.config.before_write = Some(match self.config.before_write.take() {
+            None => Arc::new(fill),
+            Some(first) => Arc::new(move |model: &mut M| {
+                first(model);
+                fill(model);
+            }),
+        });
+        self
+    }
+
     /// The router, to be nested under the collection's path.
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let config = self.config;
-        let item: MethodRouter<Config<R>> = get(get_item::<M, R>)
+        let item: MethodRouter<Config<M, R>> = get(get_item::<M, R>)
             .put(put_item::<M, R>)
             .patch(patch_item::<M, R>)
             .delete(delete_item::<M, R>)
             .options(|| async { options(ALLOW_ITEM) })
             .fallback(|| async { method_not_allowed(ALLOW_ITEM) });
-        let collection: MethodRouter<Config<R>> = get(list::<M, R>)
+        let collection: MethodRouter<Config<M, R>> = get(list::<M, R>)
             .post(create::<M, R>)
             .options(|| async { options(ALLOW_COLLECTION) })
             .fallback(|| async { method_not_allowed(ALLOW_COLLECTION) });
@@ -209,30 +384,56 @@ fn method_not_allowed(allow: &'static str) -> Response {
         .into_response()
 }
 
-/// A request's conditions under the route's policy, its id from the path
-/// (a path that does not parse names no resource: 404), and its body.
-async fn split<Id: DeserializeOwned + Send, R: ?Sized>(
+/// A request's conditions under the route's policy, its id from the path,
+/// and its body.
+async fn split<M, R: ?Sized>(
     request: Request,
-    config: &Config<R>,
-) -> (ConditionalRequest, Result<Id, Refusal>, HeaderMap, Body) {
+    config: &Config<M, R>,
+) -> (ConditionalRequest, Result<M::Id, Refusal>, HeaderMap, Body)
+where
+    M: Versioned,
+    M::Id: DeserializeOwned + Send,
+{
     let (mut parts, body) = request.into_parts();
     let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(config.policy);
     let id = match scope_check(config, conditions.scope()) {
         Err(refusal) => Err(refusal),
-        Ok(()) => Path::<Id>::from_request_parts(&mut parts, &())
+        Ok(()) => Path::<M::Id>::from_request_parts(&mut parts, &())
             .await
             .map(|Path(id)| id)
-            .map_err(|rejection| {
-                tracing::debug!(%rejection, "unparsable id");
-                Refusal::from(Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE))
-            }),
+            .map_err(invalid_id),
     };
     (conditions, id, parts.headers, body)
 }
 
+/// An id in the URL that does not parse is the client's error (400,
+/// design decision 12): such a URL cannot name a resource, and saying so
+/// is more use than a 404 that reads like a missing one.
+fn invalid_id(rejection: PathRejection) -> Refusal {
+    let why = match &rejection {
+        PathRejection::FailedToDeserializePathParams(e) => match e.kind() {
+            // The route and the id type disagree: the service's bug.
+            ErrorKind::WrongNumberOfParameters { .. } | ErrorKind::UnsupportedType { .. } => None,
+            kind => Some(kind.to_string()),
+        },
+        _ => None,
+    };
+    match why {
+        Some(why) => Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(format!("the id in the URL is not valid: {why}"))
+            .into(),
+        None => {
+            tracing::error!(%rejection, "the route's id cannot be extracted");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail("the server could not complete the request")
+                .into()
+        }
+    }
+}
+
 /// A route that requires a scope refuses a request without one: showing
 /// every row would be the worse failure.
-fn scope_check<R: ?Sized>(config: &Config<R>, scope: Option<&Scope>) -> Result<(), Refusal> {
+fn scope_check<M, R: ?Sized>(config: &Config<M, R>, scope: Option<&Scope>) -> Result<(), Refusal> {
     if config.require_scope && scope.is_none() {
         tracing::error!("a scoped route got a request without a scope in its extensions");
         return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
@@ -274,24 +475,24 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
     })
 }
 
-/// Parses JSON: a syntax error is 400, a value of the wrong shape 422.
-/// One pass: serde_json tells the two apart by the error's category.
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Problem> {
+/// Parses JSON text: anything that is not one JSON value is 400.
+fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
     serde_json::from_slice(bytes).map_err(|e| {
-        let (status, what) = match e.classify() {
-            serde_json::error::Category::Data => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "the body does not describe a valid resource",
-            ),
-            _ => (StatusCode::BAD_REQUEST, "the body is not valid JSON"),
-        };
-        Problem::new(status).with_detail(format!("{what}: {e}"))
+        Problem::new(StatusCode::BAD_REQUEST)
+            .with_detail(format!("the body is not valid JSON: {e}"))
+    })
+}
+
+/// Reads a model from valid JSON: a value of the wrong shape is 422.
+fn model_from<M: DeserializeOwned>(value: Value) -> Result<M, Problem> {
+    serde_json::from_value(value).map_err(|e| {
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+            .with_detail(format!("the body does not describe a valid resource: {e}"))
     })
 }
 
 /// A JSON object of members to merge (PUT in merge mode).
-fn parse_members(bytes: &[u8]) -> Result<serde_json::Value, Problem> {
-    let members: serde_json::Value = parse_json(bytes)?;
+fn require_object(members: Value) -> Result<Value, Problem> {
     if members.is_object() {
         Ok(members)
     } else {
@@ -305,15 +506,85 @@ fn same_id<M: Versioned>(a: &M::Id, b: &M::Id) -> bool {
     M::entity_tag_for(a, M::Version::INITIAL) == M::entity_tag_for(b, M::Version::INITIAL)
 }
 
+fn id_differs() -> Problem {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+        .with_detail("the id in the body differs from the id in the URL")
+}
+
+/// The version a new representation gets, as JSON.
+fn initial_version<M: Versioned>() -> Option<Value> {
+    M::Version::INITIAL.to_i64().map(Value::from)
+}
+
+/// Completes a whole representation sent for the resource at `id`: the
+/// URL names the resource, so the body need not repeat its id, and the
+/// server owns the version, so the body need not carry one. Only members
+/// the derive could name are filled; otherwise the body must be complete
+/// (and the version it carries is ignored all the same).
+fn fill_owned_members<M: Versioned>(value: &mut Value, id: &M::Id)
+where
+    M::Id: Serialize,
+{
+    let Value::Object(object) = value else {
+        return;
+    };
+    if let Some(member) = M::MEMBERS.id {
+        if !object.contains_key(member) {
+            if let Ok(id) = serde_json::to_value(id) {
+                object.insert(member.to_owned(), id);
+            }
+        }
+    }
+    if let (Some(member), Some(version)) = (M::MEMBERS.version, initial_version::<M>()) {
+        object.entry(member).or_insert(version);
+    }
+}
+
 /// The whole representation from a PUT body, for the resource at `id`.
-fn parse_model<M: Versioned + DeserializeOwned>(bytes: &[u8], id: &M::Id) -> Result<M, Problem> {
-    let model: M = parse_json(bytes)?;
+fn model_for_put<M>(value: Value, id: &M::Id) -> Result<M, Problem>
+where
+    M: Versioned + DeserializeOwned,
+    M::Id: Serialize,
+{
+    let mut value = value;
+    fill_owned_members::<M>(&mut value, id);
+    let model: M = model_from(value)?;
     if same_id::<M>(model.id(), id) {
         Ok(model)
     } else {
-        Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail("the id in the body differs from the id in the URL"))
+        Err(id_differs())
     }
+}
+
+/// Members to merge into the resource at `id` (PATCH, merging PUT): an id
+/// among them must be the URL's (422 otherwise) and is then dropped, since
+/// it changes nothing. A `null` id is left for the merge to refuse (a
+/// patch cannot remove the id).
+fn members_for<M>(patch: Value, id: &M::Id) -> Result<Value, Problem>
+where
+    M: Versioned,
+    M::Id: DeserializeOwned,
+{
+    let Some(member) = M::MEMBERS.id else {
+        return Ok(patch);
+    };
+    let Value::Object(mut members) = patch else {
+        return Ok(patch);
+    };
+    match members.get(member) {
+        None | Some(Value::Null) => {}
+        Some(given) => match M::Id::deserialize(given) {
+            Ok(given) if same_id::<M>(&given, id) => {
+                members.remove(member);
+            }
+            Ok(_) => return Err(id_differs()),
+            Err(e) => {
+                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                    .with_detail(format!("the id in the body is not valid: {e}")))
+            }
+        },
+    }
+    Ok(Value::Object(members))
 }
 
 fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {
@@ -324,85 +595,233 @@ fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("{path}/{encoded}")).ok()
 }
 
-async fn get_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
+async fn get_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Send + Sync,
-    R: Repository<M> + ?Sized,
-{
-    let (conditions, id, _, _) = split::<M::Id, R>(request, &config).await;
-    let result = async { conditions.read(&*config.repo, &id?).await };
-    result.await.into_response()
-}
-
-async fn put_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
-where
-    M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, headers, body) = split::<M::Id, R>(request, &config).await;
+    let (conditions, id, _, _) = split::<M, R>(request, &config).await;
+    let result = async {
+        let id = id?;
+        conditions
+            .read(&*config.repo, &id)
+            .await
+            .map_err(|refusal| refusal.naming_id(&id))
+    };
+    result.await.into_response()
+}
+
+async fn put_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
+where
+    M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Serialize + Display + Send + Sync,
+    R: Repository<M> + ?Sized,
+{
+    let (conditions, id, headers, body) = split::<M, R>(request, &config).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, "application/json", false)?;
-        let bytes = read_body(body, config.body_limit).await;
+        let body = read_body(body, config.body_limit).await;
         let create_once = config.creating_put
             && conditions
                 .preconditions()
                 .if_none_match()
                 .is_some_and(|list| list.check() == Ok(ListKind::Any));
-        let repo = &*config.repo;
-        if config.put_mode == PutMode::Merge && !create_once {
-            let members = bytes.and_then(|b| parse_members(&b));
-            return conditions.merge(repo, &id, members).await;
-        }
-        let model = bytes.and_then(|b| parse_model::<M>(&b, &id));
-        conditions
-            .replace(repo, &id, model, config.creating_put)
-            .await
+        let written = if config.put_mode == PutMode::Merge && !create_once {
+            merge_put(&config, &conditions, &id, body).await
+        } else {
+            let model = body.and_then(|bytes| new_state(&config, &bytes, &id));
+            conditions
+                .replace(&*config.repo, &id, model, config.creating_put)
+                .await
+        };
+        written.map_err(|refusal| refusal.naming_id(&id))
     };
     result.await.into_response()
 }
 
-async fn patch_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
+/// The state a replacing or creating PUT body describes, through the
+/// hooks.
+fn new_state<M, R: ?Sized>(config: &Config<M, R>, body: &[u8], id: &M::Id) -> Result<M, Problem>
+where
+    M: Versioned + DeserializeOwned,
+    M::Id: Serialize,
+{
+    let mut model = model_for_put::<M>(parse_value(body)?, id)?;
+    config.prepare(&mut model)?;
+    Ok(model)
+}
+
+/// PUT in merge mode: the body's members merged into the resource. On
+/// routes that create, a missing resource is created from the body when
+/// the preconditions allow it (design decision 3): merged into nothing,
+/// the members are the whole representation.
+async fn merge_put<M, R>(
+    config: &Config<M, R>,
+    conditions: &ConditionalRequest,
+    id: &M::Id,
+    body: Result<Bytes, Problem>,
+) -> Result<Tagged<M>, Refusal>
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Send + Sync,
+    M::Id: DeserializeOwned + Serialize + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, headers, body) = split::<M::Id, R>(request, &config).await;
+    // Only a miss needs the body again, and only where PUT creates: the
+    // bytes are shared, so keeping them costs nothing on the happy path.
+    let spare = config.creating_put.then(|| body.clone());
+    let members = body
+        .and_then(|bytes| parse_value(&bytes))
+        .and_then(require_object)
+        .and_then(|members| members_for::<M>(members, id));
+    match merge_members(config, conditions, id, members).await {
+        Ok(saved) => Ok(Tagged::written(saved)),
+        Err(Rejection::NotFound) => match spare {
+            // The merge path never creates: the replacing path evaluates
+            // the preconditions against the missing resource (S6, S7).
+            Some(body) => {
+                let model = body.and_then(|bytes| new_state(config, &bytes, id));
+                conditions.replace(&*config.repo, id, model, true).await
+            }
+            None => Err(conditions.refuse_as(Rejection::<M, Problem>::NotFound, Creation::Never)),
+        },
+        Err(rejection) => Err(conditions.refuse_as(rejection, config.put_creation())),
+    }
+}
+
+/// Merges members into the resource at `id`: one statement without
+/// hooks; with hooks, the merged result goes through them before a
+/// compare-and-swap ([`Pipeline::merge_with`](occ_core::pipeline::Pipeline::merge_with)).
+async fn merge_members<M, R>(
+    config: &Config<M, R>,
+    conditions: &ConditionalRequest,
+    id: &M::Id,
+    patch: Result<Value, Problem>,
+) -> Result<M, Rejection<M, Problem>>
+where
+    M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+    R: Repository<M> + ?Sized,
+{
+    let pipeline = conditions.pipeline();
+    if config.has_hooks() {
+        let hooks = |model: &mut M| config.prepare(model);
+        pipeline.merge_with(&*config.repo, id, patch, hooks).await
+    } else {
+        pipeline.merge(&*config.repo, id, patch).await
+    }
+}
+
+async fn patch_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
+where
+    M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Display + Send + Sync,
+    R: Repository<M> + ?Sized,
+{
+    let (conditions, id, headers, body) = split::<M, R>(request, &config).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, MERGE_PATCH_JSON, true)?;
-        let patch = read_body(body, config.body_limit).await.and_then(|bytes| {
-            serde_json::from_slice::<serde_json::Value>(&bytes).map_err(|e| {
-                Problem::new(StatusCode::BAD_REQUEST)
-                    .with_detail(format!("the merge patch is not valid JSON: {e}"))
+        let patch = read_body(body, config.body_limit)
+            .await
+            .and_then(|bytes| {
+                serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                    Problem::new(StatusCode::BAD_REQUEST)
+                        .with_detail(format!("the merge patch is not valid JSON: {e}"))
+                })
             })
-        });
-        conditions.merge(&*config.repo, &id, patch).await
+            .and_then(|patch| members_for::<M>(patch, &id));
+        merge_members(&config, &conditions, &id, patch)
+            .await
+            .map(Tagged::written)
+            .map_err(|rejection| {
+                conditions
+                    .refuse_as(rejection, Creation::Never)
+                    .naming_id(&id)
+            })
     };
     result.await.into_response()
 }
 
-async fn delete_item<M, R>(State(config): State<Config<R>>, request: Request) -> Response
+async fn delete_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Send + Sync,
+    M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, _, _) = split::<M::Id, R>(request, &config).await;
+    let (conditions, id, _, _) = split::<M, R>(request, &config).await;
     let result = async {
-        conditions.delete(&*config.repo, &id?).await?;
+        let id = id?;
+        conditions
+            .delete(&*config.repo, &id)
+            .await
+            .map_err(|refusal| refusal.naming_id(&id))?;
         Ok::<_, Refusal>(crate::bodiless::response(StatusCode::NO_CONTENT))
     };
     result.await.into_response()
 }
 
-async fn create<M, R>(State(config): State<Config<R>>, request: Request) -> Response
+/// Where a POST's new resource gets its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NewId {
+    /// The body holds it (the client's, or one the server generated).
+    InBody,
+    /// The store assigns it ([`Repository::create_with_new_id`]).
+    FromStore,
+}
+
+/// Completes a POST body as `M::ID_SOURCE` says (design decision 12):
+/// the version is the server's; an id the server generates is put in; an
+/// id the client may not choose is refused (422).
+fn fill_new<M>(body: &mut Value) -> Result<NewId, Problem>
+where
+    M: Versioned,
+    M::Id: Serialize,
+{
+    let Value::Object(object) = body else {
+        // Not an object: deserializing it says what is wrong (422).
+        return Ok(NewId::InBody);
+    };
+    if let (Some(member), Some(version)) = (M::MEMBERS.version, initial_version::<M>()) {
+        object.entry(member).or_insert(version);
+    }
+    let (IdSource::Generated { client_may_choose }, Some(member)) = (M::ID_SOURCE, M::MEMBERS.id)
+    else {
+        return Ok(NewId::InBody);
+    };
+    if object.get(member).is_some_and(|id| !id.is_null()) {
+        return if client_may_choose {
+            Ok(NewId::InBody)
+        } else {
+            Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(format!(
+                "ids of this collection are assigned by the server: send the body without `{member}`"
+            )))
+        };
+    }
+    match M::generate_id().map(|id| serde_json::to_value(&id)) {
+        Some(Ok(id)) => {
+            object.insert(member.to_owned(), id);
+            Ok(NewId::InBody)
+        }
+        Some(Err(e)) => {
+            tracing::error!(error = %e, "a generated id does not serialize");
+            Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail("the server could not complete the request"))
+        }
+        None => {
+            // A placeholder, so that the body deserializes: the store
+            // ignores it and assigns the id.
+            object.insert(member.to_owned(), Value::from(0));
+            Ok(NewId::FromStore)
+        }
+    }
+}
+
+async fn create<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-    M::Id: Display + Send + Sync,
+    M::Id: Serialize + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
     let (mut parts, body) = request.into_parts();
@@ -419,14 +838,20 @@ where
             .decide::<M, Problem>(None)
             .map_err(|rejection| conditions.refuse(rejection))?;
         let bytes = read_body(body, config.body_limit).await?;
-        let mut model: M = parse_json(&bytes)?;
+        let mut body = parse_value(&bytes)?;
+        let new_id = fill_new::<M>(&mut body)?;
+        let mut model: M = model_from(body)?;
         model.set_version(M::Version::INITIAL);
-        let created = match conditions.scope() {
-            Some(scope) => match config.repo.scoped(scope) {
+        config.prepare(&mut model)?;
+        let repo = &*config.repo;
+        let created = match (conditions.scope(), new_id) {
+            (Some(scope), new_id) => match repo.scoped(scope) {
+                Ok(scoped) if new_id == NewId::FromStore => scoped.create_with_new_id(model).await,
                 Ok(scoped) => scoped.create(model).await,
                 Err(e) => Err(e),
             },
-            None => config.repo.create(model).await,
+            (None, NewId::FromStore) => repo.create_with_new_id(model).await,
+            (None, NewId::InBody) => repo.create(model).await,
         };
         let saved = created.map_err(|e| match e {
             RepositoryError::AlreadyExists { .. } => Refusal::from(
@@ -461,7 +886,7 @@ struct ListPage<M, Id> {
 }
 
 async fn list<M, R>(
-    State(config): State<Config<R>>,
+    State(config): State<Config<M, R>>,
     scope: Option<Extension<Scope>>,
     query: Result<Query<ListQuery<M::Id>>, axum::extract::rejection::QueryRejection>,
 ) -> Response

@@ -18,6 +18,9 @@
 //! unconditional write under [`Policy::Required`] (one read tells 404 from
 //! 428), and a body that failed to parse (preconditions are reported before
 //! the body, EV-1). It is still atomic: the swap is in the store.
+//! [`Pipeline::merge_with`] takes it on purpose, for a merge whose result
+//! must pass through application code (a route's `before_write` and
+//! `validate` hooks) before it is written.
 //!
 //! The pipeline knows nothing of HTTP responses: a [`Rejection`] says why a
 //! request stops, and the web layer picks the status.
@@ -65,7 +68,7 @@ use crate::date::DateField;
 use crate::entity_tag::{EntityTag, EntityTagRef};
 use crate::precondition::{Decision, Failure, Policy, Preconditions, Target};
 use crate::repository::{
-    Fetched, KnownVersions, Repository, RepositoryError, Scope, WriteCondition,
+    merge_patch_model, Fetched, KnownVersions, Repository, RepositoryError, Scope, WriteCondition,
 };
 use crate::tag_list::{EntityTagList, ListElement, ListKind};
 use crate::versioned::{VersionNumber, Versioned};
@@ -415,6 +418,118 @@ impl<'a> Pipeline<'a> {
                 None => Rejection::NotFound,
             }),
         }
+    }
+
+    /// [`merge`](Pipeline::merge) with application code between the merge
+    /// and the write: `hook` sees the whole merged state and may change it
+    /// (fill or normalise fields) or refuse it with the body's error `B`
+    /// (a validation). What a route's `before_write` and `validate` hooks
+    /// need, since the merged result exists only after merging.
+    ///
+    /// This is the general path, two statements on success: the resource
+    /// is read, the preconditions are evaluated on it (PR-1; a missing
+    /// resource is 404, never created), the patch is applied in the
+    /// application ([`merge_patch_model`]: the result must deserialize, and
+    /// the id and version cannot change), `hook` runs, and the write is a
+    /// compare-and-swap on the version that was read. If the resource
+    /// changed between the read and the swap, the read and the evaluation
+    /// are repeated on the new state (a bounded number of times), so an
+    /// `If-Match` on the old tag now fails with 412, while a request whose
+    /// preconditions still hold (or an unconditional one, under
+    /// [`Policy::Optional`]) is merged again: no write is ever lost, and
+    /// the hook always sees the state that is written. `patch`'s error and
+    /// the hook's are reported only if the preconditions pass (EV-1).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use http::{HeaderMap, Method};
+    /// use occ_core::pipeline::{Pipeline, Rejection};
+    /// use occ_core::repository::{MemoryRepository, Repository};
+    /// use occ_core::{Preconditions, Versioned};
+    ///
+    /// #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Versioned)]
+    /// #[occ(etag = "p-{id}-v{version}")]
+    /// struct Profile { id: u64, #[version] version: u64, name: String }
+    ///
+    /// let repo = MemoryRepository::new();
+    /// repo.create(Profile { id: 1, version: 1, name: "Ava".into() }).await.unwrap();
+    ///
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("if-match", "\"p-1-v1\"".parse().unwrap());
+    /// let pre = Preconditions::from_headers(&headers);
+    /// let patch = Pipeline::new(&Method::PATCH, &pre);
+    /// let trim_and_check = |p: &mut Profile| {
+    ///     p.name = p.name.trim().to_owned();
+    ///     if p.name.is_empty() { Err("the name cannot be empty") } else { Ok(()) }
+    /// };
+    ///
+    /// let blank = serde_json::json!({"name": "  "});
+    /// match patch.merge_with(&repo, &1, Ok(blank), trim_and_check).await {
+    ///     Err(Rejection::Body(why)) => assert_eq!(why, "the name cannot be empty"),
+    ///     other => panic!("{other:?}"),
+    /// }
+    /// let padded = serde_json::json!({"name": " Ava Smith "});
+    /// let saved = patch.merge_with(&repo, &1, Ok(padded), trim_and_check).await.unwrap();
+    /// assert_eq!((saved.name.as_str(), saved.version), ("Ava Smith", 2));
+    /// # });
+    /// ```
+    pub async fn merge_with<M, R, B, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: Result<serde_json::Value, B>,
+        hook: F,
+    ) -> Result<M, Rejection<M, B>>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+    {
+        in_scope!(self, repo, |r| self.merge_with_in(r, id, patch, &hook))
+    }
+
+    async fn merge_with_in<M, R, B, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: Result<serde_json::Value, B>,
+        hook: &F,
+    ) -> Result<M, Rejection<M, B>>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+    {
+        // As many tries as `merge_by_swap`: only writes that keep landing
+        // between our read and our swap exhaust them.
+        const ATTEMPTS: usize = 8;
+        let this = self.creatable(false);
+        let patch = match patch {
+            Ok(patch) => patch,
+            Err(body) => return Err(this.body_error(repo, id, body).await),
+        };
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let Some(current) = this.check_in::<M, R, B>(repo, id).await? else {
+                return Err(Rejection::NotFound);
+            };
+            let read = current.version();
+            let mut merged = merge_patch_model(&current, &patch).map_err(Rejection::Repository)?;
+            hook(&mut merged).map_err(Rejection::Body)?;
+            match repo
+                .update(merged, &WriteCondition::VersionIn(vec![read]))
+                .await
+            {
+                Ok(saved) => return Ok(saved),
+                // Changed since the read: the next round evaluates the
+                // preconditions again, on the new state.
+                Err(RepositoryError::PreconditionFailed { current }) => last = Some(current),
+                Err(other) => return Err(this.after_swap(other)),
+            }
+        }
+        Err(this.raced(last))
     }
 
     /// DELETE: one statement when the preconditions reduce to a

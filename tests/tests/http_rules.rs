@@ -725,23 +725,25 @@ async fn oversized_body_is_413() {
 }
 
 #[tokio::test]
-async fn unparsable_id_and_unknown_path_are_404_problems() {
+async fn decision_12_unparsable_id_is_400_and_unknown_path_404_problems() {
     let s = setup().await;
-    send(&s.app, Method::GET, "/docs/abc", &[], "")
-        .await
-        .assert_problem(StatusCode::NOT_FOUND);
-    send(
-        &s.app,
-        Method::GET,
-        "/docs/99999999999999999999999",
-        &[],
-        "",
-    )
-    .await
-    .assert_problem(StatusCode::NOT_FOUND);
-    send(&s.app, Method::GET, "/docs/1/extra", &[], "")
-        .await
-        .assert_problem(StatusCode::NOT_FOUND);
+    for uri in ["/docs/abc", "/docs/99999999999999999999999"] {
+        let r = send(&s.app, Method::GET, uri, &[], "").await;
+        r.assert_problem(StatusCode::BAD_REQUEST);
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        assert!(
+            detail.starts_with("the id in the URL is not valid: "),
+            "{detail}"
+        );
+    }
+    // A well-formed id that names nothing, and a URL the routes do not
+    // have, are 404, each with its own explanation.
+    let r = send(&s.app, Method::GET, "/docs/2", &[], "").await;
+    r.assert_problem(StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["detail"], json!("no resource with id 2 exists"));
+    let r = send(&s.app, Method::GET, "/docs/1/extra", &[], "").await;
+    r.assert_problem(StatusCode::NOT_FOUND);
+    assert_eq!(r.json()["detail"], json!("no resource exists at this URL"));
 }
 
 #[tokio::test]

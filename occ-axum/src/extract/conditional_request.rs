@@ -12,6 +12,7 @@ use occ_core::{Policy, Preconditions, Versioned};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::refusal::Creation;
 use crate::{Problem, Refusal, Tagged};
 
 /// A request's method, resource and precondition headers (parsed once),
@@ -151,9 +152,21 @@ impl ConditionalRequest {
     }
 
     /// The refusal for an outcome of the pipeline, naming this request in
-    /// its log event.
+    /// its log event. Its explanation fits the request: a 428 suggests
+    /// `If-None-Match: *` only to a PUT, and a 412 caused by a weak tag in
+    /// `If-Match` says that weak tags never match (IM-1).
     pub fn refuse<M: Versioned, B: Into<Problem>>(&self, rejection: Rejection<M, B>) -> Refusal {
-        Refusal::from_rejection(rejection)
+        self.refuse_as(rejection, Creation::Unknown)
+    }
+
+    /// [`refuse`](Self::refuse), knowing whether the request could create
+    /// the resource.
+    pub(crate) fn refuse_as<M: Versioned, B: Into<Problem>>(
+        &self,
+        rejection: Rejection<M, B>,
+        creation: Creation,
+    ) -> Refusal {
+        Refusal::from_rejection_for(rejection, &self.method, &self.preconditions, creation)
             .for_request(&self.method, &self.uri)
             .for_head(self.method == Method::HEAD)
     }
@@ -216,7 +229,14 @@ impl ConditionalRequest {
                 Ok(location) => Tagged::created(saved, location),
                 Err(_) => Tagged::written(saved),
             }),
-            Err(rejection) => Err(self.refuse(rejection)),
+            Err(rejection) => Err(self.refuse_as(
+                rejection,
+                if creatable {
+                    Creation::Possible
+                } else {
+                    Creation::Never
+                },
+            )),
         }
     }
 
@@ -238,7 +258,7 @@ impl ConditionalRequest {
             .merge(repo, id, patch)
             .await
             .map(Tagged::written)
-            .map_err(|rejection| self.refuse(rejection))
+            .map_err(|rejection| self.refuse_as(rejection, Creation::Never))
     }
 
     /// DELETE, in one statement where the preconditions allow. Returns the
@@ -252,6 +272,6 @@ impl ConditionalRequest {
         self.pipeline()
             .delete(repo, id)
             .await
-            .map_err(|rejection| self.refuse(rejection))
+            .map_err(|rejection| self.refuse_as(rejection, Creation::Never))
     }
 }
