@@ -114,13 +114,28 @@ pub async fn connect(database_url: &str) -> Result<Arc<Documents>, BoxDynError> 
     Ok(repo)
 }
 
-/// The service: `/documents` with required preconditions, `PUT` replacing
-/// the whole document and `PATCH` taking a JSON merge patch.
+/// The service: `/documents` with required preconditions, `POST` assigning
+/// ids, `PUT` replacing the whole document and `PATCH` taking a JSON merge
+/// patch. Titles are trimmed, and a document without one is refused (422)
+/// before anything is written.
 pub fn app(repo: Arc<Documents>) -> Router {
     Router::new()
         .nest(
             "/documents",
-            ConditionalRoutes::<Document, Documents>::new(repo).into_router(),
+            ConditionalRoutes::<Document, Documents>::new(repo)
+                .before_write(|doc: &mut Document| {
+                    let trimmed = doc.title.trim();
+                    if trimmed.len() != doc.title.len() {
+                        doc.title = trimmed.to_owned();
+                    }
+                })
+                .validate(|doc: &Document| {
+                    if doc.title.is_empty() {
+                        return Err("a document needs a title".into());
+                    }
+                    Ok(())
+                })
+                .into_router(),
         )
         .fallback(|| async {
             occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND)

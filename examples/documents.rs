@@ -25,7 +25,7 @@ async fn main() -> ExitCode {
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
     let database_url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://documents.db".into());
-    let shown_url = redact(&database_url);
+    let shown_url = occ_examples::redact(&database_url);
     let served = occ_examples::document::run(
         &addr,
         &database_url,
@@ -44,19 +44,5 @@ async fn main() -> ExitCode {
             eprintln!("{}", error.to_string().replace(&database_url, &shown_url));
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The URL without a password, for the log.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

@@ -24,7 +24,7 @@ async fn main() -> ExitCode {
     let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let database_url =
         std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://profiles.db".into());
-    let shown_url = redact(&database_url);
+    let shown_url = occ_examples::redact(&database_url);
     let served = occ_examples::run(
         &addr,
         &database_url,
@@ -43,19 +43,5 @@ async fn main() -> ExitCode {
             eprintln!("{}", error.to_string().replace(&database_url, &shown_url));
             ExitCode::FAILURE
         }
-    }
-}
-
-/// The URL without a password, for the log.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            match userinfo.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_owned(),
-            }
-        }
-        _ => url.to_owned(),
     }
 }

@@ -141,6 +141,8 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    d12_post_assigns_a_uuid_and_the_hooks_run,
+    d12_renamed_revision_column_and_bad_ids,
     ims_1_ignored_when_if_none_match_is_present,
     ims_2_ignored_when_invalid_or_not_get,
     ims_4_and_ims_8_compared_with_the_servers_clock_even_in_the_future,
@@ -634,6 +636,110 @@ async fn d13_patch_conditioned_on_a_date_is_one_atomic_write(backend: Backend) {
         "{}",
         backend.name
     );
+}
+
+// --- The example's own routes --------------------------------------------
+
+/// `POST /documents` without an id: a UUID v7 from the server, 201 with
+/// `Location`, `ETag` and `Last-Modified` (design decisions 12 and 13); the
+/// hooks trim the title and refuse an empty one; a client's id is refused.
+async fn d12_post_assigns_a_uuid_and_the_hooks_run(backend: Backend) {
+    let (addr, _) = serve_one(&backend).await;
+    let json = [("content-type", "application/json")];
+    let r = http(
+        addr,
+        "POST",
+        "/documents",
+        &json,
+        r#"{"title":"  Plan ","body":"b","tags":"x,y"}"#,
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}: {}", backend.name, r.text());
+    let location = r.header("location").expect("Location").to_owned();
+    let id: Uuid = location
+        .trim_start_matches("/documents/")
+        .parse()
+        .expect("a UUID");
+    assert_eq!(id.get_version_num(), 7, "{}", backend.name);
+    assert_eq!(r.header("etag"), Some(format!("\"doc-{id}-r1\"").as_str()));
+    assert!(
+        r.header("last-modified").is_some(),
+        "{}: 201 carries Last-Modified",
+        backend.name
+    );
+    assert_eq!(
+        r.json()["title"],
+        "Plan",
+        "{}: trimmed before the write",
+        backend.name
+    );
+    let r = http(addr, "GET", &location, &[], "").await;
+    assert_eq!(
+        (r.status, r.json()["tags"].as_str()),
+        (200, Some("x,y")),
+        "{}",
+        backend.name
+    );
+    let second = http(
+        addr,
+        "POST",
+        "/documents",
+        &json,
+        r#"{"title":"Other","body":"","tags":null}"#,
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", backend.name);
+    assert_ne!(
+        second.header("location"),
+        Some(location.as_str()),
+        "{}",
+        backend.name
+    );
+
+    let r = http(
+        addr,
+        "POST",
+        "/documents",
+        &json,
+        r#"{"title":"   ","body":"b","tags":null}"#,
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", backend.name);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
+    assert!(
+        r.text().contains("a document needs a title"),
+        "{}",
+        r.text()
+    );
+    let chosen = format!(
+        r#"{{"id":"{}","title":"Mine","body":"","tags":null}}"#,
+        Uuid::now_v7()
+    );
+    let r = http(addr, "POST", "/documents", &json, &chosen).await;
+    assert_eq!(r.status, 422, "{}: ids are the server's", backend.name);
+    let page = backend.repo.list(None, 10).await.expect("list");
+    assert_eq!(
+        page.items.len(),
+        3,
+        "{}: the refused POSTs wrote nothing",
+        backend.name
+    );
+}
+
+/// A version column named `rev` and an `i32` revision: ETags count it, a
+/// conditional GET reads just it, and a bad UUID in the path is 400.
+async fn d12_renamed_revision_column_and_bad_ids(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let etag = doc.entity_tag().to_string();
+    let r = put(addr, &doc, &[("if-match", &etag)], &body(&doc, "two")).await;
+    assert_eq!(r.status, 200, "{}", backend.name);
+    let r2 = format!("\"doc-{}-r2\"", doc.id);
+    assert_eq!(r.header("etag"), Some(r2.as_str()), "{}", backend.name);
+    let r = get(addr, &doc, &[("if-none-match", &r2)]).await;
+    assert_eq!(r.status, 304, "{}", backend.name);
+    let r = http(addr, "GET", "/documents/not-a-uuid", &[], "").await;
+    assert_eq!(r.status, 400, "{}", backend.name);
+    assert_eq!(r.header("content-type"), Some("application/problem+json"));
 }
 
 // --- Stress: writers conditioned on If-Unmodified-Since alone ------------
