@@ -48,9 +48,17 @@ pub use sqlx;
 /// How a model maps to a table. Derived with `#[occ(table = "…")]`; the
 /// row is read back with the model's `sqlx::FromRow`.
 ///
-/// Written by hand, for a model whose columns the derive cannot name:
+/// Written by hand, for a model whose columns the derive cannot name. The
+/// version's column may have any name (here `rev`, as `FromRow` reads it
+/// too); a modification time's column goes in
+/// [`LAST_MODIFIED_COLUMN`](SqlModel::LAST_MODIFIED_COLUMN), not among the
+/// data columns, and is never bound: the repository sets it from the
+/// database's clock (this one needs the `chrono` feature):
 ///
 /// ```
+/// # #[cfg(feature = "chrono")]
+/// # mod example {
+/// use chrono::{DateTime, Utc};
 /// use occ_core::repository::sql::SqlModel;
 /// use occ_core::Versioned;
 /// use sqlx::error::BoxDynError;
@@ -63,6 +71,9 @@ pub use sqlx;
 ///     #[sqlx(rename = "rev")]
 ///     version: i64,
 ///     text: String,
+///     #[occ(last_modified)]
+///     #[sqlx(rename = "changed_at")]
+///     changed: DateTime<Utc>,
 /// }
 ///
 /// impl<DB: Database> SqlModel<DB> for Note
@@ -75,6 +86,8 @@ pub use sqlx;
 ///     const ID_COLUMN: &'static str = "id";
 ///     const VERSION_COLUMN: &'static str = "rev";
 ///     const DATA_COLUMNS: &'static [&'static str] = &["text"];
+///     // Set by the database on every write; `bind_data` leaves it out.
+///     const LAST_MODIFIED_COLUMN: Option<&'static str> = Some("changed_at");
 ///
 ///     fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
 ///         args.add(*id)
@@ -84,6 +97,17 @@ pub use sqlx;
 ///         args.add(&self.text)
 ///     }
 /// }
+///
+/// # #[cfg(feature = "sqlite")]
+/// # pub fn check() {
+/// assert_eq!(
+///     <Note as SqlModel<sqlx::Sqlite>>::LAST_MODIFIED_COLUMN,
+///     Some("changed_at")
+/// );
+/// # }
+/// # }
+/// # #[cfg(all(feature = "chrono", feature = "sqlite"))]
+/// # example::check();
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no table mapping for `{DB}`",
