@@ -833,6 +833,58 @@ async fn system_time_modification_times_are_the_stores(b: &Backend) {
     modification_times_are_the_stores::<SystemTimePost>(b).await;
 }
 
+/// A time the table may not have: rows written before the column was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "fit_posts")]
+struct LegacyPost {
+    id: i64,
+    #[version]
+    version: i64,
+    body: String,
+    #[occ(last_modified)]
+    modified: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A row without a time (written by another program) has no modification
+/// date: `UnmodifiedSince` is ignored for it (RFC 9110 §13.1.4), as in
+/// memory, and its first write gives it a time. SQL backends only: the
+/// memory repository sets a time on every create.
+async fn a_row_without_a_time_passes_unmodified_since(b: &Backend) {
+    b.exec(
+        "CREATE TABLE fit_posts (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, \
+         body $TEXT NOT NULL, modified $TIME NULL)",
+    )
+    .await;
+    b.exec("INSERT INTO fit_posts (id, version, body) VALUES (1, 1, 'old')")
+        .await;
+    let repo = b.repo::<LegacyPost>();
+    let old = repo.get(&1).await.unwrap();
+    assert_eq!((old.version, old.modified), (1, None));
+    match repo.get_unless(&1, &KnownVersions::Any).await {
+        Ok(Fetched::Unchanged {
+            version: 1,
+            last_modified: None,
+        }) => {}
+        other => panic!("expected Unchanged without a time, got {other:?}"),
+    }
+    let new = LegacyPost {
+        body: "new".into(),
+        ..old
+    };
+    let written = repo
+        .update(new, &WriteCondition::UnmodifiedSince(y2001()))
+        .await
+        .unwrap();
+    assert_eq!((written.version, written.body.as_str()), (2, "new"));
+    assert_recent(time_of(&written), "first write");
+    // Now it has one, and an older date fails.
+    let current = current_of(
+        repo.delete(&1, &WriteCondition::UnmodifiedSince(y2001()))
+            .await,
+    );
+    assert_eq!(current, written);
+}
+
 // ---------------------------------------------------------------------------
 // Each case on each backend: `<case>::memory`, `<case>::sqlite`,
 // `<case>::postgres`, `<case>::mysql`. The database ones are skipped (and
@@ -840,6 +892,19 @@ async fn system_time_modification_times_are_the_stores(b: &Backend) {
 
 macro_rules! on_every_backend {
     ($($case:ident;)*) => {$(
+        on_sql_backends!($case {
+            #[tokio::test]
+            async fn memory() {
+                run(Kind::Memory).await;
+            }
+        };);
+    )*};
+}
+
+/// `<case>::sqlite`, `<case>::postgres`, `<case>::mysql`, and the tests
+/// given.
+macro_rules! on_sql_backends {
+    ($($case:ident $({ $($more:item)* })?;)*) => {$(
         mod $case {
             use super::{Backend, Kind};
 
@@ -852,10 +917,7 @@ macro_rules! on_every_backend {
                 backend.finish().await;
             }
 
-            #[tokio::test]
-            async fn memory() {
-                run(Kind::Memory).await;
-            }
+            $($($more)*)?
 
             #[tokio::test]
             async fn sqlite() {
@@ -886,4 +948,8 @@ on_every_backend! {
     chrono_modification_times_are_the_stores;
     time_modification_times_are_the_stores;
     system_time_modification_times_are_the_stores;
+}
+
+on_sql_backends! {
+    a_row_without_a_time_passes_unmodified_since;
 }

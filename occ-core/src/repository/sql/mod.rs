@@ -204,7 +204,7 @@ enum Check {
     VersionIn(usize),
     VersionNotIn(usize),
     /// The modification time is at or before a date (microseconds since
-    /// the epoch, bound as one value).
+    /// the epoch, bound as one value), or unknown.
     UnmodifiedSince,
 }
 
@@ -297,8 +297,17 @@ impl Statements {
             Check::VersionIn(n) => (" IN (", n),
             Check::VersionNotIn(n) => (" NOT IN (", n),
             Check::UnmodifiedSince => {
+                // A row without a time passes, as in memory: the condition
+                // is ignored when there is no modification date (RFC 9110
+                // §13.1.4).
                 if let Some(column) = self.last_modified {
-                    sql.push(" AND ").ident(column).push(" <= ").epoch_param();
+                    sql.push(" AND (")
+                        .ident(column)
+                        .push(" IS NULL OR ")
+                        .ident(column)
+                        .push(" <= ")
+                        .epoch_param()
+                        .push(")");
                 }
                 return;
             }
@@ -1306,4 +1315,27 @@ pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
         }
     }
     open().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_through_microseconds() {
+        let at = |micros: i64| time_of_micros(micros).unwrap();
+        for micros in [0, 1, 999_999, 1_700_000_000_123_456, -1, -1_500_000] {
+            assert_eq!(micros_since_epoch(at(micros)), micros);
+        }
+    }
+
+    #[test]
+    fn microseconds_are_rounded_down() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        let after = epoch + Duration::from_nanos(1_999);
+        assert_eq!(micros_since_epoch(after), 1);
+        let before = epoch - Duration::from_nanos(1_001);
+        assert_eq!(micros_since_epoch(before), -2);
+        assert_eq!(micros_since_epoch(epoch - Duration::from_micros(3)), -3);
+    }
 }
