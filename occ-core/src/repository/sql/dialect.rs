@@ -196,8 +196,8 @@ impl SqlText {
     /// Appends a placeholder for a time given as whole microseconds since
     /// the epoch (an `i64`), converted to the clock's type at the
     /// precision the database keeps: SQLite's times are milliseconds (the
-    /// microseconds are rounded down to them, so that `stored <= date`
-    /// keeps its meaning), the others microseconds.
+    /// microseconds are rounded down to them, from 1970 on, so that
+    /// `stored <= date` keeps its meaning), the others microseconds.
     pub(crate) fn epoch_param(&mut self) -> &mut Self {
         match self.dialect {
             Dialect::Sqlite => {
