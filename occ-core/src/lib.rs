@@ -198,7 +198,13 @@ pub use versioned::{
 /// - `#[version]` on exactly one integer field: the version counter.
 /// - `#[occ(id)]` on the id field; without it, the field named `id`.
 /// - `#[occ(last_modified)]` on an optional modification-time field
-///   ([`Timestamp`]: `SystemTime` or `Option<SystemTime>`).
+///   ([`Timestamp`]: `SystemTime`, `chrono::DateTime<Utc>` with feature
+///   `chrono`, `time::OffsetDateTime` with feature `time`, or an `Option`
+///   of one). Repositories set it on every write.
+/// - `#[occ(generated)]` on the id field: the server gives new resources
+///   their ids ([`GeneratedId`]: integers from the store, `uuid::Uuid`
+///   with feature `uuid`); `#[occ(generated(client_may_choose))]` lets a
+///   client still name one.
 /// - `#[occ(etag = "prof-{id}-v{version}")]` on the struct: the entity-tag
 ///   template. `{name}` inserts a field's `Display`; `{{` and `}}` are
 ///   literal braces. It must contain `{version}` and the id field. The
@@ -211,6 +217,10 @@ pub use versioned::{
 ///   [`repository::sql::SqlModel`] for every sqlx database, mapping the
 ///   struct to that table with one column per field, named as the field
 ///   (the struct must derive `sqlx::FromRow` too). The SQL repositories
-///   then need no SQL from you.
+///   then need no SQL from you. Columns are named as `FromRow` reads them:
+///   `#[sqlx(rename = "…")]` on a field, `#[sqlx(rename_all = "…")]` on the
+///   struct, or `#[occ(column = "…")]` (which must then agree with
+///   `#[sqlx(rename)]`); `#[sqlx(skip)]` and `#[sqlx(default)]` fields are
+///   not written, and `#[sqlx(flatten)]` is refused.
 #[cfg(feature = "derive")]
 pub use occ_derive::Versioned;

@@ -112,7 +112,7 @@ fn members(input: &Input<'_>) -> Option<TokenStream> {
         field.ident,
         rename_all.as_deref(),
     ) {
-        Member::Named(names) => {
+        Member::Named(names) | Member::CustomValue(names) => {
             let first = &names[0];
             quote!(::core::option::Option::Some(#first))
         }
@@ -215,9 +215,11 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
 /// the id's member must repeat the id, the version's merges in the
 /// application, the modification time's is ignored (the database sets
 /// it), a field the table does not hold cannot be patched, an unknown
-/// member is refused. Nothing when serde's reading of the struct is one
-/// the derive does not model: the trait's default then merges in the
-/// application.
+/// member is refused. A member whose value serde reads its own way (`with`,
+/// `deserialize_with`, `default`) merges in the application. Nothing when
+/// serde's reading of the struct, or of a field's name, is one the derive
+/// does not model (`flatten`, say): the trait's default then merges in
+/// the application.
 fn bind_member(
     input: &Input<'_>,
     table: &Table<'_>,
@@ -229,36 +231,64 @@ fn bind_member(
     let private = quote!(::occ_core::__private);
     let binding = quote!(::occ_core::repository::sql::MemberBinding);
     let rule = rename_all.as_deref();
-    let mut arms = Vec::new();
-    let mut arm = |field: &FieldRef<'_>, body: TokenStream| {
-        if let Member::Named(names) = serde_names::field(field.attrs, field.ident, rule) {
-            arms.push(quote!(#(#names)|* => #body,));
+    let member = |field: &FieldRef<'_>| serde_names::field(field.attrs, field.ident, rule);
+    let every = table
+        .data
+        .iter()
+        .map(|(f, _)| f)
+        .chain([&input.id, &input.version])
+        .chain(&input.last_modified)
+        .chain(&table.unwritten);
+    for field in every {
+        if matches!(member(field), Member::Custom) {
+            // A member the derive cannot name would be refused as unknown.
+            return TokenStream::new();
         }
+    }
+    // The member names of a field, and whether serde reads its value its
+    // own way.
+    let names = |field: &FieldRef<'_>| match member(field) {
+        Member::Named(names) => Some((names, false)),
+        Member::CustomValue(names) => Some((names, true)),
+        Member::Skipped | Member::Custom => None,
     };
+    let mut arms = Vec::new();
     for (field, column) in &table.data {
         let ty = field.ty;
         predicates.push(quote!(#ty: #private::serde::de::DeserializeOwned));
-        arm(
-            field,
-            quote!(#private::bind_member_value::<__OccDb, #ty>(member, value, args, #column)),
-        );
+        arms.extend(names(field).map(|(names, custom)| {
+            if custom {
+                quote!(#(#names)|* => #binding::Unsupported,)
+            } else {
+                quote!(#(#names)|* => #private::bind_member_value::<__OccDb, #ty>(member, value, args, #column),)
+            }
+        }));
     }
     let id_ty = input.id.ty;
     predicates.push(quote!(#id_ty: #private::serde::de::DeserializeOwned));
-    arm(
-        &input.id,
-        quote!(#private::id_member::<Self>(member, value, id)),
+    arms.extend(names(&input.id).map(|(names, custom)| {
+        if custom {
+            quote!(#(#names)|* => #binding::Unsupported,)
+        } else {
+            quote!(#(#names)|* => #private::id_member::<Self>(member, value, id),)
+        }
+    }));
+    arms.extend(
+        names(&input.version).map(|(names, _)| quote!(#(#names)|* => #binding::Unsupported,)),
     );
-    arm(&input.version, quote!(#binding::Unsupported));
-    if let Some(lm) = &input.last_modified {
-        arm(lm, quote!(#binding::Unchanged));
-    }
+    // Whatever its value, and however serde reads it: the store sets it.
+    arms.extend(
+        input
+            .last_modified
+            .as_ref()
+            .and_then(names)
+            .map(|(names, _)| quote!(#(#names)|* => #binding::Unchanged,)),
+    );
     for field in &table.unwritten {
         let message = format!("`{}` is not stored and cannot be patched", field.ident);
-        arm(
-            field,
-            quote!(#binding::Invalid(::std::string::String::from(#message))),
-        );
+        arms.extend(names(field).map(|(names, _)| {
+            quote!(#(#names)|* => #binding::Invalid(::std::string::String::from(#message)),)
+        }));
     }
     quote! {
         fn bind_member(

@@ -419,7 +419,7 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                     syn::Error::new(e.span(), "`column` takes a string literal: `#[occ(column = \"…\")]`")
                 })?;
                 if lit.value().is_empty() {
-                    errors.at(&lit, "the column name cannot be empty");
+                    errors.at(&lit, "the column name cannot be empty: write the column's name, or remove `column` to use the field's");
                 }
                 if out.column.replace(lit).is_some() {
                     errors.at(&key, "duplicate `column`: give the column once");
@@ -624,7 +624,8 @@ fn table<'a>(
                     "the {role} field `{}` must be read from its column: remove `skip` / `default`",
                     field.ident
                 )),
-                None if column.is_some() => errors.at(span, format!(
+                // On `column`, which is what to remove.
+                None if column.is_some() => errors.at(column.as_ref().map_or(span, LitStr::span), format!(
                     "`{}` is not read from the table (`skip` / `default`), so it has no column to name: remove `#[occ(column)]`",
                     field.ident
                 )),

@@ -10,9 +10,13 @@ use syn::{Attribute, Ident, LitStr, Token};
 pub(crate) enum Member {
     /// From these member names (the name, then its aliases).
     Named(Vec<String>),
+    /// From these member names, but not as the field's type alone reads
+    /// a value (`with`, `deserialize_with`, `default`).
+    CustomValue(Vec<String>),
     /// Never: `skip` or `skip_deserializing`.
     Skipped,
-    /// In a way the derive does not model.
+    /// From members the derive cannot name (`flatten`, an attribute it
+    /// does not know).
     Custom,
 }
 
@@ -58,6 +62,7 @@ pub(crate) fn field(attrs: &[Attribute], ident: &Ident, rename_all: Option<&str>
     let mut aliases = Vec::new();
     let mut skipped = false;
     let mut custom = false;
+    let mut custom_value = false;
     for attr in serde_attrs(attrs) {
         let parsed = attr.parse_nested_meta(|meta| {
             let key = meta.path.get_ident().map(Ident::to_string);
@@ -69,6 +74,10 @@ pub(crate) fn field(attrs: &[Attribute], ident: &Ident, rename_all: Option<&str>
                 }
                 Some("alias") => aliases.push(meta.value()?.parse::<LitStr>()?.value()),
                 Some("skip" | "skip_deserializing") => skipped = true,
+                Some("with" | "deserialize_with" | "default") => {
+                    custom_value = true;
+                    skip_value(&meta)?;
+                }
                 Some("skip_serializing" | "skip_serializing_if" | "serialize_with" | "bound") => {
                     skip_value(&meta)?
                 }
@@ -86,7 +95,11 @@ pub(crate) fn field(attrs: &[Attribute], ident: &Ident, rename_all: Option<&str>
         (false, true, _) => Member::Skipped,
         (false, false, Some(primary)) => {
             aliases.insert(0, primary);
-            Member::Named(aliases)
+            if custom_value {
+                Member::CustomValue(aliases)
+            } else {
+                Member::Named(aliases)
+            }
         }
     }
 }

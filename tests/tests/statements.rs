@@ -20,6 +20,10 @@
 //! MariaDB and MySQL have no `UPDATE … RETURNING`: a write there is one
 //! transaction, its `BEGIN` and `COMMIT` told apart from the statements
 //! that touch data.
+//!
+//! The same counts for a model with a modification time, at the
+//! repository: `If-Unmodified-Since` goes into the write's `WHERE` clause,
+//! so a date-conditioned write is one statement too.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::collections::HashMap;
@@ -32,8 +36,10 @@ use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
-use occ_core::repository::Repository;
+use occ_core::repository::{Fetched, KnownVersions, Repository, RepositoryError, WriteCondition};
+use occ_core::Versioned;
 use occ_examples::{Profile, SCHEMA};
+use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tracing::field::{Field, Visit};
 use tracing::{Instrument, Subscriber};
@@ -133,6 +139,24 @@ impl Visit for SqlFields {
         }
     }
     fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+/// Runs `future` inside a `counted` span, and returns its output and the
+/// statements it sent, in order.
+async fn counted<T>(future: impl std::future::Future<Output = T>) -> (T, Vec<String>) {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    install();
+    let key = NEXT.fetch_add(1, Ordering::Relaxed);
+    let output = future
+        .instrument(tracing::info_span!("counted", log = key))
+        .await;
+    let log = LOGS
+        .lock()
+        .unwrap()
+        .as_mut()
+        .and_then(|logs| logs.remove(&key))
+        .unwrap_or_default();
+    (output, log)
 }
 
 /// Installs the global subscriber, once for the whole binary.
@@ -270,33 +294,23 @@ impl Fixture {
         headers: &[(&str, &str)],
         body: &str,
     ) -> (Answer, Vec<String>) {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        install();
-        let key = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut request = Request::builder().method(method.clone()).uri(uri);
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
         let request = request.body(Body::from(body.to_owned())).unwrap();
-        let response = self
-            .app
-            .clone()
-            .oneshot(request)
-            .instrument(tracing::info_span!("counted", log = key))
-            .await
-            .unwrap();
-        let status = response.status();
-        let etag = response
-            .headers()
-            .get("etag")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        let log = LOGS
-            .lock()
-            .unwrap()
-            .as_mut()
-            .and_then(|logs| logs.remove(&key))
-            .unwrap_or_default();
+        let (response, log) = counted(async {
+            let response = self.app.clone().oneshot(request).await.unwrap();
+            let status = response.status();
+            let etag = response
+                .headers()
+                .get("etag")
+                .map(|v| v.to_str().unwrap().to_owned());
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (status, etag, body)
+        })
+        .await;
+        let (status, etag, body) = response;
         eprintln!(
             "{}: {:?} {method} {uri} -> {status}: {} statement(s): {log:#?}",
             self.test,
@@ -311,31 +325,38 @@ impl Fixture {
         (answer, log)
     }
 
-    /// Exactly one statement, starting with `verb`, on every backend.
     fn assert_one_statement(&self, log: &[String], verb: &str) {
-        assert!(
-            log.len() == 1 && first_word(&log[0]) == verb,
-            "{:?}: expected one {verb}, got {log:#?}",
-            self.backend
-        );
+        assert_one_statement(self.backend, log, verb);
     }
 
-    /// One statement that writes (`verb`) on a backend with `RETURNING`;
-    /// on MariaDB/MySQL one transaction holding exactly the data
-    /// statements `in_transaction`.
     fn assert_one_write(&self, log: &[String], verb: &str, in_transaction: &[&str]) {
-        if self.backend != Backend::MySql {
-            return self.assert_one_statement(log, verb);
-        }
-        let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
-        let mut expected = vec!["BEGIN"];
-        expected.extend_from_slice(in_transaction);
-        expected.push("COMMIT");
-        assert_eq!(
-            words, expected,
-            "MySql: expected one transaction of {in_transaction:?}, got {log:#?}"
-        );
+        assert_one_write(self.backend, log, verb, in_transaction);
     }
+}
+
+/// Exactly one statement, starting with `verb`, on every backend.
+fn assert_one_statement(backend: Backend, log: &[String], verb: &str) {
+    assert!(
+        log.len() == 1 && first_word(&log[0]) == verb,
+        "{backend:?}: expected one {verb}, got {log:#?}"
+    );
+}
+
+/// One statement that writes (`verb`) on a backend with `RETURNING`; on
+/// MariaDB/MySQL one transaction holding exactly the data statements
+/// `in_transaction`.
+fn assert_one_write(backend: Backend, log: &[String], verb: &str, in_transaction: &[&str]) {
+    if backend != Backend::MySql {
+        return assert_one_statement(backend, log, verb);
+    }
+    let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+    let mut expected = vec!["BEGIN"];
+    expected.extend_from_slice(in_transaction);
+    expected.push("COMMIT");
+    assert_eq!(
+        words, expected,
+        "MySql: expected one transaction of {in_transaction:?}, got {log:#?}"
+    );
 }
 
 fn first_word(sql: &str) -> &str {
@@ -518,4 +539,160 @@ on_every_backend! {
     delete_204_with_matching_if_match_is_one_statement;
     put_412_on_a_stale_if_match_is_at_most_two_statements;
     put_428_without_precondition_is_one_read;
+}
+
+// ---------------------------------------------------------------------------
+// A model with a modification time, at the repository: writes conditioned
+// on `If-Unmodified-Since` are one statement (MariaDB: one transaction),
+// and so is a 304 that reports the time.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "stamped")]
+struct Stamped {
+    id: i64,
+    #[version]
+    version: i64,
+    note: String,
+    #[occ(last_modified)]
+    modified: chrono::DateTime<chrono::Utc>,
+}
+
+fn stamped(note: &str) -> Stamped {
+    Stamped {
+        id: 1,
+        version: 1,
+        note: note.into(),
+        modified: chrono::DateTime::UNIX_EPOCH,
+    }
+}
+
+/// The `stamped` table, its modification time in the type each database
+/// keeps it in.
+fn stamped_ddl(backend: Backend) -> String {
+    let time = match backend {
+        Backend::Sqlite => "TEXT",
+        Backend::Postgres => "TIMESTAMPTZ",
+        Backend::MySql => "DATETIME(6)",
+    };
+    format!(
+        "CREATE TABLE stamped (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, \
+         note TEXT NOT NULL, modified {time} NOT NULL)"
+    )
+}
+
+async fn if_unmodified_since_is_one_statement(backend: Backend, repo: &dyn Repository<Stamped>) {
+    let since = |m: &Stamped| WriteCondition::UnmodifiedSince(m.last_modified().unwrap());
+    let first = repo.create(stamped("first")).await.unwrap();
+
+    let (updated, log) = counted(repo.update(stamped("second"), &since(&first))).await;
+    let updated = updated.unwrap();
+    assert_eq!((updated.version, updated.note.as_str()), (2, "second"));
+    assert!(updated.modified > first.modified);
+    assert_one_write(backend, &log, "UPDATE", &["UPDATE", "SELECT"]);
+
+    let patch = serde_json::json!({"note": "third"});
+    let (patched, log) = counted(repo.merge_patch(&1, &patch, &since(&updated))).await;
+    let patched = patched.unwrap();
+    assert_eq!((patched.version, patched.note.as_str()), (3, "third"));
+    assert_one_write(backend, &log, "UPDATE", &["UPDATE", "SELECT"]);
+
+    // A stale date: the write that touches nothing, then the read that
+    // explains the miss.
+    let (stale, log) = counted(repo.update(stamped("lost"), &since(&updated))).await;
+    match stale {
+        Err(RepositoryError::PreconditionFailed { current }) => assert_eq!(*current, patched),
+        other => panic!("expected PreconditionFailed, got {other:?}"),
+    }
+    assert!(data_statements(&log).len() <= 2, "{backend:?}: {log:#?}");
+
+    let known = KnownVersions::Listed(vec![3]);
+    let (fetched, log) = counted(repo.get_unless(&1, &known)).await;
+    match fetched.unwrap() {
+        Fetched::Unchanged {
+            version: 3,
+            last_modified: Some(t),
+        } => assert_eq!(t, patched.last_modified().unwrap()),
+        other => panic!("expected Unchanged with the time, got {other:?}"),
+    }
+    assert_one_statement(backend, &log, "SELECT");
+
+    let (deleted, log) = counted(repo.delete(&1, &since(&patched))).await;
+    assert_eq!(deleted.unwrap(), patched);
+    assert_one_write(backend, &log, "DELETE", &["SELECT", "DELETE"]);
+}
+
+mod if_unmodified_since_is_one_statement {
+    use super::{Backend, Stamped};
+    use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
+
+    #[tokio::test]
+    async fn sqlite() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        let path = std::env::temp_dir().join(format!(
+            "{}.db",
+            occ_tests::unique_name("occ_statements_dated")
+        ));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        let ddl = super::stamped_ddl(Backend::Sqlite);
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let repo = SqliteRepository::<Stamped>::new(pool.clone());
+        super::if_unmodified_since_is_one_statement(Backend::Sqlite, &repo).await;
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+
+    #[tokio::test]
+    #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+    async fn postgres() {
+        let test = "if_unmodified_since_is_one_statement::postgres";
+        let Some(url) = occ_tests::postgres_url(test) else {
+            return;
+        };
+        let schema = occ_tests::unique_name("occ_statements_dated");
+        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
+        let ddl = super::stamped_ddl(Backend::Postgres);
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let repo = PgRepository::<Stamped>::new(pool.clone());
+        super::if_unmodified_since_is_one_statement(Backend::Postgres, &repo).await;
+        pool.close().await;
+        occ_tests::drop_schema(&url, &schema).await;
+    }
+
+    #[tokio::test]
+    #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+    async fn mysql() {
+        let test = "if_unmodified_since_is_one_statement::mysql";
+        let Some(url) = occ_tests::mysql_url(test) else {
+            return;
+        };
+        let database = occ_tests::unique_name("occ_statements_dated");
+        let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
+        let ddl = super::stamped_ddl(Backend::MySql);
+        sqlx::query(sqlx::AssertSqlSafe(ddl))
+            .execute(&pool)
+            .await
+            .unwrap();
+        let repo = MySqlRepository::<Stamped>::new(pool.clone());
+        super::if_unmodified_since_is_one_statement(Backend::MySql, &repo).await;
+        pool.close().await;
+        occ_tests::drop_database(&url, &database).await;
+    }
 }

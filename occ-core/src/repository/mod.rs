@@ -46,7 +46,9 @@ pub enum WriteCondition<V> {
     /// write). An empty list always matches.
     VersionNotIn(Vec<V>),
     /// The stored modification time is not after this date
-    /// (`If-Unmodified-Since`, compared at second resolution).
+    /// (`If-Unmodified-Since`), compared at the precision the store keeps
+    /// (an HTTP date is whole seconds; the `Last-Modified` sent is rounded
+    /// so that this comparison never passes over an unseen write).
     UnmodifiedSince(SystemTime),
 }
 

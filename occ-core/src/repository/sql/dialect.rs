@@ -159,23 +159,63 @@ impl SqlText {
         })
     }
 
-    /// Appends a placeholder for a time given as whole seconds since the
-    /// epoch, converted to the clock's type.
+    /// Appends the time of a write to a row whose modification time is in
+    /// `column`: the database's clock, or the smallest step after the
+    /// stored time when the clock has not passed it (two writes within
+    /// the clock's resolution, or a clock set back). So the times of one
+    /// row only grow, which a date-conditioned write relies on: a write
+    /// that the client has not seen is always later than the time it saw.
+    /// A `NULL` time is passed by the clock.
+    pub(crate) fn clock_after(&mut self, column: &str) -> &mut Self {
+        match self.dialect {
+            Dialect::Sqlite => {
+                // `max` of text: the format sorts as time does; `''` is
+                // below every time, and stands in for `NULL`, which `max`
+                // would return.
+                self.push("max(")
+                    .clock()
+                    .push(", coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', ");
+                self.ident(column).push(", '+0.001 seconds'), ''))")
+            }
+            // `GREATEST` ignores `NULL` on PostgreSQL.
+            Dialect::Postgres => {
+                self.push("GREATEST(").clock().push(", ");
+                self.ident(column).push(" + INTERVAL '1 microsecond')")
+            }
+            // MariaDB/MySQL: `GREATEST` of a `NULL` is `NULL`.
+            Dialect::MySql => {
+                self.push("GREATEST(").clock().push(", COALESCE(");
+                self.ident(column)
+                    .push(" + INTERVAL 1 MICROSECOND, ")
+                    .clock()
+                    .push("))")
+            }
+        }
+    }
+
+    /// Appends a placeholder for a time given as whole microseconds since
+    /// the epoch (an `i64`), converted to the clock's type at the
+    /// precision the database keeps: SQLite's times are milliseconds (the
+    /// microseconds are rounded down to them, from 1970 on, so that
+    /// `stored <= date` keeps its meaning), the others microseconds.
     pub(crate) fn epoch_param(&mut self) -> &mut Self {
         match self.dialect {
             Dialect::Sqlite => {
-                self.push("strftime('%Y-%m-%dT%H:%M:%fZ', ")
+                // Integer division, then whole milliseconds as seconds:
+                // SQLite rounds them to the exact millisecond.
+                self.push("strftime('%Y-%m-%dT%H:%M:%fZ', (")
                     .param()
-                    .push(", 'unixepoch')");
+                    .push(" / 1000) / 1000.0, 'unixepoch')");
             }
             Dialect::Postgres => {
-                self.push("to_timestamp(CAST(")
+                self.push("(TIMESTAMPTZ 'epoch' + CAST(")
                     .param()
-                    .push(" AS double precision))");
+                    .push(" AS BIGINT) * INTERVAL '1 microsecond')");
             }
-            // Not FROM_UNIXTIME, which stops at 2038.
             Dialect::MySql => {
-                self.push("TIMESTAMPADD(SECOND, ")
+                // Not FROM_UNIXTIME, which stops at 2038 (2106 on newer
+                // servers); a DATETIME holds microseconds to the year 9999.
+                self.push("TIMESTAMPADD(MICROSECOND, ")
                     .param()
                     .push(", '1970-01-01 00:00:00')");
             }
@@ -199,24 +239,27 @@ impl SqlText {
             .push(")")
     }
 
-    /// Appends `alias.column` (a time) as seconds since the epoch, a
-    /// double: a 304 reports the time without decoding the model.
+    /// Appends `alias.column` (a time) as whole microseconds since the
+    /// epoch, a `BIGINT`: a 304 reports the time without decoding the
+    /// model, exactly (a double would not hold it to the microsecond).
     pub(crate) fn epoch_of(&mut self, alias: &str, column: &str) -> &mut Self {
         match self.dialect {
             Dialect::Sqlite => {
-                self.push("((julianday(")
+                // `julianday` is a double: rounded to the millisecond,
+                // SQLite's own resolution, it is exact.
+                self.push("(CAST(round((julianday(")
                     .qualified(alias, column)
-                    .push(") - 2440587.5) * 86400.0)");
+                    .push(") - 2440587.5) * 86400000.0) AS INTEGER) * 1000)");
             }
             Dialect::Postgres => {
                 self.push("CAST(EXTRACT(EPOCH FROM ")
                     .qualified(alias, column)
-                    .push(") AS double precision)");
+                    .push(") * 1000000 AS BIGINT)");
             }
             Dialect::MySql => {
-                self.push("(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ")
+                self.push("TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', ")
                     .qualified(alias, column)
-                    .push(") / 1e6)");
+                    .push(")");
             }
         }
         self

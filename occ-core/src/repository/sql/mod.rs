@@ -48,9 +48,17 @@ pub use sqlx;
 /// How a model maps to a table. Derived with `#[occ(table = "…")]`; the
 /// row is read back with the model's `sqlx::FromRow`.
 ///
-/// Written by hand, for a model whose columns the derive cannot name:
+/// Written by hand, for a model whose columns the derive cannot name. The
+/// version's column may have any name (here `rev`, as `FromRow` reads it
+/// too); a modification time's column goes in
+/// [`LAST_MODIFIED_COLUMN`](SqlModel::LAST_MODIFIED_COLUMN), not among the
+/// data columns, and is never bound: the repository sets it from the
+/// database's clock (this one needs the `chrono` feature):
 ///
 /// ```
+/// # #[cfg(feature = "chrono")]
+/// # mod example {
+/// use chrono::{DateTime, Utc};
 /// use occ_core::repository::sql::SqlModel;
 /// use occ_core::Versioned;
 /// use sqlx::error::BoxDynError;
@@ -63,6 +71,9 @@ pub use sqlx;
 ///     #[sqlx(rename = "rev")]
 ///     version: i64,
 ///     text: String,
+///     #[occ(last_modified)]
+///     #[sqlx(rename = "changed_at")]
+///     changed: DateTime<Utc>,
 /// }
 ///
 /// impl<DB: Database> SqlModel<DB> for Note
@@ -75,6 +86,8 @@ pub use sqlx;
 ///     const ID_COLUMN: &'static str = "id";
 ///     const VERSION_COLUMN: &'static str = "rev";
 ///     const DATA_COLUMNS: &'static [&'static str] = &["text"];
+///     // Set by the database on every write; `bind_data` leaves it out.
+///     const LAST_MODIFIED_COLUMN: Option<&'static str> = Some("changed_at");
 ///
 ///     fn bind_id(id: &i64, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
 ///         args.add(*id)
@@ -84,6 +97,17 @@ pub use sqlx;
 ///         args.add(&self.text)
 ///     }
 /// }
+///
+/// # #[cfg(feature = "sqlite")]
+/// # pub fn check() {
+/// assert_eq!(
+///     <Note as SqlModel<sqlx::Sqlite>>::LAST_MODIFIED_COLUMN,
+///     Some("changed_at")
+/// );
+/// # }
+/// # }
+/// # #[cfg(all(feature = "chrono", feature = "sqlite"))]
+/// # example::check();
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` has no table mapping for `{DB}`",
@@ -179,8 +203,8 @@ enum Check {
     Nothing,
     VersionIn(usize),
     VersionNotIn(usize),
-    /// The modification time is at or before a date (whole seconds since
-    /// the epoch, bound as one value).
+    /// The modification time is at or before a date (microseconds since
+    /// the epoch, bound as one value), or unknown.
     UnmodifiedSince,
 }
 
@@ -273,8 +297,17 @@ impl Statements {
             Check::VersionIn(n) => (" IN (", n),
             Check::VersionNotIn(n) => (" NOT IN (", n),
             Check::UnmodifiedSince => {
+                // A row without a time passes, as in memory: the condition
+                // is ignored when there is no modification date (RFC 9110
+                // §13.1.4).
                 if let Some(column) = self.last_modified {
-                    sql.push(" AND ").ident(column).push(" <= ").epoch_param();
+                    sql.push(" AND (")
+                        .ident(column)
+                        .push(" IS NULL OR ")
+                        .ident(column)
+                        .push(" <= ")
+                        .epoch_param()
+                        .push(")");
                 }
                 return;
             }
@@ -301,7 +334,7 @@ impl Statements {
             sql.ident(column).push(" = ").param().push(", ");
         }
         if let Some(column) = self.last_modified {
-            sql.ident(column).push(" = ").clock().push(", ");
+            sql.ident(column).push(" = ").clock_after(column).push(", ");
         }
         sql.ident(self.version)
             .push(" = ")
@@ -436,7 +469,7 @@ fn finish(sql: SqlText) -> SqlStr {
 }
 
 /// A write condition as SQL: the check and the values to bind (versions,
-/// or a date as seconds since the epoch), or `None` when no row can match
+/// or a date as microseconds since the epoch), or `None` when no row can match
 /// (an empty `If-Match` list). `dated`: the table has a modification-time
 /// column to compare `UnmodifiedSince` with.
 fn check_of<V: VersionNumber>(
@@ -452,15 +485,40 @@ fn check_of<V: VersionNumber>(
         WriteCondition::VersionNotIn(v) if v.is_empty() => Some((Check::Nothing, Vec::new())),
         WriteCondition::VersionNotIn(v) => Some((Check::VersionNotIn(v.len()), ints(v))),
         WriteCondition::UnmodifiedSince(since) if dated => {
-            // HTTP dates are whole seconds, from 1970 on.
-            let secs = since
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(-1, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            Some((Check::UnmodifiedSince, vec![secs]))
+            // At full precision, as the memory repository compares: an
+            // HTTP date is whole seconds, but a date kept from a model
+            // read (or a rounded `Last-Modified`) is not.
+            Some((Check::UnmodifiedSince, vec![micros_since_epoch(*since)]))
         }
         WriteCondition::Unconditional
         | WriteCondition::Exists
         | WriteCondition::UnmodifiedSince(_) => Some((Check::Nothing, Vec::new())),
+    }
+}
+
+/// `t` as whole microseconds since the epoch, rounded down (so that a
+/// stored time, which has at most microseconds, is at or before `t`
+/// exactly when it is at or before the result); saturated at the ends of
+/// `i64`.
+fn micros_since_epoch(t: SystemTime) -> i64 {
+    match t.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_micros()).unwrap_or(i64::MAX),
+        Err(before) => {
+            let before = before.duration();
+            let whole = i64::try_from(before.as_micros()).unwrap_or(i64::MAX);
+            let partial = before.subsec_nanos() % 1_000 != 0;
+            (-whole).saturating_sub(i64::from(partial))
+        }
+    }
+}
+
+/// The inverse of [`micros_since_epoch`].
+fn time_of_micros(micros: i64) -> Option<SystemTime> {
+    let magnitude = Duration::from_micros(micros.unsigned_abs());
+    if micros >= 0 {
+        SystemTime::UNIX_EPOCH.checked_add(magnitude)
+    } else {
+        SystemTime::UNIX_EPOCH.checked_sub(magnitude)
     }
 }
 
@@ -469,6 +527,24 @@ fn check_of<V: VersionNumber>(
 /// Every conditional operation is one statement on its happy path
 /// (MariaDB: one transaction), with the request's condition in the `WHERE`
 /// clause; see the [module docs](self).
+///
+/// A modification time (`#[occ(last_modified)]`) is never bound: every
+/// write sets it from the database's clock, and never to a time at or
+/// before the one stored, so that the times of a row only grow. Its column
+/// is `TIMESTAMPTZ` on PostgreSQL, `DATETIME(6)` on MariaDB/MySQL, and
+/// `TEXT` on SQLite (milliseconds, as `2026-05-04T10:20:30.123Z`).
+///
+/// Ids the database assigns ([`Repository::create_with_new_id`]) come from
+/// an identity column on PostgreSQL (`BIGINT GENERATED ALWAYS AS
+/// IDENTITY`), `AUTO_INCREMENT` on MariaDB/MySQL, and `INTEGER PRIMARY KEY
+/// AUTOINCREMENT` on SQLite: without `AUTOINCREMENT`, SQLite gives the
+/// largest id again once its row is deleted, and the new resource would
+/// have the deleted one's entity tag (same id, version 1). When clients may
+/// also choose ids (`#[occ(generated(client_may_choose))]`), PostgreSQL
+/// needs `GENERATED BY DEFAULT AS IDENTITY`, and its sequence does not skip
+/// the ids clients took: a later assigned id can collide with one, and that
+/// insert is refused as a constraint violation (the memory repository skips
+/// them). Prefer UUIDs there.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -730,20 +806,18 @@ where
         }
     }
 
-    /// The modification time a version-only read returned, as seconds
-    /// since the epoch.
+    /// The modification time a version-only read returned, as
+    /// microseconds since the epoch (`NULL` when the row has none).
     fn modified_of(&self, row: &DB::Row) -> Result<Option<SystemTime>, RepositoryError<M>>
     where
-        f64: for<'r> Decode<'r, DB> + Type<DB>,
+        i64: for<'r> Decode<'r, DB>,
         for<'n> &'n str: ColumnIndex<DB::Row>,
     {
         if self.statements.last_modified.is_none() {
             return Ok(None);
         }
-        let secs: Option<f64> = row.try_get("occ_current_modified").map_err(map_error)?;
-        Ok(secs
-            .and_then(|s| Duration::try_from_secs_f64(s).ok())
-            .map(|d| SystemTime::UNIX_EPOCH + d))
+        let micros: Option<i64> = row.try_get("occ_current_modified").map_err(map_error)?;
+        Ok(micros.and_then(time_of_micros))
     }
 
     /// `UnmodifiedSince` on a model without a modification-time column (a
@@ -789,7 +863,6 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    f64: for<'r> Decode<'r, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
@@ -1249,4 +1322,27 @@ pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
         }
     }
     open().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_round_trip_through_microseconds() {
+        let at = |micros: i64| time_of_micros(micros).unwrap();
+        for micros in [0, 1, 999_999, 1_700_000_000_123_456, -1, -1_500_000] {
+            assert_eq!(micros_since_epoch(at(micros)), micros);
+        }
+    }
+
+    #[test]
+    fn microseconds_are_rounded_down() {
+        let epoch = SystemTime::UNIX_EPOCH;
+        let after = epoch + Duration::from_nanos(1_999);
+        assert_eq!(micros_since_epoch(after), 1);
+        let before = epoch - Duration::from_nanos(1_001);
+        assert_eq!(micros_since_epoch(before), -2);
+        assert_eq!(micros_since_epoch(epoch - Duration::from_micros(3)), -3);
+    }
 }

@@ -1,0 +1,14 @@
+use occ_core::Versioned;
+
+#[derive(Versioned, sqlx::FromRow)]
+#[occ(table = "profiles")]
+struct Profile {
+    id: i64,
+    #[version]
+    version: i64,
+    #[occ(column = "full_name")]
+    #[sqlx(rename = "display_name")]
+    name: String,
+}
+
+fn main() {}
