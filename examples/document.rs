@@ -10,7 +10,6 @@ use std::sync::Arc;
 use axum::Router;
 use chrono::{DateTime, Utc};
 use occ_axum::routes::ConditionalRoutes;
-use occ_core::repository::sql::{sqlite_pool, MySqlRepository, PgRepository, SqliteRepository};
 use occ_core::repository::Repository;
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
@@ -86,32 +85,13 @@ pub type Documents = dyn Repository<Document>;
 /// Opens `database_url` (`sqlite:`, `postgres:` or `mysql:`/`mariadb:`),
 /// creates the table if needed and checks that it fits the model.
 pub async fn connect(database_url: &str) -> Result<Arc<Documents>, BoxDynError> {
-    let repo: Arc<Documents> = if database_url.starts_with("postgres") {
-        let pool = sqlx::PgPool::connect(database_url).await?;
-        let mut tx = pool.begin().await?;
-        // Servers starting together create the table once.
-        sqlx::query("SELECT pg_advisory_xact_lock(4242008)")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(POSTGRES_SCHEMA).execute(&mut *tx).await?;
-        tx.commit().await?;
-        let repo = PgRepository::<Document>::new(pool);
-        repo.verify().await?;
-        Arc::new(repo)
-    } else if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
-        let pool = sqlx::MySqlPool::connect(database_url).await?;
-        sqlx::query(MYSQL_SCHEMA).execute(&pool).await?;
-        let repo = MySqlRepository::<Document>::new(pool);
-        repo.verify().await?;
-        Arc::new(repo)
-    } else {
-        let pool = sqlite_pool(database_url).await?;
-        sqlx::query(SQLITE_SCHEMA).execute(&pool).await?;
-        let repo = SqliteRepository::<Document>::new(pool);
-        repo.verify().await?;
-        Arc::new(repo)
+    let tables = crate::Tables {
+        postgres: POSTGRES_SCHEMA,
+        mysql: MYSQL_SCHEMA,
+        sqlite: SQLITE_SCHEMA,
+        lock: 4_242_008,
     };
-    Ok(repo)
+    crate::open::<Document>(database_url, &tables).await
 }
 
 /// The service: `/documents` with required preconditions, `POST` assigning
@@ -154,12 +134,5 @@ pub async fn run(
     let repo = connect(database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
-    let listener = tokio::net::TcpListener::bind(listen_addr)
-        .await
-        .map_err(|e| format!("cannot listen on {listen_addr}: {e}"))?;
-    on_listening(listener.local_addr()?);
-    axum::serve(listener, app(repo))
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
+    crate::serve(listen_addr, app(repo), on_listening, shutdown).await
 }

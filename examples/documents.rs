@@ -17,32 +17,13 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3001".into());
-    let database_url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://documents.db".into());
-    let shown_url = occ_examples::redact(&database_url);
-    let served = occ_examples::document::run(
-        &addr,
-        &database_url,
-        |bound| tracing::info!("documents listening on http://{bound}, database {shown_url}"),
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
+    occ_examples::example_main(
+        "documents",
+        "127.0.0.1:3001",
+        "sqlite://documents.db",
+        |addr, url, on_listening| async move {
+            occ_examples::document::run(&addr, &url, on_listening, occ_examples::ctrl_c()).await
         },
     )
-    .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // The database URL may hold a password: errors name the
-            // redacted form only.
-            eprintln!("{}", error.to_string().replace(&database_url, &shown_url));
-            ExitCode::FAILURE
-        }
-    }
+    .await
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use axum::Router;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
-use occ_core::repository::sql::{sqlite_pool, MySqlRepository, PgRepository, SqliteRepository};
+use occ_core::repository::sql::{
+    sqlite_pool, MySqlRepository, PgRepository, SqlModel, SqliteRepository,
+};
 use occ_core::repository::{Repository, RepositoryError};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
@@ -54,17 +56,59 @@ pub type Profiles = dyn Repository<Profile>;
 /// column), and seeds profile 42 (Ava, Paris) at version 7 when the table
 /// is empty, so the reference scenario replays verbatim.
 pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
-    let repo: Arc<Profiles> = if database_url.starts_with("postgres") {
+    let repo = open::<Profile>(
+        database_url,
+        &Tables {
+            postgres: SCHEMA,
+            mysql: SCHEMA,
+            sqlite: SCHEMA,
+            lock: 4_242_007,
+        },
+    )
+    .await?;
+    seed(&*repo).await?;
+    Ok(repo)
+}
+
+/// One table's `CREATE TABLE IF NOT EXISTS` on each database, and the key
+/// of the PostgreSQL advisory lock under which it is run.
+#[derive(Debug, Clone, Copy)]
+pub struct Tables {
+    /// On PostgreSQL.
+    pub postgres: &'static str,
+    /// On MariaDB and MySQL.
+    pub mysql: &'static str,
+    /// On SQLite.
+    pub sqlite: &'static str,
+    /// `CREATE TABLE IF NOT EXISTS` is not safe against itself in
+    /// PostgreSQL: servers starting together take turns on this lock.
+    pub lock: i64,
+}
+
+/// Opens `database_url` (a `sqlite:`, `postgres:` or `mysql:` URL; MariaDB
+/// is `mysql:` too, or `mariadb:`), creates the table if needed and checks
+/// that it fits the model (a wrong schema fails here, naming the column).
+pub async fn open<M>(
+    database_url: &str,
+    tables: &Tables,
+) -> Result<Arc<dyn Repository<M>>, BoxDynError>
+where
+    M: SqlModel<sqlx::Sqlite> + SqlModel<sqlx::Postgres> + SqlModel<sqlx::MySql>,
+    M::Id: Send + Sync,
+    SqliteRepository<M>: Repository<M>,
+    PgRepository<M>: Repository<M>,
+    MySqlRepository<M>: Repository<M>,
+{
+    Ok(if database_url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(database_url).await?;
-        // `CREATE TABLE IF NOT EXISTS` is not safe against itself in
-        // PostgreSQL: servers starting together take turns.
         let mut tx = pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(4242007)")
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(tables.lock)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(SCHEMA).execute(&mut *tx).await?;
+        sqlx::query(tables.postgres).execute(&mut *tx).await?;
         tx.commit().await?;
-        let repo = PgRepository::<Profile>::new(pool);
+        let repo = PgRepository::<M>::new(pool);
         repo.verify().await?;
         Arc::new(repo)
     } else if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
@@ -72,19 +116,17 @@ pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
         // MariaDB and MySQL hold a metadata lock for the DDL: servers
         // starting together see the table created once, and the others'
         // `IF NOT EXISTS` only warns.
-        sqlx::query(SCHEMA).execute(&pool).await?;
-        let repo = MySqlRepository::<Profile>::new(pool);
+        sqlx::query(tables.mysql).execute(&pool).await?;
+        let repo = MySqlRepository::<M>::new(pool);
         repo.verify().await?;
         Arc::new(repo)
     } else {
         let pool = sqlite_pool(database_url).await?;
-        sqlx::query(SCHEMA).execute(&pool).await?;
-        let repo = SqliteRepository::<Profile>::new(pool);
+        sqlx::query(tables.sqlite).execute(&pool).await?;
+        let repo = SqliteRepository::<M>::new(pool);
         repo.verify().await?;
         Arc::new(repo)
-    };
-    seed(&*repo).await?;
-    Ok(repo)
+    })
 }
 
 /// Inserts profile 42 at version 7 if the table is empty.
@@ -140,14 +182,68 @@ pub async fn run(
     let repo = connect(database_url)
         .await
         .map_err(|e| format!("cannot open the database: {e}"))?;
+    serve(listen_addr, app(repo), on_listening, shutdown).await
+}
+
+/// Binds `listen_addr`, calls `on_listening` with the bound address, and
+/// serves `app` until `shutdown` completes.
+pub async fn serve(
+    listen_addr: &str,
+    app: Router,
+    on_listening: impl FnOnce(std::net::SocketAddr),
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), BoxDynError> {
     let listener = tokio::net::TcpListener::bind(listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {listen_addr}: {e}"))?;
     on_listening(listener.local_addr()?);
-    axum::serve(listener, app(repo))
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// An example's `main`: logs to stderr (`RUST_LOG`, default `info`), reads
+/// `LISTEN_ADDR` and `DATABASE_URL` (with these defaults), serves until
+/// Ctrl-C with `run(listen_addr, database_url, on_listening, shutdown)`,
+/// and reports a failure with the URL's password redacted.
+pub async fn example_main<F, Fut>(
+    name: &str,
+    default_addr: &str,
+    default_database: &str,
+    run: F,
+) -> std::process::ExitCode
+where
+    F: FnOnce(String, String, Box<dyn FnOnce(std::net::SocketAddr) + Send>) -> Fut,
+    Fut: std::future::Future<Output = Result<(), BoxDynError>>,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| default_addr.into());
+    let database_url = std::env::var("DATABASE_URL").unwrap_or_else(|_| default_database.into());
+    let shown_url = redact(&database_url);
+    let (name, shown) = (name.to_owned(), shown_url.clone());
+    let on_listening = Box::new(move |bound: std::net::SocketAddr| {
+        tracing::info!("{name} listening on http://{bound}, database {shown}");
+    });
+    match run(addr, database_url.clone(), on_listening).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // The database URL may hold a password: errors name the
+            // redacted form only.
+            eprintln!("{}", error.to_string().replace(&database_url, &shown_url));
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on Ctrl-C: the examples' shutdown signal.
+pub async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
 }
 
 /// `url` without its password, for logs and error messages.

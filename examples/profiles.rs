@@ -16,32 +16,13 @@ use std::process::ExitCode;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let addr = std::env::var("LISTEN_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let database_url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite://profiles.db".into());
-    let shown_url = occ_examples::redact(&database_url);
-    let served = occ_examples::run(
-        &addr,
-        &database_url,
-        |bound| tracing::info!("profiles listening on http://{bound}, database {shown_url}"),
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
+    occ_examples::example_main(
+        "profiles",
+        "127.0.0.1:3000",
+        "sqlite://profiles.db",
+        |addr, url, on_listening| async move {
+            occ_examples::run(&addr, &url, on_listening, occ_examples::ctrl_c()).await
         },
     )
-    .await;
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            // The database URL may hold a password: errors name the
-            // redacted form only.
-            eprintln!("{}", error.to_string().replace(&database_url, &shown_url));
-            ExitCode::FAILURE
-        }
-    }
+    .await
 }
