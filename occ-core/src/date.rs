@@ -178,6 +178,11 @@ fn to_second(t: SystemTime) -> SystemTime {
 /// assert_eq!(http_last_modified(write, later), UNIX_EPOCH + Duration::from_secs(11));
 /// ```
 pub fn http_last_modified(modified: SystemTime, now: SystemTime) -> SystemTime {
+    if modified > now {
+        // A time ahead of this clock (a store's times never go back, even
+        // when a clock does): any earlier date passes no state.
+        return to_second(now);
+    }
     let floor = to_second(modified);
     let whole = floor == modified;
     let ceil = if whole {
@@ -221,6 +226,10 @@ mod tests {
             }
             // Writers are not starved: a second and a bit later, it passes.
             assert!(http_last_modified(ms(write), ms(write + 1_001)) >= ms(write));
+            // A time ahead of the clock: a date before it, not after the clock.
+            let behind = ms(write - 1_500);
+            assert!(http_last_modified(ms(write), behind) <= behind);
+            assert!(http_last_modified(ms(write), behind) < ms(write));
         }
     }
 
