@@ -12,6 +12,8 @@
 //! `LISTEN_ADDR` (default `127.0.0.1:3001`) and `DATABASE_URL` (default: the
 //! SQLite file `documents.db` in the working directory; `sqlite::memory:`,
 //! `postgres://…` and `mysql://…` (MariaDB or MySQL) work too).
+//! `CORS_ORIGIN=https://app.example` lets browser pages of that origin call
+//! it and read its `ETag`, `Last-Modified` and `Location`.
 
 use std::process::ExitCode;
 

@@ -186,13 +186,23 @@ pub async fn run(
 }
 
 /// Binds `listen_addr`, calls `on_listening` with the bound address, and
-/// serves `app` until `shutdown` completes.
+/// serves `app` until `shutdown` completes; with CORS for the origin named
+/// by `CORS_ORIGIN` when it is set (see [`cors`]).
 pub async fn serve(
     listen_addr: &str,
     app: Router,
     on_listening: impl FnOnce(std::net::SocketAddr),
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), BoxDynError> {
+    let app = match std::env::var("CORS_ORIGIN") {
+        Ok(origin) if !origin.is_empty() => {
+            let app =
+                with_cors(app, &origin).map_err(|e| format!("CORS_ORIGIN {origin:?}: {e}"))?;
+            tracing::info!("CORS allowed for {origin}");
+            app
+        }
+        _ => app,
+    };
     let listener = tokio::net::TcpListener::bind(listen_addr)
         .await
         .map_err(|e| format!("cannot listen on {listen_addr}: {e}"))?;
@@ -201,6 +211,83 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await?;
     Ok(())
+}
+
+/// CORS for browser clients on `origin` (such as `https://app.example`):
+/// they may send the precondition headers (and `Idempotency-Key`) with any
+/// method of the routes, and read the validators and `Location` of the
+/// answers, which a cross-origin script cannot otherwise see.
+///
+/// The layer answers every `OPTIONS` itself; [`with_cors`] keeps the
+/// routes' own `OPTIONS` answers.
+pub fn cors(origin: &str) -> Result<tower_http::cors::CorsLayer, BoxDynError> {
+    use http::header::{
+        CONTENT_TYPE, ETAG, IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE,
+        LAST_MODIFIED, LOCATION,
+    };
+    use http::{HeaderName, HeaderValue, Method};
+    let origin = HeaderValue::from_str(origin)?;
+    Ok(tower_http::cors::CorsLayer::new()
+        // Only a request from this origin gets it back.
+        .allow_origin(tower_http::cors::AllowOrigin::list([origin]))
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            CONTENT_TYPE,
+            IF_MATCH,
+            IF_NONE_MATCH,
+            IF_MODIFIED_SINCE,
+            IF_UNMODIFIED_SINCE,
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([ETAG, LAST_MODIFIED, LOCATION])
+        .max_age(std::time::Duration::from_secs(600)))
+}
+
+/// `app` with [`cors`] for `origin`, where only a preflight (`OPTIONS`
+/// with `Access-Control-Request-Method`) is answered by the CORS layer:
+/// any other `OPTIONS` reaches the routes, so their `Allow` and
+/// `Accept-Patch` answers survive, with the origin allowed to read them.
+pub fn with_cors(app: Router, origin: &str) -> Result<Router, BoxDynError> {
+    use http::header::{ACCESS_CONTROL_ALLOW_ORIGIN, ACCESS_CONTROL_REQUEST_METHOD, ORIGIN, VARY};
+    use tower::ServiceExt as _;
+    let allowed = http::HeaderValue::from_str(origin)?;
+    // tower-http's layer takes every OPTIONS for a preflight.
+    let with_layer = app.clone().layer(cors(origin)?);
+    Ok(
+        Router::new().fallback(move |request: axum::extract::Request| {
+            let plain_options = request.method() == http::Method::OPTIONS
+                && !request
+                    .headers()
+                    .contains_key(ACCESS_CONTROL_REQUEST_METHOD);
+            let from_origin = request.headers().get(ORIGIN) == Some(&allowed);
+            let (service, allowed) = match plain_options {
+                true => (app.clone(), allowed.clone()),
+                false => (with_layer.clone(), allowed.clone()),
+            };
+            async move {
+                let mut response = match service.oneshot(request).await {
+                    Ok(response) => response,
+                    Err(never) => match never {},
+                };
+                if plain_options {
+                    let headers = response.headers_mut();
+                    headers.append(VARY, http::HeaderValue::from_static("origin"));
+                    if from_origin {
+                        headers.insert(ACCESS_CONTROL_ALLOW_ORIGIN, allowed);
+                    }
+                }
+                response
+            }
+        }),
+    )
 }
 
 /// An example's `main`: logs to stderr (`RUST_LOG`, default `info`), reads

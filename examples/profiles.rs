@@ -11,6 +11,8 @@
 //! `LISTEN_ADDR` (default `127.0.0.1:3000`) and `DATABASE_URL` (default: the
 //! SQLite file `profiles.db` in the working directory; `sqlite::memory:`,
 //! `postgres://…` and `mysql://…` (MariaDB or MySQL) work too).
+//! `CORS_ORIGIN=https://app.example` lets browser pages of that origin call
+//! it and read its `ETag`, `Last-Modified` and `Location`.
 
 use std::process::ExitCode;
 
