@@ -663,6 +663,25 @@ async fn ev_3_s14_options_ignores_preconditions_and_lists_methods() {
 }
 
 #[tokio::test]
+async fn r412_3_decision_16_failed_if_match_carries_current_representation() {
+    let s = setup().await;
+    let get = send(&s.app, Method::GET, "/docs/1", &[], "").await;
+    let r = send(
+        &s.app,
+        Method::PUT,
+        "/docs/1",
+        &[JSON, ("if-match", "\"doc-1-v2\"")],
+        r#"{"title":"Mine","pages":2}"#,
+    )
+    .await;
+    r.assert_problem(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(r.header("etag"), Some(V3));
+    assert_eq!(r.json()["current_etag"], json!(V3));
+    assert_eq!(r.json()["current"], get.json());
+    assert_eq!(stored(&s).await, doc(1, 3, "One"));
+}
+
+#[tokio::test]
 async fn method_not_allowed_is_405_with_allow_as_problem() {
     let s = setup().await;
     let r = send(&s.app, Method::POST, "/docs/1", &[JSON], "{}").await;
