@@ -56,8 +56,8 @@ pub enum PutMode {
 /// | `PATCH /{id}` | `application/merge-patch+json`, atomic |
 /// | `DELETE /{id}` | 204 |
 /// | `POST /` | 201 with `Location` and `ETag` |
-/// | `GET /` | keyset pages: `?after=<id>&limit=<n>` |
-/// | `OPTIONS` | `Allow` and `Accept-Patch`; other methods get 405 with `Allow` |
+/// | `GET /` | keyset pages: `?after=<id>&limit=<n>`; any other parameter is 400 |
+/// | `OPTIONS` | `Allow`, and `Accept-Patch` on `/{id}`; other methods get 405 with `Allow` |
 ///
 /// Writes without a precondition get 428 under the default policy. Every
 /// error is `application/problem+json`. A 412 on a resource that exists
@@ -405,11 +405,11 @@ where
             .put(put_item::<M, R>)
             .patch(patch_item::<M, R>)
             .delete(delete_item::<M, R>)
-            .options(|| async { options(ALLOW_ITEM) })
+            .options(|| async { options(ALLOW_ITEM, true) })
             .fallback(|| async { method_not_allowed(ALLOW_ITEM) });
         let collection: MethodRouter<Config<M, R>> = get(list::<M, R>)
             .post(create::<M, R>)
-            .options(|| async { options(ALLOW_COLLECTION) })
+            .options(|| async { options(ALLOW_COLLECTION, false) })
             .fallback(|| async { method_not_allowed(ALLOW_COLLECTION) });
         Router::new()
             .route("/", collection)
@@ -419,12 +419,16 @@ where
     }
 }
 
-fn options(allow: &'static str) -> Response {
+/// OPTIONS: `Allow`, and `Accept-Patch` where PATCH is allowed (the
+/// item; the collection takes no PATCH, so it advertises no patch format).
+fn options(allow: &'static str, patch: bool) -> Response {
     let mut response = crate::bodiless::response(StatusCode::NO_CONTENT);
     let headers = response.headers_mut();
     headers.insert(ALLOW, HeaderValue::from_static(allow));
-    // PATCH-6: advertise the patch format.
-    headers.insert(ACCEPT_PATCH, HeaderValue::from_static(MERGE_PATCH_JSON));
+    if patch {
+        // PATCH-6: advertise the patch format.
+        headers.insert(ACCEPT_PATCH, HeaderValue::from_static(MERGE_PATCH_JSON));
+    }
     response
 }
 
@@ -921,9 +925,11 @@ where
     result.await.into_response()
 }
 
-/// `GET /?after=<id>&limit=<n>`.
+/// `GET /?after=<id>&limit=<n>`. Any other parameter is 400, naming it:
+/// a filter or sort the list does not know would otherwise be ignored
+/// silently, and its client would take the page for what it asked.
 #[derive(Debug, Deserialize)]
-#[serde(bound = "Id: DeserializeOwned")]
+#[serde(bound = "Id: DeserializeOwned", deny_unknown_fields)]
 struct ListQuery<Id> {
     after: Option<Id>,
     limit: Option<u32>,
