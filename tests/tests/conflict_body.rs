@@ -19,14 +19,15 @@ use http_body_util::BodyExt;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_axum::{Conditional, ConditionalRequest, Refusal, Tagged};
 use occ_core::pipeline::Rejection;
-use occ_core::repository::{MemoryRepository, Repository, Scope};
+use occ_core::repository::sql::SqlRepository;
+use occ_core::repository::{MemoryRepository, Repository, Scope, WriteCondition};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Versioned)]
-#[occ(etag = "doc-{id}-v{version}")]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "conflict_docs", etag = "doc-{id}-v{version}")]
 struct Doc {
     id: i64,
     #[version]
@@ -36,8 +37,16 @@ struct Doc {
     title: String,
     // Declared after `title` on purpose: the 412 keeps the GET's member
     // order, which is not alphabetical.
-    pages: u32,
+    pages: i64,
 }
+
+const DDL: &str = "CREATE TABLE conflict_docs (
+    id BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL,
+    tenant_id BIGINT NOT NULL,
+    title TEXT NOT NULL,
+    pages BIGINT NOT NULL
+)";
 
 /// A document with a modification time, for `If-Unmodified-Since`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Versioned)]
@@ -163,12 +172,9 @@ async fn docs_app(
     let created = repo.create(doc(1, "One")).await.unwrap();
     let mut changed = created.clone();
     changed.title = "One, edited".into();
-    repo.update(
-        changed,
-        &occ_core::repository::WriteCondition::VersionIn(vec![created.version]),
-    )
-    .await
-    .unwrap();
+    repo.update(changed, &WriteCondition::VersionIn(vec![created.version]))
+        .await
+        .unwrap();
     let routes = configure(ConditionalRoutes::new(repo.clone()));
     (Router::new().nest("/docs", routes.into_router()), repo)
 }
@@ -438,10 +444,7 @@ async fn rename(
     doc.title = body["title"].as_str().unwrap_or_default().to_owned();
     let read = doc.version;
     let saved = docs
-        .update(
-            doc,
-            &occ_core::repository::WriteCondition::VersionIn(vec![read]),
-        )
+        .update(doc, &WriteCondition::VersionIn(vec![read]))
         .await?;
     Ok(Tagged::written(saved))
 }
@@ -509,4 +512,102 @@ async fn hand_written_handlers_send_the_current_state_too() {
     with.assert_conflict_with(&read, "refuse_with_current");
     let without = send(&app, Method::PUT, "/touch/1", &[STALE], "").await;
     without.assert_conflict_without_current("refuse");
+}
+
+/// Document 1 at version 2 in `repo`, behind routes that create with PUT,
+/// in `mode`.
+async fn edited<R: Repository<Doc> + 'static>(repo: &Arc<R>, mode: PutMode) -> Router {
+    let created = repo.create(doc(1, "One")).await.unwrap();
+    let mut changed = created.clone();
+    changed.title = "One, edited".into();
+    repo.update(changed, &WriteCondition::VersionIn(vec![created.version]))
+        .await
+        .unwrap();
+    let routes = ConditionalRoutes::new(repo.clone())
+        .creating_put(true)
+        .put_mode(mode);
+    Router::new().nest("/docs", routes.into_router())
+}
+
+/// The one-statement write paths of a store: a stale PUT, PATCH and
+/// DELETE, a create-once PUT on an existing row, and HEAD.
+async fn conflicts_on<R: Repository<Doc> + 'static>(repo: Arc<R>, mode: PutMode) {
+    let app = edited(&repo, mode).await;
+    let before = repo.get(&1).await.unwrap();
+    let get = send(&app, Method::GET, "/docs/1", &[], "").await;
+    assert_eq!(get.header("etag"), Some("\"doc-1-v2\""));
+    let body = r#"{"tenant_id":1,"title":"Mine","pages":3}"#;
+    let put = send(&app, Method::PUT, "/docs/1", &[JSON, STALE], body).await;
+    put.assert_conflict_with(&get, &format!("PUT {mode:?}"));
+    let once = send(
+        &app,
+        Method::PUT,
+        "/docs/1",
+        &[JSON, ("if-none-match", "*")],
+        body,
+    )
+    .await;
+    once.assert_conflict_with(&get, &format!("PUT If-None-Match: * {mode:?}"));
+    let patch = send(
+        &app,
+        Method::PATCH,
+        "/docs/1",
+        &[MERGE, STALE],
+        r#"{"title":"Mine"}"#,
+    )
+    .await;
+    patch.assert_conflict_with(&get, "PATCH");
+    let delete = send(&app, Method::DELETE, "/docs/1", &[STALE], "").await;
+    delete.assert_conflict_with(&get, "DELETE");
+    let head = send(&app, Method::HEAD, "/docs/1", &[STALE], "").await;
+    assert_eq!(head.status, StatusCode::PRECONDITION_FAILED);
+    assert_eq!(head.body, "");
+    assert_eq!(repo.get(&1).await.unwrap(), before, "nothing was written");
+}
+
+#[tokio::test]
+async fn sql_412_carries_the_get_body_sqlite() {
+    for mode in [PutMode::Replace, PutMode::Merge] {
+        let (pool, _) = occ_tests::sqlite_file_pool("occ_conflict").await;
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        conflicts_on(
+            Arc::new(SqlRepository::<sqlx::Sqlite, Doc>::new(pool)),
+            mode,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn sql_412_carries_the_get_body_postgres() {
+    let Some(url) = occ_tests::postgres_url("sql_412_carries_the_get_body_postgres") else {
+        return;
+    };
+    for mode in [PutMode::Replace, PutMode::Merge] {
+        let schema = occ_tests::unique_name("occ_conflict");
+        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        conflicts_on(
+            Arc::new(SqlRepository::<sqlx::Postgres, Doc>::new(pool)),
+            mode,
+        )
+        .await;
+        occ_tests::drop_schema(&url, &schema).await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn sql_412_carries_the_get_body_mysql() {
+    let Some(url) = occ_tests::mysql_url("sql_412_carries_the_get_body_mysql") else {
+        return;
+    };
+    for mode in [PutMode::Replace, PutMode::Merge] {
+        let database = occ_tests::unique_name("occ_conflict");
+        let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+        sqlx::query(DDL).execute(&pool).await.unwrap();
+        conflicts_on(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool)), mode).await;
+        occ_tests::drop_database(&url, &database).await;
+    }
 }
