@@ -382,6 +382,11 @@ impl From<NotModified> for Refusal {
 }
 
 impl<M: Versioned> From<RepositoryError<M>> for Refusal {
+    /// The refusal for a repository outcome (`?` in a handler). A failed
+    /// write condition is 412 with the current tag; for the current
+    /// representation too, convert with
+    /// `Refusal::from_rejection_with_current(Rejection::<M, Problem>::Repository(error))`
+    /// ([`from_rejection_with_current`](Refusal::from_rejection_with_current)).
     fn from(error: RepositoryError<M>) -> Self {
         if matches!(error, RepositoryError::NotFound) {
             return Self::missing();

@@ -419,6 +419,49 @@ async fn rows_outside_the_scope_are_404_and_never_show_their_state() {
     own_stale.assert_conflict_with(&get, "own tenant");
 }
 
+#[tokio::test]
+async fn create_once_put_on_a_row_outside_the_scope_shows_nothing() {
+    for mode in [PutMode::Replace, PutMode::Merge] {
+        let (_, repo) = docs_app(|r| r).await;
+        let before = repo.get(&1).await.unwrap();
+        let app = Router::new()
+            .nest(
+                "/docs",
+                ConditionalRoutes::new(repo.clone())
+                    .require_scope(true)
+                    .creating_put(true)
+                    .put_mode(mode)
+                    .into_router(),
+            )
+            .layer(middleware::from_fn(tenant));
+        let r = send(
+            &app,
+            Method::PUT,
+            "/docs/1",
+            &[JSON, ("x-tenant", "2"), ("if-none-match", "*")],
+            r#"{"tenant_id":2,"title":"B","pages":1}"#,
+        )
+        .await;
+        // Decision 19: it does not exist for this caller.
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{mode:?}: {}", r.body);
+        assert_eq!(r.header("etag"), None, "{mode:?}");
+        assert!(!r.body.contains("One, edited"), "{mode:?}: {}", r.body);
+        assert!(!r.body.contains("doc-1-v"), "{mode:?}: {}", r.body);
+        assert_eq!(repo.get(&1).await.unwrap(), before);
+        // The owner's create-once PUT is 412 with the state.
+        let get = send(&app, Method::GET, "/docs/1", &[("x-tenant", "1")], "").await;
+        let own = send(
+            &app,
+            Method::PUT,
+            "/docs/1",
+            &[JSON, ("x-tenant", "1"), ("if-none-match", "*")],
+            r#"{"tenant_id":1,"title":"B","pages":1}"#,
+        )
+        .await;
+        own.assert_conflict_with(&get, &format!("owner, {mode:?}"));
+    }
+}
+
 type Docs = Arc<MemoryRepository<Doc>>;
 
 /// Hand-written: delete through `ConditionalRequest`.
@@ -443,9 +486,21 @@ async fn rename(
         current.ok_or_else(|| Refusal::from(occ_axum::Problem::new(StatusCode::NOT_FOUND)))?;
     doc.title = body["title"].as_str().unwrap_or_default().to_owned();
     let read = doc.version;
+    if body["race"] == json!(true) {
+        // Another writer lands between this handler's read and its swap.
+        let mut other = docs.get(&id).await?;
+        other.pages += 1;
+        docs.update(other, &WriteCondition::VersionIn(vec![read]))
+            .await?;
+    }
+    // A write that lands between the read and this swap: 412 with the
+    // state it left.
     let saved = docs
         .update(doc, &WriteCondition::VersionIn(vec![read]))
-        .await?;
+        .await
+        .map_err(|e| {
+            Refusal::from_rejection_with_current(Rejection::<Doc, occ_axum::Problem>::Repository(e))
+        })?;
     Ok(Tagged::written(saved))
 }
 
@@ -506,6 +561,28 @@ async fn hand_written_handlers_send_the_current_state_too() {
     )
     .await;
     put.assert_conflict_with(&read, "Conditional::check");
+    let raced = send(
+        &app,
+        Method::PUT,
+        "/docs/1",
+        &[JSON, ("if-match", "\"doc-1-v2\"")],
+        r#"{"title":"Mine","race":true}"#,
+    )
+    .await;
+    assert_eq!(
+        raced.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        raced.body
+    );
+    assert_eq!(raced.header("etag"), Some("\"doc-1-v3\""));
+    assert_eq!(raced.json()["current_etag"], json!("\"doc-1-v3\""));
+    assert_eq!(
+        raced.json()["current"],
+        json!({"id": 1, "tenant_id": 1, "title": "One, edited", "pages": 4})
+    );
+    // From here on, version 3 is current.
+    let read = send(&routes_app, Method::GET, "/docs/1", &[], "").await;
     let patch = send(&app, Method::PATCH, "/docs/1", &[STALE], "").await;
     patch.assert_conflict_without_current("Conditional::current_in_412(false)");
     let with = send(&app, Method::POST, "/touch/1", &[STALE], "").await;
