@@ -1,6 +1,7 @@
 //! A well-behaved client of a conditional resource: read, modify, write
-//! with `If-Match`; on 412, take the current state the server sent back,
-//! apply the change again, and retry.
+//! with `If-Match`; on 412, take the current state the server sent back in
+//! the problem details (`current` and `current_etag`), apply the change
+//! again, and retry, without reading the resource again.
 //!
 //! ```sh
 //! cargo run --example profiles &          # or let this example start one
@@ -11,8 +12,8 @@
 //! a free port. Two clients then edit profile 42 at the same time: one
 //! changes the city, the other the name. Each write carries the ETag it
 //! read, so the slower one gets 412 instead of silently overwriting the
-//! other's change; it re-reads, re-applies its own edit and succeeds. Both
-//! edits survive.
+//! other's change; it re-applies its own edit to the state that 412 carries
+//! and succeeds, with no second GET. Both edits survive.
 
 use std::time::Duration;
 
@@ -33,9 +34,30 @@ struct Edited {
     conflicts: u32,
 }
 
-/// Reads `url`, applies `change` to the body, and PUTs it back with
-/// `If-Match`; on 412 starts over from a fresh read. `pause` widens the
-/// window between read and write, to show the conflict.
+/// The `ETag` header of a response.
+fn etag_of(response: &reqwest::Response) -> Result<String, Error> {
+    Ok(response
+        .headers()
+        .get(header::ETAG)
+        .ok_or("the server sent no ETag")?
+        .to_str()?
+        .to_owned())
+}
+
+/// Reads `url` with GET: the representation and its tag.
+async fn read(client: &Client, url: &str) -> Result<(String, Value), Error> {
+    let read = client.get(url).send().await?.error_for_status()?;
+    let etag = etag_of(&read)?;
+    Ok((etag, read.json().await?))
+}
+
+/// Reads `url` once, applies `change` to the body, and PUTs it back with
+/// `If-Match`. On 412 the problem details carry the current state (the
+/// `current` member, as a GET would return it) and its tag: `change` is
+/// applied to that state and the PUT retried, without another GET. Only
+/// a server that leaves the representation out of its 412s costs a GET
+/// again. `pause` widens the window between read and write, to show the
+/// conflict.
 async fn edit(
     client: &Client,
     url: &str,
@@ -44,16 +66,9 @@ async fn edit(
     change: impl Fn(&mut Value),
 ) -> Result<Edited, Error> {
     let mut conflicts = 0;
+    let (mut etag, mut body) = read(client, url).await?;
+    println!("{who}: read {etag} {body}");
     for attempt in 1..=MAX_ATTEMPTS {
-        let read = client.get(url).send().await?.error_for_status()?;
-        let etag = read
-            .headers()
-            .get(header::ETAG)
-            .ok_or("the server sent no ETag")?
-            .to_str()?
-            .to_owned();
-        let mut body: Value = read.json().await?;
-        println!("{who}: read {etag} {body}");
         change(&mut body);
         tokio::time::sleep(pause).await;
 
@@ -65,12 +80,7 @@ async fn edit(
             .await?;
         match write.status() {
             StatusCode::OK => {
-                let etag = write
-                    .headers()
-                    .get(header::ETAG)
-                    .ok_or("the server sent no ETag")?
-                    .to_str()?
-                    .to_owned();
+                let etag = etag_of(&write)?;
                 let body = write.json().await?;
                 println!("{who}: wrote {etag} {body}");
                 return Ok(Edited {
@@ -81,13 +91,26 @@ async fn edit(
             }
             StatusCode::PRECONDITION_FAILED => {
                 conflicts += 1;
-                // The problem details carry the current ETag: someone else
-                // wrote first. Our edit is re-applied to their version.
+                // Someone else wrote first. The problem details carry their
+                // version: our edit is re-applied to it.
                 let problem: Value = write.json().await?;
-                println!(
-                    "{who}: 412 on attempt {attempt}, current is {}; re-reading",
-                    problem["current_etag"]
-                );
+                match (&problem["current_etag"], problem.get("current")) {
+                    (Value::String(current_etag), Some(current)) => {
+                        println!(
+                            "{who}: 412 on attempt {attempt}, current is {current_etag}; \
+                             retrying from the state in the 412 body, without a GET"
+                        );
+                        etag.clone_from(current_etag);
+                        body = current.clone();
+                    }
+                    _ => {
+                        println!(
+                            "{who}: 412 on attempt {attempt} without the current state; re-reading"
+                        );
+                        (etag, body) = read(client, url).await?;
+                        println!("{who}: read {etag} {body}");
+                    }
+                }
             }
             status => {
                 let problem = write.text().await?;

@@ -36,6 +36,9 @@ struct Fields {
     title: Cow<'static, str>,
     detail: Option<Cow<'static, str>>,
     current_etag: Option<EntityTag>,
+    /// The current representation as JSON text, exactly as a GET serializes
+    /// it (design decision 16).
+    current: Option<String>,
     header: Option<(HeaderName, HeaderValue)>,
     no_store: bool,
     head: bool,
@@ -64,6 +67,7 @@ impl Problem {
             title: Cow::Borrowed(status.canonical_reason().unwrap_or("Error")),
             detail: None,
             current_etag: None,
+            current: None,
             header: None,
             no_store: false,
             head: false,
@@ -93,6 +97,45 @@ impl Problem {
     pub fn with_current_etag(mut self, etag: EntityTag) -> Self {
         self.0.current_etag = Some(etag);
         self
+    }
+
+    /// Sends the resource's current representation as the `current`
+    /// member, serialized as a GET of the resource serializes it (design
+    /// decision 16), so that a client refused with 412 can merge and retry
+    /// without reading the resource again. Use it with
+    /// [`with_current_etag`](Self::with_current_etag): the tag says which
+    /// version `current` is.
+    ///
+    /// A representation that does not serialize is left out (and logged):
+    /// the problem is still sent, with the tag alone.
+    ///
+    /// ```
+    /// use axum::http::StatusCode;
+    /// use occ_axum::Problem;
+    /// use occ_core::Versioned;
+    ///
+    /// #[derive(serde::Serialize, Versioned)]
+    /// struct Note { id: u64, #[version] version: u64, text: String }
+    ///
+    /// let note = Note { id: 1, version: 4, text: "hi".into() };
+    /// let problem = Problem::new(StatusCode::PRECONDITION_FAILED)
+    ///     .with_current_etag(note.entity_tag())
+    ///     .with_current(&note);
+    /// assert_eq!(problem.current(), Some(r#"{"id":1,"version":4,"text":"hi"}"#));
+    /// ```
+    pub fn with_current<M: Serialize + ?Sized>(mut self, current: &M) -> Self {
+        match serde_json::to_string(current) {
+            Ok(text) => self.0.current = Some(text),
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize the current representation for a problem");
+            }
+        }
+        self
+    }
+
+    /// Sets the current representation from JSON text made already.
+    pub(crate) fn set_current_text(&mut self, text: String) {
+        self.0.current = Some(text);
     }
 
     /// Adds a header the problem needs, such as `Allow` on 405 or
@@ -128,6 +171,12 @@ impl Problem {
     pub fn current_etag(&self) -> Option<&EntityTag> {
         self.0.current_etag.as_ref()
     }
+
+    /// The current representation carried, as JSON text, if any
+    /// ([`with_current`](Self::with_current)).
+    pub fn current(&self) -> Option<&str> {
+        self.0.current.as_deref()
+    }
 }
 
 impl IntoResponse for Problem {
@@ -148,7 +197,19 @@ impl IntoResponse for Problem {
             Vec::new()
         } else {
             // Serializing strings and a number cannot fail.
-            serde_json::to_vec(&body).unwrap_or_default()
+            let mut bytes = serde_json::to_vec(&body).unwrap_or_default();
+            if let Some(current) = &self.0.current {
+                // The representation's own JSON text, spliced in as the
+                // last member, keeps the bytes a GET sends (member order
+                // included). The body is an object, so it ends with `}`.
+                if bytes.last() == Some(&b'}') {
+                    bytes.pop();
+                    bytes.extend_from_slice(b",\"current\":");
+                    bytes.extend_from_slice(current.as_bytes());
+                    bytes.push(b'}');
+                }
+            }
+            bytes
         };
         let mut response = (self.0.status, bytes).into_response();
         let headers = response.headers_mut();

@@ -8,6 +8,7 @@ use http::{HeaderName, Method, StatusCode, Uri};
 use occ_core::pipeline::Rejection;
 use occ_core::repository::RepositoryError;
 use occ_core::{Failure, ListElement, Preconditions, Versioned};
+use serde::Serialize;
 
 use crate::{NotModified, Problem};
 
@@ -189,8 +190,62 @@ impl Refusal {
         }
     }
 
+    /// Adds the current representation (JSON text) to a 412 that carries
+    /// the current tag; any other refusal is kept as it is, so that a
+    /// missing resource (or one outside the caller's scope, a 404) never
+    /// shows one.
+    pub(crate) fn with_current_text(mut self, current: Option<String>) -> Self {
+        if let (Some(text), Kind::Problem(problem)) = (current, &mut self.0.kind) {
+            if problem.status() == StatusCode::PRECONDITION_FAILED
+                && problem.current_etag().is_some()
+            {
+                problem.set_current_text(text);
+            }
+        }
+        self
+    }
+
+    /// [`from_rejection`](Self::from_rejection), and a 412 on a resource
+    /// that exists also carries its current representation in the
+    /// `current` member, as a GET would send it (design decision 16), so
+    /// that the client can merge and retry without reading it again. A
+    /// 412 on a missing resource carries neither tag nor representation.
+    ///
+    /// Use it where the model is `Serialize`; [`from_rejection`](Self::from_rejection)
+    /// sends the tag alone.
+    ///
+    /// ```
+    /// use http::StatusCode;
+    /// use occ_axum::Refusal;
+    /// use occ_core::pipeline::Rejection;
+    /// use occ_core::{Failure, Versioned};
+    ///
+    /// #[derive(serde::Serialize, Versioned)]
+    /// struct Note { id: u64, #[version] version: u64, text: String }
+    ///
+    /// let current = Note { id: 1, version: 4, text: "hi".into() };
+    /// let rejection: Rejection<Note> = Rejection::PreconditionFailed {
+    ///     failure: Failure::IfMatchMismatch,
+    ///     current: Some(Box::new(current)),
+    /// };
+    /// let refusal = Refusal::from_rejection_with_current(rejection);
+    /// assert_eq!(refusal.status(), StatusCode::PRECONDITION_FAILED);
+    /// let problem = refusal.problem().unwrap();
+    /// assert_eq!(problem.current(), Some(r#"{"id":1,"version":4,"text":"hi"}"#));
+    /// ```
+    pub fn from_rejection_with_current<M, B>(rejection: Rejection<M, B>) -> Self
+    where
+        M: Versioned + Serialize,
+        B: Into<Problem>,
+    {
+        let current = current_text(&rejection);
+        Self::from_rejection(rejection).with_current_text(current)
+    }
+
     /// The refusal for an outcome of the pipeline; the body's own error
-    /// becomes its problem.
+    /// becomes its problem. A 412 carries the current tag (design decision
+    /// 5) but not the representation: see
+    /// [`from_rejection_with_current`](Self::from_rejection_with_current).
     pub fn from_rejection<M, B>(rejection: Rejection<M, B>) -> Self
     where
         M: Versioned,
@@ -219,6 +274,34 @@ impl Refusal {
 }
 
 const NO_RESOURCE: &str = "no resource exists at this URL";
+
+/// The current representation a rejection holds, as JSON text: only a
+/// failed precondition on a resource that exists has one.
+pub(crate) fn current_text<M, B>(rejection: &Rejection<M, B>) -> Option<String>
+where
+    M: Versioned + Serialize,
+{
+    let current: &M = match rejection {
+        Rejection::PreconditionFailed {
+            current: Some(current),
+            ..
+        }
+        | Rejection::Repository(
+            RepositoryError::PreconditionFailed { current }
+            | RepositoryError::AlreadyExists {
+                current: Some(current),
+            },
+        ) => current,
+        _ => return None,
+    };
+    match serde_json::to_string(current) {
+        Ok(text) => Some(text),
+        Err(error) => {
+            tracing::error!(%error, "cannot serialize the current representation for a 412");
+            None
+        }
+    }
+}
 
 const WEAK_IF_MATCH: &str =
     "If-Match compares entity tags strongly, so a weak tag (W/\"…\") never \
@@ -299,6 +382,11 @@ impl From<NotModified> for Refusal {
 }
 
 impl<M: Versioned> From<RepositoryError<M>> for Refusal {
+    /// The refusal for a repository outcome (`?` in a handler). A failed
+    /// write condition is 412 with the current tag; for the current
+    /// representation too, convert with
+    /// `Refusal::from_rejection_with_current(Rejection::<M, Problem>::Repository(error))`
+    /// ([`from_rejection_with_current`](Refusal::from_rejection_with_current)).
     fn from(error: RepositoryError<M>) -> Self {
         if matches!(error, RepositoryError::NotFound) {
             return Self::missing();

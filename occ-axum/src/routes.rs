@@ -56,11 +56,14 @@ pub enum PutMode {
 /// | `PATCH /{id}` | `application/merge-patch+json`, atomic |
 /// | `DELETE /{id}` | 204 |
 /// | `POST /` | 201 with `Location` and `ETag` |
-/// | `GET /` | keyset pages: `?after=<id>&limit=<n>` |
-/// | `OPTIONS` | `Allow` and `Accept-Patch`; other methods get 405 with `Allow` |
+/// | `GET /` | keyset pages: `?after=<id>&limit=<n>`; any other parameter is 400 |
+/// | `OPTIONS` | `Allow`, and `Accept-Patch` on `/{id}`; other methods get 405 with `Allow` |
 ///
 /// Writes without a precondition get 428 under the default policy. Every
-/// error is `application/problem+json`.
+/// error is `application/problem+json`. A 412 on a resource that exists
+/// carries its current `ETag` and, unless
+/// [`current_in_412`](ConditionalRoutes::current_in_412) is off, its
+/// current representation in the `current` member.
 ///
 /// Ids (design decision 12): `PUT` and `PATCH` take the id from the URL,
 /// so the body may leave it out, and a body that names another id is 422.
@@ -110,6 +113,7 @@ struct Config<M, R: ?Sized> {
     body_limit: usize,
     page_limit: u32,
     require_scope: bool,
+    current_in_412: bool,
     validate: Option<Validate<M>>,
     before_write: Option<BeforeWrite<M>>,
 }
@@ -124,6 +128,7 @@ impl<M, R: ?Sized> Clone for Config<M, R> {
             body_limit: self.body_limit,
             page_limit: self.page_limit,
             require_scope: self.require_scope,
+            current_in_412: self.current_in_412,
             validate: self.validate.clone(),
             before_write: self.before_write.clone(),
         }
@@ -167,7 +172,7 @@ where
 {
     /// Routes over `repo`, with the defaults: preconditions required,
     /// replacing PUT that does not create, 64 KiB bodies, pages of 100, no
-    /// hooks.
+    /// hooks, the current representation in every 412.
     pub fn new(repo: Arc<R>) -> Self {
         Self {
             config: Config {
@@ -178,6 +183,7 @@ where
                 body_limit: 64 * 1024,
                 page_limit: 100,
                 require_scope: false,
+                current_in_412: true,
                 validate: None,
                 before_write: None,
             },
@@ -227,6 +233,51 @@ where
     /// for every method.
     pub fn require_scope(mut self, required: bool) -> Self {
         self.config.require_scope = required;
+        self
+    }
+
+    /// Whether a 412 carries the resource's current representation
+    /// (default: yes, design decision 16).
+    ///
+    /// A 412 on a resource that exists always carries its current `ETag`,
+    /// in the header and the `current_etag` member (design decision 5).
+    /// With this on, its problem+json body also has a `current` member:
+    /// the representation exactly as a GET returns it, so that a client
+    /// can merge its change into it and retry with the tag, without a GET.
+    /// Turn it off where a client whose precondition failed should not be
+    /// sent the state. A 412 to HEAD has no body (412-2); a resource
+    /// deleted meanwhile sends neither tag nor representation; a row
+    /// outside the caller's [`Scope`] is 404, never 412.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use axum::body::Body;
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::BodyExt;
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::repository::{MemoryRepository, Repository};
+    /// use occ_core::Versioned;
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// struct Profile { id: i64, #[version] version: i64, name: String }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Profile>::new());
+    /// repo.create(Profile { id: 1, version: 1, name: "Ava".into() }).await.unwrap();
+    /// let app: axum::Router = ConditionalRoutes::new(repo).current_in_412(false).into_router();
+    ///
+    /// let stale = Request::delete("/1").header("if-match", "\"0\"").body(Body::empty()).unwrap();
+    /// let response = app.oneshot(stale).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+    /// let body = response.into_body().collect().await.unwrap().to_bytes();
+    /// let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    /// assert!(problem["current_etag"].is_string());
+    /// assert!(problem.get("current").is_none());
+    /// # });
+    /// ```
+    pub fn current_in_412(mut self, send: bool) -> Self {
+        self.config.current_in_412 = send;
         self
     }
 
@@ -354,11 +405,11 @@ where
             .put(put_item::<M, R>)
             .patch(patch_item::<M, R>)
             .delete(delete_item::<M, R>)
-            .options(|| async { options(ALLOW_ITEM) })
+            .options(|| async { options(ALLOW_ITEM, true) })
             .fallback(|| async { method_not_allowed(ALLOW_ITEM) });
         let collection: MethodRouter<Config<M, R>> = get(list::<M, R>)
             .post(create::<M, R>)
-            .options(|| async { options(ALLOW_COLLECTION) })
+            .options(|| async { options(ALLOW_COLLECTION, false) })
             .fallback(|| async { method_not_allowed(ALLOW_COLLECTION) });
         Router::new()
             .route("/", collection)
@@ -368,12 +419,16 @@ where
     }
 }
 
-fn options(allow: &'static str) -> Response {
+/// OPTIONS: `Allow`, and `Accept-Patch` where PATCH is allowed (the
+/// item; the collection takes no PATCH, so it advertises no patch format).
+fn options(allow: &'static str, patch: bool) -> Response {
     let mut response = crate::bodiless::response(StatusCode::NO_CONTENT);
     let headers = response.headers_mut();
     headers.insert(ALLOW, HeaderValue::from_static(allow));
-    // PATCH-6: advertise the patch format.
-    headers.insert(ACCEPT_PATCH, HeaderValue::from_static(MERGE_PATCH_JSON));
+    if patch {
+        // PATCH-6: advertise the patch format.
+        headers.insert(ACCEPT_PATCH, HeaderValue::from_static(MERGE_PATCH_JSON));
+    }
     response
 }
 
@@ -395,7 +450,9 @@ where
     M::Id: DeserializeOwned + Send,
 {
     let (mut parts, body) = request.into_parts();
-    let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(config.policy);
+    let conditions = ConditionalRequest::take_from_parts(&mut parts)
+        .with_policy(config.policy)
+        .current_in_412(config.current_in_412);
     let id = match scope_check(config, conditions.scope()) {
         Err(refusal) => Err(refusal),
         Ok(()) => Path::<M::Id>::from_request_parts(&mut parts, &())
@@ -868,9 +925,11 @@ where
     result.await.into_response()
 }
 
-/// `GET /?after=<id>&limit=<n>`.
+/// `GET /?after=<id>&limit=<n>`. Any other parameter is 400, naming it:
+/// a filter or sort the list does not know would otherwise be ignored
+/// silently, and its client would take the page for what it asked.
 #[derive(Debug, Deserialize)]
-#[serde(bound = "Id: DeserializeOwned")]
+#[serde(bound = "Id: DeserializeOwned", deny_unknown_fields)]
 struct ListQuery<Id> {
     after: Option<Id>,
     limit: Option<u32>,

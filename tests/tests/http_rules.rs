@@ -663,6 +663,40 @@ async fn ev_3_s14_options_ignores_preconditions_and_lists_methods() {
 }
 
 #[tokio::test]
+async fn patch_6_collection_options_does_not_advertise_patch() {
+    let s = setup().await;
+    let r = send(&s.app, Method::OPTIONS, "/docs", &[], "").await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(r.header("allow"), Some("GET, HEAD, POST, OPTIONS"));
+    assert_eq!(r.header("accept-patch"), None, "no PATCH on the collection");
+    // The item's OPTIONS keeps it.
+    let r = send(&s.app, Method::OPTIONS, "/docs/1", &[], "").await;
+    assert_eq!(
+        r.header("accept-patch"),
+        Some("application/merge-patch+json")
+    );
+}
+
+#[tokio::test]
+async fn r412_3_decision_16_failed_if_match_carries_current_representation() {
+    let s = setup().await;
+    let get = send(&s.app, Method::GET, "/docs/1", &[], "").await;
+    let r = send(
+        &s.app,
+        Method::PUT,
+        "/docs/1",
+        &[JSON, ("if-match", "\"doc-1-v2\"")],
+        r#"{"title":"Mine","pages":2}"#,
+    )
+    .await;
+    r.assert_problem(StatusCode::PRECONDITION_FAILED);
+    assert_eq!(r.header("etag"), Some(V3));
+    assert_eq!(r.json()["current_etag"], json!(V3));
+    assert_eq!(r.json()["current"], get.json());
+    assert_eq!(stored(&s).await, doc(1, 3, "One"));
+}
+
+#[tokio::test]
 async fn method_not_allowed_is_405_with_allow_as_problem() {
     let s = setup().await;
     let r = send(&s.app, Method::POST, "/docs/1", &[JSON], "{}").await;
@@ -768,6 +802,33 @@ async fn list_pages_by_id() {
     send(&s.app, Method::GET, "/docs?limit=abc", &[], "")
         .await
         .assert_problem(StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn list_refuses_unknown_query_parameters_naming_them() {
+    let s = setup().await;
+    for uri in [
+        "/docs?foo=1",
+        "/docs?limit=2&foo=1",
+        "/docs?after=1&sort=title",
+    ] {
+        let r = send(&s.app, Method::GET, uri, &[], "").await;
+        r.assert_problem(StatusCode::BAD_REQUEST);
+        let detail = r.json()["detail"].as_str().unwrap().to_owned();
+        let name = if uri.contains("sort") {
+            "`sort`"
+        } else {
+            "`foo`"
+        };
+        assert!(detail.contains(name), "{uri}: {detail}");
+    }
+    // The known ones still work, and a malformed limit is still 400.
+    let r = send(&s.app, Method::GET, "/docs?after=0&limit=1", &[], "").await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(r.json()["items"][0]["id"], json!(1));
+    let r = send(&s.app, Method::GET, "/docs?limit=x", &[], "").await;
+    r.assert_problem(StatusCode::BAD_REQUEST);
+    assert!(r.json()["detail"].as_str().unwrap().contains("limit"));
 }
 
 #[tokio::test]

@@ -32,7 +32,7 @@ async fn replay(database_url: &str) {
     assert_eq!(r.text(), r#"{"id":42,"name":"Ava","city":"Lyon"}"#);
     assert_eq!(r.header("cache-control"), Some("no-store"));
 
-    // The same If-Match again -> 412 with the current ETag, problem+json.
+    // The same If-Match again -> 412 with the current ETag and state, problem+json.
     let r = http(
         addr,
         "PUT",
@@ -49,6 +49,14 @@ async fn replay(database_url: &str) {
     assert_eq!(problem["status"], json!(412));
     assert!(problem["type"].is_string() && problem["detail"].is_string());
     assert_eq!(problem["current_etag"], json!("\"prof-42-v8\""));
+    // Decision 16: the current representation, as the GET sends it.
+    assert_eq!(
+        problem["current"],
+        json!({"id":42,"name":"Ava","city":"Lyon"})
+    );
+    assert!(r
+        .text()
+        .ends_with(r#","current":{"id":42,"name":"Ava","city":"Lyon"}}"#));
 
     // No If-Match -> 428, problem+json naming If-Match.
     let r = http(

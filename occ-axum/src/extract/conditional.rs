@@ -89,6 +89,14 @@ impl<T> Conditional<T> {
     pub fn preconditions(&self) -> &occ_core::Preconditions {
         self.conditions.preconditions()
     }
+
+    /// Whether a 412 carries the current representation besides the
+    /// current `ETag` (default: yes;
+    /// [`ConditionalRequest::current_in_412`]).
+    pub fn current_in_412(mut self, send: bool) -> Self {
+        self.conditions = self.conditions.current_in_412(send);
+        self
+    }
 }
 
 impl<T> Conditional<T>
@@ -105,12 +113,18 @@ where
     /// Evaluates the preconditions on `current`, a state the handler read
     /// itself (`None`: missing), then extracts the body. The handler then
     /// writes with a compare-and-swap on `current`'s version.
-    pub async fn check<M: Versioned>(self, current: Option<M>) -> Result<(Option<M>, T), Refusal> {
+    ///
+    /// A 412 carries `current`'s tag and representation (design decision
+    /// 16, [`ConditionalRequest::current_in_412`]).
+    pub async fn check<M: Versioned + Serialize>(
+        self,
+        current: Option<M>,
+    ) -> Result<(Option<M>, T), Refusal> {
         let current = self
             .conditions
             .pipeline()
             .decide::<M, Problem>(current)
-            .map_err(|rejection| self.conditions.refuse(rejection))?;
+            .map_err(|rejection| self.conditions.refuse_with_current(rejection))?;
         let body = T::from_request(self.request, &())
             .await
             .map_err(|rejection| Refusal::from(rejection.into()))?;

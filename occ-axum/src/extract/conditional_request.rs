@@ -59,6 +59,12 @@ use crate::{Problem, Refusal, Tagged};
 /// [`RequirePreconditionsLayer`](crate::RequirePreconditionsLayer)). A
 /// [`Scope`] in the request extensions restricts every statement to the
 /// caller's rows.
+///
+/// A 412 on a resource that exists carries its current `ETag` and, by
+/// default, its current representation in the problem's `current` member
+/// (design decision 16), so that the client can merge and retry without a
+/// GET; [`current_in_412`](Self::current_in_412) turns the representation
+/// off.
 #[derive(Debug, Clone)]
 pub struct ConditionalRequest {
     method: Method,
@@ -66,6 +72,7 @@ pub struct ConditionalRequest {
     preconditions: Preconditions,
     policy: Policy,
     scope: Option<Scope>,
+    current_in_412: bool,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for ConditionalRequest {
@@ -108,7 +115,41 @@ impl ConditionalRequest {
                 .copied()
                 .unwrap_or_default(),
             scope: parts.extensions.get::<Scope>().cloned(),
+            current_in_412: true,
         }
+    }
+
+    /// Whether a 412 on a resource that exists carries its current
+    /// representation in the `current` member of the problem, besides its
+    /// `ETag` (default: yes, design decision 16). Turn it off for a
+    /// resource whose representation must not be sent to a client whose
+    /// write failed. A 412 to HEAD has no body either way (412-2), and a
+    /// resource that is missing (or outside the caller's scope, a 404)
+    /// sends neither.
+    ///
+    /// ```
+    /// use axum::extract::{Path, State};
+    /// use occ_axum::{ConditionalRequest, Refusal};
+    /// use occ_core::repository::MemoryRepository;
+    /// use occ_core::Versioned;
+    /// # use std::sync::Arc;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// struct Note { id: u64, #[version] version: u64, text: String }
+    ///
+    /// async fn remove(
+    ///     State(notes): State<Arc<MemoryRepository<Note>>>,
+    ///     Path(id): Path<u64>,
+    ///     request: ConditionalRequest,
+    /// ) -> Result<http::StatusCode, Refusal> {
+    ///     // A 412 says the current ETag only.
+    ///     request.current_in_412(false).delete(&*notes, &id).await?;
+    ///     Ok(http::StatusCode::NO_CONTENT)
+    /// }
+    /// ```
+    pub fn current_in_412(mut self, send: bool) -> Self {
+        self.current_in_412 = send;
+        self
     }
 
     /// Overrides the policy (the generated routes set theirs).
@@ -154,19 +195,49 @@ impl ConditionalRequest {
     /// The refusal for an outcome of the pipeline, naming this request in
     /// its log event. Its explanation fits the request: a 428 suggests
     /// `If-None-Match: *` only to a PUT, and a 412 caused by a weak tag in
-    /// `If-Match` says that weak tags never match (IM-1).
+    /// `If-Match` says that weak tags never match (IM-1). A 412 carries the
+    /// current tag but not the representation: for a `Serialize` model,
+    /// [`refuse_with_current`](Self::refuse_with_current) sends both.
     pub fn refuse<M: Versioned, B: Into<Problem>>(&self, rejection: Rejection<M, B>) -> Refusal {
+        self.refusal(rejection, Creation::Unknown, None)
+    }
+
+    /// [`refuse`](Self::refuse), and a 412 on a resource that exists also
+    /// carries its current representation in the `current` member (unless
+    /// [`current_in_412`](Self::current_in_412) is off), as a GET would
+    /// send it (design decision 16).
+    pub fn refuse_with_current<M, B>(&self, rejection: Rejection<M, B>) -> Refusal
+    where
+        M: Versioned + Serialize,
+        B: Into<Problem>,
+    {
         self.refuse_as(rejection, Creation::Unknown)
     }
 
-    /// [`refuse`](Self::refuse), knowing whether the request could create
-    /// the resource.
-    pub(crate) fn refuse_as<M: Versioned, B: Into<Problem>>(
+    /// [`refuse_with_current`](Self::refuse_with_current), knowing whether
+    /// the request could create the resource.
+    pub(crate) fn refuse_as<M, B>(&self, rejection: Rejection<M, B>, creation: Creation) -> Refusal
+    where
+        M: Versioned + Serialize,
+        B: Into<Problem>,
+    {
+        // HEAD has no body to carry it in (412-2).
+        let current = if self.current_in_412 && self.method != Method::HEAD {
+            crate::refusal::current_text(&rejection)
+        } else {
+            None
+        };
+        self.refusal(rejection, creation, current)
+    }
+
+    fn refusal<M: Versioned, B: Into<Problem>>(
         &self,
         rejection: Rejection<M, B>,
         creation: Creation,
+        current: Option<String>,
     ) -> Refusal {
         Refusal::from_rejection_for(rejection, &self.method, &self.preconditions, creation)
+            .with_current_text(current)
             .for_request(&self.method, &self.uri)
             .for_head(self.method == Method::HEAD)
     }
@@ -182,7 +253,7 @@ impl ConditionalRequest {
     {
         match self.pipeline().read(repo, id).await {
             Ok((model, etag)) => Ok(Tagged::ok(model).with_entity_tag(etag)),
-            Err(rejection) => Err(self.refuse(rejection)),
+            Err(rejection) => Err(self.refuse_with_current(rejection)),
         }
     }
 
@@ -199,7 +270,7 @@ impl ConditionalRequest {
         self.pipeline()
             .check::<M, R, Problem>(repo, id)
             .await
-            .map_err(|rejection| self.refuse(rejection))
+            .map_err(|rejection| self.refuse_with_current(rejection))
     }
 
     /// PUT with the whole new representation: 200 with the new `ETag`

@@ -34,6 +34,11 @@ impl Default for RetryPolicy {
 /// `policy.max_attempts` times. `modify` may refuse by returning an error,
 /// which ends the loop.
 ///
+/// Every attempt reads the resource again, so `modify` always gets the
+/// state as stored at that moment: never the copy a failed attempt
+/// changed, nor a state older than the write that beat it. It may thus run
+/// more than once, and should only compute from the state it is given.
+///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 /// use occ_core::repository::{retry_on_conflict, MemoryRepository, Repository, RetryPolicy};
@@ -97,4 +102,140 @@ fn jitter(backoff: Duration) -> Duration {
     x ^= x >> 17;
     x ^= x << 5;
     backoff / 2 + backoff.mul_f64(f64::from(x % 1000) / 2000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // a failure is the test failing
+
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    use async_trait::async_trait;
+
+    use super::*;
+    use crate::repository::{MemoryRepository, Page};
+    use crate::{EntityTag, EntityTagBuilder};
+
+    #[derive(Debug, Clone, PartialEq)]
+    struct Item {
+        id: u32,
+        version: u64,
+        tags: Vec<String>,
+    }
+
+    impl Versioned for Item {
+        type Id = u32;
+        type Version = u64;
+        fn id(&self) -> &u32 {
+            &self.id
+        }
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+        fn entity_tag_for(id: &u32, version: u64) -> EntityTag {
+            EntityTagBuilder::strong()
+                .value(id)
+                .literal("-")
+                .value(&version)
+                .finish()
+        }
+    }
+
+    /// A store where another writer lands between the first read and the
+    /// first write.
+    struct Racing {
+        inner: MemoryRepository<Item>,
+        raced: AtomicBool,
+    }
+
+    #[async_trait]
+    impl Repository<Item> for Racing {
+        async fn get(&self, id: &u32) -> Result<Item, RepositoryError<Item>> {
+            self.inner.get(id).await
+        }
+        async fn create(&self, item: Item) -> Result<Item, RepositoryError<Item>> {
+            self.inner.create(item).await
+        }
+        async fn update(
+            &self,
+            item: Item,
+            condition: &WriteCondition<u64>,
+        ) -> Result<Item, RepositoryError<Item>> {
+            if !self.raced.swap(true, Ordering::SeqCst) {
+                let mut other = self.inner.get(&item.id).await?;
+                other.tags.push("other".into());
+                let read = other.version;
+                self.inner
+                    .update(other, &WriteCondition::VersionIn(vec![read]))
+                    .await?;
+            }
+            self.inner.update(item, condition).await
+        }
+        async fn delete(
+            &self,
+            id: &u32,
+            condition: &WriteCondition<u64>,
+        ) -> Result<Item, RepositoryError<Item>> {
+            self.inner.delete(id, condition).await
+        }
+        async fn list(
+            &self,
+            after: Option<&u32>,
+            limit: u32,
+        ) -> Result<Page<Item>, RepositoryError<Item>> {
+            self.inner.list(after, limit).await
+        }
+    }
+
+    #[tokio::test]
+    async fn modify_always_gets_the_state_read_for_its_attempt() {
+        let repo = Racing {
+            inner: MemoryRepository::new(),
+            raced: AtomicBool::new(false),
+        };
+        repo.create(Item {
+            id: 1,
+            version: 1,
+            tags: vec![],
+        })
+        .await
+        .unwrap();
+        let seen = Mutex::new(Vec::new());
+        let policy = RetryPolicy {
+            initial_backoff: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let saved = retry_on_conflict(&repo, &1, policy, |item| {
+            seen.lock().unwrap().push(item.clone());
+            item.tags.push("mine".into());
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let seen = seen.into_inner().unwrap();
+        // First attempt: version 1 as created. Second: the other writer's
+        // version 2, read afresh, without the first attempt's change.
+        assert_eq!(
+            seen,
+            vec![
+                Item {
+                    id: 1,
+                    version: 1,
+                    tags: vec![]
+                },
+                Item {
+                    id: 1,
+                    version: 2,
+                    tags: vec!["other".into()]
+                },
+            ]
+        );
+        assert_eq!(saved.version, 3);
+        assert_eq!(saved.tags, vec!["other".to_owned(), "mine".to_owned()]);
+        assert_eq!(repo.get(&1).await.unwrap(), saved);
+    }
 }
