@@ -51,7 +51,12 @@ pub(crate) type Repo = dyn Repository<Doc>;
 fn problem(status: StatusCode, current: Option<&Doc>) -> Response {
     let problem = Problem::new(status);
     match current {
-        Some(doc) => problem.with_current_etag(doc.entity_tag()).into_response(),
+        // The same work as occ's 412 (design decision 16): the current
+        // tag and the current representation.
+        Some(doc) => problem
+            .with_current_etag(doc.entity_tag())
+            .with_current(doc)
+            .into_response(),
         None => problem.into_response(),
     }
 }
