@@ -1,18 +1,19 @@
-//! Optimistic vs pessimistic concurrency on PostgreSQL: 32 clients
+//! Optimistic vs pessimistic concurrency on PostgreSQL: clients
 //! incrementing counters, with occ's compare-and-swap (read, then
 //! `UPDATE … WHERE version IN (…)`, retry on 412) against the usual
 //! hand-written alternative (`SELECT … FOR UPDATE` and `UPDATE` in one
-//! transaction). Once on one row (every client fights for it), once on 32
-//! rows (little contention).
+//! transaction). The matrix: {1, 32, 10 000} rows × {8, 32} clients, from
+//! every client fighting for one row to hardly any collision.
 //!
 //! ```sh
 //! OCC_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/test \
 //!     cargo bench -p occ-examples --bench contention
 //! ```
 //!
-//! Reported: commits per second, conflicts (412s, then retried), and the
-//! p99 time from the first attempt of an increment to its commit. Each run
-//! ends by checking that every counter equals its number of commits.
+//! Reported: commits per second, conflicts (412s, then retried), the p50
+//! and p99 time from the first attempt of an increment to its commit, and
+//! the database round trips per commit. Each run ends by checking that
+//! every counter equals its number of commits.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup should stop the bench
 
 use std::sync::Arc;
@@ -39,8 +40,11 @@ const DDL: &str = "CREATE TABLE bench_counters (
 
 #[derive(Clone, Copy)]
 enum Strategy {
-    /// Read, compare-and-swap, and on 412 start over at once.
+    /// Read, compare-and-swap, and on 412 start over at once: read again.
     Optimistic,
+    /// Read once; on 412 retry at once from the state the 412 carried
+    /// (design decision 16), without reading again.
+    FromConflict,
     /// The same through `retry_on_conflict`: jittered backoff between
     /// attempts, 1 ms doubling up to 20 ms.
     OptimisticBackoff,
@@ -52,6 +56,9 @@ enum Strategy {
 struct Outcome {
     commits: u64,
     conflicts: u64,
+    /// Statements sent to the database (a transaction's BEGIN and COMMIT
+    /// included).
+    round_trips: u64,
     latencies: Vec<Duration>,
 }
 
@@ -66,16 +73,46 @@ fn next_row(state: &mut u64, rows: i64) -> i64 {
 async fn optimistic(repo: &PgRepository<Counter>, id: i64, outcome: &mut Outcome) {
     loop {
         let current = repo.get(&id).await.unwrap();
+        outcome.round_trips += 1;
         let next = Counter {
             value: current.value + 1,
             ..current.clone()
         };
+        outcome.round_trips += 1;
         match repo
             .update(next, &WriteCondition::VersionIn(vec![current.version()]))
             .await
         {
             Ok(_) => return,
-            Err(RepositoryError::PreconditionFailed { .. }) => outcome.conflicts += 1,
+            Err(RepositoryError::PreconditionFailed { .. }) => {
+                // The miss was explained by one read (the 412's state).
+                outcome.round_trips += 1;
+                outcome.conflicts += 1;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+}
+
+async fn from_conflict(repo: &PgRepository<Counter>, id: i64, outcome: &mut Outcome) {
+    let mut current = repo.get(&id).await.unwrap();
+    outcome.round_trips += 1;
+    loop {
+        let next = Counter {
+            value: current.value + 1,
+            ..current.clone()
+        };
+        outcome.round_trips += 1;
+        match repo
+            .update(next, &WriteCondition::VersionIn(vec![current.version()]))
+            .await
+        {
+            Ok(_) => return,
+            Err(RepositoryError::PreconditionFailed { current: now }) => {
+                outcome.round_trips += 1;
+                outcome.conflicts += 1;
+                current = *now;
+            }
             Err(other) => panic!("{other}"),
         }
     }
@@ -87,7 +124,7 @@ async fn optimistic_backoff(repo: &PgRepository<Counter>, id: i64, outcome: &mut
         initial_backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(20),
     };
-    let mut attempts = 0;
+    let mut attempts: u64 = 0;
     retry_on_conflict(repo, &id, policy, |c| {
         attempts += 1;
         c.value += 1;
@@ -95,7 +132,10 @@ async fn optimistic_backoff(repo: &PgRepository<Counter>, id: i64, outcome: &mut
     })
     .await
     .unwrap();
-    outcome.conflicts += attempts - 1;
+    let conflicts = attempts - 1;
+    outcome.conflicts += conflicts;
+    // A read and a write per attempt, and a read to explain each miss.
+    outcome.round_trips += 2 * attempts + conflicts;
 }
 
 async fn pessimistic(pool: &PgPool, id: i64) {
@@ -128,15 +168,11 @@ async fn run(
         .unwrap();
     sqlx::query(DDL).execute(pool).await.unwrap();
     let repo = Arc::new(PgRepository::<Counter>::new(pool.clone()));
-    for id in 1..=rows {
-        repo.create(Counter {
-            id,
-            version: 1,
-            value: 0,
-        })
+    sqlx::query("INSERT INTO bench_counters SELECT g, 1, 0 FROM generate_series(1, $1) g")
+        .bind(rows)
+        .execute(pool)
         .await
         .unwrap();
-    }
     let started = Instant::now();
     let tasks: Vec<_> = (0..clients)
         .map(|n| {
@@ -149,10 +185,15 @@ async fn run(
                     let begun = Instant::now();
                     match strategy {
                         Strategy::Optimistic => optimistic(&repo, id, &mut outcome).await,
+                        Strategy::FromConflict => from_conflict(&repo, id, &mut outcome).await,
                         Strategy::OptimisticBackoff => {
                             optimistic_backoff(&repo, id, &mut outcome).await
                         }
-                        Strategy::Pessimistic => pessimistic(&pool, id).await,
+                        Strategy::Pessimistic => {
+                            pessimistic(&pool, id).await;
+                            // BEGIN, SELECT … FOR UPDATE, UPDATE, COMMIT.
+                            outcome.round_trips += 4;
+                        }
                     }
                     outcome.latencies.push(begun.elapsed());
                     outcome.commits += 1;
@@ -166,6 +207,7 @@ async fn run(
         let outcome = task.await.unwrap();
         total.commits += outcome.commits;
         total.conflicts += outcome.conflicts;
+        total.round_trips += outcome.round_trips;
         total.latencies.extend(outcome.latencies);
     }
     let elapsed = started.elapsed().as_secs_f64();
@@ -193,45 +235,51 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5);
     let duration = Duration::from_secs(seconds);
-    let clients = 32;
+    let most_clients = 32;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let pool = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(clients as u32)
+            .max_connections(most_clients)
             .connect(&url)
             .await
             .unwrap();
-        println!("{clients} clients, {seconds} s per run, PostgreSQL\n");
+        println!("{seconds} s per run, PostgreSQL\n");
         println!(
-            "| rows | strategy | commits/s | conflicts (retried) | p50 ms | p99 ms | commits |"
+            "| rows | clients | strategy | commits/s | conflicts (retried) | round trips / commit | p50 ms | p99 ms | commits |"
         );
-        println!("| --- | --- | --- | --- | --- | --- | --- |");
-        for rows in [1, 32] {
-            for (name, strategy) in [
-                ("occ CAS, immediate retry", Strategy::Optimistic),
-                (
-                    "occ CAS, retry_on_conflict (backoff)",
-                    Strategy::OptimisticBackoff,
-                ),
-                ("SELECT … FOR UPDATE", Strategy::Pessimistic),
-            ] {
-                let (mut outcome, elapsed) = run(&pool, strategy, clients, rows, duration).await;
-                outcome.latencies.sort_unstable();
-                let at = |q: f64| {
-                    let l = &outcome.latencies;
-                    l[((l.len() as f64 * q) as usize).min(l.len() - 1)].as_secs_f64() * 1000.0
-                };
-                println!(
-                    "| {rows} | {name} | {:.0} | {} | {:.2} | {:.2} | {} |",
-                    outcome.commits as f64 / elapsed,
-                    outcome.conflicts,
-                    at(0.50),
-                    at(0.99),
-                    outcome.commits
-                );
+        println!("| --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        for rows in [1, 32, 10_000] {
+            for clients in [8, 32] {
+                for (name, strategy) in [
+                    ("occ CAS, retry after a new read", Strategy::Optimistic),
+                    ("occ CAS, retry from the 412's state", Strategy::FromConflict),
+                    (
+                        "occ CAS, retry_on_conflict (backoff)",
+                        Strategy::OptimisticBackoff,
+                    ),
+                    ("SELECT … FOR UPDATE", Strategy::Pessimistic),
+                ] {
+                    let (mut outcome, elapsed) =
+                        run(&pool, strategy, clients, rows, duration).await;
+                    outcome.latencies.sort_unstable();
+                    let at = |q: f64| {
+                        let l = &outcome.latencies;
+                        l[((l.len() as f64 * q) as usize).min(l.len() - 1)].as_secs_f64()
+                            * 1000.0
+                    };
+                    println!(
+                        "| {rows} | {clients} | {name} | {:.0} | {} | {:.2} | {:.2} | {:.2} | {} |",
+                        outcome.commits as f64 / elapsed,
+                        outcome.conflicts,
+                        outcome.round_trips as f64 / outcome.commits as f64,
+                        at(0.50),
+                        at(0.99),
+                        outcome.commits
+                    );
+                }
             }
         }
         let _ = sqlx::query("DROP TABLE bench_counters")
