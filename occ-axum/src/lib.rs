@@ -67,6 +67,7 @@
 mod bodiless;
 pub mod extract;
 mod layer;
+mod page;
 mod problem;
 mod refusal;
 mod rejection;

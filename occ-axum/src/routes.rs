@@ -4,6 +4,7 @@
 //! request on the happy path.
 
 use std::fmt::Display;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -18,13 +19,17 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use occ_core::pipeline::Rejection;
 use occ_core::repository::{Repository, RepositoryError, Scope};
-use occ_core::{IdSource, ListKind, Policy, VersionNumber, Versioned};
+use occ_core::{
+    Decision, EntityTag, IdSource, ListKind, Policy, Preconditions, Target, VersionNumber,
+    Versioned,
+};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::page::{page_tag, with_member, Added, PageParams};
 use crate::refusal::Creation;
-use crate::{ConditionalRequest, Problem, Refusal, Tagged};
+use crate::{ConditionalRequest, NotModified, Problem, Refusal, Tagged};
 
 /// `Accept-Patch` (RFC 5789 §3.1).
 const ACCEPT_PATCH: http::HeaderName = http::HeaderName::from_static("accept-patch");
@@ -56,7 +61,7 @@ pub enum PutMode {
 /// | `PATCH /{id}` | `application/merge-patch+json`, atomic |
 /// | `DELETE /{id}` | 204 |
 /// | `POST /` | 201 with `Location` and `ETag` |
-/// | `GET /` | keyset pages: `?after=<id>&limit=<n>`; any other parameter is 400 |
+/// | `GET`/`HEAD /` | keyset pages: `?after=<id>&limit=<n>` (any other parameter is 400), each item with its tag in an `etag` member, the page with a weak `ETag`; 304 on a matching `If-None-Match` |
 /// | `OPTIONS` | `Allow`, and `Accept-Patch` on `/{id}`; other methods get 405 with `Allow` |
 ///
 /// Writes without a precondition get 428 under the default policy. Every
@@ -114,6 +119,9 @@ struct Config<M, R: ?Sized> {
     page_limit: u32,
     require_scope: bool,
     current_in_412: bool,
+    etag_member: Option<&'static str>,
+    /// Whether the list has logged an item whose member was taken already.
+    member_warned: Arc<AtomicBool>,
     validate: Option<Validate<M>>,
     before_write: Option<BeforeWrite<M>>,
 }
@@ -129,6 +137,8 @@ impl<M, R: ?Sized> Clone for Config<M, R> {
             page_limit: self.page_limit,
             require_scope: self.require_scope,
             current_in_412: self.current_in_412,
+            etag_member: self.etag_member,
+            member_warned: self.member_warned.clone(),
             validate: self.validate.clone(),
             before_write: self.before_write.clone(),
         }
@@ -172,7 +182,8 @@ where
 {
     /// Routes over `repo`, with the defaults: preconditions required,
     /// replacing PUT that does not create, 64 KiB bodies, pages of 100, no
-    /// hooks, the current representation in every 412.
+    /// hooks, the current representation in every 412, each list item's
+    /// tag in its `etag` member.
     pub fn new(repo: Arc<R>) -> Self {
         Self {
             config: Config {
@@ -184,6 +195,8 @@ where
                 page_limit: 100,
                 require_scope: false,
                 current_in_412: true,
+                etag_member: Some("etag"),
+                member_warned: Arc::new(AtomicBool::new(false)),
                 validate: None,
                 before_write: None,
             },
@@ -278,6 +291,53 @@ where
     /// ```
     pub fn current_in_412(mut self, send: bool) -> Self {
         self.config.current_in_412 = send;
+        self
+    }
+
+    /// The member of each item of `GET /` that carries the item's entity
+    /// tag (design decision 18), default `etag` (as Google's AIP-154
+    /// names it); `None` adds no member.
+    ///
+    /// The member holds the item's `ETag` exactly as a GET of the item
+    /// sends it (quotes included, `"doc-1-v3"`), so a client can send it
+    /// as `If-Match` to PUT, PATCH or DELETE the item straight from the
+    /// list. It is appended after the item's own members, which keep the
+    /// text a GET shows. An item that is not a JSON object gets no member.
+    /// An item that has a member of that name already keeps its own: it is
+    /// never overwritten nor duplicated, and the first such page logs a
+    /// warning; give another name (`Some("_etag")`) for such a model.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use axum::body::Body;
+    /// use http::Request;
+    /// use http_body_util::BodyExt;
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::repository::{MemoryRepository, Repository};
+    /// use occ_core::Versioned;
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// #[occ(etag = "note-{id}-v{version}")]
+    /// struct Note { id: i64, #[version] version: i64, etag: String }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Note>::new());
+    /// repo.create(Note { id: 1, version: 2, etag: "mine".into() }).await.unwrap();
+    /// let app: axum::Router = ConditionalRoutes::new(repo)
+    ///     .list_etag_member(Some("_etag"))
+    ///     .into_router();
+    ///
+    /// let response = app.oneshot(Request::get("/").body(Body::empty()).unwrap()).await.unwrap();
+    /// let body = response.into_body().collect().await.unwrap().to_bytes();
+    /// assert_eq!(
+    ///     body,
+    ///     r#"{"items":[{"id":1,"version":2,"etag":"mine","_etag":"\"note-1-v2\""}]}"#
+    /// );
+    /// # });
+    /// ```
+    pub fn list_etag_member(mut self, member: Option<&'static str>) -> Self {
+        self.config.etag_member = member;
         self
     }
 
@@ -935,17 +995,10 @@ struct ListQuery<Id> {
     limit: Option<u32>,
 }
 
-/// One page of the collection.
-#[derive(Debug, Serialize)]
-struct ListPage<M, Id> {
-    items: Vec<M>,
-    /// Pass as `after` for the next page; absent on the last one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    next_after: Option<Id>,
-}
-
 async fn list<M, R>(
     State(config): State<Config<M, R>>,
+    method: http::Method,
+    headers: HeaderMap,
     scope: Option<Extension<Scope>>,
     query: Result<Query<ListQuery<M::Id>>, axum::extract::rejection::QueryRejection>,
 ) -> Response
@@ -966,6 +1019,7 @@ where
         .limit
         .unwrap_or(config.page_limit)
         .clamp(1, config.page_limit);
+    // One statement: the page is read once, and its tag computed from it.
     let page = match &scope {
         Some(scope) => match config.repo.scoped(scope) {
             Ok(scoped) => scoped.list(query.after.as_ref(), limit).await,
@@ -973,12 +1027,96 @@ where
         },
         None => config.repo.list(query.after.as_ref(), limit).await,
     };
-    match page {
-        Ok(page) => axum::Json(ListPage {
-            items: page.items,
-            next_after: page.next_after,
-        })
-        .into_response(),
-        Err(e) => Refusal::from(e).into_response(),
+    let page = match page {
+        Ok(page) => page,
+        Err(e) => return Refusal::from(e).into_response(),
+    };
+    let (after, next_after) = match (
+        query.after.as_ref().map(serde_json::to_vec).transpose(),
+        page.next_after.as_ref().map(serde_json::to_vec).transpose(),
+    ) {
+        (Ok(after), Ok(next_after)) => (after, next_after),
+        (Err(error), _) | (_, Err(error)) => return unserializable(&error),
+    };
+    let tags: Vec<EntityTag> = page.items.iter().map(Versioned::entity_tag).collect();
+    let params = PageParams {
+        after: after.as_deref(),
+        limit,
+        scope: scope.as_ref(),
+        member: config.etag_member,
+    };
+    let etag = page_tag(&params, &tags, next_after.as_deref());
+    // The page as a resource of its own: `If-None-Match` compares weakly
+    // (INM-1) and `*` matches any page; a weak tag never passes
+    // `If-Match` (IM-1), save `*`. The 304 is decided before a byte of the
+    // body is written.
+    let decision = Preconditions::from_headers(&headers).evaluate(
+        &method,
+        &Target::present(&etag),
+        Policy::Optional,
+    );
+    match decision {
+        Decision::NotModified => return NotModified::new(Some(etag)).into_response(),
+        Decision::PreconditionFailed(failure) => {
+            return Problem::new(StatusCode::PRECONDITION_FAILED)
+                .with_detail(failure.message())
+                .with_current_etag(etag)
+                .for_head(method == http::Method::HEAD)
+                .into_response()
+        }
+        Decision::Proceed | Decision::PreconditionRequired | Decision::NotFound => {}
     }
+    let body = match page_body(&config, &page.items, &tags, next_after.as_deref()) {
+        Ok(body) => body,
+        Err(error) => return unserializable(&error),
+    };
+    let mut response = (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response();
+    response
+        .headers_mut()
+        .insert(http::header::ETAG, etag.to_header_value());
+    response
+}
+
+/// `{"items":[…],"next_after":…}`, each item as a GET of it shows it, with
+/// its tag appended in the configured member (design decision 18).
+fn page_body<M: Serialize, R: ?Sized>(
+    config: &Config<M, R>,
+    items: &[M],
+    tags: &[EntityTag],
+    next_after: Option<&[u8]>,
+) -> Result<Vec<u8>, serde_json::Error> {
+    let mut body = Vec::with_capacity(64 + items.len() * 96);
+    body.extend_from_slice(b"{\"items\":[");
+    for (n, (item, tag)) in items.iter().zip(tags).enumerate() {
+        let mut text = serde_json::to_vec(item)?;
+        if let Some(member) = config.etag_member {
+            if with_member(&mut text, member, tag) == Added::Taken
+                && !config.member_warned.swap(true, Ordering::Relaxed)
+            {
+                tracing::warn!(
+                    member,
+                    "list items have a member of the name meant for their entity tags: it is left \
+                     as the model has it; choose another with ConditionalRoutes::list_etag_member"
+                );
+            }
+        }
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(&text);
+    }
+    body.push(b']');
+    if let Some(next) = next_after {
+        body.extend_from_slice(b",\"next_after\":");
+        body.extend_from_slice(next);
+    }
+    body.push(b'}');
+    Ok(body)
+}
+
+fn unserializable(error: &serde_json::Error) -> Response {
+    tracing::error!(%error, "cannot serialize a page of the collection");
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_detail("the server could not complete the request")
+        .into_response()
 }

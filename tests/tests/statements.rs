@@ -475,6 +475,28 @@ async fn put_428_without_precondition_is_one_read(f: &Fixture) {
     f.assert_one_statement(&log, "SELECT");
 }
 
+async fn list_200_is_one_statement(f: &Fixture) {
+    let (answer, log) = f.send(Method::GET, "/profiles", &[], "").await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    // Design decision 18: the item's tag in the page, the page's own tag.
+    assert!(
+        answer.body.contains(r#""etag":"\"prof-42-v7\"""#),
+        "{answer:?}"
+    );
+    assert!(answer.etag.as_deref().is_some_and(|t| t.starts_with("W/")));
+    f.assert_one_statement(&log, "SELECT");
+}
+
+async fn list_304_with_the_page_etag_is_one_statement(f: &Fixture) {
+    let (page, _) = f.send(Method::GET, "/profiles", &[], "").await;
+    let tag = page.etag.unwrap();
+    let headers = [("if-none-match", tag.as_str())];
+    let (answer, log) = f.send(Method::GET, "/profiles", &headers, "").await;
+    assert_eq!(answer.status, StatusCode::NOT_MODIFIED, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some(tag.as_str()));
+    f.assert_one_statement(&log, "SELECT");
+}
+
 // ---------------------------------------------------------------------------
 // Each kind on each backend: `<kind>::sqlite`, `<kind>::postgres`,
 // `<kind>::mysql`. The database ones are skipped (and say so) only where
@@ -539,6 +561,8 @@ on_every_backend! {
     delete_204_with_matching_if_match_is_one_statement;
     put_412_on_a_stale_if_match_is_at_most_two_statements;
     put_428_without_precondition_is_one_read;
+    list_200_is_one_statement;
+    list_304_with_the_page_etag_is_one_statement;
 }
 
 // ---------------------------------------------------------------------------
