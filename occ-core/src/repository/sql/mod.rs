@@ -1174,13 +1174,20 @@ where
                 }
                 Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
                     drop(tx);
-                    // Another unique constraint than the key: the client's.
-                    match self.get(model.id()).await {
-                        Ok(_) => None,
-                        Err(RepositoryError::NotFound) => {
-                            return Err(map_error(sqlx::Error::Database(e)))
+                    // The primary key (MariaDB names it `'PRIMARY'`, MySQL
+                    // `'<table>.PRIMARY'`): the id was taken, even if its
+                    // row is deleted before the read below. Another unique
+                    // constraint than the key: the client's.
+                    if e.message().contains("PRIMARY'") {
+                        None
+                    } else {
+                        match self.get(model.id()).await {
+                            Ok(_) => None,
+                            Err(RepositoryError::NotFound) => {
+                                return Err(map_error(sqlx::Error::Database(e)))
+                            }
+                            Err(other) => return Err(other),
                         }
-                        Err(other) => return Err(other),
                     }
                 }
                 Err(e) => return Err(map_error(e)),
@@ -1490,9 +1497,13 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
     let Some(code) = db.code() else {
         return false;
     };
-    if let Ok(sqlite) = code.parse::<u32>() {
-        // SQLite extended codes keep the primary code in the low byte.
-        return matches!(sqlite & 0xff, 5 | 6);
+    // A SQLSTATE is five characters, some of them all digits (MariaDB's
+    // deadlock is `40001`); SQLite's codes are shorter numbers.
+    if code.len() != 5 {
+        if let Ok(sqlite) = code.parse::<u32>() {
+            // SQLite extended codes keep the primary code in the low byte.
+            return matches!(sqlite & 0xff, 5 | 6);
+        }
     }
     ["08", "40", "53", "57"]
         .iter()
