@@ -16,7 +16,11 @@
 //!
 //! The model describes its table with [`SqlModel`], usually derived:
 //! `#[occ(table = "profiles")]` on a `#[derive(Versioned, sqlx::FromRow)]`
-//! struct. Versions are stored as `BIGINT` (`i64`).
+//! struct. Versions are stored as `BIGINT` (`i64`). With
+//! `#[occ(tombstones = "profile_tombstones")]` a deleted id's last version
+//! is kept, so that the id created again continues after it
+//! ([`SqlModel::TOMBSTONE_TABLE`]); without, versions restart after a
+//! delete.
 
 mod dialect;
 
@@ -710,6 +714,21 @@ fn time_of_micros(micros: i64) -> Option<SystemTime> {
 /// the ids clients took: a later assigned id can collide with one, and that
 /// insert is refused as a constraint violation (the memory repository skips
 /// them). Prefer UUIDs there.
+///
+/// **Deleted ids.** With a tombstone table
+/// ([`SqlModel::TOMBSTONE_TABLE`], `#[occ(tombstones = "…")]`), a delete
+/// records the deleted row's version (PostgreSQL: in the delete's own
+/// statement, a writable CTE; SQLite and MariaDB/MySQL: in its
+/// transaction), and a [`Repository::create`] of that id takes the larger
+/// of the version given and that version plus one, in its one statement:
+/// no entity tag is ever reused for an id (design decision 15). Without
+/// one, versions restart after a delete: a resource created again under a
+/// deleted id starts at the version given (usually 1), and a tag from
+/// before the delete can match it. On PostgreSQL and MariaDB/MySQL, a
+/// delete and a create of the same id at the same moment can deadlock; the
+/// database aborts one of them, which is reported as
+/// [`RepositoryError::Unavailable`] (503, worth a retry), never as a reused
+/// tag.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
