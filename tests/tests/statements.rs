@@ -452,8 +452,9 @@ async fn patch_merge_patch_200_with_matching_if_match_is_one_statement(f: &Fixtu
 /// `Profile` keeps tombstones (design decision 15): PostgreSQL deletes and
 /// records the tombstone in one statement (a writable CTE); SQLite in one
 /// transaction of the `DELETE … RETURNING` and the tombstone's upsert;
-/// MariaDB/MySQL in the transaction it already uses, the row locked if it
-/// meets the condition, then deleted, then its tombstone written.
+/// MariaDB/MySQL in the transaction it already uses: the tombstone's row
+/// locked, the row locked if it meets the condition, then deleted, then its
+/// tombstone written.
 async fn delete_204_with_matching_if_match_is_one_statement(f: &Fixture) {
     let (answer, log) = f.send(Method::DELETE, "/profiles/42", &[CURRENT], "").await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
@@ -467,7 +468,9 @@ fn assert_delete_with_tombstone(backend: Backend, log: &[String]) {
         // sqlx's SQLite driver begins and commits on its worker without
         // logging either: the two data statements are all the log shows.
         Backend::Sqlite => &["DELETE", "INSERT"],
-        Backend::MySql => &["BEGIN", "SELECT", "DELETE", "INSERT", "COMMIT"],
+        // The tombstone's row locked first, then the row, the delete and
+        // the tombstone's upsert.
+        Backend::MySql => &["BEGIN", "SELECT", "SELECT", "DELETE", "INSERT", "COMMIT"],
     };
     assert_eq!(words, expected, "{backend:?}: {log:#?}");
     if backend == Backend::Postgres {

@@ -493,10 +493,19 @@ impl Statements {
         let mut sql = self.sql();
         if let (Some(tomb), Dialect::Postgres) = (self.tombstones, self.dialect) {
             // One statement: the delete, and its version kept as the id's
-            // tombstone.
-            sql.push("WITH occ_d AS (DELETE FROM ")
+            // tombstone. The tombstone's row is locked before the row to
+            // delete (the subquery runs before the delete locks a row), in
+            // the order a create takes them, so that the two do not
+            // deadlock where the tombstone exists.
+            sql.push("WITH occ_l AS (SELECT 1 FROM ")
+                .ident(tomb)
+                .push(" WHERE ")
+                .ident("id")
+                .push(" = ")
+                .param()
+                .push(" FOR UPDATE), occ_d AS (DELETE FROM ")
                 .ident(self.table)
-                .push(" WHERE ");
+                .push(" WHERE (SELECT count(*) FROM occ_l) >= 0 AND ");
             self.key(&mut sql, None);
             self.check_sql(&mut sql, check);
             self.returning(&mut sql);
@@ -724,9 +733,11 @@ fn time_of_micros(micros: i64) -> Option<SystemTime> {
 /// no entity tag is ever reused for an id (design decision 15). Without
 /// one, versions restart after a delete: a resource created again under a
 /// deleted id starts at the version given (usually 1), and a tag from
-/// before the delete can match it. On PostgreSQL and MariaDB/MySQL, a
-/// delete and a create of the same id at the same moment can deadlock; the
-/// database aborts one of them, which is reported as
+/// before the delete can match it. A delete locks the id's tombstone before
+/// its row, in the order a create takes them; still, a delete and a create
+/// of the same id at the same moment can deadlock (on PostgreSQL only
+/// before the id has a tombstone row, on MariaDB/MySQL rarely): the
+/// database aborts one of them, reported as
 /// [`RepositoryError::Unavailable`] (503, worth a retry), never as a reused
 /// tag.
 ///
@@ -1343,7 +1354,12 @@ where
             return Err(self.explain_miss(id, true).await);
         };
         let args = (|| {
-            let mut args = self.key_args(id)?;
+            let mut args = DB::Arguments::default();
+            if st.tombstones.is_some() && DB::DIALECT == Dialect::Postgres {
+                // The tombstone's row, locked first (see `delete_sql`).
+                M::bind_id(id, &mut args)?;
+            }
+            self.bind_key(&mut args, id)?;
             for v in &versions {
                 args.add(*v)?;
             }
@@ -1369,6 +1385,26 @@ where
             // MySQL: lock the row if it meets the condition, then delete it,
             // in one transaction.
             let mut tx = self.pool.begin().await.map_err(map_error)?;
+            if let Some(tomb) = st.tombstones {
+                // The tombstone's row first, in the order a create (whose
+                // subquery reads it with a shared lock) takes them, so that
+                // the two do not deadlock where the tombstone exists.
+                let mut lock = st.sql();
+                lock.push("SELECT ")
+                    .ident("version")
+                    .push(" FROM ")
+                    .ident(tomb)
+                    .push(" WHERE ")
+                    .ident("id")
+                    .push(" = ")
+                    .param()
+                    .push(" FOR UPDATE");
+                let args = Self::id_args(id).map_err(bind_error)?;
+                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+            }
             let locked = Self::fetch(&mut *tx, sql, args).await?;
             if locked.is_some() {
                 let mut delete = st.sql();
