@@ -98,17 +98,20 @@ impl Fixture {
     async fn finish(self) {
         match self.cleanup {
             Cleanup::None => {}
-            Cleanup::File(url) => {
-                let path = url.trim_start_matches("sqlite://").to_owned();
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
-                }
-            }
+            Cleanup::File(url) => remove_sqlite_file(&url),
             Cleanup::Schema { url, schema } => occ_tests::drop_schema(&url, &schema).await,
             Cleanup::Database { url, database } => {
                 occ_tests::drop_database(&url, &database).await;
             }
         }
+    }
+}
+
+/// Removes a file made by `occ_tests::sqlite_file_pool`, with its journal.
+fn remove_sqlite_file(url: &str) {
+    let path = url.trim_start_matches("sqlite://");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{path}{suffix}"));
     }
 }
 
@@ -655,4 +658,97 @@ async fn verify_names_a_missing_tombstone_table() {
     let error = repo.verify().await.unwrap_err();
     assert!(error.to_string().contains("profile_tombstones"), "{error}");
     assert_eq!(error.column(), Some("version"), "{error}");
+}
+
+// ---------------------------------------------------------------------------
+// A scoped SQL view: the delete's key carries the scope, the tombstone is
+// the id's.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "owned_notes", tombstones = "owned_note_tombstones")]
+struct OwnedNote {
+    id: i64,
+    #[version]
+    version: i64,
+    owner: i64,
+}
+
+const OWNED: &str = "CREATE TABLE owned_notes (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, owner BIGINT NOT NULL)";
+const OWNED_TOMBSTONES: &str =
+    "CREATE TABLE owned_note_tombstones (id BIGINT PRIMARY KEY, version BIGINT NOT NULL)";
+
+async fn scoped_view_continues_after_a_delete(name: &str, repo: &dyn Repository<OwnedNote>) {
+    use occ_core::repository::Scope;
+    let note = |version, owner| OwnedNote {
+        id: 1,
+        version,
+        owner,
+    };
+    let mine = repo.scoped(&Scope::new("owner", 1_i64)).unwrap();
+    assert_eq!(mine.create(note(3, 1)).await.unwrap().version, 3, "{name}");
+    // Another owner's view cannot delete it, and records nothing.
+    let theirs = repo.scoped(&Scope::new("owner", 2_i64)).unwrap();
+    let hidden = theirs.delete(&1, &WriteCondition::Exists).await;
+    assert!(
+        matches!(hidden, Err(RepositoryError::NotFound)),
+        "{name}: {hidden:?}"
+    );
+    mine.delete(&1, &WriteCondition::VersionIn(vec![3]))
+        .await
+        .unwrap();
+    assert_eq!(mine.create(note(1, 1)).await.unwrap().version, 4, "{name}");
+    mine.delete(&1, &WriteCondition::Exists).await.unwrap();
+    // The tombstone is the id's, whoever creates it next.
+    assert_eq!(
+        theirs.create(note(1, 2)).await.unwrap().version,
+        5,
+        "{name}"
+    );
+}
+
+#[tokio::test]
+async fn scoped_sql_views_continue_after_a_delete_sqlite() {
+    let (pool, url) = occ_tests::sqlite_file_pool("scoped_tombstones").await;
+    for ddl in [OWNED, OWNED_TOMBSTONES] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let repo: SqliteRepository<OwnedNote> = SqlRepository::new(pool);
+    repo.verify().await.unwrap();
+    scoped_view_continues_after_a_delete("sqlite", &repo).await;
+    remove_sqlite_file(&url);
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn scoped_sql_views_continue_after_a_delete_postgres() {
+    let Some(url) = occ_tests::postgres_url("scoped_sql_views_continue_after_a_delete_postgres")
+    else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_tombstones");
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
+    for ddl in [OWNED, OWNED_TOMBSTONES] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let repo: PgRepository<OwnedNote> = SqlRepository::new(pool);
+    repo.verify().await.unwrap();
+    scoped_view_continues_after_a_delete("postgres", &repo).await;
+    occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn scoped_sql_views_continue_after_a_delete_mysql() {
+    let Some(url) = occ_tests::mysql_url("scoped_sql_views_continue_after_a_delete_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_tombstones");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
+    for ddl in [OWNED, OWNED_TOMBSTONES] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let repo: MySqlRepository<OwnedNote> = SqlRepository::new(pool);
+    repo.verify().await.unwrap();
+    scoped_view_continues_after_a_delete("mysql", &repo).await;
+    occ_tests::drop_database(&url, &database).await;
 }
