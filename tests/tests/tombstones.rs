@@ -752,3 +752,86 @@ async fn scoped_sql_views_continue_after_a_delete_mysql() {
     scoped_view_continues_after_a_delete("mysql", &repo).await;
     occ_tests::drop_database(&url, &database).await;
 }
+
+// ---------------------------------------------------------------------------
+// The documents example: UUID ids (a `UUID`, `BINARY(16)` or `BLOB` key in
+// the tombstone table) and an `INTEGER` revision column.
+
+async fn documents_continue_after_a_delete(name: &str, repo: &occ_examples::document::Documents) {
+    use occ_examples::document::Document;
+    let id = uuid::Uuid::now_v7();
+    let doc = |revision| Document {
+        id,
+        revision,
+        title: "Notes".into(),
+        body: "text".into(),
+        tags: None,
+        updated_at: chrono::DateTime::UNIX_EPOCH,
+    };
+    assert_eq!(repo.create(doc(1)).await.unwrap().revision, 1, "{name}");
+    let second = repo
+        .update(doc(1), &WriteCondition::VersionIn(vec![1]))
+        .await
+        .unwrap();
+    assert_eq!(second.revision, 2, "{name}");
+    repo.delete(&id, &WriteCondition::VersionIn(vec![2]))
+        .await
+        .unwrap();
+    let again = repo.create(doc(1)).await.unwrap();
+    assert_eq!(
+        again.revision, 3,
+        "{name}: continues after the deleted revision"
+    );
+    let stale = repo
+        .update(doc(1), &WriteCondition::VersionIn(vec![2]))
+        .await;
+    assert!(
+        matches!(stale, Err(RepositoryError::PreconditionFailed { .. })),
+        "{name}: {stale:?}"
+    );
+}
+
+#[tokio::test]
+async fn documents_continue_after_a_delete_sqlite() {
+    let (pool, url) = occ_tests::sqlite_file_pool("document_tombstones").await;
+    let documents = occ_examples::document::connect(&url).await.unwrap();
+    documents_continue_after_a_delete("sqlite", &*documents).await;
+    pool.close().await;
+    remove_sqlite_file(&url);
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn documents_continue_after_a_delete_postgres() {
+    use occ_examples::document::{POSTGRES_SCHEMA, POSTGRES_TOMBSTONES};
+    let Some(url) = occ_tests::postgres_url("documents_continue_after_a_delete_postgres") else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_tombstones");
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
+    for ddl in [POSTGRES_SCHEMA, POSTGRES_TOMBSTONES] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let repo: PgRepository<occ_examples::document::Document> = SqlRepository::new(pool);
+    repo.verify().await.unwrap();
+    documents_continue_after_a_delete("postgres", &repo).await;
+    occ_tests::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn documents_continue_after_a_delete_mysql() {
+    use occ_examples::document::{MYSQL_SCHEMA, MYSQL_TOMBSTONES};
+    let Some(url) = occ_tests::mysql_url("documents_continue_after_a_delete_mysql") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_tombstones");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
+    for ddl in [MYSQL_SCHEMA, MYSQL_TOMBSTONES] {
+        sqlx::query(ddl).execute(&pool).await.unwrap();
+    }
+    let repo: MySqlRepository<occ_examples::document::Document> = SqlRepository::new(pool);
+    repo.verify().await.unwrap();
+    documents_continue_after_a_delete("mysql", &repo).await;
+    occ_tests::drop_database(&url, &database).await;
+}
