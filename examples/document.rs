@@ -27,7 +27,11 @@ use uuid::Uuid;
 /// has the database set `updated_at` on every write (a client's value is
 /// never stored; `#[serde(default)]` lets clients leave it out).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, Versioned)]
-#[occ(table = "documents", etag = "doc-{id}-r{revision}")]
+#[occ(
+    table = "documents",
+    tombstones = "document_tombstones",
+    etag = "doc-{id}-r{revision}"
+)]
 pub struct Document {
     /// The id, assigned by the server.
     #[occ(generated)]
@@ -79,6 +83,26 @@ pub const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS documents (
     updated_at TEXT NOT NULL
 )";
 
+/// The tombstone table on PostgreSQL: the last revision of each deleted
+/// document, so that one created again under its id (a creating `PUT`)
+/// continues after it.
+pub const POSTGRES_TOMBSTONES: &str = "CREATE TABLE IF NOT EXISTS document_tombstones (
+    id UUID PRIMARY KEY,
+    version BIGINT NOT NULL
+)";
+
+/// The tombstone table on MariaDB or MySQL.
+pub const MYSQL_TOMBSTONES: &str = "CREATE TABLE IF NOT EXISTS document_tombstones (
+    id BINARY(16) PRIMARY KEY,
+    version BIGINT NOT NULL
+)";
+
+/// The tombstone table on SQLite.
+pub const SQLITE_TOMBSTONES: &str = "CREATE TABLE IF NOT EXISTS document_tombstones (
+    id BLOB PRIMARY KEY,
+    version BIGINT NOT NULL
+)";
+
 /// The repository behind the routes, whichever the database.
 pub type Documents = dyn Repository<Document>;
 
@@ -86,9 +110,9 @@ pub type Documents = dyn Repository<Document>;
 /// creates the table if needed and checks that it fits the model.
 pub async fn connect(database_url: &str) -> Result<Arc<Documents>, BoxDynError> {
     let tables = crate::Tables {
-        postgres: POSTGRES_SCHEMA,
-        mysql: MYSQL_SCHEMA,
-        sqlite: SQLITE_SCHEMA,
+        postgres: &[POSTGRES_SCHEMA, POSTGRES_TOMBSTONES],
+        mysql: &[MYSQL_SCHEMA, MYSQL_TOMBSTONES],
+        sqlite: &[SQLITE_SCHEMA, SQLITE_TOMBSTONES],
         lock: 4_242_008,
     };
     crate::open::<Document>(database_url, &tables).await

@@ -23,8 +23,15 @@ use sqlx::FromRow;
 ///
 /// `#[occ(table = "profiles")]` maps it to the `profiles` table (columns
 /// named after the fields) for the SQL repositories: no SQL to write.
+/// `tombstones = "profile_tombstones"` keeps the last version of every
+/// deleted profile ([`TOMBSTONES_SCHEMA`]), so that a profile deleted and
+/// created again continues after it and no tag is ever reused for an id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned)]
-#[occ(table = "profiles", etag = "prof-{id}-v{version}")]
+#[occ(
+    table = "profiles",
+    tombstones = "profile_tombstones",
+    etag = "prof-{id}-v{version}"
+)]
 pub struct Profile {
     /// The id.
     pub id: i64,
@@ -47,6 +54,13 @@ pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS profiles (
     city TEXT NOT NULL
 )";
 
+/// The tombstone table of [`Profile`]: the last version of each deleted
+/// id. Valid on SQLite, PostgreSQL and MariaDB/MySQL.
+pub const TOMBSTONES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS profile_tombstones (
+    id BIGINT PRIMARY KEY,
+    version BIGINT NOT NULL
+)";
+
 /// The repository behind the routes, whichever the database.
 pub type Profiles = dyn Repository<Profile>;
 
@@ -59,9 +73,9 @@ pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
     let repo = open::<Profile>(
         database_url,
         &Tables {
-            postgres: SCHEMA,
-            mysql: SCHEMA,
-            sqlite: SCHEMA,
+            postgres: &[SCHEMA, TOMBSTONES_SCHEMA],
+            mysql: &[SCHEMA, TOMBSTONES_SCHEMA],
+            sqlite: &[SCHEMA, TOMBSTONES_SCHEMA],
             lock: 4_242_007,
         },
     )
@@ -70,16 +84,17 @@ pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
     Ok(repo)
 }
 
-/// One table's `CREATE TABLE IF NOT EXISTS` on each database, and the key
-/// of the PostgreSQL advisory lock under which it is run.
+/// One model's `CREATE TABLE IF NOT EXISTS` statements on each database
+/// (its table, and its tombstone table if it has one), run in order, and
+/// the key of the PostgreSQL advisory lock under which they are run.
 #[derive(Debug, Clone, Copy)]
 pub struct Tables {
     /// On PostgreSQL.
-    pub postgres: &'static str,
+    pub postgres: &'static [&'static str],
     /// On MariaDB and MySQL.
-    pub mysql: &'static str,
+    pub mysql: &'static [&'static str],
     /// On SQLite.
-    pub sqlite: &'static str,
+    pub sqlite: &'static [&'static str],
     /// `CREATE TABLE IF NOT EXISTS` is not safe against itself in
     /// PostgreSQL: servers starting together take turns on this lock.
     pub lock: i64,
@@ -106,7 +121,9 @@ where
             .bind(tables.lock)
             .execute(&mut *tx)
             .await?;
-        sqlx::query(tables.postgres).execute(&mut *tx).await?;
+        for ddl in tables.postgres {
+            sqlx::query(*ddl).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         let repo = PgRepository::<M>::new(pool);
         repo.verify().await?;
@@ -116,13 +133,17 @@ where
         // MariaDB and MySQL hold a metadata lock for the DDL: servers
         // starting together see the table created once, and the others'
         // `IF NOT EXISTS` only warns.
-        sqlx::query(tables.mysql).execute(&pool).await?;
+        for ddl in tables.mysql {
+            sqlx::query(*ddl).execute(&pool).await?;
+        }
         let repo = MySqlRepository::<M>::new(pool);
         repo.verify().await?;
         Arc::new(repo)
     } else {
         let pool = sqlite_pool(database_url).await?;
-        sqlx::query(tables.sqlite).execute(&pool).await?;
+        for ddl in tables.sqlite {
+            sqlx::query(*ddl).execute(&pool).await?;
+        }
         let repo = SqliteRepository::<M>::new(pool);
         repo.verify().await?;
         Arc::new(repo)

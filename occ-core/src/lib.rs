@@ -221,6 +221,14 @@ pub use versioned::{
 ///   `#[sqlx(rename = "…")]` on a field, `#[sqlx(rename_all = "…")]` on the
 ///   struct, or `#[occ(column = "…")]` (which must then agree with
 ///   `#[sqlx(rename)]`); `#[sqlx(skip)]` and `#[sqlx(default)]` fields are
-///   not written, and `#[sqlx(flatten)]` is refused.
+///   not written, and `#[sqlx(flatten)]` is refused. Without a tombstone
+///   table, a deleted id that is created again starts its versions afresh,
+///   so an entity tag from before the delete can match the new resource.
+/// - `#[occ(table = "profiles", tombstones = "profile_tombstones")]`: the
+///   table that keeps each deleted id's last version
+///   ([`SqlModel::TOMBSTONE_TABLE`](repository::sql::SqlModel::TOMBSTONE_TABLE),
+///   whose docs give its schema), so that a resource created again under
+///   a deleted id continues after that version and no tag is ever reused
+///   for an id. Only with `table`.
 #[cfg(feature = "derive")]
 pub use occ_derive::Versioned;

@@ -139,6 +139,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
     };
     let Table {
         name: table_name,
+        tombstones,
         id: id_column,
         version: version_column,
         last_modified: lm_column,
@@ -178,6 +179,10 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
         Some(column) => quote!(::core::option::Option::Some(#column)),
         None => quote!(::core::option::Option::None),
     };
+    let tombstones = match tombstones {
+        Some(name) => quote!(::core::option::Option::Some(#name)),
+        None => quote!(::core::option::Option::None),
+    };
     let bind_member = bind_member(input, table, &mut predicates);
     quote! {
         #[automatically_derived]
@@ -190,6 +195,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
             const VERSION_COLUMN: &'static str = #version_column;
             const DATA_COLUMNS: &'static [&'static str] = &[#(#data_columns),*];
             const LAST_MODIFIED_COLUMN: ::core::option::Option<&'static str> = #lm_column;
+            const TOMBSTONE_TABLE: ::core::option::Option<&'static str> = #tombstones;
 
             fn bind_id(
                 id: &Self::Id,

@@ -19,7 +19,8 @@ use syn::{parse_macro_input, DeriveInput};
 
 /// Derives `occ_core::Versioned`. See `occ_core::Versioned` for the
 /// attributes: `#[version]`, `#[occ(id)]`, `#[occ(last_modified)]`,
-/// `#[occ(etag = "…")]`, `#[occ(weak)]`, `#[occ(table = "…")]`.
+/// `#[occ(etag = "…")]`, `#[occ(weak)]`, `#[occ(table = "…")]`,
+/// `#[occ(tombstones = "…")]` (with `table`).
 #[proc_macro_derive(Versioned, attributes(version, occ))]
 pub fn derive_versioned(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

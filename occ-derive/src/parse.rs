@@ -37,6 +37,8 @@ pub(crate) struct Input<'a> {
 /// `#[occ(column)]` says.
 pub(crate) struct Table<'a> {
     pub(crate) name: LitStr,
+    /// `#[occ(tombstones = "…")]`: the table of deleted ids' last versions.
+    pub(crate) tombstones: Option<LitStr>,
     pub(crate) id: String,
     pub(crate) version: String,
     /// Set by the database on every write, never bound.
@@ -71,7 +73,7 @@ impl Errors {
     }
 }
 
-const CONTAINER_KEYS: &str = "`etag = \"…\"`, `weak`, `table = \"…\"`";
+const CONTAINER_KEYS: &str = "`etag = \"…\"`, `weak`, `table = \"…\"`, `tombstones = \"…\"`";
 const FIELD_KEYS: &str =
     "`id`, `last_modified`, `generated`, `generated(client_may_choose)`, `column = \"…\"`";
 
@@ -80,6 +82,7 @@ struct ContainerAttrs {
     etag: Option<LitStr>,
     weak: Option<Span>,
     table: Option<LitStr>,
+    tombstones: Option<LitStr>,
 }
 
 #[derive(Default)]
@@ -223,15 +226,22 @@ impl<'a> Input<'a> {
             }
         }
         let table = match container.table {
-            Some(name) => Some(table(
-                name,
-                all,
-                field_info,
-                (&id, &version, last_modified.as_ref()),
-                sqlx_rename_all(&input.attrs, &mut errors),
-                &mut errors,
-            )),
+            Some(name) => {
+                let mut table = table(
+                    name,
+                    all,
+                    field_info,
+                    (&id, &version, last_modified.as_ref()),
+                    sqlx_rename_all(&input.attrs, &mut errors),
+                    &mut errors,
+                );
+                table.tombstones = container.tombstones;
+                Some(table)
+            }
             None => {
+                if let Some(tombstones) = &container.tombstones {
+                    errors.at(tombstones, "`tombstones` names the tombstone table of a model's table: add `#[occ(table = \"…\")]` to the struct");
+                }
                 for (column, _) in field_info.iter() {
                     if let Some(column) = column {
                         errors.at(column, "`column` names a table column: add `#[occ(table = \"…\")]` to the struct");
@@ -320,6 +330,17 @@ fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                 }
                 if out.table.replace(lit).is_some() {
                     errors.at(&key, "duplicate `table`: give the table once");
+                }
+            } else if key.is_ident("tombstones") {
+                let lit = string_value("tombstones")?;
+                if lit.value().is_empty() {
+                    errors.at(&lit, "the tombstone table's name cannot be empty");
+                }
+                if out.tombstones.replace(lit).is_some() {
+                    errors.at(
+                        &key,
+                        "duplicate `tombstones`: give the tombstone table once",
+                    );
                 }
             } else if key.is_ident("weak") {
                 if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
@@ -456,7 +477,11 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 );
                 out.version.get_or_insert(key.span());
                 Ok(())
-            } else if key.is_ident("etag") || key.is_ident("table") || key.is_ident("weak") {
+            } else if key.is_ident("etag")
+                || key.is_ident("table")
+                || key.is_ident("tombstones")
+                || key.is_ident("weak")
+            {
                 if meta.input.peek(syn::Token![=]) {
                     let _ = meta.value().and_then(|v| v.parse::<syn::Expr>());
                 }
@@ -580,6 +605,7 @@ fn table<'a>(
 ) -> Table<'a> {
     let mut out = Table {
         name,
+        tombstones: None,
         id: String::new(),
         version: String::new(),
         last_modified: None,

@@ -58,10 +58,9 @@ impl Backend {
     /// SQLite, in a file as in production.
     async fn sqlite(test: &str) -> Self {
         let (pool, _) = occ_tests::sqlite_file_pool(test).await;
-        sqlx::query(document::SQLITE_SCHEMA)
-            .execute(&pool)
-            .await
-            .expect("schema");
+        for ddl in [document::SQLITE_SCHEMA, document::SQLITE_TOMBSTONES] {
+            sqlx::query(ddl).execute(&pool).await.expect("schema");
+        }
         let repo: SqliteRepository<Document> = SqlRepository::new(pool);
         repo.verify().await.expect("the table fits");
         Self {
@@ -76,10 +75,9 @@ impl Backend {
         let url = occ_tests::postgres_url(test)?;
         let schema = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 8).await;
-        sqlx::query(document::POSTGRES_SCHEMA)
-            .execute(&pool)
-            .await
-            .expect("schema");
+        for ddl in [document::POSTGRES_SCHEMA, document::POSTGRES_TOMBSTONES] {
+            sqlx::query(ddl).execute(&pool).await.expect("schema");
+        }
         let repo: PgRepository<Document> = SqlRepository::new(pool);
         repo.verify().await.expect("the table fits");
         Some(Self {
@@ -95,10 +93,9 @@ impl Backend {
         // MariaDB names stop at 64 characters.
         let database = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 8).await;
-        sqlx::query(document::MYSQL_SCHEMA)
-            .execute(&pool)
-            .await
-            .expect("schema");
+        for ddl in [document::MYSQL_SCHEMA, document::MYSQL_TOMBSTONES] {
+            sqlx::query(ddl).execute(&pool).await.expect("schema");
+        }
         let repo: MySqlRepository<Document> = SqlRepository::new(pool);
         repo.verify().await.expect("the table fits");
         Some(Self {

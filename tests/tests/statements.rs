@@ -38,7 +38,7 @@ use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
 use occ_core::repository::{Fetched, KnownVersions, Repository, RepositoryError, WriteCondition};
 use occ_core::Versioned;
-use occ_examples::{Profile, SCHEMA};
+use occ_examples::{Profile, SCHEMA, TOMBSTONES_SCHEMA};
 use serde::{Deserialize, Serialize};
 use tower::ServiceExt;
 use tracing::field::{Field, Visit};
@@ -231,7 +231,9 @@ impl Fixture {
             .connect_with(options)
             .await
             .unwrap();
-        sqlx::query(SCHEMA).execute(&pool).await.unwrap();
+        for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
+            sqlx::query(ddl).execute(&pool).await.unwrap();
+        }
         let app = seeded(Arc::new(SqliteRepository::<Profile>::new(pool))).await;
         Self {
             backend: Backend::Sqlite,
@@ -245,7 +247,9 @@ impl Fixture {
         let url = occ_tests::postgres_url(test)?;
         let schema = occ_tests::unique_name("occ_statements");
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
-        sqlx::query(SCHEMA).execute(&pool).await.unwrap();
+        for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
+            sqlx::query(ddl).execute(&pool).await.unwrap();
+        }
         let app = seeded(Arc::new(PgRepository::<Profile>::new(pool))).await;
         Some(Self {
             backend: Backend::Postgres,
@@ -259,7 +263,9 @@ impl Fixture {
         let url = occ_tests::mysql_url(test)?;
         let database = occ_tests::unique_name("occ_statements");
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
-        sqlx::query(SCHEMA).execute(&pool).await.unwrap();
+        for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
+            sqlx::query(ddl).execute(&pool).await.unwrap();
+        }
         let app = seeded(Arc::new(MySqlRepository::<Profile>::new(pool))).await;
         Some(Self {
             backend: Backend::MySql,
@@ -443,12 +449,62 @@ async fn patch_merge_patch_200_with_matching_if_match_is_one_statement(f: &Fixtu
     f.assert_one_write(&log, "UPDATE", &["UPDATE", "SELECT"]);
 }
 
+/// `Profile` keeps tombstones (design decision 15): PostgreSQL deletes and
+/// records the tombstone in one statement (a writable CTE); SQLite in one
+/// transaction of the `DELETE … RETURNING` and the tombstone's upsert;
+/// MariaDB/MySQL in the transaction it already uses: the tombstone's row
+/// locked, the row locked if it meets the condition, then deleted, then its
+/// tombstone written.
 async fn delete_204_with_matching_if_match_is_one_statement(f: &Fixture) {
     let (answer, log) = f.send(Method::DELETE, "/profiles/42", &[CURRENT], "").await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
-    // MariaDB/MySQL: the row is locked if it meets the condition, then
-    // deleted.
-    f.assert_one_write(&log, "DELETE", &["SELECT", "DELETE"]);
+    assert_delete_with_tombstone(f.backend, &log);
+}
+
+fn assert_delete_with_tombstone(backend: Backend, log: &[String]) {
+    let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+    let expected: &[&str] = match backend {
+        Backend::Postgres => &["WITH"],
+        // sqlx's SQLite driver begins and commits on its worker without
+        // logging either: the two data statements are all the log shows.
+        Backend::Sqlite => &["DELETE", "INSERT"],
+        // The tombstone's row locked first, then the row, the delete and
+        // the tombstone's upsert.
+        Backend::MySql => &["BEGIN", "SELECT", "SELECT", "DELETE", "INSERT", "COMMIT"],
+    };
+    assert_eq!(words, expected, "{backend:?}: {log:#?}");
+    if backend == Backend::Postgres {
+        let sql = &log[0];
+        assert!(
+            sql.contains("DELETE FROM") && sql.contains("profile_tombstones"),
+            "{sql}"
+        );
+    }
+}
+
+/// After a delete, creating the id again takes its version from the
+/// tombstone in the insert itself: one statement on PostgreSQL (the
+/// tombstone claimed in a CTE) and SQLite, the usual transaction of the
+/// insert and its read on MariaDB/MySQL. The version continues after the
+/// deleted one.
+async fn create_after_delete_is_one_statement(f: &Fixture) {
+    let (answer, _) = f.send(Method::DELETE, "/profiles/42", &[CURRENT], "").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
+    let body = r#"{"id":42,"name":"Ava","city":"Rome"}"#;
+    let (answer, log) = f.send(Method::POST, "/profiles", &[JSON], body).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v8\""));
+    let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+    let expected: &[&str] = match f.backend {
+        Backend::Postgres => &["WITH"],
+        Backend::Sqlite => &["INSERT"],
+        Backend::MySql => &["BEGIN", "INSERT", "SELECT", "COMMIT"],
+    };
+    assert_eq!(words, expected, "{:?}: {log:#?}", f.backend);
+    assert!(
+        log.iter().any(|s| s.contains("profile_tombstones")),
+        "{log:#?}"
+    );
 }
 
 async fn put_412_on_a_stale_if_match_is_at_most_two_statements(f: &Fixture) {
@@ -559,6 +615,7 @@ on_every_backend! {
     put_merge_200_with_matching_if_match_is_one_statement;
     patch_merge_patch_200_with_matching_if_match_is_one_statement;
     delete_204_with_matching_if_match_is_one_statement;
+    create_after_delete_is_one_statement;
     put_412_on_a_stale_if_match_is_at_most_two_statements;
     put_428_without_precondition_is_one_read;
     list_200_is_one_statement;

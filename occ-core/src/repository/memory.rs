@@ -16,6 +16,13 @@ use crate::versioned::{VersionNumber, Versioned};
 /// backends, for tests and prototypes. The condition check and the write
 /// happen under one lock, which is this backend's compare-and-swap.
 ///
+/// A tag is never reused for an id: the repository keeps a tombstone (the
+/// last version) for every deleted id, under the same lock, and a resource
+/// created again under that id continues after it (its version is the
+/// larger of the one given and the tombstone's plus one), so an entity tag
+/// from before the delete never matches it. Tombstones are kept for the
+/// repository's lifetime.
+///
 /// ```
 /// # tokio_test_block_on(async {
 /// use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
@@ -38,11 +45,30 @@ use crate::versioned::{VersionNumber, Versioned};
 /// #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
 /// # }
 /// ```
-#[derive(Debug)]
 pub struct MemoryRepository<M: Versioned> {
-    rows: Mutex<BTreeMap<M::Id, M>>,
+    state: Mutex<State<M>>,
     /// The last number handed out as an id (`#[occ(generated)]` integers).
     sequence: AtomicI64,
+}
+
+impl<M: Versioned + std::fmt::Debug> std::fmt::Debug for MemoryRepository<M>
+where
+    M::Id: std::fmt::Debug,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("MemoryRepository")
+            .field("rows", &state.rows)
+            .field("tombstones", &state.tombstones)
+            .field("sequence", &self.sequence)
+            .finish()
+    }
+}
+
+/// The rows, and the last version of every deleted id.
+struct State<M: Versioned> {
+    rows: BTreeMap<M::Id, M>,
+    tombstones: BTreeMap<M::Id, M::Version>,
 }
 
 impl<M: Versioned> Default for MemoryRepository<M>
@@ -51,7 +77,10 @@ where
 {
     fn default() -> Self {
         Self {
-            rows: Mutex::new(BTreeMap::new()),
+            state: Mutex::new(State {
+                rows: BTreeMap::new(),
+                tombstones: BTreeMap::new(),
+            }),
             sequence: AtomicI64::new(0),
         }
     }
@@ -66,10 +95,11 @@ where
         Self::default()
     }
 
-    fn rows(&self) -> MutexGuard<'_, BTreeMap<M::Id, M>> {
-        // A panic elsewhere cannot leave a half-written row: every write is
-        // a single map operation, so the data is still consistent.
-        self.rows.lock().unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> MutexGuard<'_, State<M>> {
+        // A panic elsewhere cannot leave a half-written row: every write
+        // changes the maps only after its last fallible step, so the data
+        // is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -83,7 +113,8 @@ where
     M::Id: Ord + Clone + Send + Sync,
 {
     fn get_in(&self, id: &M::Id, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
-        self.rows()
+        self.state()
+            .rows
             .get(id)
             .filter(|m| visible(m))
             .cloned()
@@ -96,8 +127,9 @@ where
         known: &KnownVersions<M::Version>,
         visible: Visible<'_, M>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
-        let rows = self.rows();
-        let current = rows
+        let state = self.state();
+        let current = state
+            .rows
             .get(id)
             .filter(|m| visible(m))
             .ok_or(RepositoryError::NotFound)?;
@@ -109,14 +141,21 @@ where
         if !visible(&model) {
             return Err(outside_scope());
         }
-        let mut rows = self.rows();
+        let mut state = self.state();
         model.set_last_modified(SystemTime::now());
-        if let Some(current) = rows.get(model.id()) {
+        if let Some(current) = state.rows.get(model.id()) {
             return Err(RepositoryError::AlreadyExists {
                 current: visible(current).then(|| Box::new(current.clone())),
             });
         }
-        rows.insert(model.id().clone(), model.clone());
+        // An id deleted before continues after its last version.
+        if let Some(last) = state.tombstones.get(model.id()) {
+            let after = last.next().ok_or(RepositoryError::VersionExhausted)?;
+            if model.version() < after {
+                model.set_version(after);
+            }
+        }
+        state.rows.insert(model.id().clone(), model.clone());
         Ok(model)
     }
 
@@ -150,8 +189,9 @@ where
         condition: &WriteCondition<M::Version>,
         visible: Visible<'_, M>,
     ) -> Result<M, RepositoryError<M>> {
-        let mut rows = self.rows();
-        let current = rows
+        let mut state = self.state();
+        let current = state
+            .rows
             .get_mut(model.id())
             .filter(|m| visible(m))
             .ok_or(RepositoryError::NotFound)?;
@@ -179,8 +219,9 @@ where
         condition: &WriteCondition<M::Version>,
         visible: Visible<'_, M>,
     ) -> Result<M, RepositoryError<M>> {
-        let mut rows = self.rows();
-        let current = rows
+        let mut state = self.state();
+        let current = state
+            .rows
             .get(id)
             .filter(|m| visible(m))
             .ok_or(RepositoryError::NotFound)?;
@@ -189,7 +230,14 @@ where
                 current: Box::new(current.clone()),
             });
         }
-        rows.remove(id).ok_or(RepositoryError::NotFound)
+        let deleted = state.rows.remove(id).ok_or(RepositoryError::NotFound)?;
+        // Under the same lock: a create of this id continues after it.
+        let last = deleted.version();
+        let tomb = state.tombstones.entry(id.clone()).or_insert(last);
+        if *tomb < last {
+            *tomb = last;
+        }
+        Ok(deleted)
     }
 
     fn list_in(
@@ -199,10 +247,11 @@ where
         visible: Visible<'_, M>,
     ) -> Result<Page<M>, RepositoryError<M>> {
         use std::ops::Bound;
-        let rows = self.rows();
+        let state = self.state();
         let lower = after.map_or(Bound::Unbounded, Bound::Excluded);
         let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-        let items: Vec<M> = rows
+        let items: Vec<M> = state
+            .rows
             .range((lower, Bound::Unbounded))
             .map(|(_, m)| m)
             .filter(|m| visible(m))

@@ -16,7 +16,11 @@
 //!
 //! The model describes its table with [`SqlModel`], usually derived:
 //! `#[occ(table = "profiles")]` on a `#[derive(Versioned, sqlx::FromRow)]`
-//! struct. Versions are stored as `BIGINT` (`i64`).
+//! struct. Versions are stored as `BIGINT` (`i64`). With
+//! `#[occ(tombstones = "profile_tombstones")]` a deleted id's last version
+//! is kept, so that the id created again continues after it
+//! ([`SqlModel::TOMBSTONE_TABLE`]); without, versions restart after a
+//! delete.
 
 mod dialect;
 
@@ -131,6 +135,39 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// compares with `If-Unmodified-Since` inside the write. Not among
     /// [`DATA_COLUMNS`](SqlModel::DATA_COLUMNS).
     const LAST_MODIFIED_COLUMN: Option<&'static str> = None;
+    /// The tombstone table (`#[occ(tombstones = "…")]`), which keeps the
+    /// last version of every deleted id so that a resource created again
+    /// under that id continues after it: no entity tag is ever reused for
+    /// an id (a tag from before the delete gets 412). `None` (the
+    /// default): versions restart after a delete, and an old tag can match
+    /// the new resource.
+    ///
+    /// Its columns are `id`, of the same type as the model's id column, its
+    /// primary key, and `version` (`BIGINT`):
+    ///
+    /// ```sql
+    /// -- SQLite
+    /// CREATE TABLE profile_tombstones (id INTEGER PRIMARY KEY, version INTEGER NOT NULL);
+    /// -- PostgreSQL
+    /// CREATE TABLE profile_tombstones (id BIGINT PRIMARY KEY, version BIGINT NOT NULL);
+    /// -- MariaDB/MySQL
+    /// CREATE TABLE profile_tombstones (id BIGINT PRIMARY KEY, version BIGINT NOT NULL);
+    /// ```
+    ///
+    /// A delete records the deleted row's version there atomically with the
+    /// delete (PostgreSQL: in the same statement; SQLite and MariaDB/MySQL:
+    /// in the same transaction), and a create with a client's id
+    /// ([`Repository::create`]) takes the larger of the version given and
+    /// the tombstone's plus one, in its one statement. On PostgreSQL that
+    /// create also claims the id's row in the tombstone table (inserting
+    /// the version before its own when there is none), so that it waits
+    /// for a concurrent delete and reads the version that delete recorded:
+    /// there the table holds a row for every id created with a client's
+    /// id, not only deleted ones. Ids the database assigns
+    /// ([`Repository::create_with_new_id`]) rely on the database never
+    /// giving an id twice: an identity column, `AUTO_INCREMENT`, or SQLite's
+    /// `INTEGER PRIMARY KEY AUTOINCREMENT`.
+    const TOMBSTONE_TABLE: Option<&'static str> = None;
 
     /// Binds the id.
     fn bind_id(id: &Self::Id, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
@@ -187,6 +224,8 @@ struct Statements {
     last_modified: Option<&'static str>,
     /// The scope's column, which every statement carries after the id.
     scope: Option<String>,
+    /// The tombstone table, if the model has one.
+    tombstones: Option<&'static str>,
     max_version: i64,
     select: SqlStr,
     select_version: SqlStr,
@@ -222,6 +261,7 @@ impl Statements {
             data: M::DATA_COLUMNS,
             last_modified: M::LAST_MODIFIED_COLUMN,
             scope,
+            tombstones: M::TOMBSTONE_TABLE,
             max_version: <M::Version as VersionNumber>::MAX_I64,
             select: SqlStr::from_static(""),
             select_version: SqlStr::from_static(""),
@@ -361,14 +401,77 @@ impl Statements {
         }
         columns.push(self.version);
         columns.extend_from_slice(self.data);
-        let bound = columns.len();
         columns.extend(self.last_modified);
+        let tombstones = self.tombstones.filter(|_| with_id);
+        if let (Some(tomb), Dialect::Postgres) = (tombstones, self.dialect) {
+            // Claims the id's tombstone (the version before the given one
+            // when there is none): a concurrent delete's is read once it
+            // commits, not the statement's snapshot.
+            sql.push("WITH occ_z AS (INSERT INTO ")
+                .ident(tomb)
+                .push(" AS occ_y (")
+                .ident("id")
+                .push(", ")
+                .ident("version")
+                .push(") VALUES (")
+                .param()
+                .push(", ")
+                .param()
+                .push(" - 1) ON CONFLICT (")
+                .ident("id")
+                .push(") DO UPDATE SET ")
+                .ident("version")
+                .push(" = ")
+                .qualified("occ_y", "version")
+                .push(" RETURNING ")
+                .qualified("occ_y", "version")
+                .push(") ");
+        }
         sql.push("INSERT INTO ")
             .ident(self.table)
             .push(" (")
             .idents(None, &columns)
-            .push(") VALUES (")
-            .params(bound);
+            .push(") VALUES (");
+        if with_id {
+            sql.param().push(", ");
+        }
+        match (tombstones, self.dialect) {
+            (None, _) => {
+                sql.param();
+            }
+            (Some(_), Dialect::Postgres) => {
+                sql.push("GREATEST(")
+                    .param()
+                    .push(", (SELECT ")
+                    .ident("version")
+                    .push(" + 1 FROM occ_z))");
+            }
+            (Some(tomb), dialect) => {
+                // The given version, or the one after the tombstone's.
+                let (greatest, coalesce) = match dialect {
+                    Dialect::Sqlite => ("max(", "coalesce(("),
+                    _ => ("GREATEST(", "COALESCE(("),
+                };
+                sql.push(greatest)
+                    .param()
+                    .push(", ")
+                    .push(coalesce)
+                    .push("SELECT ")
+                    .qualified("occ_z", "version")
+                    .push(" + 1 FROM ")
+                    .ident(tomb)
+                    .push(" occ_z WHERE ")
+                    .qualified("occ_z", "id")
+                    .push(" = ")
+                    .param()
+                    .push("), ")
+                    .param()
+                    .push("))");
+            }
+        }
+        if !self.data.is_empty() {
+            sql.push(", ").params(self.data.len());
+        }
         if self.last_modified.is_some() {
             sql.push(", ").clock();
         }
@@ -388,7 +491,46 @@ impl Statements {
     /// locking read that precedes the delete in its transaction.
     fn delete_sql(&self, check: Check) -> SqlText {
         let mut sql = self.sql();
-        if self.dialect.has_returning() {
+        if let (Some(tomb), Dialect::Postgres) = (self.tombstones, self.dialect) {
+            // One statement: the delete, and its version kept as the id's
+            // tombstone. The tombstone's row is locked before the row to
+            // delete (the subquery runs before the delete locks a row), in
+            // the order a create takes them, so that the two do not
+            // deadlock where the tombstone exists.
+            sql.push("WITH occ_l AS (SELECT 1 FROM ")
+                .ident(tomb)
+                .push(" WHERE ")
+                .ident("id")
+                .push(" = ")
+                .param()
+                .push(" FOR UPDATE), occ_d AS (DELETE FROM ")
+                .ident(self.table)
+                .push(" WHERE (SELECT count(*) FROM occ_l) >= 0 AND ");
+            self.key(&mut sql, None);
+            self.check_sql(&mut sql, check);
+            self.returning(&mut sql);
+            sql.push("), occ_z AS (INSERT INTO ")
+                .ident(tomb)
+                .push(" AS occ_y (")
+                .ident("id")
+                .push(", ")
+                .ident("version")
+                .push(") SELECT ")
+                .qualified("occ_d", self.id)
+                .push(", ")
+                .qualified("occ_d", self.version)
+                .push(" FROM occ_d ON CONFLICT (")
+                .ident("id")
+                .push(") DO UPDATE SET ")
+                .ident("version")
+                .push(" = GREATEST(")
+                .qualified("occ_y", "version")
+                .push(", EXCLUDED.")
+                .ident("version")
+                .push(")) SELECT ")
+                .idents(Some("occ_d"), &self.columns)
+                .push(" FROM occ_d");
+        } else if self.dialect.has_returning() {
             sql.push("DELETE FROM ").ident(self.table).push(" WHERE ");
             self.key(&mut sql, None);
             self.check_sql(&mut sql, check);
@@ -397,6 +539,42 @@ impl Statements {
             sql = self.select_sql(false);
             self.check_sql(&mut sql, check);
             sql.push(" FOR UPDATE");
+        }
+        sql
+    }
+
+    /// `INSERT INTO tomb (id, version) VALUES (?, ?)`, or the larger
+    /// version where the id has a tombstone already: after a delete on
+    /// SQLite and MariaDB/MySQL, in its transaction.
+    fn tombstone_sql(&self, tomb: &str) -> SqlText {
+        let mut sql = self.sql();
+        sql.push("INSERT INTO ")
+            .ident(tomb)
+            .push(" (")
+            .ident("id")
+            .push(", ")
+            .ident("version")
+            .push(") VALUES (")
+            .params(2)
+            .push(")");
+        if self.dialect == Dialect::MySql {
+            sql.push(" ON DUPLICATE KEY UPDATE ")
+                .ident("version")
+                .push(" = GREATEST(")
+                .ident("version")
+                .push(", VALUES(")
+                .ident("version")
+                .push("))");
+        } else {
+            sql.push(" ON CONFLICT (")
+                .ident("id")
+                .push(") DO UPDATE SET ")
+                .ident("version")
+                .push(" = max(")
+                .ident("version")
+                .push(", excluded.")
+                .ident("version")
+                .push(")");
         }
         sql
     }
@@ -546,6 +724,23 @@ fn time_of_micros(micros: i64) -> Option<SystemTime> {
 /// insert is refused as a constraint violation (the memory repository skips
 /// them). Prefer UUIDs there.
 ///
+/// **Deleted ids.** With a tombstone table
+/// ([`SqlModel::TOMBSTONE_TABLE`], `#[occ(tombstones = "…")]`), a delete
+/// records the deleted row's version (PostgreSQL: in the delete's own
+/// statement, a writable CTE; SQLite and MariaDB/MySQL: in its
+/// transaction), and a [`Repository::create`] of that id takes the larger
+/// of the version given and that version plus one, in its one statement:
+/// no entity tag is ever reused for an id (design decision 15). Without
+/// one, versions restart after a delete: a resource created again under a
+/// deleted id starts at the version given (usually 1), and a tag from
+/// before the delete can match it. A delete locks the id's tombstone before
+/// its row, in the order a create takes them; still, a delete and a create
+/// of the same id at the same moment can deadlock (on PostgreSQL only
+/// before the id has a tombstone row, on MariaDB/MySQL rarely): the
+/// database aborts one of them, reported as
+/// [`RepositoryError::Unavailable`] (503, worth a retry), never as a reused
+/// tag.
+///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 /// use occ_core::repository::sql::{PgRepository, SqlRepository};
@@ -678,6 +873,26 @@ where
             .push(" FROM ")
             .ident(st.table)
             .push(" WHERE 1 = 0");
+        if let Some(tomb) = st.tombstones {
+            for column in ["id", "version"] {
+                let mut one = st.sql();
+                one.push("SELECT ")
+                    .ident(column)
+                    .push(" FROM ")
+                    .ident(tomb)
+                    .push(" WHERE 1 = 0");
+                if let Err(source) = sqlx::query::<DB>(AssertSqlSafe(one.text))
+                    .fetch_optional(&self.pool)
+                    .await
+                {
+                    return Err(SchemaError {
+                        table: tomb,
+                        column: Some(column),
+                        source,
+                    });
+                }
+            }
+        }
         let Err(source) = sqlx::query::<DB>(AssertSqlSafe(all.text))
             .fetch_optional(&self.pool)
             .await
@@ -804,6 +1019,29 @@ where
             Some(row) => Ok(row),
             None => Err(self.explain_miss(id, false).await),
         }
+    }
+
+    /// Keeps the version of a row just deleted as its id's tombstone, in
+    /// the delete's transaction (SQLite, MariaDB/MySQL).
+    async fn record_tombstone(
+        &self,
+        tx: &mut sqlx::Transaction<'_, DB>,
+        tomb: &str,
+        deleted: &M,
+    ) -> Result<(), RepositoryError<M>> {
+        let version = version_arg(deleted.version())?;
+        let args = (|| {
+            let mut args = Self::id_args(deleted.id())?;
+            args.add(version)?;
+            Ok(args)
+        })()
+        .map_err(bind_error)?;
+        let sql = self.statements.tombstone_sql(tomb);
+        sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
+            .execute(&mut **tx)
+            .await
+            .map_err(map_error)?;
+        Ok(())
     }
 
     /// The modification time a version-only read returned, as
@@ -938,6 +1176,13 @@ where
             let mut args = DB::Arguments::default();
             M::bind_id(model.id(), &mut args)?;
             args.add(version)?;
+            if st.tombstones.is_some() {
+                // PostgreSQL: the claimed tombstone, then the row's id and
+                // version; the others: the id and version, then the
+                // tombstone's id and the version again (see `insert_sql`).
+                M::bind_id(model.id(), &mut args)?;
+                args.add(version)?;
+            }
             model.bind_data(&mut args)?;
             Ok(args)
         })();
@@ -959,13 +1204,20 @@ where
                 }
                 Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
                     drop(tx);
-                    // Another unique constraint than the key: the client's.
-                    match self.get(model.id()).await {
-                        Ok(_) => None,
-                        Err(RepositoryError::NotFound) => {
-                            return Err(map_error(sqlx::Error::Database(e)))
+                    // The primary key (MariaDB names it `'PRIMARY'`, MySQL
+                    // `'<table>.PRIMARY'`): the id was taken, even if its
+                    // row is deleted before the read below. Another unique
+                    // constraint than the key: the client's.
+                    if e.message().contains("PRIMARY'") {
+                        None
+                    } else {
+                        match self.get(model.id()).await {
+                            Ok(_) => None,
+                            Err(RepositoryError::NotFound) => {
+                                return Err(map_error(sqlx::Error::Database(e)))
+                            }
+                            Err(other) => return Err(other),
                         }
-                        Err(other) => return Err(other),
                     }
                 }
                 Err(e) => return Err(map_error(e)),
@@ -1102,7 +1354,12 @@ where
             return Err(self.explain_miss(id, true).await);
         };
         let args = (|| {
-            let mut args = self.key_args(id)?;
+            let mut args = DB::Arguments::default();
+            if st.tombstones.is_some() && DB::DIALECT == Dialect::Postgres {
+                // The tombstone's row, locked first (see `delete_sql`).
+                M::bind_id(id, &mut args)?;
+            }
+            self.bind_key(&mut args, id)?;
             for v in &versions {
                 args.add(*v)?;
             }
@@ -1113,12 +1370,41 @@ where
         } else {
             finish(st.delete_sql(check))
         };
-        let deleted = if DB::DIALECT.has_returning() {
+        let deleted = if let (Some(tomb), Dialect::Sqlite) = (st.tombstones, DB::DIALECT) {
+            // SQLite: the delete and its tombstone in one transaction.
+            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let deleted = Self::fetch(&mut *tx, sql, args).await?;
+            if let Some(deleted) = &deleted {
+                self.record_tombstone(&mut tx, tomb, deleted).await?;
+            }
+            tx.commit().await.map_err(map_error)?;
+            deleted
+        } else if DB::DIALECT.has_returning() {
             Self::fetch(&self.pool, sql, args).await?
         } else {
             // MySQL: lock the row if it meets the condition, then delete it,
             // in one transaction.
             let mut tx = self.pool.begin().await.map_err(map_error)?;
+            if let Some(tomb) = st.tombstones {
+                // The tombstone's row first, in the order a create (whose
+                // subquery reads it with a shared lock) takes them, so that
+                // the two do not deadlock where the tombstone exists.
+                let mut lock = st.sql();
+                lock.push("SELECT ")
+                    .ident("version")
+                    .push(" FROM ")
+                    .ident(tomb)
+                    .push(" WHERE ")
+                    .ident("id")
+                    .push(" = ")
+                    .param()
+                    .push(" FOR UPDATE");
+                let args = Self::id_args(id).map_err(bind_error)?;
+                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+            }
             let locked = Self::fetch(&mut *tx, sql, args).await?;
             if locked.is_some() {
                 let mut delete = st.sql();
@@ -1134,6 +1420,9 @@ where
                     .execute(&mut *tx)
                     .await
                     .map_err(map_error)?;
+            }
+            if let (Some(tomb), Some(deleted)) = (st.tombstones, &locked) {
+                self.record_tombstone(&mut tx, tomb, deleted).await?;
             }
             tx.commit().await.map_err(map_error)?;
             locked
@@ -1263,9 +1552,13 @@ fn is_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
     let Some(code) = db.code() else {
         return false;
     };
-    if let Ok(sqlite) = code.parse::<u32>() {
-        // SQLite extended codes keep the primary code in the low byte.
-        return matches!(sqlite & 0xff, 5 | 6);
+    // A SQLSTATE is five characters, some of them all digits (MariaDB's
+    // deadlock is `40001`); SQLite's codes are shorter numbers.
+    if code.len() != 5 {
+        if let Ok(sqlite) = code.parse::<u32>() {
+            // SQLite extended codes keep the primary code in the low byte.
+            return matches!(sqlite & 0xff, 5 | 6);
+        }
     }
     ["08", "40", "53", "57"]
         .iter()
