@@ -765,7 +765,14 @@ where
     M: Versioned + DeserializeOwned,
     M::Id: Serialize,
 {
-    let mut model = model_for_put::<M>(parse_value(body)?, id)?;
+    // A complete body reads in one pass; filling in the members the URL
+    // and the server own (and telling 400 from 422) needs a JSON value
+    // first, which only an incomplete or a bad body pays for.
+    let mut model = match serde_json::from_slice::<M>(body) {
+        Ok(model) if same_id::<M>(model.id(), id) => model,
+        Ok(_) => return Err(id_differs()),
+        Err(_) => model_for_put::<M>(parse_value(body)?, id)?,
+    };
     config.prepare(&mut model)?;
     Ok(model)
 }
