@@ -5,17 +5,15 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::Router;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_axum::Policy;
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
+use occ_tests::{send, Reply};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
-use tower::ServiceExt;
+use serde_json::json;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Versioned)]
 #[occ(etag = "doc-{id}-v{version}")]
@@ -60,22 +58,14 @@ async fn setup() -> Setup {
     setup_with(|r| r).await
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("JSON body, got {:?}", String::from_utf8_lossy(&self.body)))
-    }
+/// Assertions these tests make on a reply.
+trait Checks {
     /// Every refusal is problem details whose `status` member is the status
     /// (PD-1, PD-2) and whose title is the reason phrase (PD-4).
+    fn assert_problem(&self, status: StatusCode);
+}
+
+impl Checks for Reply {
     fn assert_problem(&self, status: StatusCode) {
         assert_eq!(
             self.status,
@@ -91,30 +81,6 @@ impl Reply {
         assert_eq!(p["status"], json!(status.as_u16()));
         assert_eq!(p["title"], json!(status.canonical_reason().unwrap()));
         assert_eq!(p["type"], json!("about:blank"));
-    }
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes().to_vec(),
     }
 }
 

@@ -9,20 +9,18 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository, Scope};
 use occ_core::Versioned;
+use occ_tests::{send, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
 #[occ(table = "list_docs", etag = "doc-{id}-v{version}")]
@@ -64,22 +62,16 @@ fn app<R: Repository<Doc> + 'static>(repo: Arc<R>) -> Router {
         .layer(middleware::from_fn(tenant))
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
+/// Assertions these tests make on a reply.
+trait Checks {
+    fn etag(&self) -> String;
+    fn items(&self) -> Vec<Value>;
+    fn ids(&self) -> Vec<i64>;
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
+impl Checks for Reply {
     fn etag(&self) -> String {
         self.header("etag").expect("an ETag").to_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("JSON body, got {:?}", String::from_utf8_lossy(&self.body)))
     }
     fn items(&self) -> Vec<Value> {
         self.json()["items"].as_array().expect("items").clone()
@@ -89,30 +81,6 @@ impl Reply {
             .iter()
             .map(|item| item["id"].as_i64().unwrap())
             .collect()
-    }
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut request = axum::http::Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes().to_vec(),
     }
 }
 

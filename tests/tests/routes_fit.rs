@@ -8,18 +8,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::Router;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_core::repository::sql::{sqlite_pool, SqlModel, SqliteRepository};
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
+use occ_tests::{send, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::FromRow;
-use tower::ServiceExt;
 
 /// A model whose version travels in the body, so that a PUT body without
 /// it depends on the server filling it in.
@@ -129,23 +127,17 @@ where
     Router::new().nest(path, configure(ConditionalRoutes::new(repo)).into_router())
 }
 
-struct Reply {
-    status: StatusCode,
-    headers: http::HeaderMap,
-    body: Vec<u8>,
+/// Assertions these tests make on a reply.
+trait Checks {
+    /// A 2xx with a JSON representation.
+    fn assert_json(&self, status: StatusCode, what: &str) -> Value;
+    /// A refusal: problem details whose `status` member is the status
+    /// (PD-1, PD-2) and whose title is the reason phrase (PD-4). Returns
+    /// the `detail`.
+    fn assert_problem(&self, status: StatusCode, what: &str) -> String;
 }
 
-impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|_| panic!("JSON body, got {:?}", String::from_utf8_lossy(&self.body)))
-    }
-
-    /// A 2xx with a JSON representation.
+impl Checks for Reply {
     fn assert_json(&self, status: StatusCode, what: &str) -> Value {
         assert_eq!(
             self.status,
@@ -161,9 +153,6 @@ impl Reply {
         self.json()
     }
 
-    /// A refusal: problem details whose `status` member is the status
-    /// (PD-1, PD-2) and whose title is the reason phrase (PD-4). Returns
-    /// the `detail`.
     fn assert_problem(&self, status: StatusCode, what: &str) -> String {
         assert_eq!(
             self.status,
@@ -184,30 +173,6 @@ impl Reply {
             "{what}"
         );
         p["detail"].as_str().unwrap_or_default().to_owned()
-    }
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.collect().await.unwrap().to_bytes().to_vec(),
     }
 }
 
