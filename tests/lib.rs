@@ -301,7 +301,7 @@ pub async fn http(
     parse_response(&raw, method == "HEAD").expect("a well-formed response")
 }
 
-/// The raw half of [`http`]: writes the request on a fresh connection and
+/// The raw half of [`http()`]: writes the request on a fresh connection and
 /// returns every byte the server sent until it closed. An error is an I/O
 /// failure (`connect: …`, `send: …`, `read: …`): what a killed server
 /// looks like to its clients.
