@@ -174,6 +174,7 @@ pub struct Pipeline<'a> {
     preconditions: &'a Preconditions,
     policy: Policy,
     creatable: bool,
+    merging: bool,
     scope: Option<&'a Scope>,
 }
 
@@ -186,6 +187,7 @@ impl<'a> Pipeline<'a> {
             preconditions,
             policy: Policy::Required,
             creatable: false,
+            merging: false,
             scope: None,
         }
     }
@@ -209,6 +211,49 @@ impl<'a> Pipeline<'a> {
     pub fn creatable(mut self, creatable: bool) -> Self {
         self.creatable = creatable;
         self
+    }
+
+    /// Merging of disjoint edits (design decision 16; off by default):
+    /// in [`merge`](Pipeline::merge), an `If-Match` of this resource's
+    /// strong tags naming exactly one version `V` (with no other
+    /// precondition header) becomes [`WriteCondition::UnchangedSince`]`(V)`:
+    /// the write succeeds when none of the members it sets changed after
+    /// `V`, and otherwise fails with
+    /// [`RepositoryError::MergeConflict`] naming them (in
+    /// [`Rejection::Repository`]). `If-Match: *`, `If-None-Match` and the
+    /// date preconditions keep their strict meaning.
+    pub fn merging(mut self, merging: bool) -> Self {
+        self.merging = merging;
+        self
+    }
+
+    /// The condition of a merging write, when merging is on and the
+    /// preconditions allow it.
+    fn merging_condition<M: Versioned>(&self, id: &M::Id) -> Option<WriteCondition<M::Version>> {
+        let pre = self.preconditions;
+        if !self.merging
+            || pre.if_none_match().is_some()
+            || pre.if_unmodified_since().is_some()
+            || pre.if_modified_since().is_some()
+        {
+            return None;
+        }
+        let list = pre.if_match()?;
+        if !matches!(list.check(), Ok(ListKind::Tags(_))) {
+            return None;
+        }
+        let mut version = None;
+        for element in list.elements() {
+            let Ok(ListElement::Tag(tag)) = element else {
+                return None;
+            };
+            let v = M::version_from_tag(id, tag)?;
+            match version {
+                Some(seen) if seen != v => return None,
+                _ => version = Some(v),
+            }
+        }
+        version.map(WriteCondition::UnchangedSince)
     }
 
     /// The preconditions.
@@ -404,11 +449,14 @@ impl<'a> Pipeline<'a> {
             Ok(patch) => patch,
             Err(body) => return Err(this.body_error(repo, id, body).await),
         };
-        let condition = match this.plan::<M>(id, false) {
-            Plan::Push(condition) => condition,
-            Plan::CreateOnly | Plan::General => match this.check_in(repo, id).await? {
-                Some(current) => WriteCondition::VersionIn(vec![current.version()]),
-                None => return Err(Rejection::NotFound),
+        let condition = match this.merging_condition::<M>(id) {
+            Some(condition) => condition,
+            None => match this.plan::<M>(id, false) {
+                Plan::Push(condition) => condition,
+                Plan::CreateOnly | Plan::General => match this.check_in(repo, id).await? {
+                    Some(current) => WriteCondition::VersionIn(vec![current.version()]),
+                    None => return Err(Rejection::NotFound),
+                },
             },
         };
         match repo.merge_patch(id, &patch, &condition).await {
