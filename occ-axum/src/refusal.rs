@@ -417,9 +417,7 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
             }
             RepositoryError::MergeConflict { current, conflicts } => {
                 Problem::new(StatusCode::PRECONDITION_FAILED)
-                    .with_detail(
-                        "members this request sets changed after the version in If-Match",
-                    )
+                    .with_detail("members this request sets changed after the version in If-Match")
                     .with_current_etag(current.entity_tag())
                     .with_conflicts(conflicts)
             }

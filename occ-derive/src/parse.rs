@@ -352,7 +352,9 @@ fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                 }
             } else if key.is_ident("merge") {
                 if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
-                    return Err(meta.error("`merge` takes no value: write `#[occ(table = \"…\", merge)]`"));
+                    return Err(
+                        meta.error("`merge` takes no value: write `#[occ(table = \"…\", merge)]`")
+                    );
                 }
                 if out.merge.replace(key.span()).is_some() {
                     errors.at(&key, "duplicate `merge`");

@@ -320,4 +320,3 @@ where
         None => RepositoryError::NotFound,
     })
 }
-

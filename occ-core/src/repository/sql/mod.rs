@@ -1460,7 +1460,8 @@ where
         let condition = self.date_condition(model.id(), condition).await?;
         let dated = st.last_modified.is_some();
         let merging = self.merging_check(&condition, st.data);
-        let Some((check, versions)) = merging.clone().or_else(|| check_of(&condition, dated)) else {
+        let Some((check, versions)) = merging.clone().or_else(|| check_of(&condition, dated))
+        else {
             return Err(self.explain_miss(model.id(), false).await);
         };
         let merging = merging.map(|(_, v)| (v[0], st.data));
@@ -1531,7 +1532,8 @@ where
             Ok(args)
         })();
         let sql = self.statements.update_sql(&set, check);
-        self.write(id, AssertSqlSafe(sql.text), bound, merging).await
+        self.write(id, AssertSqlSafe(sql.text), bound, merging)
+            .await
     }
 
     async fn delete(
