@@ -306,8 +306,10 @@ where
     /// `current`. `If-Match: *`, `If-None-Match` and the date preconditions
     /// keep their strict meaning. In SQL it needs a model with per-member
     /// versions (`#[occ(table = "…", merge)]`); without them a write stays
-    /// strict. Routes with [`validate`](Self::validate) or
-    /// [`before_write`](Self::before_write) hooks stay strict too.
+    /// strict. On routes with [`validate`](Self::validate) or
+    /// [`before_write`](Self::before_write) hooks the merged state is read
+    /// and passed through the hooks first, and the members it changes are
+    /// written under the same condition (two statements).
     ///
     /// ```
     /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {

@@ -558,6 +558,14 @@ impl<'a> Pipeline<'a> {
             Ok(patch) => patch,
             Err(body) => return Err(this.body_error(repo, id, body).await),
         };
+        if let Some(condition) = this.merging_condition::<M>(id) {
+            if let Some(saved) = this
+                .merge_with_merging(repo, id, &patch, hook, condition)
+                .await?
+            {
+                return Ok(saved);
+            }
+        }
         let mut last = None;
         for _ in 0..ATTEMPTS {
             let Some(current) = this.check_in::<M, R, B>(repo, id).await? else {
@@ -578,6 +586,60 @@ impl<'a> Pipeline<'a> {
             }
         }
         Err(this.raced(last))
+    }
+
+    /// [`merge_with`](Pipeline::merge_with) with merging on: the state is
+    /// read, merged and passed through `hook`, and what differs from the
+    /// state read (with every member the patch sets) is written as a merge
+    /// patch under `condition` ([`WriteCondition::UnchangedSince`]), so
+    /// that a member changed since the client's version is a conflict and
+    /// others' edits of other members are kept. `Ok(None)` when the
+    /// client's version is one the resource has not reached: the strict
+    /// path then refuses it.
+    async fn merge_with_merging<M, R, B, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        hook: &F,
+        condition: WriteCondition<M::Version>,
+    ) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+    {
+        let current = repo.get(id).await?;
+        if matches!(&condition, WriteCondition::UnchangedSince(v) if current.version() < *v) {
+            return Ok(None);
+        }
+        let mut merged = merge_patch_model(&current, patch).map_err(Rejection::Repository)?;
+        hook(&mut merged).map_err(Rejection::Body)?;
+        let to_value = |m: &M| {
+            serde_json::to_value(m).map_err(|e| Rejection::Repository(RepositoryError::internal(e)))
+        };
+        let (before, after) = (to_value(&current)?, to_value(&merged)?);
+        let (Some(before), serde_json::Value::Object(after)) = (before.as_object(), after) else {
+            return Ok(None);
+        };
+        let set = patch.as_object();
+        let write: serde_json::Map<String, serde_json::Value> = after
+            .into_iter()
+            .filter(|(member, value)| {
+                set.is_some_and(|s| s.contains_key(member)) || before.get(member) != Some(value)
+            })
+            .collect();
+        match repo
+            .merge_patch(id, &serde_json::Value::Object(write), &condition)
+            .await
+        {
+            Ok(saved) => Ok(Some(saved)),
+            Err(error) => Err(match self.explain(repo, id, error).await? {
+                Some(current) => self.raced(Some(Box::new(current))),
+                None => Rejection::NotFound,
+            }),
+        }
     }
 
     /// DELETE: one statement when the preconditions reduce to a
