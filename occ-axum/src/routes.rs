@@ -323,6 +323,7 @@ where
     /// use tower::ServiceExt;
     ///
     /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// #[occ(etag = "d-{id}-v{version}")]
     /// struct Doc { id: i64, #[version] version: i64, title: String, body: String }
     ///
     /// let repo = Arc::new(MemoryRepository::<Doc>::new());
@@ -330,7 +331,7 @@ where
     /// let app: axum::Router = ConditionalRoutes::new(repo).merging(true).into_router();
     /// let patch = |json: &'static str| {
     ///     Request::patch("/1")
-    ///         .header("if-match", "\"1\"")
+    ///         .header("if-match", "\"d-1-v1\"")
     ///         .header("content-type", "application/merge-patch+json")
     ///         .body(Body::from(json))
     ///         .unwrap()
@@ -341,7 +342,7 @@ where
     /// assert_eq!(first.status(), StatusCode::OK);
     /// let second = app.clone().oneshot(patch(r#"{"body":"x"}"#)).await.unwrap();
     /// assert_eq!(second.status(), StatusCode::OK);
-    /// assert_eq!(second.headers()["etag"], "\"3\"");
+    /// assert_eq!(second.headers()["etag"], "\"d-1-v3\"");
     ///
     /// // The title changed after version 1: 412 naming it.
     /// let third = app.oneshot(patch(r#"{"title":"u"}"#)).await.unwrap();
