@@ -11,7 +11,7 @@
 //!    over several rounds: exactly one wins each round, the others are 412
 //!    with `conflicts: ["f0"]`, and the state is the acknowledged write.
 //! 3. Strict mode is the default; `If-Match: *` and `If-Unmodified-Since`
-//!    keep their strict meaning with merging on.
+//!    keep their strict meaning with merging on; a merging PUT merges too.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use axum::body::Body;
 use axum::Router;
 use http::{Method, StatusCode};
 use http_body_util::BodyExt;
-use occ_axum::routes::ConditionalRoutes;
+use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
@@ -284,6 +284,31 @@ async fn strict_meanings_kept<R: Repository<Wide> + 'static>(repo: Arc<R>) {
     let end = get(&merging, 3).await;
     assert_eq!(end.body["version"], json!(4));
     assert_eq!(end.body["f3"], "");
+    // A merging PUT from the old tag on an unchanged member merges too;
+    // on a changed one it is 412 naming it.
+    let put = ConditionalRoutes::new(repo)
+        .put_mode(PutMode::Merge)
+        .merging(true)
+        .into_router();
+    let headers = [
+        ("if-match", v1.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let merged = send(&put, Method::PUT, "/3", &headers, r#"{"f4":"e"}"#).await;
+    assert_eq!(merged.status, StatusCode::OK, "{}", merged.body);
+    assert_eq!(
+        (merged.body["f1"].as_str(), merged.body["f4"].as_str()),
+        (Some("b"), Some("e"))
+    );
+    let refused = send(&put, Method::PUT, "/3", &headers, r#"{"f0":"z","f5":"y"}"#).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}",
+        refused.body
+    );
+    assert_eq!(refused.body["conflicts"], json!(["f0"]));
+    assert_eq!(get(&put, 3).await.body["version"], json!(5));
 }
 
 async fn all<R: Repository<Wide> + 'static>(repo: Arc<R>) {

@@ -174,7 +174,8 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// that last wrote it. Every write keeps them, and
     /// [`WriteCondition::UnchangedSince`] compares the written columns'
     /// companions in the `UPDATE`'s `WHERE` clause. `None` (the default):
-    /// `UnchangedSince` is strict (`VersionIn`).
+    /// `UnchangedSince` is strict (`VersionIn`), as it is when the list's
+    /// length differs from `DATA_COLUMNS`'.
     const FIELD_VERSION_COLUMNS: Option<&'static [&'static str]> = None;
     /// The JSON member name of each of [`DATA_COLUMNS`](SqlModel::DATA_COLUMNS),
     /// in that order, to name conflicts ([`RepositoryError::MergeConflict`]).
