@@ -25,11 +25,14 @@ use uuid::Uuid;
 /// assign ids (UUID v7), `#[sqlx(rename = "rev")]` names the version's
 /// column for both `FromRow` and the writes, and `#[occ(last_modified)]`
 /// has the database set `updated_at` on every write (a client's value is
-/// never stored; `#[serde(default)]` lets clients leave it out).
+/// never stored; `#[serde(default)]` lets clients leave it out). `merge`
+/// keeps the revision that last wrote each column in `<column>_version`,
+/// so that the routes merge disjoint edits (design decision 16).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, Versioned)]
 #[occ(
     table = "documents",
     tombstones = "document_tombstones",
+    merge,
     etag = "doc-{id}-r{revision}"
 )]
 pub struct Document {
@@ -60,6 +63,9 @@ pub const POSTGRES_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS documents (
     title TEXT NOT NULL,
     body TEXT NOT NULL,
     tags TEXT,
+    title_version BIGINT NOT NULL DEFAULT 0,
+    body_version BIGINT NOT NULL DEFAULT 0,
+    tags_version BIGINT NOT NULL DEFAULT 0,
     updated_at TIMESTAMPTZ NOT NULL
 )";
 
@@ -70,6 +76,9 @@ pub const MYSQL_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS documents (
     title TEXT NOT NULL,
     body TEXT NOT NULL,
     tags TEXT,
+    title_version BIGINT NOT NULL DEFAULT 0,
+    body_version BIGINT NOT NULL DEFAULT 0,
+    tags_version BIGINT NOT NULL DEFAULT 0,
     updated_at DATETIME(6) NOT NULL
 )";
 
@@ -80,6 +89,9 @@ pub const SQLITE_SCHEMA: &str = "CREATE TABLE IF NOT EXISTS documents (
     title TEXT NOT NULL,
     body TEXT NOT NULL,
     tags TEXT,
+    title_version BIGINT NOT NULL DEFAULT 0,
+    body_version BIGINT NOT NULL DEFAULT 0,
+    tags_version BIGINT NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL
 )";
 
@@ -120,13 +132,16 @@ pub async fn connect(database_url: &str) -> Result<Arc<Documents>, BoxDynError> 
 
 /// The service: `/documents` with required preconditions, `POST` assigning
 /// ids, `PUT` replacing the whole document and `PATCH` taking a JSON merge
-/// patch. Titles are trimmed, and a document without one is refused (422)
-/// before anything is written.
+/// patch, merging disjoint edits: a `PATCH` from an older revision
+/// succeeds when none of the members it sets changed since (design
+/// decision 16). Titles are trimmed, and a document without one is
+/// refused (422) before anything is written.
 pub fn app(repo: Arc<Documents>) -> Router {
     Router::new()
         .nest(
             "/documents",
             ConditionalRoutes::<Document, Documents>::new(repo)
+                .merging(true)
                 .before_write(|doc: &mut Document| {
                     let trimmed = doc.title.trim();
                     if trimmed.len() != doc.title.len() {

@@ -39,6 +39,8 @@ struct Fields {
     /// The current representation as JSON text, exactly as a GET serializes
     /// it (design decision 16).
     current: Option<String>,
+    /// The members a merging write found changed (design decision 16).
+    conflicts: Option<Vec<String>>,
     header: Option<(HeaderName, HeaderValue)>,
     no_store: bool,
     head: bool,
@@ -56,6 +58,10 @@ struct Body<'a> {
     /// that wants to merge and retry without parsing `detail`.
     #[serde(skip_serializing_if = "Option::is_none")]
     current_etag: Option<Cow<'a, str>>,
+    /// Extension member: the JSON members a merging write found changed
+    /// since the version it was based on (design decision 16).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conflicts: Option<&'a [String]>,
 }
 
 impl Problem {
@@ -68,6 +74,7 @@ impl Problem {
             detail: None,
             current_etag: None,
             current: None,
+            conflicts: None,
             header: None,
             no_store: false,
             head: false,
@@ -133,6 +140,20 @@ impl Problem {
         self
     }
 
+    /// Sends the `conflicts` member: the JSON members of the resource that
+    /// changed since the version a merging write was based on (design
+    /// decision 16), so that the client knows which of its edits to
+    /// reconcile.
+    pub fn with_conflicts(mut self, conflicts: Vec<String>) -> Self {
+        self.0.conflicts = Some(conflicts);
+        self
+    }
+
+    /// The `conflicts` member, if any.
+    pub fn conflicts(&self) -> Option<&[String]> {
+        self.0.conflicts.as_deref()
+    }
+
     /// Sets the current representation from JSON text made already.
     pub(crate) fn set_current_text(&mut self, text: String) {
         self.0.current = Some(text);
@@ -192,6 +213,7 @@ impl IntoResponse for Problem {
             status: self.0.status.as_u16(),
             detail: self.0.detail.as_deref(),
             current_etag: etag_text,
+            conflicts: self.0.conflicts.as_deref(),
         };
         let bytes = if self.0.head {
             Vec::new()

@@ -288,6 +288,7 @@ where
         }
         | Rejection::Repository(
             RepositoryError::PreconditionFailed { current }
+            | RepositoryError::MergeConflict { current, .. }
             | RepositoryError::AlreadyExists {
                 current: Some(current),
             },
@@ -391,8 +392,11 @@ impl<M: Versioned> From<RepositoryError<M>> for Refusal {
         if matches!(error, RepositoryError::NotFound) {
             return Self::missing();
         }
-        let header = matches!(error, RepositoryError::PreconditionFailed { .. })
-            .then_some(http::header::IF_MATCH);
+        let header = matches!(
+            error,
+            RepositoryError::PreconditionFailed { .. } | RepositoryError::MergeConflict { .. }
+        )
+        .then_some(http::header::IF_MATCH);
         Self::new(Kind::Problem(error.into()), header)
     }
 }
@@ -410,6 +414,12 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
                 Problem::new(StatusCode::PRECONDITION_FAILED)
                     .with_detail(Failure::IfMatchMismatch.message())
                     .with_current_etag(current.entity_tag())
+            }
+            RepositoryError::MergeConflict { current, conflicts } => {
+                Problem::new(StatusCode::PRECONDITION_FAILED)
+                    .with_detail("members this request sets changed after the version in If-Match")
+                    .with_current_etag(current.entity_tag())
+                    .with_conflicts(conflicts)
             }
             RepositoryError::AlreadyExists { current } => {
                 let problem = Problem::new(StatusCode::PRECONDITION_FAILED)

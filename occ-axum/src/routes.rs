@@ -119,6 +119,7 @@ struct Config<M, R: ?Sized> {
     page_limit: u32,
     require_scope: bool,
     current_in_412: bool,
+    merging: bool,
     etag_member: Option<&'static str>,
     /// Whether the list has logged an item whose member was taken already.
     member_warned: Arc<AtomicBool>,
@@ -137,6 +138,7 @@ impl<M, R: ?Sized> Clone for Config<M, R> {
             page_limit: self.page_limit,
             require_scope: self.require_scope,
             current_in_412: self.current_in_412,
+            merging: self.merging,
             etag_member: self.etag_member,
             member_warned: self.member_warned.clone(),
             validate: self.validate.clone(),
@@ -195,6 +197,7 @@ where
                 page_limit: 100,
                 require_scope: false,
                 current_in_412: true,
+                merging: false,
                 etag_member: Some("etag"),
                 member_warned: Arc::new(AtomicBool::new(false)),
                 validate: None,
@@ -291,6 +294,67 @@ where
     /// ```
     pub fn current_in_412(mut self, send: bool) -> Self {
         self.config.current_in_412 = send;
+        self
+    }
+
+    /// Merging of disjoint edits (design decision 16), off by default
+    /// (strict). With it on, a PATCH (or a merging PUT) whose `If-Match`
+    /// names one older version of the resource still succeeds when none
+    /// of the members it sets changed after that version: 200 with the new
+    /// `ETag` and the merged representation. When one did, 412 with a
+    /// `conflicts` member naming them, besides `current_etag` and
+    /// `current`. `If-Match: *`, `If-None-Match` and the date preconditions
+    /// keep their strict meaning. In SQL it needs a model with per-member
+    /// versions (`#[occ(table = "…", merge)]`); without them a write stays
+    /// strict. On routes with [`validate`](Self::validate) or
+    /// [`before_write`](Self::before_write) hooks the merged state is read
+    /// and passed through the hooks first, and the members it changes are
+    /// written under the same condition (two statements).
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use axum::body::Body;
+    /// use http::{Request, StatusCode};
+    /// use http_body_util::BodyExt;
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::repository::{MemoryRepository, Repository};
+    /// use occ_core::Versioned;
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// #[occ(etag = "d-{id}-v{version}")]
+    /// struct Doc { id: i64, #[version] version: i64, title: String, body: String }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Doc>::new());
+    /// repo.create(Doc { id: 1, version: 1, title: "a".into(), body: "b".into() }).await.unwrap();
+    /// let app: axum::Router = ConditionalRoutes::new(repo).merging(true).into_router();
+    /// let patch = |json: &'static str| {
+    ///     Request::patch("/1")
+    ///         .header("if-match", "\"d-1-v1\"")
+    ///         .header("content-type", "application/merge-patch+json")
+    ///         .body(Body::from(json))
+    ///         .unwrap()
+    /// };
+    ///
+    /// // Both from version 1: disjoint members merge.
+    /// let first = app.clone().oneshot(patch(r#"{"title":"t"}"#)).await.unwrap();
+    /// assert_eq!(first.status(), StatusCode::OK);
+    /// let second = app.clone().oneshot(patch(r#"{"body":"x"}"#)).await.unwrap();
+    /// assert_eq!(second.status(), StatusCode::OK);
+    /// assert_eq!(second.headers()["etag"], "\"d-1-v3\"");
+    ///
+    /// // The title changed after version 1: 412 naming it.
+    /// let third = app.oneshot(patch(r#"{"title":"u"}"#)).await.unwrap();
+    /// assert_eq!(third.status(), StatusCode::PRECONDITION_FAILED);
+    /// let body = third.into_body().collect().await.unwrap().to_bytes();
+    /// let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    /// assert_eq!(problem["conflicts"], serde_json::json!(["title"]));
+    /// assert_eq!(problem["current"]["body"], "x");
+    /// # });
+    /// ```
+    pub fn merging(mut self, merging: bool) -> Self {
+        self.config.merging = merging;
         self
     }
 
@@ -828,7 +892,7 @@ where
     M::Id: Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let pipeline = conditions.pipeline();
+    let pipeline = conditions.pipeline().merging(config.merging);
     if config.has_hooks() {
         let hooks = |model: &mut M| config.prepare(model);
         pipeline.merge_with(&*config.repo, id, patch, hooks).await

@@ -174,6 +174,7 @@ pub struct Pipeline<'a> {
     preconditions: &'a Preconditions,
     policy: Policy,
     creatable: bool,
+    merging: bool,
     scope: Option<&'a Scope>,
 }
 
@@ -186,6 +187,7 @@ impl<'a> Pipeline<'a> {
             preconditions,
             policy: Policy::Required,
             creatable: false,
+            merging: false,
             scope: None,
         }
     }
@@ -209,6 +211,49 @@ impl<'a> Pipeline<'a> {
     pub fn creatable(mut self, creatable: bool) -> Self {
         self.creatable = creatable;
         self
+    }
+
+    /// Merging of disjoint edits (design decision 16; off by default):
+    /// in [`merge`](Pipeline::merge), an `If-Match` of this resource's
+    /// strong tags naming exactly one version `V` (with no other
+    /// precondition header) becomes [`WriteCondition::UnchangedSince`]`(V)`:
+    /// the write succeeds when none of the members it sets changed after
+    /// `V`, and otherwise fails with
+    /// [`RepositoryError::MergeConflict`] naming them (in
+    /// [`Rejection::Repository`]). `If-Match: *`, `If-None-Match` and the
+    /// date preconditions keep their strict meaning.
+    pub fn merging(mut self, merging: bool) -> Self {
+        self.merging = merging;
+        self
+    }
+
+    /// The condition of a merging write, when merging is on and the
+    /// preconditions allow it.
+    fn merging_condition<M: Versioned>(&self, id: &M::Id) -> Option<WriteCondition<M::Version>> {
+        let pre = self.preconditions;
+        if !self.merging
+            || pre.if_none_match().is_some()
+            || pre.if_unmodified_since().is_some()
+            || pre.if_modified_since().is_some()
+        {
+            return None;
+        }
+        let list = pre.if_match()?;
+        if !matches!(list.check(), Ok(ListKind::Tags(_))) {
+            return None;
+        }
+        let mut version = None;
+        for element in list.elements() {
+            let Ok(ListElement::Tag(tag)) = element else {
+                return None;
+            };
+            let v = M::version_from_tag(id, tag)?;
+            match version {
+                Some(seen) if seen != v => return None,
+                _ => version = Some(v),
+            }
+        }
+        version.map(WriteCondition::UnchangedSince)
     }
 
     /// The preconditions.
@@ -404,11 +449,14 @@ impl<'a> Pipeline<'a> {
             Ok(patch) => patch,
             Err(body) => return Err(this.body_error(repo, id, body).await),
         };
-        let condition = match this.plan::<M>(id, false) {
-            Plan::Push(condition) => condition,
-            Plan::CreateOnly | Plan::General => match this.check_in(repo, id).await? {
-                Some(current) => WriteCondition::VersionIn(vec![current.version()]),
-                None => return Err(Rejection::NotFound),
+        let condition = match this.merging_condition::<M>(id) {
+            Some(condition) => condition,
+            None => match this.plan::<M>(id, false) {
+                Plan::Push(condition) => condition,
+                Plan::CreateOnly | Plan::General => match this.check_in(repo, id).await? {
+                    Some(current) => WriteCondition::VersionIn(vec![current.version()]),
+                    None => return Err(Rejection::NotFound),
+                },
             },
         };
         match repo.merge_patch(id, &patch, &condition).await {
@@ -510,6 +558,14 @@ impl<'a> Pipeline<'a> {
             Ok(patch) => patch,
             Err(body) => return Err(this.body_error(repo, id, body).await),
         };
+        if let Some(condition) = this.merging_condition::<M>(id) {
+            if let Some(saved) = this
+                .merge_with_merging(repo, id, &patch, hook, condition)
+                .await?
+            {
+                return Ok(saved);
+            }
+        }
         let mut last = None;
         for _ in 0..ATTEMPTS {
             let Some(current) = this.check_in::<M, R, B>(repo, id).await? else {
@@ -530,6 +586,60 @@ impl<'a> Pipeline<'a> {
             }
         }
         Err(this.raced(last))
+    }
+
+    /// [`merge_with`](Pipeline::merge_with) with merging on: the state is
+    /// read, merged and passed through `hook`, and what differs from the
+    /// state read (with every member the patch sets) is written as a merge
+    /// patch under `condition` ([`WriteCondition::UnchangedSince`]), so
+    /// that a member changed since the client's version is a conflict and
+    /// others' edits of other members are kept. `Ok(None)` when the
+    /// client's version is one the resource has not reached: the strict
+    /// path then refuses it.
+    async fn merge_with_merging<M, R, B, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        hook: &F,
+        condition: WriteCondition<M::Version>,
+    ) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+    {
+        let current = repo.get(id).await?;
+        if matches!(&condition, WriteCondition::UnchangedSince(v) if current.version() < *v) {
+            return Ok(None);
+        }
+        let mut merged = merge_patch_model(&current, patch).map_err(Rejection::Repository)?;
+        hook(&mut merged).map_err(Rejection::Body)?;
+        let to_value = |m: &M| {
+            serde_json::to_value(m).map_err(|e| Rejection::Repository(RepositoryError::internal(e)))
+        };
+        let (before, after) = (to_value(&current)?, to_value(&merged)?);
+        let (Some(before), serde_json::Value::Object(after)) = (before.as_object(), after) else {
+            return Ok(None);
+        };
+        let set = patch.as_object();
+        let write: serde_json::Map<String, serde_json::Value> = after
+            .into_iter()
+            .filter(|(member, value)| {
+                set.is_some_and(|s| s.contains_key(member)) || before.get(member) != Some(value)
+            })
+            .collect();
+        match repo
+            .merge_patch(id, &serde_json::Value::Object(write), &condition)
+            .await
+        {
+            Ok(saved) => Ok(Some(saved)),
+            Err(error) => Err(match self.explain(repo, id, error).await? {
+                Some(current) => self.raced(Some(Box::new(current))),
+                None => Rejection::NotFound,
+            }),
+        }
     }
 
     /// DELETE: one statement when the preconditions reduce to a

@@ -140,6 +140,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
     let Table {
         name: table_name,
         tombstones,
+        merge,
         id: id_column,
         version: version_column,
         last_modified: lm_column,
@@ -184,6 +185,13 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
         None => quote!(::core::option::Option::None),
     };
     let bind_member = bind_member(input, table, &mut predicates);
+    let field_versions = if *merge {
+        let companions = data.iter().map(|(_, column)| format!("{column}_version"));
+        quote!(::core::option::Option::Some(&[#(#companions),*]))
+    } else {
+        quote!(::core::option::Option::None)
+    };
+    let data_members = data_members(input, table);
     quote! {
         #[automatically_derived]
         impl #impl_generics ::occ_core::repository::sql::SqlModel<__OccDb> for #ident #ty_generics
@@ -196,6 +204,8 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
             const DATA_COLUMNS: &'static [&'static str] = &[#(#data_columns),*];
             const LAST_MODIFIED_COLUMN: ::core::option::Option<&'static str> = #lm_column;
             const TOMBSTONE_TABLE: ::core::option::Option<&'static str> = #tombstones;
+            const FIELD_VERSION_COLUMNS: ::core::option::Option<&'static [&'static str]> = #field_versions;
+            const DATA_MEMBERS: &'static [&'static str] = &[#(#data_members),*];
 
             fn bind_id(
                 id: &Self::Id,
@@ -215,6 +225,25 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
             #bind_member
         }
     }
+}
+
+/// The JSON member of each data column, in order; none when serde's
+/// naming is one the derive does not model (the column names are used).
+fn data_members(input: &Input<'_>, table: &Table<'_>) -> Vec<String> {
+    let Some(rename_all) = serde_names::container(input.attrs) else {
+        return Vec::new();
+    };
+    let rule = rename_all.as_deref();
+    let mut members = Vec::with_capacity(table.data.len());
+    for (field, _) in &table.data {
+        match serde_names::field(field.attrs, field.ident, rule) {
+            Member::Named(names) | Member::CustomValue(names) if !names.is_empty() => {
+                members.push(names[0].clone());
+            }
+            _ => return Vec::new(),
+        }
+    }
+    members
 }
 
 /// `SqlModel::bind_member`: each member serde reads maps to its column,

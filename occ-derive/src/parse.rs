@@ -39,6 +39,8 @@ pub(crate) struct Table<'a> {
     pub(crate) name: LitStr,
     /// `#[occ(tombstones = "…")]`: the table of deleted ids' last versions.
     pub(crate) tombstones: Option<LitStr>,
+    /// `#[occ(merge)]`: per-member versions in `<column>_version` columns.
+    pub(crate) merge: bool,
     pub(crate) id: String,
     pub(crate) version: String,
     /// Set by the database on every write, never bound.
@@ -73,7 +75,8 @@ impl Errors {
     }
 }
 
-const CONTAINER_KEYS: &str = "`etag = \"…\"`, `weak`, `table = \"…\"`, `tombstones = \"…\"`";
+const CONTAINER_KEYS: &str =
+    "`etag = \"…\"`, `weak`, `table = \"…\"`, `tombstones = \"…\"`, `merge`";
 const FIELD_KEYS: &str =
     "`id`, `last_modified`, `generated`, `generated(client_may_choose)`, `column = \"…\"`";
 
@@ -83,6 +86,7 @@ struct ContainerAttrs {
     weak: Option<Span>,
     table: Option<LitStr>,
     tombstones: Option<LitStr>,
+    merge: Option<Span>,
 }
 
 #[derive(Default)]
@@ -236,9 +240,13 @@ impl<'a> Input<'a> {
                     &mut errors,
                 );
                 table.tombstones = container.tombstones;
+                table.merge = container.merge.is_some();
                 Some(table)
             }
             None => {
+                if let Some(merge) = container.merge {
+                    errors.at(merge, "`merge` keeps per-member versions in the model's table: add `#[occ(table = \"…\")]` to the struct");
+                }
                 if let Some(tombstones) = &container.tombstones {
                     errors.at(tombstones, "`tombstones` names the tombstone table of a model's table: add `#[occ(table = \"…\")]` to the struct");
                 }
@@ -341,6 +349,15 @@ fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                         &key,
                         "duplicate `tombstones`: give the tombstone table once",
                     );
+                }
+            } else if key.is_ident("merge") {
+                if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
+                    return Err(
+                        meta.error("`merge` takes no value: write `#[occ(table = \"…\", merge)]`")
+                    );
+                }
+                if out.merge.replace(key.span()).is_some() {
+                    errors.at(&key, "duplicate `merge`");
                 }
             } else if key.is_ident("weak") {
                 if meta.input.peek(syn::Token![=]) || meta.input.peek(syn::token::Paren) {
@@ -606,6 +623,7 @@ fn table<'a>(
     let mut out = Table {
         name,
         tombstones: None,
+        merge: false,
         id: String::new(),
         version: String::new(),
         last_modified: None,

@@ -158,7 +158,37 @@ on_every_backend!(
     d13_a_client_sent_modification_time_is_never_stored,
     d13_patch_conditioned_on_a_date_is_one_atomic_write,
     d13_stress_date_only_writers_lose_no_update,
+    d16_disjoint_patches_merge_through_the_hooks,
 );
+
+/// Decision 16: the documents app merges disjoint edits, its hooks
+/// included: two PATCHes from revision 1 on different members both
+/// succeed (the title trimmed by `before_write`), and a third from
+/// revision 1 on the title is 412 naming it.
+async fn d16_disjoint_patches_merge_through_the_hooks(backend: Backend) {
+    let (addr, doc) = serve_one(&backend).await;
+    let path = format!("/documents/{}", doc.id);
+    let tag = format!("\"doc-{}-r1\"", doc.id);
+    let headers = [
+        ("if-match", tag.as_str()),
+        ("content-type", "application/merge-patch+json"),
+    ];
+    let title = occ_tests::http(addr, "PATCH", &path, &headers, r#"{"title":"  Plans  "}"#).await;
+    assert_eq!(title.status, 200, "{}: {}", backend.name, title.text());
+    let body = occ_tests::http(addr, "PATCH", &path, &headers, r#"{"body":"second draft"}"#).await;
+    assert_eq!(body.status, 200, "{}: {}", backend.name, body.text());
+    let merged = body.json();
+    assert_eq!(merged["title"], "Plans");
+    assert_eq!(merged["body"], "second draft");
+    let etag = format!("\"doc-{}-r3\"", doc.id);
+    assert_eq!(body.header("etag"), Some(etag.as_str()));
+    let again = occ_tests::http(addr, "PATCH", &path, &headers, r#"{"title":"Other"}"#).await;
+    assert_eq!(again.status, 412, "{}: {}", backend.name, again.text());
+    let problem = again.json();
+    assert_eq!(problem["conflicts"], serde_json::json!(["title"]));
+    assert_eq!(problem["current"]["title"], "Plans");
+    assert_eq!(problem["current_etag"], etag.as_str());
+}
 
 /// The app over `backend`, and one stored document.
 async fn serve_one(backend: &Backend) -> (SocketAddr, Document) {

@@ -777,3 +777,142 @@ mod if_unmodified_since_is_one_statement {
         occ_tests::drop_database(&url, &database).await;
     }
 }
+
+// ---------------------------------------------------------------------------
+// Merging (design decision 16): a PATCH from an older version that sets
+// members unchanged since is still one statement, its check on the
+// members' companion version columns in the `UPDATE`'s `WHERE` clause.
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "merged", merge, etag = "m-{id}-v{version}")]
+struct Merged {
+    id: i64,
+    #[version]
+    version: i64,
+    a: String,
+    b: String,
+}
+
+const MERGED_DDL: &str = "CREATE TABLE merged (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, \
+     a TEXT NOT NULL, a_version BIGINT NOT NULL DEFAULT 0, \
+     b TEXT NOT NULL, b_version BIGINT NOT NULL DEFAULT 0)";
+
+async fn merging_patch_is_one_statement<R: Repository<Merged> + 'static>(
+    backend: Backend,
+    repo: Arc<R>,
+) {
+    let first = Merged {
+        id: 1,
+        version: 1,
+        a: "a".into(),
+        b: "b".into(),
+    };
+    repo.create(first).await.unwrap();
+    let app = ConditionalRoutes::new(repo).merging(true).into_router();
+    let patch = |body: &'static str| {
+        Request::builder()
+            .method(Method::PATCH)
+            .uri("/1")
+            .header("if-match", "\"m-1-v1\"")
+            .header("content-type", "application/merge-patch+json")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    let send = |request: Request<Body>| {
+        let app = app.clone();
+        counted(async move {
+            let response = app.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            )
+        })
+    };
+    // Current tag.
+    let ((status, body), log) = send(patch(r#"{"a":"x"}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_one_write(backend, &log, "UPDATE", &["UPDATE", "SELECT"]);
+    // The same, now stale, tag on another member: merged, one statement.
+    let ((status, body), log) = send(patch(r#"{"b":"y"}"#)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        (body["a"].as_str(), body["b"].as_str()),
+        (Some("x"), Some("y"))
+    );
+    assert_eq!(body["version"], 3);
+    assert_one_write(backend, &log, "UPDATE", &["UPDATE", "SELECT"]);
+    // On a member changed since: the write that touches nothing, then the
+    // read that explains it.
+    let ((status, body), log) = send(patch(r#"{"a":"z"}"#)).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED, "{body}");
+    assert_eq!(body["conflicts"], serde_json::json!(["a"]));
+    assert!(data_statements(&log).len() <= 2, "{backend:?}: {log:#?}");
+}
+
+mod merging_patch_is_one_statement {
+    use std::sync::Arc;
+
+    use super::{Backend, Merged, MERGED_DDL};
+    use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
+
+    #[tokio::test]
+    async fn sqlite() {
+        use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+        let path = std::env::temp_dir().join(format!(
+            "{}.db",
+            occ_tests::unique_name("occ_statements_merged")
+        ));
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .unwrap();
+        sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
+        let repo = Arc::new(SqliteRepository::<Merged>::new(pool.clone()));
+        super::merging_patch_is_one_statement(Backend::Sqlite, repo).await;
+        pool.close().await;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut file = path.clone().into_os_string();
+            file.push(suffix);
+            let _ = std::fs::remove_file(file);
+        }
+    }
+
+    #[tokio::test]
+    #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+    async fn postgres() {
+        let test = "merging_patch_is_one_statement::postgres";
+        let Some(url) = occ_tests::postgres_url(test) else {
+            return;
+        };
+        let schema = occ_tests::unique_name("occ_statements_merged");
+        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
+        sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
+        let repo = Arc::new(PgRepository::<Merged>::new(pool.clone()));
+        super::merging_patch_is_one_statement(Backend::Postgres, repo).await;
+        pool.close().await;
+        occ_tests::drop_schema(&url, &schema).await;
+    }
+
+    #[tokio::test]
+    #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+    async fn mysql() {
+        let test = "merging_patch_is_one_statement::mysql";
+        let Some(url) = occ_tests::mysql_url(test) else {
+            return;
+        };
+        let database = occ_tests::unique_name("occ_statements_merged");
+        let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
+        sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
+        let repo = Arc::new(MySqlRepository::<Merged>::new(pool.clone()));
+        super::merging_patch_is_one_statement(Backend::MySql, repo).await;
+        pool.close().await;
+        occ_tests::drop_database(&url, &database).await;
+    }
+}

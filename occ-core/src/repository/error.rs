@@ -15,6 +15,15 @@ pub enum RepositoryError<M> {
         /// The stored resource as it is now.
         current: Box<M>,
     },
+    /// A merging write ([`WriteCondition::UnchangedSince`](super::WriteCondition::UnchangedSince))
+    /// found members it sets changed after the version it was based on:
+    /// 412 naming them.
+    MergeConflict {
+        /// The stored resource as it is now.
+        current: Box<M>,
+        /// The JSON member names changed since that version, sorted.
+        conflicts: Vec<String>,
+    },
     /// A resource with that id exists already.
     AlreadyExists {
         /// The stored resource, when the backend returned it.
@@ -53,6 +62,10 @@ impl<M> fmt::Debug for RepositoryError<M> {
         match self {
             Self::NotFound => f.write_str("NotFound"),
             Self::PreconditionFailed { .. } => f.write_str("PreconditionFailed { .. }"),
+            Self::MergeConflict { conflicts, .. } => f
+                .debug_struct("MergeConflict")
+                .field("conflicts", conflicts)
+                .finish_non_exhaustive(),
             Self::AlreadyExists { .. } => f.write_str("AlreadyExists { .. }"),
             Self::Invalid(why) => f.debug_tuple("Invalid").field(why).finish(),
             Self::VersionExhausted => f.write_str("VersionExhausted"),
@@ -69,6 +82,11 @@ impl<M> fmt::Display for RepositoryError<M> {
             Self::PreconditionFailed { .. } => {
                 f.write_str("the resource does not meet the write condition")
             }
+            Self::MergeConflict { conflicts, .. } => write!(
+                f,
+                "members changed since the version the write was based on: {}",
+                conflicts.join(", ")
+            ),
             Self::AlreadyExists { .. } => f.write_str("a resource with this id exists already"),
             Self::Invalid(why) => write!(f, "invalid resource: {why}"),
             Self::VersionExhausted => f.write_str("the version counter cannot be incremented"),

@@ -7,8 +7,10 @@ use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::merge_patch::merge_patch_model;
 use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, WriteCondition};
 use crate::versioned::{VersionNumber, Versioned};
 
@@ -69,6 +71,29 @@ where
 struct State<M: Versioned> {
     rows: BTreeMap<M::Id, M>,
     tombstones: BTreeMap<M::Id, M::Version>,
+    /// Which version last wrote each member of each row (merging).
+    fields: BTreeMap<M::Id, FieldVersions<M::Version>>,
+}
+
+/// The version that last wrote each top-level member of a row: `all` for
+/// a write of every member (a create, an update), and later merge patches
+/// per member.
+#[derive(Debug, Clone)]
+struct FieldVersions<V> {
+    all: V,
+    members: BTreeMap<String, V>,
+}
+
+impl<V: Copy + Ord> FieldVersions<V> {
+    fn of(&self, member: &str) -> V {
+        self.members
+            .get(member)
+            .map_or(self.all, |v| (*v).max(self.all))
+    }
+
+    fn latest(&self) -> V {
+        self.members.values().copied().fold(self.all, V::max)
+    }
 }
 
 impl<M: Versioned> Default for MemoryRepository<M>
@@ -80,6 +105,7 @@ where
             state: Mutex::new(State {
                 rows: BTreeMap::new(),
                 tombstones: BTreeMap::new(),
+                fields: BTreeMap::new(),
             }),
             sequence: AtomicI64::new(0),
         }
@@ -156,6 +182,13 @@ where
             }
         }
         state.rows.insert(model.id().clone(), model.clone());
+        state.fields.insert(
+            model.id().clone(),
+            FieldVersions {
+                all: model.version(),
+                members: BTreeMap::new(),
+            },
+        );
         Ok(model)
     }
 
@@ -189,13 +222,38 @@ where
         condition: &WriteCondition<M::Version>,
         visible: Visible<'_, M>,
     ) -> Result<M, RepositoryError<M>> {
-        let mut state = self.state();
+        let mut guard = self.state();
+        let state = &mut *guard;
         let current = state
             .rows
             .get_mut(model.id())
             .filter(|m| visible(m))
             .ok_or(RepositoryError::NotFound)?;
-        if !condition.is_met_by(current) {
+        let fields = state.fields.get(model.id());
+        let met = match (condition, fields) {
+            // Every member is written: none may have changed since.
+            (WriteCondition::UnchangedSince(since), Some(fields)) => {
+                if fields.all > *since {
+                    false
+                } else {
+                    let conflicts: Vec<String> = fields
+                        .members
+                        .iter()
+                        .filter(|(_, v)| **v > *since)
+                        .map(|(member, _)| member.clone())
+                        .collect();
+                    if !conflicts.is_empty() {
+                        return Err(RepositoryError::MergeConflict {
+                            current: Box::new(current.clone()),
+                            conflicts,
+                        });
+                    }
+                    true
+                }
+            }
+            _ => condition.is_met_by(current),
+        };
+        if !met {
             return Err(RepositoryError::PreconditionFailed {
                 current: Box::new(current.clone()),
             });
@@ -210,6 +268,13 @@ where
         model.set_version(next);
         model.set_last_modified(later_than(current.last_modified()));
         *current = model.clone();
+        state.fields.insert(
+            model.id().clone(),
+            FieldVersions {
+                all: next,
+                members: BTreeMap::new(),
+            },
+        );
         Ok(model)
     }
 
@@ -231,6 +296,7 @@ where
             });
         }
         let deleted = state.rows.remove(id).ok_or(RepositoryError::NotFound)?;
+        state.fields.remove(id);
         // Under the same lock: a create of this id continues after it.
         let last = deleted.version();
         let tomb = state.tombstones.entry(id.clone()).or_insert(last);
@@ -238,6 +304,83 @@ where
             *tomb = last;
         }
         Ok(deleted)
+    }
+
+    /// A merge patch under the lock: the condition, with per-member
+    /// versions for [`WriteCondition::UnchangedSince`] (the members set
+    /// are the patch's top-level members), the patch, the write.
+    fn merge_patch_in(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+        visible: Visible<'_, M>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        let mut guard = self.state();
+        let state = &mut *guard;
+        let current = state
+            .rows
+            .get_mut(id)
+            .filter(|m| visible(m))
+            .ok_or(RepositoryError::NotFound)?;
+        let members: Vec<String> = patch
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        let fields = state.fields.get(id);
+        match (condition, fields) {
+            (WriteCondition::UnchangedSince(since), Some(fields)) => {
+                let mut conflicts: Vec<String> = members
+                    .iter()
+                    .filter(|member| fields.of(member) > *since)
+                    .cloned()
+                    .collect();
+                if !conflicts.is_empty() {
+                    conflicts.sort();
+                    return Err(RepositoryError::MergeConflict {
+                        current: Box::new(current.clone()),
+                        conflicts,
+                    });
+                }
+                // A version this resource never had yet: strict.
+                if fields.latest() < *since || current.version() < *since {
+                    return Err(RepositoryError::PreconditionFailed {
+                        current: Box::new(current.clone()),
+                    });
+                }
+            }
+            _ if !condition.is_met_by(current) => {
+                return Err(RepositoryError::PreconditionFailed {
+                    current: Box::new(current.clone()),
+                });
+            }
+            _ => {}
+        }
+        let mut patched = merge_patch_model(current, patch)?;
+        if !visible(&patched) {
+            return Err(outside_scope());
+        }
+        let next = current
+            .version()
+            .next()
+            .ok_or(RepositoryError::VersionExhausted)?;
+        patched.set_version(next);
+        patched.set_last_modified(later_than(current.last_modified()));
+        *current = patched.clone();
+        let fields = state
+            .fields
+            .entry(id.clone())
+            .or_insert_with(|| FieldVersions {
+                all: next,
+                members: BTreeMap::new(),
+            });
+        for member in members {
+            fields.members.insert(member, next);
+        }
+        Ok(patched)
     }
 
     fn list_in(
@@ -330,6 +473,18 @@ where
         self.list_in(after, limit, &everything)
     }
 
+    async fn merge_patch(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        self.merge_patch_in(id, patch, condition, &everything)
+    }
+
     fn scoped<'a>(
         &'a self,
         scope: &Scope,
@@ -399,5 +554,18 @@ where
 
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
         self.repo.list_in(after, limit, &|m| self.scope.contains(m))
+    }
+
+    async fn merge_patch(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        self.repo
+            .merge_patch_in(id, patch, condition, &|m| self.scope.contains(m))
     }
 }

@@ -50,6 +50,12 @@ pub enum WriteCondition<V> {
     /// (an HTTP date is whole seconds; the `Last-Modified` sent is rounded
     /// so that this comparison never passes over an unseen write).
     UnmodifiedSince(SystemTime),
+    /// The members this write sets are unchanged since this version: no
+    /// later write set any of them (design decision 16, merging). For
+    /// [`Repository::update`] that is every member. A store that keeps no
+    /// per-member versions treats it as `VersionIn(vec![v])` (strict); a
+    /// miss with per-member versions is [`RepositoryError::MergeConflict`].
+    UnchangedSince(V),
 }
 
 impl<V: Copy + Eq> WriteCondition<V> {
@@ -60,6 +66,8 @@ impl<V: Copy + Eq> WriteCondition<V> {
             Self::VersionIn(versions) => versions.contains(&current.version()),
             Self::VersionNotIn(versions) => !versions.contains(&current.version()),
             Self::UnmodifiedSince(since) => current.last_modified().is_none_or(|lm| lm <= *since),
+            // Without per-member versions: strict.
+            Self::UnchangedSince(version) => current.version() == *version,
         }
     }
 }

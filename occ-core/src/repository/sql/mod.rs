@@ -168,6 +168,19 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// giving an id twice: an identity column, `AUTO_INCREMENT`, or SQLite's
     /// `INTEGER PRIMARY KEY AUTOINCREMENT`.
     const TOMBSTONE_TABLE: Option<&'static str> = None;
+    /// Merging (`#[occ(table = "…", merge)]`, design decision 16): for
+    /// each of [`DATA_COLUMNS`](SqlModel::DATA_COLUMNS), in that order, a
+    /// companion column (`BIGINT NOT NULL DEFAULT 0`) holding the version
+    /// that last wrote it. Every write keeps them, and
+    /// [`WriteCondition::UnchangedSince`] compares the written columns'
+    /// companions in the `UPDATE`'s `WHERE` clause. `None` (the default):
+    /// `UnchangedSince` is strict (`VersionIn`), as it is when the list's
+    /// length differs from `DATA_COLUMNS`'.
+    const FIELD_VERSION_COLUMNS: Option<&'static [&'static str]> = None;
+    /// The JSON member name of each of [`DATA_COLUMNS`](SqlModel::DATA_COLUMNS),
+    /// in that order, to name conflicts ([`RepositoryError::MergeConflict`]).
+    /// Empty (the default): the column names.
+    const DATA_MEMBERS: &'static [&'static str] = &[];
 
     /// Binds the id.
     fn bind_id(id: &Self::Id, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
@@ -226,6 +239,10 @@ struct Statements {
     scope: Option<String>,
     /// The tombstone table, if the model has one.
     tombstones: Option<&'static str>,
+    /// The companion version column of each data column (merging).
+    field_versions: Option<&'static [&'static str]>,
+    /// The JSON member of each data column.
+    members: &'static [&'static str],
     max_version: i64,
     select: SqlStr,
     select_version: SqlStr,
@@ -242,6 +259,10 @@ enum Check {
     Nothing,
     VersionIn(usize),
     VersionNotIn(usize),
+    /// Merging: the version is at least the one given, and each of the
+    /// first `n` written columns' companion is at most it (the version
+    /// bound `n + 1` times).
+    UnchangedSince(usize),
     /// The modification time is at or before a date (microseconds since
     /// the epoch, bound as one value), or unknown.
     UnmodifiedSince,
@@ -262,6 +283,9 @@ impl Statements {
             last_modified: M::LAST_MODIFIED_COLUMN,
             scope,
             tombstones: M::TOMBSTONE_TABLE,
+            field_versions: M::FIELD_VERSION_COLUMNS
+                .filter(|columns| columns.len() == M::DATA_COLUMNS.len()),
+            members: M::DATA_MEMBERS,
             max_version: <M::Version as VersionNumber>::MAX_I64,
             select: SqlStr::from_static(""),
             select_version: SqlStr::from_static(""),
@@ -331,9 +355,48 @@ impl Statements {
         sql
     }
 
-    fn check_sql(&self, sql: &mut SqlText, check: Check) {
+    /// The companion version column of a data column.
+    fn field_version_of(&self, column: &str) -> Option<&'static str> {
+        let i = self.data.iter().position(|c| *c == column)?;
+        self.field_versions.and_then(|f| f.get(i).copied())
+    }
+
+    /// The JSON member of a data column.
+    fn member_of(&self, column: &str) -> String {
+        self.data
+            .iter()
+            .position(|c| *c == column)
+            .and_then(|i| self.members.get(i))
+            .map_or_else(|| column.to_owned(), |m| (*m).to_owned())
+    }
+
+    /// `SELECT <columns>, <companions> FROM t WHERE id = ?`: the read that
+    /// explains a merging write's miss.
+    fn select_fields_sql(&self) -> SqlText {
+        let mut columns = self.columns.clone();
+        columns.extend(self.field_versions.unwrap_or(&[]));
+        let mut sql = self.sql();
+        sql.push("SELECT ")
+            .idents(None, &columns)
+            .push(" FROM ")
+            .ident(self.table)
+            .push(" WHERE ");
+        self.key(&mut sql, None);
+        sql
+    }
+
+    fn check_sql(&self, sql: &mut SqlText, check: Check, set: &[&str]) {
         let (op, n) = match check {
             Check::Nothing => return,
+            Check::UnchangedSince(_) => {
+                sql.push(" AND ").ident(self.version).push(" >= ").param();
+                for column in set {
+                    if let Some(companion) = self.field_version_of(column) {
+                        sql.push(" AND ").ident(companion).push(" <= ").param();
+                    }
+                }
+                return;
+            }
             Check::VersionIn(n) => (" IN (", n),
             Check::VersionNotIn(n) => (" NOT IN (", n),
             Check::UnmodifiedSince => {
@@ -372,6 +435,14 @@ impl Statements {
         sql.push("UPDATE ").ident(self.table).push(" SET ");
         for column in set {
             sql.ident(column).push(" = ").param().push(", ");
+            if let Some(companion) = self.field_version_of(column) {
+                // Before `version`'s own assignment: MySQL assigns in
+                // order, and this must see the old version.
+                sql.ident(companion)
+                    .push(" = ")
+                    .ident(self.version)
+                    .push(" + 1, ");
+            }
         }
         if let Some(column) = self.last_modified {
             sql.ident(column).push(" = ").clock_after(column).push(", ");
@@ -384,7 +455,7 @@ impl Statements {
         sql.push(" AND ")
             .ident(self.version)
             .push(&format!(" < {}", self.max_version));
-        self.check_sql(&mut sql, check);
+        self.check_sql(&mut sql, check, set);
         self.returning(&mut sql);
         sql
     }
@@ -401,6 +472,8 @@ impl Statements {
         }
         columns.push(self.version);
         columns.extend_from_slice(self.data);
+        let companions = self.field_versions.unwrap_or(&[]);
+        columns.extend_from_slice(companions);
         columns.extend(self.last_modified);
         let tombstones = self.tombstones.filter(|_| with_id);
         if let (Some(tomb), Dialect::Postgres) = (tombstones, self.dialect) {
@@ -435,6 +508,34 @@ impl Statements {
         if with_id {
             sql.param().push(", ");
         }
+        self.version_value(&mut sql, tombstones);
+        if !self.data.is_empty() {
+            sql.push(", ").params(self.data.len());
+        }
+        // Each companion: the version the row is created with.
+        for _ in companions {
+            sql.push(", ");
+            self.version_value(&mut sql, tombstones);
+        }
+        if self.last_modified.is_some() {
+            sql.push(", ").clock();
+        }
+        sql.push(")");
+        if self.dialect.has_returning() {
+            if on_conflict {
+                sql.push(" ON CONFLICT (")
+                    .ident(self.id)
+                    .push(") DO NOTHING");
+            }
+            self.returning(&mut sql);
+        }
+        sql
+    }
+
+    /// The version an insert gives the row: the given one, or after the
+    /// id's tombstone (PostgreSQL: one parameter, the version; the others
+    /// with a tombstone table: the version, the id and the version).
+    fn version_value(&self, sql: &mut SqlText, tombstones: Option<&str>) {
         match (tombstones, self.dialect) {
             (None, _) => {
                 sql.param();
@@ -469,22 +570,6 @@ impl Statements {
                     .push("))");
             }
         }
-        if !self.data.is_empty() {
-            sql.push(", ").params(self.data.len());
-        }
-        if self.last_modified.is_some() {
-            sql.push(", ").clock();
-        }
-        sql.push(")");
-        if self.dialect.has_returning() {
-            if on_conflict {
-                sql.push(" ON CONFLICT (")
-                    .ident(self.id)
-                    .push(") DO NOTHING");
-            }
-            self.returning(&mut sql);
-        }
-        sql
     }
 
     /// `DELETE FROM t WHERE id = ? <check> RETURNING …`; on MySQL, the
@@ -507,7 +592,7 @@ impl Statements {
                 .ident(self.table)
                 .push(" WHERE (SELECT count(*) FROM occ_l) >= 0 AND ");
             self.key(&mut sql, None);
-            self.check_sql(&mut sql, check);
+            self.check_sql(&mut sql, check, &[]);
             self.returning(&mut sql);
             sql.push("), occ_z AS (INSERT INTO ")
                 .ident(tomb)
@@ -533,11 +618,11 @@ impl Statements {
         } else if self.dialect.has_returning() {
             sql.push("DELETE FROM ").ident(self.table).push(" WHERE ");
             self.key(&mut sql, None);
-            self.check_sql(&mut sql, check);
+            self.check_sql(&mut sql, check, &[]);
             self.returning(&mut sql);
         } else {
             sql = self.select_sql(false);
-            self.check_sql(&mut sql, check);
+            self.check_sql(&mut sql, check, &[]);
             sql.push(" FOR UPDATE");
         }
         sql
@@ -671,6 +756,9 @@ fn check_of<V: VersionNumber>(
         WriteCondition::Unconditional
         | WriteCondition::Exists
         | WriteCondition::UnmodifiedSince(_) => Some((Check::Nothing, Vec::new())),
+        // Resolved by the caller, which knows the columns written
+        // (`merging_check`); strict here.
+        WriteCondition::UnchangedSince(v) => Some((Check::VersionIn(1), ints(&[*v]))),
     }
 }
 
@@ -994,7 +1082,12 @@ where
         id: &M::Id,
         sql: impl sqlx::SqlSafeStr,
         args: Result<DB::Arguments, BoxDynError>,
-    ) -> Result<M, RepositoryError<M>> {
+        merging: Option<(i64, &[&'static str])>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        i64: for<'r> Decode<'r, DB> + Type<DB>,
+        for<'n> &'n str: ColumnIndex<DB::Row>,
+    {
         let written = if DB::DIALECT.has_returning() {
             Self::fetch(&self.pool, sql, args).await?
         } else {
@@ -1017,7 +1110,89 @@ where
         };
         match written {
             Some(row) => Ok(row),
-            None => Err(self.explain_miss(id, false).await),
+            None => Err(match merging {
+                Some((since, set)) => self.explain_merge_miss(id, since, set).await,
+                None => self.explain_miss(id, false).await,
+            }),
+        }
+    }
+
+    /// `UnchangedSince(since)` for a write of the columns `set`: with
+    /// companion columns, the merging check and its values; `None` when
+    /// the model has none (the condition is then strict).
+    fn merging_check(
+        &self,
+        condition: &WriteCondition<M::Version>,
+        set: &[&str],
+    ) -> Option<(Check, Vec<i64>)> {
+        let WriteCondition::UnchangedSince(since) = condition else {
+            return None;
+        };
+        let st = &self.statements;
+        st.field_versions?;
+        let since = since.to_i64().unwrap_or(-1);
+        let n = set
+            .iter()
+            .filter(|c| st.field_version_of(c).is_some())
+            .count();
+        Some((Check::UnchangedSince(n), vec![since; n + 1]))
+    }
+
+    /// After a merging write touched no row: 404, or the members of `set`
+    /// written after `since` (a merge conflict), or 412 when none was (a
+    /// version the resource has not reached, an exhausted counter).
+    async fn explain_merge_miss(
+        &self,
+        id: &M::Id,
+        since: i64,
+        set: &[&'static str],
+    ) -> RepositoryError<M>
+    where
+        i64: for<'r> Decode<'r, DB> + Type<DB>,
+        for<'n> &'n str: ColumnIndex<DB::Row>,
+    {
+        let st = &self.statements;
+        let sql = finish(st.select_fields_sql());
+        let args = match self.key_args(id) {
+            Ok(args) => args,
+            Err(e) => return bind_error(e),
+        };
+        let row = match sqlx::query_with::<DB, DB::Arguments>(sql, args)
+            .fetch_optional(&self.pool)
+            .await
+        {
+            Ok(Some(row)) => row,
+            Ok(None) => return RepositoryError::NotFound,
+            Err(e) => return map_error(e),
+        };
+        let current = match M::from_row(&row) {
+            Ok(current) => current,
+            Err(e) => return map_error(e),
+        };
+        if current.next_version().is_none() {
+            return RepositoryError::VersionExhausted;
+        }
+        let mut conflicts = Vec::new();
+        for column in set {
+            let Some(companion) = st.field_version_of(column) else {
+                continue;
+            };
+            match row.try_get::<i64, _>(companion) {
+                Ok(written) if written > since => conflicts.push(st.member_of(column)),
+                Ok(_) => {}
+                Err(e) => return map_error(e),
+            }
+        }
+        conflicts.sort();
+        if conflicts.is_empty() {
+            RepositoryError::PreconditionFailed {
+                current: Box::new(current),
+            }
+        } else {
+            RepositoryError::MergeConflict {
+                current: Box::new(current),
+                conflicts,
+            }
         }
     }
 
@@ -1184,6 +1359,14 @@ where
                 args.add(version)?;
             }
             model.bind_data(&mut args)?;
+            // Each companion column: the version expression again.
+            for _ in st.field_versions.unwrap_or(&[]) {
+                args.add(version)?;
+                if st.tombstones.is_some() && DB::DIALECT != Dialect::Postgres {
+                    M::bind_id(model.id(), &mut args)?;
+                    args.add(version)?;
+                }
+            }
             Ok(args)
         })();
         self.check_in_scope(&model)?;
@@ -1239,6 +1422,9 @@ where
             let mut args = DB::Arguments::default();
             args.add(version)?;
             model.bind_data(&mut args)?;
+            for _ in st.field_versions.unwrap_or(&[]) {
+                args.add(version)?;
+            }
             Ok(args)
         })();
         self.check_in_scope(&model)?;
@@ -1274,9 +1460,12 @@ where
         let st = &self.statements;
         let condition = self.date_condition(model.id(), condition).await?;
         let dated = st.last_modified.is_some();
-        let Some((check, versions)) = check_of(&condition, dated) else {
+        let merging = self.merging_check(&condition, st.data);
+        let Some((check, versions)) = merging.clone().or_else(|| check_of(&condition, dated))
+        else {
             return Err(self.explain_miss(model.id(), false).await);
         };
+        let merging = merging.map(|(_, v)| (v[0], st.data));
         self.check_in_scope(&model)?;
         let args = (|| {
             let mut args = DB::Arguments::default();
@@ -1288,10 +1477,12 @@ where
             Ok(args)
         })();
         if check == Check::VersionIn(1) {
-            self.write(model.id(), st.update_one.clone(), args).await
+            self.write(model.id(), st.update_one.clone(), args, None)
+                .await
         } else {
             let sql = st.update_sql(st.data, check);
-            self.write(model.id(), AssertSqlSafe(sql.text), args).await
+            self.write(model.id(), AssertSqlSafe(sql.text), args, merging)
+                .await
         }
     }
 
@@ -1329,9 +1520,11 @@ where
                 MemberBinding::Failed(e) => return Err(bind_error(e)),
             }
         }
-        let Some((check, versions)) = check_of(condition, dated) else {
+        let merging = self.merging_check(condition, &set);
+        let Some((check, versions)) = merging.clone().or_else(|| check_of(condition, dated)) else {
             return Err(self.explain_miss(id, false).await);
         };
+        let merging = merging.map(|(_, v)| (v[0], set.as_slice()));
         let bound = (|| {
             self.bind_key(&mut args, id)?;
             for v in &versions {
@@ -1340,7 +1533,8 @@ where
             Ok(args)
         })();
         let sql = self.statements.update_sql(&set, check);
-        self.write(id, AssertSqlSafe(sql.text), bound).await
+        self.write(id, AssertSqlSafe(sql.text), bound, merging)
+            .await
     }
 
     async fn delete(
