@@ -45,8 +45,9 @@ enum Strategy {
     /// Read once; on 412 retry at once from the state the 412 carried
     /// (design decision 16), without reading again.
     FromConflict,
-    /// The same through `retry_on_conflict`: jittered backoff between
-    /// attempts, 1 ms doubling up to 20 ms.
+    /// The same through `retry_on_conflict`: it retries from the state the
+    /// conflict carried, after a jittered backoff (1 ms doubling up to
+    /// 20 ms).
     OptimisticBackoff,
     /// `SELECT … FOR UPDATE` then `UPDATE` in a transaction.
     Pessimistic,
@@ -340,8 +341,9 @@ async fn optimistic_backoff(repo: &PgRepository<Counter>, id: i64, outcome: &mut
     .unwrap();
     let conflicts = attempts - 1;
     outcome.conflicts += conflicts;
-    // A read and a write per attempt, and a read to explain each miss.
-    outcome.round_trips += 2 * attempts + conflicts;
+    // One read, a write per attempt, and the read that explains each miss
+    // (the helper retries from the state that read returned).
+    outcome.round_trips += 1 + attempts + conflicts;
 }
 
 async fn pessimistic(pool: &PgPool, id: i64) {
