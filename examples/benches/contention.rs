@@ -127,27 +127,33 @@ async fn own_field(
     pool: &PgPool,
     strategy: OwnField,
     client: usize,
+    rows: i64,
     started: Instant,
     duration: Duration,
-) -> Outcome {
+) -> (Outcome, std::collections::HashMap<i64, i64>) {
     let member = format!("c{client}");
     let mut outcome = Outcome::default();
-    let (mut base, mut value) = (1_i64, 0_i64);
+    let mut state = client as u64 + 1;
+    // Per row: the version of this client's last write there (where its
+    // member last changed), and the member's value.
+    let mut seen: std::collections::HashMap<i64, (i64, i64)> = std::collections::HashMap::new();
     while started.elapsed() < duration {
+        let id = next_row(&mut state, rows);
+        let (mut base, mut value) = seen.get(&id).copied().unwrap_or((1, 0));
         let begun = Instant::now();
         loop {
             let patch = serde_json::json!({ member.as_str(): value + 1 });
             let result = match strategy {
                 OwnField::Merge => {
                     outcome.round_trips += 1;
-                    repo.merge_patch(&1, &patch, &WriteCondition::UnchangedSince(base))
+                    repo.merge_patch(&id, &patch, &WriteCondition::UnchangedSince(base))
                         .await
                 }
                 OwnField::Strict => {
-                    let current = repo.get(&1).await.unwrap();
+                    let current = repo.get(&id).await.unwrap();
                     outcome.round_trips += 2;
                     repo.merge_patch(
-                        &1,
+                        &id,
                         &patch,
                         &WriteCondition::VersionIn(vec![current.version]),
                     )
@@ -155,16 +161,18 @@ async fn own_field(
                 }
                 OwnField::Locked => {
                     let mut tx = pool.begin().await.unwrap();
-                    let sql = format!("SELECT {member} FROM bench_wide WHERE id = 1 FOR UPDATE");
+                    let sql = format!("SELECT {member} FROM bench_wide WHERE id = $1 FOR UPDATE");
                     let (now,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+                        .bind(id)
                         .fetch_one(&mut *tx)
                         .await
                         .unwrap();
                     let sql = format!(
-                        "UPDATE bench_wide SET {member} = $1, version = version + 1 WHERE id = 1"
+                        "UPDATE bench_wide SET {member} = $1, version = version + 1 WHERE id = $2"
                     );
                     sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(now + 1)
+                        .bind(id)
                         .execute(&mut *tx)
                         .await
                         .unwrap();
@@ -191,16 +199,22 @@ async fn own_field(
                 Err(other) => panic!("{other}"),
             }
         }
+        seen.insert(id, (base, value));
         outcome.latencies.push(begun.elapsed());
         outcome.commits += 1;
     }
-    outcome
+    let values = seen
+        .into_iter()
+        .map(|(id, (_, value))| (id, value))
+        .collect();
+    (outcome, values)
 }
 
 async fn run_own_field(
     pool: &PgPool,
     strategy: OwnField,
     clients: usize,
+    rows: i64,
     duration: Duration,
 ) -> (Outcome, f64) {
     sqlx::query("DROP TABLE IF EXISTS bench_wide")
@@ -208,7 +222,8 @@ async fn run_own_field(
         .await
         .unwrap();
     sqlx::query(WIDE_DDL).execute(pool).await.unwrap();
-    sqlx::query("INSERT INTO bench_wide (id, version) VALUES (1, 1)")
+    sqlx::query("INSERT INTO bench_wide (id, version) SELECT g, 1 FROM generate_series(1, $1) g")
+        .bind(rows)
         .execute(pool)
         .await
         .unwrap();
@@ -218,37 +233,38 @@ async fn run_own_field(
         .map(|client| {
             let (repo, pool) = (repo.clone(), pool.clone());
             tokio::spawn(async move {
-                own_field(&repo, &pool, strategy, client, started, duration).await
+                own_field(&repo, &pool, strategy, client, rows, started, duration).await
             })
         })
         .collect();
     let mut total = Outcome::default();
     let mut per_client = Vec::new();
     for task in tasks {
-        let outcome = task.await.unwrap();
-        per_client.push(outcome.commits);
+        let (outcome, values) = task.await.unwrap();
+        per_client.push(values);
         total.commits += outcome.commits;
         total.conflicts += outcome.conflicts;
         total.round_trips += outcome.round_trips;
         total.latencies.extend(outcome.latencies);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    // No lost update: every member counts its client's commits, and the
-    // version all of them.
-    let row = repo.get(&1).await.unwrap();
-    let values = serde_json::to_value(&row).unwrap();
-    for (client, commits) in per_client.iter().enumerate() {
-        assert_eq!(
-            values[format!("c{client}")].as_u64(),
-            Some(*commits),
-            "lost updates"
-        );
+    // No lost update: every member holds what its client wrote last, and
+    // the versions count every commit.
+    for (client, values) in per_client.iter().enumerate() {
+        for (id, value) in values {
+            let row = serde_json::to_value(repo.get(id).await.unwrap()).unwrap();
+            assert_eq!(
+                row[format!("c{client}")].as_i64(),
+                Some(*value),
+                "lost updates"
+            );
+        }
     }
-    assert_eq!(
-        (row.version - 1) as u64,
-        total.commits,
-        "versions out of step"
-    );
+    let (versions,): (i64,) = sqlx::query_as("SELECT SUM(version - 1)::BIGINT FROM bench_wide")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(versions as u64, total.commits, "versions out of step");
     (total, elapsed)
 }
 
@@ -476,6 +492,7 @@ fn main() {
                 }
             }
         }
+        for rows in [1, 32, 10_000] {
         for clients in [8, 32] {
             for (name, strategy) in [
                 ("own field: occ merge (stale tags)", OwnField::Merge),
@@ -483,9 +500,10 @@ fn main() {
                 ("own field: SELECT … FOR UPDATE", OwnField::Locked),
             ] {
                 let (mut outcome, elapsed) =
-                    run_own_field(&pool, strategy, clients, duration).await;
-                report("1 (hot)", clients, name, &mut outcome, elapsed);
+                    run_own_field(&pool, strategy, clients, rows, duration).await;
+                report(&rows.to_string(), clients, name, &mut outcome, elapsed);
             }
+        }
         }
         for table in ["bench_counters", "bench_wide"] {
             let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {table}")))
