@@ -480,7 +480,6 @@ impl Drop for ServerProcess {
 }
 
 /// A response from an in-process exchange with [`send`].
-#[derive(Debug)]
 pub struct Reply {
     /// The status.
     pub status: http::StatusCode,
@@ -488,6 +487,17 @@ pub struct Reply {
     pub headers: http::HeaderMap,
     /// The whole body.
     pub body: Vec<u8>,
+}
+
+/// The body as text, so that a failed assertion shows what was sent.
+impl std::fmt::Debug for Reply {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reply")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &self.text())
+            .finish()
+    }
 }
 
 impl Reply {

@@ -10,16 +10,14 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::Router;
-use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use http::{Method, StatusCode};
 use occ_core::repository::sql::{MySqlRepository, PgRepository, SqlRepository, SqliteRepository};
 use occ_core::repository::{MemoryRepository, Repository, RepositoryError, WriteCondition};
 use occ_core::Versioned;
 use occ_examples::{Profile, Profiles, SCHEMA, TOMBSTONES_SCHEMA};
+use occ_tests::send;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
 
 // ---------------------------------------------------------------------------
 // One backend: the profiles table and its tombstone table, private to the
@@ -124,42 +122,6 @@ fn ava(version: i64) -> Profile {
     }
 }
 
-#[derive(Debug)]
-struct Reply {
-    status: StatusCode,
-    etag: Option<String>,
-    body: String,
-}
-
-async fn send(
-    app: &Router,
-    method: Method,
-    uri: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let etag = response
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    Reply {
-        status,
-        etag,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    }
-}
-
 /// The version a `"prof-42-v<n>"` tag names.
 fn version_of(tag: &str) -> i64 {
     tag.trim_matches('"')
@@ -181,7 +143,7 @@ async fn recreated_by_post_refuses_the_old_tags(f: &Fixture) {
     let app = f.app();
     let got = send(&app, Method::GET, "/profiles/42", &[], "").await;
     assert_eq!(got.status, StatusCode::OK, "{}: {got:?}", f.name);
-    let v7 = got.etag.unwrap();
+    let v7 = got.header("etag").unwrap().to_owned();
     assert_eq!(v7, "\"prof-42-v7\"");
     let put = send(
         &app,
@@ -192,7 +154,7 @@ async fn recreated_by_post_refuses_the_old_tags(f: &Fixture) {
     )
     .await;
     assert_eq!(put.status, StatusCode::OK, "{}: {put:?}", f.name);
-    let v8 = put.etag.unwrap();
+    let v8 = put.header("etag").unwrap().to_owned();
     assert_eq!(v8, "\"prof-42-v8\"");
     let deleted = send(
         &app,
@@ -216,7 +178,7 @@ async fn recreated_by_post_refuses_the_old_tags(f: &Fixture) {
         "{}: {created:?}",
         f.name
     );
-    let new = created.etag.unwrap();
+    let new = created.header("etag").unwrap().to_owned();
     assert_ne!(new, v7, "{}", f.name);
     assert_ne!(new, v8, "{}", f.name);
     assert!(version_of(&new) > 8, "{}: {new} does not follow v8", f.name);
@@ -237,12 +199,13 @@ async fn recreated_by_post_refuses_the_old_tags(f: &Fixture) {
             "{}: the tag {old} from before the delete matched: {stale:?}",
             f.name
         );
-        assert_eq!(stale.etag.as_deref(), Some(new.as_str()), "{}", f.name);
+        assert_eq!(stale.header("etag"), Some(new.as_str()), "{}", f.name);
     }
     let now = send(&app, Method::GET, "/profiles/42", &[], "").await;
-    assert_eq!(now.etag.as_deref(), Some(new.as_str()), "{}", f.name);
+    assert_eq!(now.header("etag"), Some(new.as_str()), "{}", f.name);
     assert_eq!(
-        now.body, WHOLE,
+        now.text(),
+        WHOLE,
         "{}: nothing was written by a stale tag",
         f.name
     );
@@ -281,12 +244,7 @@ async fn recreated_by_creating_put_refuses_the_old_tag(f: &Fixture) {
         "{}: {created:?}",
         f.name
     );
-    assert_eq!(
-        created.etag.as_deref(),
-        Some("\"prof-42-v8\""),
-        "{}",
-        f.name
-    );
+    assert_eq!(created.header("etag"), Some("\"prof-42-v8\""), "{}", f.name);
     let stale = send(
         &app,
         Method::PUT,
@@ -345,7 +303,7 @@ async fn delete_and_recreate_again_keeps_growing(f: &Fixture) {
             "{}: {created:?}",
             f.name
         );
-        let tag = created.etag.unwrap();
+        let tag = created.header("etag").unwrap().to_owned();
         let last = seen.last().map(|t| version_of(t)).unwrap();
         assert!(version_of(&tag) > last, "{}: {tag} after {seen:?}", f.name);
         assert!(!seen.contains(&tag), "{}: {tag} reused: {seen:?}", f.name);
