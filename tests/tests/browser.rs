@@ -135,7 +135,7 @@ impl Browser {
             "--disable-background-networking",
             "--disable-component-update",
             "--disable-sync",
-            "--window-size=900,1000",
+            "--window-size=900,1400",
             &format!("--user-data-dir={}", self.dir.join("profile").display()),
         ];
         let mut capabilities = serde_json::Map::new();
@@ -274,9 +274,11 @@ impl Page<'_> {
             "content-type",
             "etag",
             "outcome",
+            "problem-title",
             "problem",
             "current-etag",
             "current",
+            "mine",
         ] {
             out.push_str(&format!("\n  #{id}: {}", self.text(id).await));
         }
@@ -397,6 +399,12 @@ async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAd
         current,
         json!({"id": 42, "name": "Ava Smith", "city": "Paris"}),
         "the current state, the other tab's save in it"
+    );
+    let mine: Value = serde_json::from_str(&page.text("mine").await).expect("JSON");
+    assert_eq!(
+        mine,
+        json!({"city": "Lyon"}),
+        "the page's edit, a partial body"
     );
     let problem: Value = serde_json::from_str(&page.text("problem").await).expect("JSON");
     assert_eq!(problem["status"], json!(412));
