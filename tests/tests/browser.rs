@@ -23,7 +23,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
-use occ_tests::{http, ServerProcess};
+use occ_tests::ServerProcess;
 use serde_json::{json, Value};
 
 /// The whole test, browser start included.
@@ -293,9 +293,47 @@ async fn page_origin() -> String {
 }
 
 async fn etag_of(api: SocketAddr) -> String {
-    let r = http(api, "GET", "/profiles/42", &[], "").await;
+    let r = occ_tests::http(api, "GET", "/profiles/42", &[], "").await;
     assert_eq!(r.status, 200, "{}", r.text());
     r.header("etag").expect("an ETag").to_owned()
+}
+
+/// Without a browser too: the profiles service serves the page, with the
+/// elements the browser test reads.
+#[tokio::test]
+async fn the_profiles_service_serves_the_page_at_app() {
+    let repo: std::sync::Arc<occ_examples::Profiles> =
+        std::sync::Arc::new(occ_core::repository::MemoryRepository::new());
+    let app = occ_examples::app(repo);
+    let r = occ_tests::send(&app, http::Method::GET, "/app", &[], "").await;
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let html = r.text();
+    for id in [
+        "status",
+        "etag",
+        "content-type",
+        "problem",
+        "current-etag",
+        "current",
+        "mine",
+        "merge",
+        "save",
+        "save-unconditional",
+    ] {
+        assert!(html.contains(&format!("id=\"{id}\"")), "#{id}");
+    }
+    // Nothing from elsewhere: the page works on a machine with no network.
+    for external in [
+        "<script src",
+        "<link",
+        "src=\"http",
+        "href=\"http",
+        "@import",
+        "url(http",
+    ] {
+        assert!(!html.contains(external), "{external}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -364,7 +402,7 @@ async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAd
     assert!(page.is_hidden("conflict").await);
 
     // 2. Another tab saves first, behind the page's back.
-    let r = http(
+    let r = occ_tests::http(
         api,
         "PUT",
         "/profiles/42",
@@ -436,7 +474,7 @@ async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAd
         v9,
         "the new tag, read cross-origin"
     );
-    let r = http(api, "GET", "/profiles/42", &[], "").await;
+    let r = occ_tests::http(api, "GET", "/profiles/42", &[], "").await;
     assert_eq!(
         r.json(),
         json!({"id": 42, "name": "Ava Smith", "city": "Lyon"})
