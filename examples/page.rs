@@ -13,7 +13,8 @@
 //!
 //! Each outcome is written into an element with a stable id, read by
 //! `tests/tests/browser.rs`: `#status` (the status code, `pending`, or
-//! `network error` when the browser refused the exchange), `#content-type`,
+//! `network error` when the browser refused the exchange; its
+//! `data-answers` counts the answers shown), `#content-type`,
 //! `#etag` (the tag the page holds), `#outcome`, `#problem` (the problem
 //! details), and after a 412 `#current-etag` and `#current` (JSON), with
 //! `#merge` to apply the edit to that state.

@@ -89,6 +89,10 @@ impl Browser {
                 "--log-path={}",
                 dir.join("chromedriver.log").display()
             ))
+            // Chromium's crash reports and caches go there too, not in
+            // the home directory.
+            .env("XDG_CONFIG_HOME", dir.join("config"))
+            .env("XDG_CACHE_HOME", dir.join("cache"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("the log file"))
             .stderr(log)
@@ -205,6 +209,8 @@ fn screenshot_dir() -> PathBuf {
 /// The page, as the browser shows it.
 struct Page<'a> {
     client: &'a Client,
+    /// The answers seen so far.
+    answers: std::cell::Cell<u64>,
 }
 
 impl Page<'_> {
@@ -249,13 +255,30 @@ impl Page<'_> {
         e.send_keys(text).await.expect(id);
     }
 
-    /// Waits until `#status` shows an answer (not `pending`), and returns it.
+    /// Opens `url` in the browser.
+    async fn open(&self, url: &str) {
+        self.client.goto(url).await.expect("the page");
+        self.answers.set(0);
+    }
+
+    /// Waits until `#status` shows the next answer (its `data-answers`
+    /// counts them: never a former one still shown), and returns it.
     async fn answer(&self, what: &str) -> String {
         let deadline = Instant::now() + STEP;
         loop {
-            let status = self.text("status").await;
-            if status != "pending" && status != "none yet" {
-                return status;
+            let shown = self
+                .client
+                .execute(
+                    "const e = document.getElementById('status'); \
+                     return [Number(e.dataset.answers), e.textContent];",
+                    vec![],
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{what}: #status: {e}"));
+            let count = shown[0].as_u64().expect("a count");
+            if count > self.answers.get() {
+                self.answers.set(count);
+                return shown[1].as_str().expect("a status").to_owned();
             }
             assert!(
                 Instant::now() < deadline,
@@ -381,15 +404,16 @@ async fn scenario(chromium: &Path, driver: &Path) {
 }
 
 async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAddr) {
-    let page = Page { client };
+    let page = Page {
+        client,
+        answers: std::cell::Cell::new(0),
+    };
     let api_origin = format!("http://{api}");
 
     // 1. The page loads profile 42 from the API's origin and holds its tag.
     let v7 = etag_of(api).await;
-    client
-        .goto(&format!("{page_origin}/app?api={api_origin}"))
-        .await
-        .expect("the page");
+    page.open(&format!("{page_origin}/app?api={api_origin}"))
+        .await;
     assert_eq!(page.answer("load").await, "200", "{}", page.shown().await);
     assert_eq!(
         page.text("etag").await,
@@ -496,10 +520,7 @@ async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAd
 
     // 6. The same page from an origin the API does not allow: the browser
     // withholds the answer, so neither the profile nor its tag is seen.
-    client
-        .goto(&format!("{stranger}/app?api={api_origin}"))
-        .await
-        .expect("the page");
+    page.open(&format!("{stranger}/app?api={api_origin}")).await;
     assert_eq!(
         page.answer("load from a stranger").await,
         "network error",
