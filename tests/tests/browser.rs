@@ -72,14 +72,16 @@ fn browser_programs(test: &str) -> Option<(PathBuf, PathBuf)> {
 /// the test passed or not.
 struct Browser {
     driver: Child,
-    dir: PathBuf,
+    /// Removed after the processes are ended (fields drop after `drop`).
+    dir: TempDir,
     url: String,
 }
 
 impl Browser {
     fn start(driver: &Path) -> Self {
         use std::os::unix::process::CommandExt as _;
-        let dir = std::env::temp_dir().join(occ_tests::unique_name("occ_browser"));
+        let temp = TempDir::new("occ_browser");
+        let dir = &temp.0;
         std::fs::create_dir_all(dir.join("profile")).expect("a temporary directory");
         let port = free_port();
         let log = std::fs::File::create(dir.join("chromedriver.log")).expect("a log file");
@@ -101,7 +103,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("spawn {}: {e}", driver.display()));
         Self {
             driver: child,
-            dir,
+            dir: temp,
             url: format!("http://127.0.0.1:{port}"),
         }
     }
@@ -140,7 +142,7 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=900,1400",
-            &format!("--user-data-dir={}", self.dir.join("profile").display()),
+            &format!("--user-data-dir={}", self.dir.0.join("profile").display()),
         ];
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
@@ -166,7 +168,7 @@ impl Browser {
     }
 
     fn log(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.join("chromedriver.log")).unwrap_or_default();
+        let log = std::fs::read_to_string(self.dir.0.join("chromedriver.log")).unwrap_or_default();
         let tail: Vec<&str> = log.lines().rev().take(20).collect();
         format!(
             "chromedriver's log ends with:\n{}",
@@ -185,7 +187,6 @@ impl Drop for Browser {
             .status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -380,9 +381,8 @@ async fn scenario(chromium: &Path, driver: &Path) {
     // The page's origin, the one the API allows, and another.
     let page = page_origin().await;
     let stranger = page_origin().await;
-    let dir = std::env::temp_dir().join(occ_tests::unique_name("occ_browser_db"));
-    std::fs::create_dir_all(&dir).expect("a temporary directory");
-    let database = format!("sqlite://{}", dir.join("profiles.db").display());
+    let dir = TempDir::new("occ_browser_db");
+    let database = format!("sqlite://{}", dir.0.join("profiles.db").display());
     let server = ServerProcess::start_with_env(
         env!("CARGO_BIN_EXE_occ-profiles-server"),
         &database,
@@ -400,7 +400,24 @@ async fn scenario(chromium: &Path, driver: &Path) {
     let _ = client.close().await;
     drop(browser);
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
+    drop(dir);
+}
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(prefix: &str) -> Self {
+        let dir = std::env::temp_dir().join(occ_tests::unique_name(prefix));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAddr) {
