@@ -4,7 +4,8 @@
 //! only because `CORS_ORIGIN` exposes it), its stale `If-Match` save gets
 //! the 412 whose `current` and `current_etag` it shows, it merges and saves
 //! again, and its save without a precondition gets the 428. A page of an
-//! origin the API does not allow cannot read the profile at all.
+//! origin the API does not allow cannot read the profile at all; the page
+//! served by the API itself calls its own origin.
 //!
 //! Three origins, all on 127.0.0.1: the profiles server (the
 //! `occ-profiles-server` process, `CORS_ORIGIN` = the page's origin), the
@@ -557,4 +558,15 @@ async fn steps(client: &Client, page_origin: &str, stranger: &str, api: SocketAd
         .await
         .expect("a script");
     assert_eq!(seen, json!("refused: TypeError"));
+
+    // 7. Served by the API itself, the page calls its own origin.
+    page.open(&format!("{api_origin}/app")).await;
+    assert_eq!(
+        page.answer("same-origin load").await,
+        "200",
+        "{}",
+        page.shown().await
+    );
+    assert_eq!(page.text("etag").await, v9);
+    assert_eq!(page.value("city").await, "Lyon");
 }
