@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub mod document;
+pub mod page;
 
 use std::sync::Arc;
 
@@ -214,6 +215,7 @@ pub fn app(repo: Arc<Profiles>) -> Router {
                 .creating_put(true)
                 .into_router(),
         )
+        .merge(page::router())
         .fallback(|| async {
             occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND)
                 .with_detail("no resource exists at this URL")
