@@ -4,33 +4,12 @@
 //! survive.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the test failing
 
-use std::path::PathBuf;
 use std::process::Command;
-
-/// The example's binary beside this test's, built first when a run of
-/// this package alone did not build it.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    let path = profile_dir.join("examples").join(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "occ-examples", "--example", name])
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the {name} example");
-    }
-    path
-}
 
 #[tokio::test]
 async fn the_client_example_retries_from_the_412_body_and_keeps_both_edits() {
     let output = tokio::task::spawn_blocking(|| {
-        Command::new(example("client"))
+        Command::new(occ_tests::example_binary("client"))
             .env_remove("PROFILES_URL")
             .env("RUST_LOG", "warn")
             .output()
