@@ -5,14 +5,22 @@
 //! cargo run --example handwritten
 //! curl -i localhost:3001/notes/1
 //! curl -i -X PUT localhost:3001/notes/1 -H 'content-type: application/json' \
-//!      -H 'if-match: "note-1-v1"' -d '{"text":"edited"}'
+//!      -H 'if-match: "note-1-v1"' -H 'idempotency-key: "edit-1"' -d '{"text":"edited"}'
 //! ```
+//!
+//! The writes honour `Idempotency-Key` (design decision 17) as the
+//! generated routes do, through [`occ_axum::idempotency::begin`] and
+//! [`finish`]: the same PUT again, with the same key, is answered with the
+//! first 200 and `Idempotent-Replayed: true`, not with 412, and the note is
+//! written once; the same key on another request is 422.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use occ_axum::idempotency::{begin, finish, Keyed};
 use occ_axum::{Conditional, ConditionalRequest, Refusal, Tagged};
 use occ_core::repository::{MemoryRepository, Repository, WriteCondition};
 use serde::{Deserialize, Serialize};
@@ -36,6 +44,10 @@ struct Edit {
 
 type Notes = Arc<MemoryRepository<Note>>;
 
+/// The largest body a keyed write may have: [`begin`] reads it whole to
+/// fingerprint the request.
+const BODY_LIMIT: usize = 64 * 1024;
+
 /// GET: 200, or 304 / 404 / 412 from the same evaluation as writes; with
 /// `If-None-Match` alone, a 304 never reads the representation.
 async fn read(
@@ -48,13 +60,31 @@ async fn read(
 
 /// PUT: preconditions first (428, 412, 404), then the body (400, 422); the
 /// edit is a merge of the members it sets, one compare-and-swap.
-async fn edit(
-    State(notes): State<Notes>,
-    Path(id): Path<u32>,
-    request: Conditional<Json<Edit>>,
+///
+/// Once per `Idempotency-Key`: a request without a key is written as
+/// usual; the first with a key is written through the claim's repository
+/// and its answer recorded with the write; a retry gets that answer again
+/// (or 409 while the first runs, 422 for another request with the same
+/// key, 400 for a malformed key).
+async fn edit(State(notes): State<Notes>, Path(id): Path<u32>, request: Request) -> Response {
+    match begin(&*notes, request, BODY_LIMIT).await {
+        Keyed::Plain(request) => write_edit(&*notes, id, request).await.into_response(),
+        Keyed::Claimed(claim, request) => {
+            let response = write_edit(claim.repository(), id, request).await;
+            finish(claim, response.into_response()).await
+        }
+        Keyed::Answered(response) => response,
+    }
+}
+
+async fn write_edit(
+    notes: &dyn Repository<Note>,
+    id: u32,
+    request: Request,
 ) -> Result<Tagged<Note>, Refusal> {
+    let Ok(request) = Conditional::<Json<Edit>>::from_request(request, &()).await;
     request
-        .merge(&*notes, &id, |Json(edit)| {
+        .merge(notes, &id, |Json(edit)| {
             Ok(serde_json::json!({ "text": edit.text }))
         })
         .await
@@ -62,13 +92,26 @@ async fn edit(
 
 /// A custom action: `POST /notes/{id}/pin` is a write like any other (428
 /// without a precondition), written here on the general path: read and
-/// evaluate, then a compare-and-swap on the version read.
-async fn pin(
-    State(notes): State<Notes>,
-    Path(id): Path<u32>,
-    request: ConditionalRequest,
+/// evaluate, then a compare-and-swap on the version read. Once per
+/// `Idempotency-Key`, as [`edit`].
+async fn pin(State(notes): State<Notes>, Path(id): Path<u32>, request: Request) -> Response {
+    match begin(&*notes, request, BODY_LIMIT).await {
+        Keyed::Plain(request) => write_pin(&*notes, id, request).await.into_response(),
+        Keyed::Claimed(claim, request) => {
+            let response = write_pin(claim.repository(), id, request).await;
+            finish(claim, response.into_response()).await
+        }
+        Keyed::Answered(response) => response,
+    }
+}
+
+async fn write_pin(
+    notes: &dyn Repository<Note>,
+    id: u32,
+    request: Request,
 ) -> Result<Tagged<Note>, Refusal> {
-    let Some(current) = request.check(&*notes, &id).await? else {
+    let request = ConditionalRequest::from_parts(&request.into_parts().0);
+    let Some(current) = request.check(notes, &id).await? else {
         return Err(occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND).into());
     };
     let read_version = current.version;
@@ -104,6 +147,11 @@ async fn main() -> std::process::ExitCode {
         eprintln!("cannot listen on {addr}");
         return std::process::ExitCode::FAILURE;
     };
+    // The bound address: with a port of 0 (`LISTEN_ADDR=127.0.0.1:0`),
+    // the one the system chose.
+    let addr = listener
+        .local_addr()
+        .map_or(addr, |bound| bound.to_string());
     tracing::info!("notes listening on http://{addr}, in memory");
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(async {

@@ -405,6 +405,26 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
     addr
 }
 
+/// The binary of the occ-examples example `name` (`client`,
+/// `handwritten`) beside the running test's, built (or brought up to date:
+/// a run of this package alone does not build the examples) first.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the test's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut build = std::process::Command::new(cargo);
+    build.args(["build", "-p", "occ-examples", "--example", name]);
+    if profile_dir.ends_with("release") {
+        build.arg("--release");
+    }
+    let status = build.status().expect("cargo runs");
+    assert!(status.success(), "building the {name} example");
+    profile_dir.join("examples").join(name)
+}
+
 /// A server process (such as `occ-profiles-server`) on a free port, killed
 /// when dropped. The binary prints its bound address alone on one line.
 pub struct ServerProcess {
