@@ -2,8 +2,8 @@
 //! `initdb` into a temporary directory owned by the `postgres` user (the
 //! server refuses to run as root), listening on that namespace's address
 //! only, trust authentication for the test's subnet, and settings that
-//! release a partitioned client's locks within seconds. Optionally
-//! pgbouncer in front of it, in transaction pooling mode.
+//! release a partitioned client's locks within seconds; and pgbouncer in
+//! front of it when asked.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -15,8 +15,6 @@ use super::net::{run, Net};
 pub(crate) const BIN: &str = "/usr/lib/postgresql/15/bin";
 /// The port PostgreSQL listens on, in its own namespace.
 pub(crate) const PORT: u16 = 5432;
-/// The port pgbouncer listens on, in the same namespace.
-pub(crate) const BOUNCER_PORT: u16 = 6432;
 /// A session idle inside a transaction for longer is ended by the server.
 pub(crate) const IDLE_IN_TRANSACTION: &str = "3s";
 
@@ -35,7 +33,7 @@ pub(crate) struct Postgres {
     ns: String,
     /// Its address.
     pub(crate) addr: SocketAddr,
-    bouncer: Option<std::process::Child>,
+    bouncers: Vec<std::process::Child>,
 }
 
 impl Postgres {
@@ -50,7 +48,7 @@ impl Postgres {
             dir,
             ns: net.ns(role).to_owned(),
             addr,
-            bouncer: None,
+            bouncers: Vec::new(),
         };
         let data = pg.data();
         pg.as_postgres(&[
@@ -155,39 +153,36 @@ impl Postgres {
         .is_ok()
     }
 
-    /// Waits until [`Self::ready`], for at most `limit`.
-    pub(crate) fn wait_ready(&self, limit: Duration) -> Result<Duration, String> {
-        let started = Instant::now();
-        while !self.ready() {
-            if started.elapsed() > limit {
-                return Err(format!("PostgreSQL not back within {limit:?}"));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Ok(started.elapsed())
-    }
-
     /// A URL for the `postgres` database at `addr` (PostgreSQL's or
     /// pgbouncer's).
     pub(crate) fn url(addr: SocketAddr) -> String {
         format!("postgres://postgres@{addr}/postgres")
     }
 
-    /// Starts pgbouncer 1.18 in transaction pooling mode in front of this
-    /// server, as `postgres`, on [`BOUNCER_PORT`]; returns its address once
-    /// it accepts connections.
-    pub(crate) fn start_bouncer(&mut self, pool_size: u32) -> Result<SocketAddr, String> {
+    /// Starts pgbouncer in front of this server, as `postgres`, in
+    /// `pool_mode` (`transaction`, `session`) on `port` of the same
+    /// namespace, with a generated ini and user list (trust
+    /// authentication); returns its address once it accepts connections.
+    pub(crate) fn start_bouncer(
+        &mut self,
+        pool_mode: &str,
+        port: u16,
+        pool_size: u32,
+    ) -> Result<SocketAddr, String> {
         let (uid, gid) = postgres_ids()?;
         let ip: Ipv4Addr = match self.addr.ip() {
             std::net::IpAddr::V4(ip) => ip,
             std::net::IpAddr::V6(_) => return Err("an IPv6 address".into()),
         };
-        let dir = self.dir.join("bouncer");
+        let dir = self.dir.join(format!("bouncer-{port}"));
         std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
         std::os::unix::fs::chown(&dir, Some(uid), Some(gid)).map_err(|e| e.to_string())?;
         let ini = dir.join("pgbouncer.ini");
         let users = dir.join("userlist.txt");
+        let log = dir.join("pgbouncer.log");
         std::fs::write(&users, "\"postgres\" \"\"\n").map_err(|e| e.to_string())?;
+        // sqlx sends extra_float_digits at startup, which pgbouncer refuses
+        // unless told to ignore it.
         std::fs::write(
             &ini,
             format!(
@@ -195,23 +190,21 @@ impl Postgres {
                  postgres = host={ip} port={PORT} dbname=postgres\n\
                  [pgbouncer]\n\
                  listen_addr = {ip}\n\
-                 listen_port = {BOUNCER_PORT}\n\
+                 listen_port = {port}\n\
                  unix_socket_dir =\n\
                  auth_type = trust\n\
                  auth_file = {users}\n\
-                 pool_mode = transaction\n\
+                 pool_mode = {pool_mode}\n\
                  default_pool_size = {pool_size}\n\
                  max_client_conn = 200\n\
                  ignore_startup_parameters = extra_float_digits\n\
-                 logfile = {log}\n\
-                 pidfile = {pid}\n",
+                 logfile = {log}\n",
                 users = users.display(),
-                log = dir.join("pgbouncer.log").display(),
-                pid = dir.join("pgbouncer.pid").display(),
+                log = log.display(),
             ),
         )
         .map_err(|e| e.to_string())?;
-        let child = std::process::Command::new("ip")
+        let mut child = std::process::Command::new("ip")
             .args([
                 "netns",
                 "exec",
@@ -228,27 +221,22 @@ impl Postgres {
             .stdin(std::process::Stdio::null())
             .spawn()
             .map_err(|e| format!("pgbouncer: {e}"))?;
-        self.bouncer = Some(child);
-        let addr = SocketAddr::new(ip.into(), BOUNCER_PORT);
+        let addr = SocketAddr::new(ip.into(), port);
         let started = Instant::now();
         while std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(Ok(Some(status))) = self.bouncer.as_mut().map(|c| c.try_wait()) {
+            let ended = child.try_wait().ok().flatten();
+            if ended.is_some() || started.elapsed() > Duration::from_secs(20) {
+                let _ = child.kill();
+                let _ = child.wait();
                 return Err(format!(
-                    "pgbouncer exited with {status}: {}",
-                    std::fs::read_to_string(dir.join("pgbouncer.log")).unwrap_or_default()
+                    "pgbouncer ({ended:?}) does not accept connections: {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
                 ));
             }
-            if started.elapsed() > Duration::from_secs(20) {
-                return Err("pgbouncer does not accept connections".into());
-            }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
+        self.bouncers.push(child);
         Ok(addr)
-    }
-
-    /// pgbouncer's log so far.
-    pub(crate) fn bouncer_log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("bouncer/pgbouncer.log")).unwrap_or_default()
     }
 }
 
@@ -263,7 +251,7 @@ fn append(path: &str, text: &str) -> Result<(), String> {
 
 impl Drop for Postgres {
     fn drop(&mut self) {
-        if let Some(mut bouncer) = self.bouncer.take() {
+        for mut bouncer in self.bouncers.drain(..) {
             let _ = bouncer.kill();
             let _ = bouncer.wait();
         }
