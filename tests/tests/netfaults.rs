@@ -331,7 +331,10 @@ impl Shared {
             } else if *status >= 500 {
                 let detail = response
                     .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-                    .and_then(|b| b["detail"].as_str().map(str::to_owned))
+                    .and_then(|b| {
+                        let text = b["detail"].as_str().or_else(|| b["title"].as_str());
+                        text.map(str::to_owned)
+                    })
                     .unwrap_or_default();
                 *self
                     .errors

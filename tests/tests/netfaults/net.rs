@@ -6,7 +6,8 @@
 //!
 //! Every name carries the subnet's index, claimed by creating the bridge
 //! (an atomic `ip link add`), so parallel runs cannot clash. [`Drop`]
-//! removes the namespaces and the bridge, also when the test fails.
+//! removes the namespaces and the bridge, also when the test fails; a run
+//! killed before its cleanup is swept by the next ([`sweep_stale`]).
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -61,6 +62,72 @@ pub(crate) fn run_with_input(program: &str, args: &[&str], input: &str) -> Resul
     }
 }
 
+/// The alias of a run's bridge, followed by the owning process id.
+const OWNER: &str = "occ-netfaults";
+
+/// Removes what earlier runs left behind when they were killed before
+/// their cleanup ran: for each bridge of ours whose owning process is
+/// gone, the processes left in its namespaces (servers, PostgreSQL,
+/// pgbouncer: SIGKILL), the namespaces, the bridge, and that process's
+/// temporary directories.
+pub(crate) fn sweep_stale() {
+    let Ok(bridges) = run("ip", &["-o", "link", "show", "type", "bridge"]) else {
+        return;
+    };
+    let namespaces = run("ip", &["netns", "list"]).unwrap_or_default();
+    for line in bridges.lines() {
+        let Some(name) = line.split(": ").nth(1) else {
+            continue;
+        };
+        let Some(index) = name
+            .strip_prefix("onf")
+            .and_then(|r| r.strip_suffix("br"))
+            .and_then(|i| i.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Some(owner) = line
+            .split(&format!("alias {OWNER} "))
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|pid| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if std::path::Path::new(&format!("/proc/{owner}")).exists() {
+            continue;
+        }
+        let prefix = format!("occnf{index}-");
+        for ns in namespaces
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|ns| ns.starts_with(&prefix))
+        {
+            for pid in run("ip", &["netns", "pids", ns])
+                .unwrap_or_default()
+                .lines()
+            {
+                let _ = run("kill", &["-KILL", pid.trim()]);
+            }
+            let _ = run("ip", &["netns", "del", ns]);
+        }
+        let _ = run("ip", &["link", "del", name]);
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            let marks = [
+                format!("occ_netfaults_pg_{owner}_"),
+                format!("occ_netfaults_logs_{owner}_"),
+            ];
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if marks.iter().any(|m| name.starts_with(m)) {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
+        eprintln!("netfaults: removed the network left by process {owner}");
+    }
+}
+
 /// The network of one test run.
 pub(crate) struct Net {
     index: u32,
@@ -73,6 +140,7 @@ impl Net {
     /// Claims a free /24 and builds the bridge and one namespace per role
     /// (at addresses `.2`, `.3`, … in the order given).
     pub(crate) fn create(roles: &[&str]) -> Result<Net, String> {
+        sweep_stale();
         let seed = std::process::id()
             ^ std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
@@ -93,6 +161,9 @@ impl Net {
             let bridge = format!("onf{index}br");
             match run("ip", &["link", "add", &bridge, "type", "bridge"]) {
                 Ok(_) => {
+                    // The owner, for [`sweep_stale`].
+                    let owner = format!("{OWNER} {}", std::process::id());
+                    run("ip", &["link", "set", "dev", &bridge, "alias", &owner])?;
                     let mut net = Net {
                         index,
                         roles: Vec::new(),
