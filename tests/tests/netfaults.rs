@@ -140,6 +140,11 @@ impl Lab {
             .collect();
         let roles: Vec<&str> = roles.iter().map(String::as_str).collect();
         let net = Net::create(&roles)?;
+        // nftables works in a namespace (the kernel has nf_tables).
+        net.nft(
+            "s0",
+            "table inet occ_probe {}\ndelete table inet occ_probe\n",
+        )?;
         let pg = Postgres::start(&net, "db")?;
         let logs = std::env::temp_dir().join(occ_tests::unique_name("occ_netfaults_logs"));
         std::fs::create_dir(&logs).map_err(|e| e.to_string())?;
@@ -329,13 +334,15 @@ impl Shared {
                 let at = u64::try_from(self.t0.elapsed().as_micros()).unwrap_or(u64::MAX);
                 self.last_ok[server].fetch_max(at, Ordering::Relaxed);
             } else if *status >= 500 {
-                let detail = response
-                    .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-                    .and_then(|b| {
-                        let text = b["detail"].as_str().or_else(|| b["title"].as_str());
-                        text.map(str::to_owned)
-                    })
-                    .unwrap_or_default();
+                let detail = response.map_or_else(String::new, |r| {
+                    serde_json::from_slice::<serde_json::Value>(&r.body)
+                        .ok()
+                        .and_then(|b| b["detail"].as_str().map(str::to_owned))
+                        .unwrap_or_else(|| {
+                            let text = r.text();
+                            format!("{:?}", text.get(..120).unwrap_or(&text))
+                        })
+                });
                 *self
                     .errors
                     .lock()
@@ -386,8 +393,8 @@ async fn client(id: usize, shared: Arc<Shared>) -> Vec<Record> {
         let path = format!("/profiles/{resource}");
         let server = rng.below(shared.servers.len());
         let start = Instant::now();
-        let (outcome, _) = exchange(shared.servers[server], "GET", &path, &[], "").await;
-        shared.note(server, &outcome, None);
+        let (outcome, response) = exchange(shared.servers[server], "GET", &path, &[], "").await;
+        shared.note(server, &outcome, response.as_ref());
         let read = match &outcome {
             Outcome::Response {
                 status: 200,
