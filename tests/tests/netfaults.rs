@@ -676,23 +676,11 @@ fn table(rows: &[Row], idempotency: Option<bool>) -> String {
             None => "not probed",
         },
     );
-    out.push_str(&format!(
-        "{:<22} {:>7} {:>8} {:>7} {:>6} {:>5} {:>5} {:>12} {:>5} {:>5} {:>5} {:>6} {:>9} {:>10}\n",
-        "fault",
-        "window",
-        "requests",
-        "writes",
-        "acked",
-        "lost",
-        "twice",
-        "unacked-appl",
-        "412r",
-        "5xx",
-        "409",
-        "noans",
-        "replayed",
-        "recovery"
-    ));
+    let mut lines = vec![[
+        "fault", "window", "requests", "writes", "acked", "lost", "twice", "unacked", "gave-up",
+        "412r", "5xx", "409", "noans", "replayed", "recovery",
+    ]
+    .map(str::to_owned)];
     for row in rows {
         let r = &row.report;
         let recovery = match r.recovery.first() {
@@ -700,29 +688,46 @@ fn table(rows: &[Row], idempotency: Option<bool>) -> String {
             Some(None) => "NEVER".to_owned(),
             None => "-".to_owned(),
         };
-        out.push_str(&format!(
-            "{:<22} {:>6.1}s {:>8} {:>7} {:>6} {:>5} {:>5} {:>12} {:>5} {:>5} {:>5} {:>6} {:>9} {:>10}\n",
-            row.name,
-            row.window.as_secs_f64(),
-            r.requests,
-            r.writes,
-            r.acknowledged,
-            r.lost,
-            r.applied_twice,
-            r.applied_unacknowledged,
-            r.retry_412_after_apply,
-            r.server_errors,
-            r.in_flight_409,
-            r.no_answer,
-            r.replayed,
+        lines.push([
+            row.name.clone(),
+            format!("{:.1}s", row.window.as_secs_f64()),
+            r.requests.to_string(),
+            r.writes.to_string(),
+            r.acknowledged.to_string(),
+            r.lost.to_string(),
+            r.applied_twice.to_string(),
+            r.applied_unacknowledged.to_string(),
+            r.abandoned.to_string(),
+            r.retry_412_after_apply.to_string(),
+            r.server_errors.to_string(),
+            r.in_flight_409.to_string(),
+            r.no_answer.to_string(),
+            r.replayed.to_string(),
             recovery,
-        ));
+        ]);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| match c {
+                0 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        out.push_str(&cells.join("  "));
+        out.push('\n');
     }
     out.push_str(
-        "(acked: logical writes answered 2xx; lost: acked but missing; twice: applied twice; \
-         unacked-appl: applied without a 2xx reaching the client; 412r: retries answered 412 \
-         although their write was applied; noans: timeouts and broken connections; recovery: \
-         fault lifted to the first 2xx through each affected server, worst server)\n",
+        "(writes: logical writes; acked: answered 2xx; lost: acked but missing; twice: applied \
+         twice; unacked: applied without a 2xx reaching the client; gave-up: writes left without \
+         a definite answer; 412r: retries answered 412 although their write was applied; noans: \
+         timeouts and broken connections; recovery: from the fault's end to the first 2xx \
+         through each affected server, worst server)\n",
     );
     out
 }

@@ -99,6 +99,9 @@ pub(crate) struct Report {
     /// Logical writes in the final state that were never acknowledged
     /// (their client gave up, or a retry was answered 412).
     pub(crate) applied_unacknowledged: usize,
+    /// Logical writes whose client gave up without a definite answer (its
+    /// last request timed out, broke, or was answered 5xx or 409).
+    pub(crate) abandoned: usize,
     /// Acknowledged writes missing from the final state. Must be 0.
     pub(crate) lost: usize,
     /// Writes whose marker appears more than once. Must be 0.
@@ -259,6 +262,33 @@ pub(crate) fn check(
     report.applied_twice = counts.values().filter(|&&n| n > 1).count();
     let applied: BTreeSet<&str> = counts.keys().map(|(_, m)| *m).collect();
     report.applied_unacknowledged = applied.iter().filter(|m| !acked.contains_key(*m)).count();
+    // The last answer of each logical write.
+    let mut last: BTreeMap<&str, Option<u16>> = BTreeMap::new();
+    for r in records {
+        if let Some(w) = &r.write {
+            last.insert(w, r.status());
+        }
+    }
+    let abandoned: BTreeSet<&str> = last
+        .iter()
+        .filter(|(_, s)| !matches!(s, Some(200..=408 | 410..=499)))
+        .map(|(w, _)| *w)
+        .collect();
+    report.abandoned = abandoned.len();
+    // No gap: the writes applied are the acknowledged ones, and at most
+    // those abandoned without an answer besides.
+    let unexplained: Vec<&&str> = applied
+        .iter()
+        .filter(|m| !acked.contains_key(**m) && !abandoned.contains(**m))
+        .collect();
+    if !unexplained.is_empty() {
+        report.violations.push(format!(
+            "{} writes applied although their client was never told, nor gave up (a retry \
+             answered 412 where the 2xx should have been replayed): {:?}",
+            unexplained.len(),
+            unexplained.iter().take(10).collect::<Vec<_>>()
+        ));
+    }
     for (w, at) in &acked {
         for (resource, v) in at {
             let v0 = initial.get(resource).copied().unwrap_or(0);
@@ -428,7 +458,21 @@ mod tests {
         let report = run(&records, 2, &["a"], &[]);
         assert_eq!(report.retry_412_after_apply, 1);
         assert_eq!(report.applied_unacknowledged, 1);
+        assert_eq!(report.violations.len(), 1, "{:?}", report.violations);
+        assert!(report.violations[0].contains("never told"));
+    }
+
+    #[test]
+    fn a_write_abandoned_unanswered_may_be_applied() {
+        let t0 = Instant::now();
+        let records = [
+            put(t0, 0, "a", 1, 1, ok(2, &["a"])),
+            put(t0, 10, "b", 1, 2, Outcome::Timeout),
+            put(t0, 20, "b", 2, 2, status(409)),
+        ];
+        let report = run(&records, 3, &["a", "b"], &[]);
         assert!(report.violations.is_empty(), "{:?}", report.violations);
+        assert_eq!((report.abandoned, report.applied_unacknowledged), (1, 1));
     }
 
     #[test]
