@@ -125,6 +125,7 @@ pub async fn connect(database_url: &str) -> Result<Arc<Documents>, BoxDynError> 
         postgres: &[POSTGRES_SCHEMA, POSTGRES_TOMBSTONES],
         mysql: &[MYSQL_SCHEMA, MYSQL_TOMBSTONES],
         sqlite: &[SQLITE_SCHEMA, SQLITE_TOMBSTONES],
+        keys: "document_idempotency_keys",
         lock: 4_242_008,
     };
     crate::open::<Document>(database_url, &tables).await

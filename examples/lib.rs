@@ -3,19 +3,22 @@
 #![forbid(unsafe_code)]
 
 pub mod document;
+pub mod page;
 
 use std::sync::Arc;
 
 use axum::Router;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
+use occ_core::idempotency::KeyPolicy;
 use occ_core::repository::sql::{
-    sqlite_pool, MySqlRepository, PgRepository, SqlModel, SqliteRepository,
+    idempotency_table, sqlite_pool, Dialect, MySqlRepository, PgRepository, SqlModel,
+    SqliteRepository,
 };
 use occ_core::repository::{Repository, RepositoryError};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use sqlx::error::BoxDynError;
-use sqlx::FromRow;
+use sqlx::{AssertSqlSafe, FromRow};
 
 /// A profile: `GET /profiles/42` gives `ETag: "prof-42-v7"` and
 /// `{"id":42,"name":"Ava","city":"Paris"}`. The version travels in the
@@ -76,6 +79,7 @@ pub async fn connect(database_url: &str) -> Result<Arc<Profiles>, BoxDynError> {
             postgres: &[SCHEMA, TOMBSTONES_SCHEMA],
             mysql: &[SCHEMA, TOMBSTONES_SCHEMA],
             sqlite: &[SCHEMA, TOMBSTONES_SCHEMA],
+            keys: "profile_idempotency_keys",
             lock: 4_242_007,
         },
     )
@@ -95,6 +99,9 @@ pub struct Tables {
     pub mysql: &'static [&'static str],
     /// On SQLite.
     pub sqlite: &'static [&'static str],
+    /// The table of the model's idempotency keys, created with the
+    /// others ([`idempotency_table`]).
+    pub keys: &'static str,
     /// `CREATE TABLE IF NOT EXISTS` is not safe against itself in
     /// PostgreSQL: servers starting together take turns on this lock.
     pub lock: i64,
@@ -125,8 +132,11 @@ where
         for ddl in tables.postgres {
             sqlx::query(*ddl).execute(&mut *tx).await?;
         }
+        for ddl in idempotency_table(Dialect::Postgres, tables.keys) {
+            sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
+        }
         tx.commit().await?;
-        let repo = PgRepository::<M>::new(pool);
+        let repo = PgRepository::<M>::new(pool).with_idempotency_keys(tables.keys, key_policy()?);
         repo.verify().await?;
         Arc::new(repo)
     } else if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
@@ -137,7 +147,11 @@ where
         for ddl in tables.mysql {
             sqlx::query(*ddl).execute(&pool).await?;
         }
-        let repo = MySqlRepository::<M>::new(pool);
+        for ddl in idempotency_table(Dialect::MySql, tables.keys) {
+            sqlx::query(AssertSqlSafe(ddl)).execute(&pool).await?;
+        }
+        let repo =
+            MySqlRepository::<M>::new(pool).with_idempotency_keys(tables.keys, key_policy()?);
         repo.verify().await?;
         Arc::new(repo)
     } else {
@@ -145,7 +159,11 @@ where
         for ddl in tables.sqlite {
             sqlx::query(*ddl).execute(&pool).await?;
         }
-        let repo = SqliteRepository::<M>::new(pool);
+        for ddl in idempotency_table(Dialect::Sqlite, tables.keys) {
+            sqlx::query(AssertSqlSafe(ddl)).execute(&pool).await?;
+        }
+        let repo =
+            SqliteRepository::<M>::new(pool).with_idempotency_keys(tables.keys, key_policy()?);
         repo.verify().await?;
         Arc::new(repo)
     })
@@ -195,6 +213,19 @@ pub async fn refuse_session_sharing_pooler(database_url: &str) -> Result<(), Box
     outcome
 }
 
+/// The lifetimes of idempotency keys: the defaults (24 hours, a lease of
+/// 10 seconds), or a lease of `OCC_IDEMPOTENCY_LEASE_MS` milliseconds.
+pub fn key_policy() -> Result<KeyPolicy, BoxDynError> {
+    let mut policy = KeyPolicy::default();
+    if let Ok(ms) = std::env::var("OCC_IDEMPOTENCY_LEASE_MS") {
+        let ms: u64 = ms
+            .parse()
+            .map_err(|e| format!("OCC_IDEMPOTENCY_LEASE_MS {ms:?}: {e}"))?;
+        policy.lease = std::time::Duration::from_millis(ms);
+    }
+    Ok(policy)
+}
+
 /// Inserts profile 42 at version 7 if the table is empty.
 pub async fn seed(repo: &Profiles) -> Result<(), BoxDynError> {
     let page = repo.list(None, 1).await.map_err(|e| e.to_string())?;
@@ -229,6 +260,7 @@ pub fn app(repo: Arc<Profiles>) -> Router {
                 .creating_put(true)
                 .into_router(),
         )
+        .merge(page::router())
         .fallback(|| async {
             occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND)
                 .with_detail("no resource exists at this URL")

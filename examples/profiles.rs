@@ -13,6 +13,7 @@
 //! `postgres://…` and `mysql://…` (MariaDB or MySQL) work too).
 //! `CORS_ORIGIN=https://app.example` lets browser pages of that origin call
 //! it and read its `ETag`, `Last-Modified` and `Location`.
+//! `localhost:3000/app` is a browser client of it (`examples/page.rs`).
 
 use std::process::ExitCode;
 

@@ -418,18 +418,33 @@ impl ServerProcess {
     /// and waits for the address it prints. Integration tests pass
     /// `env!("CARGO_BIN_EXE_<name>")`.
     pub async fn start(binary: &'static str, database_url: &str) -> Self {
+        Self::start_with_env(binary, database_url, &[]).await
+    }
+
+    /// [`start`](Self::start) with the variables `env` set too, such as
+    /// `CORS_ORIGIN`.
+    pub async fn start_with_env(
+        binary: &'static str,
+        database_url: &str,
+        env: &[(&str, &str)],
+    ) -> Self {
         let url = database_url.to_owned();
-        tokio::task::spawn_blocking(move || Self::start_blocking(binary, &url))
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        tokio::task::spawn_blocking(move || Self::start_blocking(binary, &url, &env))
             .await
             .expect("the starting thread")
     }
 
-    fn start_blocking(binary: &str, database_url: &str) -> Self {
+    fn start_blocking(binary: &str, database_url: &str, env: &[(String, String)]) -> Self {
         let mut command = std::process::Command::new(binary);
         command
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
             .env_remove("RUST_LOG")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stderr(std::process::Stdio::inherit());
         Self::spawn(command).unwrap_or_else(|e| panic!("{binary}: {e}"))
     }

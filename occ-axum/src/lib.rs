@@ -66,6 +66,7 @@
 
 mod bodiless;
 pub mod extract;
+pub mod idempotency;
 mod layer;
 mod page;
 mod problem;

@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::idempotency::Keyed;
 use crate::page::{page_tag, with_member, Added, PageParams};
 use crate::refusal::Creation;
 use crate::{ConditionalRequest, NotModified, Problem, Refusal, Tagged};
@@ -532,7 +533,7 @@ where
             .options(|| async { options(ALLOW_ITEM, true) })
             .fallback(|| async { method_not_allowed(ALLOW_ITEM) });
         let collection: MethodRouter<Config<M, R>> = get(list::<M, R>)
-            .post(create::<M, R>)
+            .post(create_item::<M, R>)
             .options(|| async { options(ALLOW_COLLECTION, false) })
             .fallback(|| async { method_not_allowed(ALLOW_COLLECTION) });
         Router::new()
@@ -793,13 +794,39 @@ where
     result.await.into_response()
 }
 
+/// Runs a write handler `$run(&config, repo, request)` under the
+/// request's `Idempotency-Key`, if it has one the repository can keep:
+/// through the claimed key's repository, with the response recorded.
+macro_rules! keyed {
+    ($config:ident, $request:ident, $run:ident) => {
+        match crate::idempotency::begin(&*$config.repo, $request, $config.body_limit).await {
+            Keyed::Plain(request) => $run(&$config, &*$config.repo, request).await,
+            Keyed::Claimed(claim, request) => {
+                let response = $run(&$config, claim.repository(), request).await;
+                crate::idempotency::finish(claim, response).await
+            }
+            Keyed::Answered(response) => response,
+        }
+    };
+}
+
 async fn put_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Serialize + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, headers, body) = split::<M, R>(request, &config).await;
+    keyed!(config, request, put)
+}
+
+async fn put<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
+where
+    M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Serialize + Display + Send + Sync,
+    R: Send + Sync + ?Sized,
+    Q: Repository<M> + ?Sized,
+{
+    let (conditions, id, headers, body) = split::<M, R>(request, config).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, "application/json", false)?;
@@ -810,11 +837,11 @@ where
                 .if_none_match()
                 .is_some_and(|list| list.check() == Ok(ListKind::Any));
         let written = if config.put_mode == PutMode::Merge && !create_once {
-            merge_put(&config, &conditions, &id, body).await
+            merge_put(config, repo, &conditions, &id, body).await
         } else {
-            let model = body.and_then(|bytes| new_state(&config, &bytes, &id));
+            let model = body.and_then(|bytes| new_state(config, &bytes, &id));
             conditions
-                .replace(&*config.repo, &id, model, config.creating_put)
+                .replace(repo, &id, model, config.creating_put)
                 .await
         };
         written.map_err(|refusal| refusal.naming_id(&id))
@@ -845,8 +872,9 @@ where
 /// routes that create, a missing resource is created from the body when
 /// the preconditions allow it (design decision 3): merged into nothing,
 /// the members are the whole representation.
-async fn merge_put<M, R>(
+async fn merge_put<M, R, Q>(
     config: &Config<M, R>,
+    repo: &Q,
     conditions: &ConditionalRequest,
     id: &M::Id,
     body: Result<Bytes, Problem>,
@@ -854,7 +882,8 @@ async fn merge_put<M, R>(
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Serialize + Send + Sync,
-    R: Repository<M> + ?Sized,
+    R: Send + Sync + ?Sized,
+    Q: Repository<M> + ?Sized,
 {
     // Only a miss needs the body again, and only where PUT creates: the
     // bytes are shared, so keeping them costs nothing on the happy path.
@@ -863,14 +892,14 @@ where
         .and_then(|bytes| parse_value(&bytes))
         .and_then(require_object)
         .and_then(|members| members_for::<M>(members, id));
-    match merge_members(config, conditions, id, members).await {
+    match merge_members(config, repo, conditions, id, members).await {
         Ok(saved) => Ok(Tagged::written(saved)),
         Err(Rejection::NotFound) => match spare {
             // The merge path never creates: the replacing path evaluates
             // the preconditions against the missing resource (S6, S7).
             Some(body) => {
                 let model = body.and_then(|bytes| new_state(config, &bytes, id));
-                conditions.replace(&*config.repo, id, model, true).await
+                conditions.replace(repo, id, model, true).await
             }
             None => Err(conditions.refuse_as(Rejection::<M, Problem>::NotFound, Creation::Never)),
         },
@@ -881,8 +910,9 @@ where
 /// Merges members into the resource at `id`: one statement without
 /// hooks; with hooks, the merged result goes through them before a
 /// compare-and-swap ([`Pipeline::merge_with`](occ_core::pipeline::Pipeline::merge_with)).
-async fn merge_members<M, R>(
+async fn merge_members<M, R, Q>(
     config: &Config<M, R>,
+    repo: &Q,
     conditions: &ConditionalRequest,
     id: &M::Id,
     patch: Result<Value, Problem>,
@@ -890,14 +920,15 @@ async fn merge_members<M, R>(
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
     M::Id: Send + Sync,
-    R: Repository<M> + ?Sized,
+    R: Send + Sync + ?Sized,
+    Q: Repository<M> + ?Sized,
 {
     let pipeline = conditions.pipeline().merging(config.merging);
     if config.has_hooks() {
         let hooks = |model: &mut M| config.prepare(model);
-        pipeline.merge_with(&*config.repo, id, patch, hooks).await
+        pipeline.merge_with(repo, id, patch, hooks).await
     } else {
-        pipeline.merge(&*config.repo, id, patch).await
+        pipeline.merge(repo, id, patch).await
     }
 }
 
@@ -907,7 +938,17 @@ where
     M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, headers, body) = split::<M, R>(request, &config).await;
+    keyed!(config, request, patch)
+}
+
+async fn patch<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
+where
+    M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Display + Send + Sync,
+    R: Send + Sync + ?Sized,
+    Q: Repository<M> + ?Sized,
+{
+    let (conditions, id, headers, body) = split::<M, R>(request, config).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, MERGE_PATCH_JSON, true)?;
@@ -920,7 +961,7 @@ where
                 })
             })
             .and_then(|patch| members_for::<M>(patch, &id));
-        merge_members(&config, &conditions, &id, patch)
+        merge_members(config, repo, &conditions, &id, patch)
             .await
             .map(Tagged::written)
             .map_err(|rejection| {
@@ -938,11 +979,21 @@ where
     M::Id: DeserializeOwned + Display + Send + Sync,
     R: Repository<M> + ?Sized,
 {
-    let (conditions, id, _, _) = split::<M, R>(request, &config).await;
+    keyed!(config, request, delete)
+}
+
+async fn delete<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
+where
+    M: Versioned + Serialize + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Display + Send + Sync,
+    R: Send + Sync + ?Sized,
+    Q: Repository<M> + ?Sized,
+{
+    let (conditions, id, _, _) = split::<M, R>(request, config).await;
     let result = async {
         let id = id?;
         conditions
-            .delete(&*config.repo, &id)
+            .delete(repo, &id)
             .await
             .map_err(|refusal| refusal.naming_id(&id))?;
         Ok::<_, Refusal>(crate::bodiless::response(StatusCode::NO_CONTENT))
@@ -1006,11 +1057,21 @@ where
     }
 }
 
-async fn create<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
+async fn create_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
     M::Id: Serialize + Display + Send + Sync,
     R: Repository<M> + ?Sized,
+{
+    keyed!(config, request, create)
+}
+
+async fn create<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
+where
+    M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
+    M::Id: Serialize + Display + Send + Sync,
+    R: Send + Sync + ?Sized,
+    Q: Repository<M> + ?Sized,
 {
     let (mut parts, body) = request.into_parts();
     // The target is the collection, which has no representation of its
@@ -1018,7 +1079,7 @@ where
     // that creates needs no precondition (design decision 2).
     let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(Policy::Optional);
     let result = async {
-        scope_check(&config, conditions.scope())?;
+        scope_check(config, conditions.scope())?;
         require_media_type(&parts.headers, "application/json", false)?;
         conditions
             .pipeline()
@@ -1031,7 +1092,6 @@ where
         let mut model: M = model_from(body)?;
         model.set_version(M::Version::INITIAL);
         config.prepare(&mut model)?;
-        let repo = &*config.repo;
         let created = match (conditions.scope(), new_id) {
             (Some(scope), new_id) => match repo.scoped(scope) {
                 Ok(scoped) if new_id == NewId::FromStore => scoped.create_with_new_id(model).await,

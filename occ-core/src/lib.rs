@@ -93,6 +93,7 @@
 
 pub mod date;
 mod entity_tag;
+pub mod idempotency;
 pub mod pipeline;
 mod precondition;
 pub mod repository;

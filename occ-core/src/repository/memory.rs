@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::memory_keys::{HasKeys, MemoryKeys};
 use super::merge_patch::merge_patch_model;
 use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, WriteCondition};
+use crate::idempotency::{Claim, Fingerprint, IdempotencyKey, KeyPolicy};
 use crate::versioned::{VersionNumber, Versioned};
 
 /// A repository in a `BTreeMap` behind a mutex: same semantics as the SQL
@@ -51,6 +53,8 @@ pub struct MemoryRepository<M: Versioned> {
     state: Mutex<State<M>>,
     /// The last number handed out as an id (`#[occ(generated)]` integers).
     sequence: AtomicI64,
+    /// Idempotency keys.
+    keys: MemoryKeys,
 }
 
 impl<M: Versioned + std::fmt::Debug> std::fmt::Debug for MemoryRepository<M>
@@ -108,6 +112,7 @@ where
                 fields: BTreeMap::new(),
             }),
             sequence: AtomicI64::new(0),
+            keys: MemoryKeys::default(),
         }
     }
 }
@@ -119,6 +124,16 @@ where
     /// An empty repository.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// How long its idempotency keys and their claims live (default:
+    /// [`KeyPolicy::default`]). The memory repository always keeps keys;
+    /// a claimed key's write is applied at once (there is no transaction
+    /// to roll back), and the claim keeps other attempts out until its
+    /// response is recorded.
+    pub fn with_key_policy(mut self, policy: KeyPolicy) -> Self {
+        self.keys = MemoryKeys::new(policy);
+        self
     }
 
     fn state(&self) -> MutexGuard<'_, State<M>> {
@@ -485,6 +500,21 @@ where
         self.merge_patch_in(id, patch, condition, &everything)
     }
 
+    fn keeps_idempotency_keys(&self) -> bool {
+        true
+    }
+
+    async fn claim_key(
+        &self,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        Ok(self
+            .keys
+            .claim(self, key.stored_name(namespace), fingerprint))
+    }
+
     fn scoped<'a>(
         &'a self,
         scope: &Scope,
@@ -567,5 +597,11 @@ where
     {
         self.repo
             .merge_patch_in(id, patch, condition, &|m| self.scope.contains(m))
+    }
+}
+
+impl<M: Versioned> HasKeys for MemoryRepository<M> {
+    fn keys(&self) -> &MemoryKeys {
+        &self.keys
     }
 }

@@ -8,6 +8,7 @@
 
 mod error;
 mod memory;
+mod memory_keys;
 mod merge_patch;
 #[cfg(feature = "tokio")]
 mod retry;
@@ -21,6 +22,7 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::idempotency::{Claim, Fingerprint, IdempotencyKey};
 use crate::versioned::Versioned;
 
 pub use error::RepositoryError;
@@ -276,6 +278,33 @@ where
         M: Serialize + DeserializeOwned,
     {
         merge_by_swap(self, id, patch, condition).await
+    }
+
+    /// Whether this repository records idempotency keys
+    /// ([`claim_key`](Repository::claim_key) works). The default: no.
+    fn keeps_idempotency_keys(&self) -> bool {
+        false
+    }
+
+    /// Claims `key` (in `namespace`, such as a scope) for a write whose
+    /// request has `fingerprint`: see [`crate::idempotency`] for the
+    /// protocol. The memory repository keeps keys in memory; the SQL
+    /// repository in a table of its own
+    /// ([`SqlRepository::with_idempotency_keys`](sql::SqlRepository::with_idempotency_keys)),
+    /// with the response recorded in the write's transaction.
+    ///
+    /// The default refuses: a repository that keeps no keys must not
+    /// pretend to replay.
+    async fn claim_key(
+        &self,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        let _ = (key, namespace, fingerprint);
+        Err(RepositoryError::internal(
+            "this repository does not keep idempotency keys",
+        ))
     }
 }
 

@@ -23,6 +23,7 @@
 //! delete.
 
 mod dialect;
+mod keys;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -41,10 +42,12 @@ use sqlx::{
 use super::{
     Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, WriteCondition,
 };
+use crate::idempotency::{Claim, Fingerprint, IdempotencyKey};
 use crate::versioned::{VersionNumber, Versioned};
 
 use dialect::SqlText;
 pub use dialect::{Backend, Dialect};
+pub use keys::idempotency_table;
 
 #[doc(hidden)]
 pub use sqlx;
@@ -845,11 +848,48 @@ fn time_of_micros(micros: i64) -> Option<SystemTime> {
 /// ```
 pub struct SqlRepository<DB: sqlx::Database, M> {
     pool: Pool<DB>,
+    /// The transaction every statement runs in, for a write under an
+    /// idempotency key; `None`: each statement takes a pooled connection.
+    held: Option<Held<DB>>,
+    /// Where idempotency keys are kept, if they are.
+    keys: Option<Arc<keys::SqlKeys>>,
     statements: Arc<Statements>,
     scope: Option<ScopeState<M>>,
     /// The statements of the last scope column asked for.
     scoped: OnceLock<Arc<Statements>>,
     _model: PhantomData<fn() -> M>,
+}
+
+/// The open transaction of a write under an idempotency key, shared by
+/// the views made of its repository; `None` once it is committed or
+/// rolled back.
+type Held<DB> = Arc<tokio::sync::Mutex<Option<sqlx::Transaction<'static, DB>>>>;
+
+/// A connection for one statement: a pooled one, or the held
+/// transaction's.
+enum Conn<'a, DB: sqlx::Database> {
+    Pooled(sqlx::pool::PoolConnection<DB>),
+    Held(tokio::sync::MappedMutexGuard<'a, sqlx::Transaction<'static, DB>>),
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Conn<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Self::Pooled(conn) => conn,
+            Self::Held(tx) => tx,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for Conn<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Self::Pooled(conn) => conn,
+            Self::Held(tx) => tx,
+        }
+    }
 }
 
 /// The scope of a scoped view, and how to tell whether a model is in it.
@@ -933,6 +973,8 @@ where
         Self {
             statements: Arc::new(Statements::new::<DB, M>(None)),
             pool,
+            held: None,
+            keys: None,
             scope: None,
             scoped: OnceLock::new(),
             _model: PhantomData,
@@ -1019,6 +1061,23 @@ where
             .map_err(map_error)
     }
 
+    /// The connection for the next statement: the held transaction's, or
+    /// one from the pool. Hold it for one statement (or one nested
+    /// transaction) only: a held transaction has one connection.
+    async fn conn(&self) -> Result<Conn<'_, DB>, RepositoryError<M>> {
+        match &self.held {
+            None => self
+                .pool
+                .acquire()
+                .await
+                .map(Conn::Pooled)
+                .map_err(map_error),
+            Some(held) => tokio::sync::MutexGuard::try_map(held.lock().await, Option::as_mut)
+                .map(Conn::Held)
+                .map_err(|_| RepositoryError::internal("the write's transaction has ended")),
+        }
+    }
+
     fn id_args(id: &M::Id) -> Result<DB::Arguments, BoxDynError> {
         let mut args = DB::Arguments::default();
         M::bind_id(id, &mut args)?;
@@ -1056,8 +1115,12 @@ where
     /// After a conditional statement touched no row: 404, or 412 with the
     /// current state, or "exhausted" when the counter is at its end.
     async fn explain_miss(&self, id: &M::Id, for_delete: bool) -> RepositoryError<M> {
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(e) => return e,
+        };
         match Self::fetch(
-            &self.pool,
+            &mut *conn,
             self.statements.select.clone(),
             self.key_args(id),
         )
@@ -1089,13 +1152,16 @@ where
         for<'n> &'n str: ColumnIndex<DB::Row>,
     {
         let written = if DB::DIALECT.has_returning() {
-            Self::fetch(&self.pool, sql, args).await?
+            Self::fetch(&mut *self.conn().await?, sql, args).await?
         } else {
             // MySQL: the UPDATE and the read of its result in one
             // transaction. Every successful UPDATE changes the version, so
             // a matched row is always an affected row.
             let args = args.map_err(bind_error)?;
-            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let mut conn = self.conn().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(map_error)?;
             let done = sqlx::query_with::<DB, DB::Arguments>(sql, args)
                 .execute(&mut *tx)
                 .await
@@ -1157,8 +1223,12 @@ where
             Ok(args) => args,
             Err(e) => return bind_error(e),
         };
+        let mut conn = match self.conn().await {
+            Ok(conn) => conn,
+            Err(e) => return e,
+        };
         let row = match sqlx::query_with::<DB, DB::Arguments>(sql, args)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *conn)
             .await
         {
             Ok(Some(row)) => row,
@@ -1251,7 +1321,7 @@ where
             return Ok(condition.clone());
         }
         let current = Self::fetch(
-            &self.pool,
+            &mut *self.conn().await?,
             self.statements.select.clone(),
             self.key_args(id),
         )
@@ -1276,12 +1346,31 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
+    fn keeps_idempotency_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    async fn claim_key(
+        &self,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        match &self.keys {
+            Some(keys) => self.claim_in(keys, key, namespace, fingerprint).await,
+            None => Err(RepositoryError::internal(
+                "this repository keeps no idempotency keys: see `with_idempotency_keys`",
+            )),
+        }
+    }
+
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         Self::fetch(
-            &self.pool,
+            &mut *self.conn().await?,
             self.statements.select.clone(),
             self.key_args(id),
         )
@@ -1299,7 +1388,7 @@ where
             KnownVersions::Any => {
                 let args = self.key_args(id).map_err(bind_error)?;
                 let row = sqlx::query_with::<DB, DB::Arguments>(st.select_version.clone(), args)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *self.conn().await?)
                     .await
                     .map_err(map_error)?
                     .ok_or(RepositoryError::NotFound)?;
@@ -1325,7 +1414,7 @@ where
         }
         self.bind_key(&mut args, id).map_err(bind_error)?;
         let row = sqlx::query_with::<DB, DB::Arguments>(sql, args)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(map_error)?
             .ok_or(RepositoryError::NotFound)?;
@@ -1371,10 +1460,13 @@ where
         })();
         self.check_in_scope(&model)?;
         let created = if DB::DIALECT.has_returning() {
-            Self::fetch(&self.pool, AssertSqlSafe(sql.text), args).await?
+            Self::fetch(&mut *self.conn().await?, AssertSqlSafe(sql.text), args).await?
         } else {
             let args = args.map_err(bind_error)?;
-            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let mut conn = self.conn().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(map_error)?;
             match sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
                 .execute(&mut *tx)
                 .await
@@ -1387,6 +1479,7 @@ where
                 }
                 Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
                     drop(tx);
+                    drop(conn);
                     // The primary key (MariaDB names it `'PRIMARY'`, MySQL
                     // `'<table>.PRIMARY'`): the id was taken, even if its
                     // row is deleted before the read below. Another unique
@@ -1429,11 +1522,14 @@ where
         })();
         self.check_in_scope(&model)?;
         let created = if DB::DIALECT.has_returning() {
-            Self::fetch(&self.pool, AssertSqlSafe(sql.text), args).await?
+            Self::fetch(&mut *self.conn().await?, AssertSqlSafe(sql.text), args).await?
         } else {
             // MySQL: the id the insert got, read back in its transaction.
             let args = args.map_err(bind_error)?;
-            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let mut conn = self.conn().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(map_error)?;
             let done = sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
                 .execute(&mut *tx)
                 .await
@@ -1566,7 +1662,10 @@ where
         };
         let deleted = if let (Some(tomb), Dialect::Sqlite) = (st.tombstones, DB::DIALECT) {
             // SQLite: the delete and its tombstone in one transaction.
-            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let mut conn = self.conn().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(map_error)?;
             let deleted = Self::fetch(&mut *tx, sql, args).await?;
             if let Some(deleted) = &deleted {
                 self.record_tombstone(&mut tx, tomb, deleted).await?;
@@ -1574,11 +1673,14 @@ where
             tx.commit().await.map_err(map_error)?;
             deleted
         } else if DB::DIALECT.has_returning() {
-            Self::fetch(&self.pool, sql, args).await?
+            Self::fetch(&mut *self.conn().await?, sql, args).await?
         } else {
             // MySQL: lock the row if it meets the condition, then delete it,
             // in one transaction.
-            let mut tx = self.pool.begin().await.map_err(map_error)?;
+            let mut conn = self.conn().await?;
+            let mut tx = sqlx::Connection::begin(&mut *conn)
+                .await
+                .map_err(map_error)?;
             if let Some(tomb) = st.tombstones {
                 // The tombstone's row first, in the order a create (whose
                 // subquery reads it with a shared lock) takes them, so that
@@ -1644,7 +1746,7 @@ where
             })
             .map_err(bind_error)?;
         let items = sqlx::query_as_with::<DB, M, DB::Arguments>(sql, args)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(map_error)?;
         let full = limit > 0 && items.len() == usize::try_from(limit).unwrap_or(usize::MAX);
@@ -1675,6 +1777,8 @@ where
         };
         Ok(Box::new(Self {
             pool: self.pool.clone(),
+            held: self.held.clone(),
+            keys: self.keys.clone(),
             statements,
             scope: Some(ScopeState {
                 scope: scope.clone(),

@@ -1,0 +1,317 @@
+//! `Idempotency-Key` on writes (IETF HTTP API draft "The Idempotency-Key
+//! HTTP Header Field"): a retried write is applied once, and its retry
+//! gets the first attempt's response.
+//!
+//! The generated routes do it on POST, PUT, PATCH and DELETE whenever the
+//! repository keeps keys ([`Repository::keeps_idempotency_keys`]): the
+//! memory repository always, the SQL repository with
+//! [`with_idempotency_keys`](occ_core::repository::sql::SqlRepository::with_idempotency_keys).
+//! A hand-written handler does the same with [`begin`] and [`finish`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use axum::extract::{Request, State};
+//! use axum::response::{IntoResponse, Response};
+//! use occ_axum::idempotency::{begin, finish, Keyed};
+//! use occ_core::repository::{MemoryRepository, Repository};
+//! use occ_core::Versioned;
+//!
+//! #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+//! struct Note { id: u64, #[version] version: u64, text: String }
+//!
+//! async fn write(repo: &dyn Repository<Note>, request: Request) -> Response {
+//!     // … the handler's conditional write through `repo` …
+//! # let _ = (repo, request);
+//!     http::StatusCode::NO_CONTENT.into_response()
+//! }
+//!
+//! async fn handler(State(notes): State<Arc<MemoryRepository<Note>>>, request: Request) -> Response {
+//!     match begin(&*notes, request, 64 * 1024).await {
+//!         Keyed::Plain(request) => write(&*notes, request).await,
+//!         Keyed::Claimed(claim, request) => {
+//!             let response = write(claim.repository(), request).await;
+//!             finish(claim, response).await
+//!         }
+//!         Keyed::Answered(response) => response,
+//!     }
+//! }
+//! ```
+//!
+//! What a client sees:
+//! - a repeat with the same key and the same request (method, URI,
+//!   `Content-Type`, the precondition headers, the body) gets the recorded
+//!   response, with `Idempotent-Replayed: true`, before any precondition is
+//!   evaluated: a retried PUT that landed gets its 200 and `ETag`, not 412;
+//! - the same key with another request: 422;
+//! - the same key while its first request runs (or until the lease of a
+//!   server that died holding it runs out): 409 with `Retry-After`;
+//! - a value that is not an sf-string (`"…"`, at most 255 characters):
+//!   400.
+//!
+//! 5xx answers are not recorded, and their claim is released: a retry
+//! runs again. Every other answer is recorded with the write's outcome.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{OriginalUri, Request};
+use axum::response::{IntoResponse, Response};
+use http::header::{
+    ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LOCATION, CONTENT_TYPE, ETAG, IF_MATCH,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION, RETRY_AFTER,
+};
+use http::{HeaderName, HeaderValue, StatusCode};
+use occ_core::idempotency::{
+    Claim, Fingerprint, Finished, IdempotencyKey, KeyedWrite, StoredResponse,
+};
+use occ_core::repository::{Repository, RepositoryError, Scope};
+use occ_core::Versioned;
+
+use crate::Problem;
+
+/// `Idempotency-Key`.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// `Idempotent-Replayed: true` marks a replayed response.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The headers a recorded response keeps: those that describe the
+/// outcome. `Date` and the connection's own are the replay's.
+const KEPT: [HeaderName; 8] = [
+    CACHE_CONTROL,
+    CONTENT_TYPE,
+    ETAG,
+    LAST_MODIFIED,
+    LOCATION,
+    CONTENT_LOCATION,
+    ALLOW,
+    ACCEPT_RANGES,
+];
+
+/// What [`begin`] made of a request.
+pub enum Keyed<'a, M>
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+{
+    /// No `Idempotency-Key`, or a repository that keeps none: handle the
+    /// request as usual.
+    Plain(Request),
+    /// The key is this request's: write through
+    /// [`claim.repository()`](KeyedWrite::repository), then [`finish`].
+    Claimed(Box<dyn KeyedWrite<M> + 'a>, Request),
+    /// Answered without running the handler: a replay, or a 400, 409,
+    /// 413, 422 or 5xx problem.
+    Answered(Response),
+}
+
+impl<M> std::fmt::Debug for Keyed<'_, M>
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Plain(_) => f.write_str("Plain"),
+            Self::Claimed(..) => f.write_str("Claimed"),
+            Self::Answered(response) => f.debug_tuple("Answered").field(response).finish(),
+        }
+    }
+}
+
+/// Reads a write's `Idempotency-Key` and claims it in `repo`: the body is
+/// read (up to `body_limit` bytes, 413 beyond) to fingerprint the request,
+/// and given back in the request to handle.
+pub async fn begin<'a, M, R>(repo: &'a R, request: Request, body_limit: usize) -> Keyed<'a, M>
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+    R: Repository<M> + ?Sized,
+{
+    let mut values = request.headers().get_all(IDEMPOTENCY_KEY).iter();
+    let Some(value) = values.next() else {
+        return Keyed::Plain(request);
+    };
+    if values.next().is_some() {
+        return answer(bad_key("send one Idempotency-Key"));
+    }
+    let key = match IdempotencyKey::parse(value.as_bytes()) {
+        Ok(key) => key,
+        Err(why) => return answer(bad_key(why.to_string())),
+    };
+    if !repo.keeps_idempotency_keys() {
+        tracing::debug!("Idempotency-Key ignored: the repository keeps no keys");
+        return Keyed::Plain(request);
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, body_limit).await {
+        Ok(bytes) => bytes,
+        Err(_) => {
+            return answer(
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
+                    .with_detail(format!("the body is larger than {body_limit} bytes")),
+            )
+        }
+    };
+    let fingerprint = fingerprint(&parts, &bytes);
+    let namespace = namespace_of(&parts);
+    match repo.claim_key(&key, &namespace, &fingerprint).await {
+        Ok(Claim::Claimed(claim)) => {
+            Keyed::Claimed(claim, Request::from_parts(parts, Body::from(bytes)))
+        }
+        Ok(Claim::Replay(stored)) => {
+            tracing::debug!(key = %key, status = stored.status, "idempotent response replayed");
+            Keyed::Answered(replay(stored))
+        }
+        Ok(Claim::InFlight) => answer(
+            Problem::new(StatusCode::CONFLICT)
+                .with_detail("a request with this Idempotency-Key is in progress: retry later")
+                .with_header(RETRY_AFTER, HeaderValue::from_static("1")),
+        ),
+        Ok(Claim::Mismatch) => answer(Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(
+            "this Idempotency-Key was used for a different request: use a new key for a new request",
+        )),
+        Err(e) => answer(unavailable(&e)),
+    }
+}
+
+/// Records `response` for the claimed key with the write, and returns it.
+/// A 5xx is not recorded: the write is rolled back and the claim released.
+/// When the record cannot be committed, a success becomes 503 (a retry
+/// with the same key finds out whether it landed); a refusal, which wrote
+/// nothing, is sent unrecorded.
+pub async fn finish<M>(claim: Box<dyn KeyedWrite<M> + '_>, response: Response) -> Response
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+{
+    if response.status().is_server_error() {
+        claim.abandon().await;
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let bytes = match axum::body::to_bytes(body, usize::MAX).await {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::error!(error = %e, "a response body could not be read for its record");
+            claim.abandon().await;
+            return unavailable::<M>(&RepositoryError::internal(e.to_string())).into_response();
+        }
+    };
+    let stored = StoredResponse {
+        status: parts.status.as_u16(),
+        headers: KEPT
+            .iter()
+            .filter_map(|name| {
+                let value = parts.headers.get(name)?.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect(),
+        body: bytes.to_vec(),
+    };
+    let success = parts.status.is_success();
+    match claim.finish(&stored).await {
+        Ok(Finished::Recorded) => Response::from_parts(parts, Body::from(bytes)),
+        Ok(Finished::Superseded) => {
+            tracing::warn!("a keyed write outlived its lease and was rolled back");
+            Problem::new(StatusCode::CONFLICT)
+                .with_detail(
+                    "another request with this Idempotency-Key took over: retry to get its answer",
+                )
+                .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
+                .into_response()
+        }
+        Err(e) if success => unavailable(&e).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "a refusal was sent without its idempotency record");
+            Response::from_parts(parts, Body::from(bytes))
+        }
+    }
+}
+
+/// What makes two requests with one key "the same request": the method,
+/// the URI as the client sent it, `Content-Type`, the precondition
+/// headers and the body. Other headers (`Date`, tracing, authorization
+/// tokens that rotate) may differ between a request and its retry.
+pub fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> Fingerprint {
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map_or(&parts.uri, |original| &original.0);
+    let mut fingerprint = Fingerprint::builder()
+        .part(parts.method.as_str().as_bytes())
+        .part(uri.to_string().as_bytes());
+    for name in [
+        CONTENT_TYPE,
+        IF_MATCH,
+        IF_NONE_MATCH,
+        IF_UNMODIFIED_SINCE,
+        IF_MODIFIED_SINCE,
+    ] {
+        for value in parts.headers.get_all(&name) {
+            fingerprint = fingerprint
+                .part(name.as_str().as_bytes())
+                .part(value.as_bytes());
+        }
+    }
+    fingerprint.part(body).finish()
+}
+
+/// The namespace of the request's keys: its [`Scope`], if any, so that
+/// keys of different scopes never meet.
+pub fn namespace_of(parts: &http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<Scope>()
+        .map(namespace)
+        .unwrap_or_default()
+}
+
+/// A recorded response, sent again.
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = Response::new(Body::from(Bytes::from(stored.body)));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    for (name, value) in stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
+    response
+}
+
+/// Keys of different scopes never meet.
+fn namespace(scope: &Scope) -> String {
+    format!("{}={:?}", scope.column(), scope.value())
+}
+
+fn bad_key(detail: impl Into<std::borrow::Cow<'static, str>>) -> Problem {
+    Problem::new(StatusCode::BAD_REQUEST).with_detail(detail)
+}
+
+fn unavailable<M>(error: &RepositoryError<M>) -> Problem {
+    match error {
+        RepositoryError::Unavailable(_) => {
+            tracing::warn!(error = %error, "idempotency key store unavailable");
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                .with_detail("the service is unavailable: retry with the same Idempotency-Key")
+                .with_header(RETRY_AFTER, HeaderValue::from_static("1"))
+        }
+        _ => {
+            tracing::error!(error = %error, "idempotency key store failed");
+            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                .with_detail("the server could not complete the request")
+        }
+    }
+}
+
+fn answer<M>(problem: Problem) -> Keyed<'static, M>
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+{
+    Keyed::Answered(problem.into_response())
+}

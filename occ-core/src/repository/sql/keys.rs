@@ -1,0 +1,454 @@
+//! The SQL repository's idempotency keys ([`crate::idempotency`]): a
+//! table of their own, a claim in one statement, and the response
+//! recorded in the write's transaction, so that the write and its record
+//! commit together or not at all.
+
+use std::marker::PhantomData;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+use async_trait::async_trait;
+use sqlx::{Arguments, AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row};
+use sqlx::{Pool, Type};
+
+use super::dialect::{Backend, Dialect, SqlText};
+use super::{map_error, ScopeState, SqlModel, SqlRepository};
+use crate::idempotency::{
+    epoch_millis, millis, owner_token, Claim, Fingerprint, Finished, IdempotencyKey, KeyPolicy,
+    KeyedWrite, StoredResponse,
+};
+use crate::repository::{Repository, RepositoryError};
+
+/// How often expired keys are deleted, at most, per repository.
+const SWEEP_EVERY_MS: i64 = 60_000;
+
+/// The `CREATE TABLE IF NOT EXISTS` (and index) statements of an
+/// idempotency key table named `table`, for
+/// [`SqlRepository::with_idempotency_keys`]. Run them at startup or copy
+/// them into a migration.
+///
+/// ```
+/// use occ_core::repository::sql::{idempotency_table, Dialect};
+///
+/// let ddl = idempotency_table(Dialect::Postgres, "occ_idempotency_keys");
+/// assert!(ddl[0].starts_with("CREATE TABLE IF NOT EXISTS \"occ_idempotency_keys\""));
+/// ```
+pub fn idempotency_table(dialect: Dialect, table: &str) -> Vec<String> {
+    // Keys are stored as a SHA-256 in hex: fixed length, ASCII.
+    let (key, int, blob) = match dialect {
+        Dialect::MySql => ("CHAR(64) CHARACTER SET ascii", "BIGINT", "LONGBLOB"),
+        Dialect::Postgres => ("TEXT", "BIGINT", "BYTEA"),
+        Dialect::Sqlite => ("TEXT", "INTEGER", "BLOB"),
+    };
+    let mut create = SqlText::new(dialect);
+    create
+        .push("CREATE TABLE IF NOT EXISTS ")
+        .ident(table)
+        .push(" (")
+        .ident("idem_key")
+        .push(&format!(" {key} PRIMARY KEY, "))
+        .ident("fingerprint")
+        .push(&format!(" {key} NOT NULL, "))
+        .ident("owner")
+        .push(&format!(" {key} NOT NULL, "))
+        .ident("lease_until")
+        .push(&format!(" {int} NOT NULL, "))
+        .ident("expires_at")
+        .push(&format!(" {int} NOT NULL, "))
+        .ident("status")
+        .push(&format!(" {int}, "))
+        .ident("headers")
+        .push(" TEXT, ")
+        .ident("body")
+        .push(&format!(" {blob}"));
+    if dialect == Dialect::MySql {
+        create.push(", INDEX (").ident("expires_at").push(")");
+    }
+    create.push(")");
+    let mut statements = vec![create.text];
+    if dialect != Dialect::MySql {
+        let mut index = SqlText::new(dialect);
+        index
+            .push("CREATE INDEX IF NOT EXISTS ")
+            .ident(&format!("{table}_expires_at"))
+            .push(" ON ")
+            .ident(table)
+            .push(" (")
+            .ident("expires_at")
+            .push(")");
+        statements.push(index.text);
+    }
+    statements
+}
+
+/// A repository's key table: its statements and its policy.
+#[derive(Debug)]
+pub(super) struct SqlKeys {
+    policy: KeyPolicy,
+    /// Records a claim, or takes over an expired key or a lapsed claim;
+    /// returns the key's row where the database can.
+    claim: String,
+    /// The key's row (MySQL, after its claim).
+    read: String,
+    /// Records the response, only while the claim is this attempt's.
+    finish: String,
+    /// Releases an unfinished claim of this attempt's.
+    release: String,
+    /// Deletes expired keys.
+    sweep: String,
+    /// When the next sweep is due (milliseconds since the epoch).
+    next_sweep: AtomicI64,
+}
+
+const COLUMNS: &str = "owner, fingerprint, status, headers, body";
+
+impl SqlKeys {
+    pub(super) fn new(dialect: Dialect, table: &str, policy: KeyPolicy) -> Self {
+        let t = || {
+            let mut sql = SqlText::new(dialect);
+            sql.ident(table);
+            sql.text
+        };
+        let t = t();
+        let claim = match dialect {
+            Dialect::Postgres | Dialect::Sqlite => {
+                let p = |n: u8| match dialect {
+                    Dialect::Postgres => format!("${n}"),
+                    _ => format!("?{n}"),
+                };
+                // The SET expressions all see the row as it was: a key
+                // past its time, or a claim without a response past its
+                // lease, becomes this attempt's; any other stays as it is
+                // (and is returned, for the caller to tell apart).
+                let free = format!(
+                    "({t}.expires_at <= {now} OR ({t}.status IS NULL AND {t}.lease_until <= {now}))",
+                    now = p(6)
+                );
+                let take = |column: &str| {
+                    format!(
+                        "{column} = CASE WHEN {free} THEN excluded.{column} ELSE {t}.{column} END"
+                    )
+                };
+                let clear = |column: &str| {
+                    format!("{column} = CASE WHEN {free} THEN NULL ELSE {t}.{column} END")
+                };
+                format!(
+                    "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
+                     VALUES ({}, {}, {}, {}, {}) ON CONFLICT (idem_key) DO UPDATE SET {}, {}, {}, {}, {}, {}, {} \
+                     RETURNING {COLUMNS}",
+                    p(1),
+                    p(2),
+                    p(3),
+                    p(4),
+                    p(5),
+                    take("owner"),
+                    take("fingerprint"),
+                    take("lease_until"),
+                    take("expires_at"),
+                    clear("status"),
+                    clear("headers"),
+                    clear("body"),
+                )
+            }
+            Dialect::MySql => {
+                // Assignments see the columns assigned before them: the
+                // owner goes first, and the others follow it.
+                let ours = "owner = VALUES(owner)";
+                format!(
+                    "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
+                     VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
+                     owner = IF(expires_at <= ? OR (status IS NULL AND lease_until <= ?), VALUES(owner), owner), \
+                     fingerprint = IF({ours}, VALUES(fingerprint), fingerprint), \
+                     lease_until = IF({ours}, VALUES(lease_until), lease_until), \
+                     expires_at = IF({ours}, VALUES(expires_at), expires_at), \
+                     status = IF({ours}, NULL, status), \
+                     headers = IF({ours}, NULL, headers), \
+                     body = IF({ours}, NULL, body)"
+                )
+            }
+        };
+        let mut params = SqlText::new(dialect);
+        let mut next = || {
+            params.text.clear();
+            params.param();
+            params.text.clone()
+        };
+        let (a, b, c, d, e) = (next(), next(), next(), next(), next());
+        let finish = format!(
+            "UPDATE {t} SET status = {a}, headers = {b}, body = {c}, lease_until = 0 \
+             WHERE idem_key = {d} AND owner = {e} AND status IS NULL"
+        );
+        let mut params = SqlText::new(dialect);
+        let mut next = || {
+            params.text.clear();
+            params.param();
+            params.text.clone()
+        };
+        let (a, b) = (next(), next());
+        let release =
+            format!("DELETE FROM {t} WHERE idem_key = {a} AND owner = {b} AND status IS NULL");
+        let read = format!("SELECT {COLUMNS} FROM {t} WHERE idem_key = {a}");
+        let sweep = format!("DELETE FROM {t} WHERE expires_at <= {a}");
+        Self {
+            policy,
+            claim,
+            read,
+            finish,
+            release,
+            sweep,
+            next_sweep: AtomicI64::new(0),
+        }
+    }
+}
+
+impl<DB: Backend, M> SqlRepository<DB, M> {
+    /// Keeps idempotency keys in `table` (create it with
+    /// [`idempotency_table`]), with `policy`'s time to live and lease: the
+    /// generated routes then honour `Idempotency-Key` on writes, and a
+    /// write under a key runs in one transaction with the record of its
+    /// response ([`crate::idempotency`]).
+    ///
+    /// A write under a key costs a claim statement and a transaction
+    /// (`BEGIN`, the write, the record, `COMMIT`) instead of one
+    /// statement; writes without a key are unchanged.
+    pub fn with_idempotency_keys(mut self, table: &str, policy: KeyPolicy) -> Self {
+        self.keys = Some(Arc::new(SqlKeys::new(DB::DIALECT, table, policy)));
+        self
+    }
+}
+
+impl<DB, M> SqlRepository<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    M::Id: Clone + Send + Sync,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    pub(super) async fn claim_in(
+        &self,
+        keys: &Arc<SqlKeys>,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        let name = key.stored_name(namespace);
+        let owner = owner_token();
+        let fingerprint = fingerprint.to_hex();
+        let now = epoch_millis(SystemTime::now());
+        self.sweep(keys, now);
+        let args = (|| {
+            let mut args = DB::Arguments::default();
+            args.add(name.clone())?;
+            args.add(fingerprint.clone())?;
+            args.add(owner.clone())?;
+            args.add(now.saturating_add(millis(keys.policy.lease)))?;
+            args.add(now.saturating_add(millis(keys.policy.time_to_live)))?;
+            args.add(now)?;
+            if DB::DIALECT == Dialect::MySql {
+                args.add(now)?;
+            }
+            Ok::<_, sqlx::error::BoxDynError>(args)
+        })()
+        .map_err(super::bind_error)?;
+        let row = if DB::DIALECT.has_returning() {
+            sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(keys.claim.clone()), args)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_error)?
+        } else {
+            sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(keys.claim.clone()), args)
+                .execute(&self.pool)
+                .await
+                .map_err(map_error)?;
+            sqlx::query::<DB>(AssertSqlSafe(keys.read.clone()))
+                .bind(name.clone())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(map_error)?
+        };
+        let row_owner: String = row.try_get("owner").map_err(map_error)?;
+        if row_owner == owner {
+            let begun = match DB::DIALECT {
+                // Take the write lock now: a deferred transaction that
+                // reads first could not upgrade under a concurrent writer.
+                Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+                _ => self.pool.begin().await,
+            };
+            let tx = match begun {
+                Ok(tx) => tx,
+                Err(e) => {
+                    release::<DB>(&self.pool, keys, &name, &owner).await;
+                    return Err(map_error(e));
+                }
+            };
+            let view = Self {
+                pool: self.pool.clone(),
+                held: Some(Arc::new(tokio::sync::Mutex::new(Some(tx)))),
+                keys: self.keys.clone(),
+                statements: self.statements.clone(),
+                scope: self.scope.as_ref().map(|s| ScopeState {
+                    scope: s.scope.clone(),
+                    contains: s.contains,
+                }),
+                scoped: OnceLock::new(),
+                _model: PhantomData,
+            };
+            return Ok(Claim::Claimed(Box::new(SqlKeyed {
+                view,
+                keys: keys.clone(),
+                name,
+                owner,
+            })));
+        }
+        let row_fingerprint: String = row.try_get("fingerprint").map_err(map_error)?;
+        if row_fingerprint != fingerprint {
+            return Ok(Claim::Mismatch);
+        }
+        let status: Option<i64> = row.try_get("status").map_err(map_error)?;
+        let Some(status) = status else {
+            return Ok(Claim::InFlight);
+        };
+        let headers: Option<String> = row.try_get("headers").map_err(map_error)?;
+        let body: Option<Vec<u8>> = row.try_get("body").map_err(map_error)?;
+        StoredResponse::from_stored(
+            status,
+            headers.as_deref().unwrap_or("[]"),
+            body.unwrap_or_default(),
+        )
+        .map(Claim::Replay)
+        .ok_or_else(|| RepositoryError::internal("a recorded response does not read back"))
+    }
+
+    /// Deletes expired keys in the background, at most once a minute:
+    /// the claim does not wait for it, and a claim of an expired key
+    /// takes it over anyway.
+    fn sweep(&self, keys: &Arc<SqlKeys>, now: i64) {
+        let due = keys.next_sweep.load(Ordering::Relaxed);
+        if now < due
+            || keys
+                .next_sweep
+                .compare_exchange(
+                    due,
+                    now + SWEEP_EVERY_MS,
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_err()
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let (pool, keys) = (self.pool.clone(), keys.clone());
+        runtime.spawn(async move {
+            let swept = sqlx::query::<DB>(AssertSqlSafe(keys.sweep.clone()))
+                .bind(now)
+                .execute(&pool)
+                .await;
+            match swept {
+                Ok(done) => tracing::debug!(
+                    deleted = DB::rows_affected(&done),
+                    "expired idempotency keys deleted"
+                ),
+                Err(e) => tracing::warn!(error = %e, "expired idempotency keys not deleted"),
+            }
+        });
+    }
+}
+
+/// Releases this attempt's claim if it has no response: best effort (a
+/// claim left behind lapses with its lease).
+async fn release<DB>(pool: &Pool<DB>, keys: &SqlKeys, name: &str, owner: &str)
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let released = sqlx::query::<DB>(AssertSqlSafe(keys.release.clone()))
+        .bind(name.to_owned())
+        .bind(owner.to_owned())
+        .execute(pool)
+        .await;
+    if let Err(e) = released {
+        tracing::warn!(error = %e, "an idempotency key's claim was not released; it lapses with its lease");
+    }
+}
+
+/// A claimed key of a SQL repository: the view whose statements run in
+/// the held transaction, and what finishing it needs.
+struct SqlKeyed<DB: sqlx::Database, M> {
+    view: SqlRepository<DB, M>,
+    keys: Arc<SqlKeys>,
+    name: String,
+    owner: String,
+}
+
+#[async_trait]
+impl<DB, M> KeyedWrite<M> for SqlKeyed<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    M::Id: Clone + Send + Sync,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    fn repository(&self) -> &(dyn Repository<M> + '_) {
+        &self.view
+    }
+
+    async fn finish(
+        self: Box<Self>,
+        response: &StoredResponse,
+    ) -> Result<Finished, RepositoryError<M>> {
+        let Some(held) = &self.view.held else {
+            return Err(RepositoryError::internal(
+                "a keyed write holds no transaction",
+            ));
+        };
+        let Some(mut tx) = held.lock().await.take() else {
+            return Err(RepositoryError::internal(
+                "the write's transaction has ended",
+            ));
+        };
+        let done = sqlx::query::<DB>(AssertSqlSafe(self.keys.finish.clone()))
+            .bind(i64::from(response.status))
+            .bind(response.headers_json())
+            .bind(response.body.clone())
+            .bind(self.name.clone())
+            .bind(self.owner.clone())
+            .execute(&mut *tx)
+            .await
+            .map_err(map_error)?;
+        if DB::rows_affected(&done) == 1 {
+            tx.commit().await.map_err(map_error)?;
+            Ok(Finished::Recorded)
+        } else {
+            // Another attempt took the key over: this write must not land.
+            tx.rollback().await.map_err(map_error)?;
+            Ok(Finished::Superseded)
+        }
+    }
+
+    async fn abandon(self: Box<Self>) {
+        if let Some(held) = &self.view.held {
+            if let Some(tx) = held.lock().await.take() {
+                if let Err(e) = tx.rollback().await {
+                    tracing::warn!(error = %e, "an abandoned keyed write did not roll back cleanly");
+                }
+            }
+        }
+        release::<DB>(&self.view.pool, &self.keys, &self.name, &self.owner).await;
+    }
+}

@@ -1,0 +1,629 @@
+//! Design decision 17, `Idempotency-Key`, against the profiles routes on
+//! every backend (memory, SQLite, PostgreSQL, MariaDB): a retried write is
+//! applied once and gets its first answer, before any precondition is
+//! evaluated; another request with the key is 422; a key whose attempt is
+//! running (or died, until its lease ends) is 409; a bad key is 400.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the test failing
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use http::Method;
+use occ_axum::idempotency::{fingerprint, namespace_of};
+use occ_axum::routes::{ConditionalRoutes, PutMode};
+use occ_core::idempotency::{Claim, Finished, IdempotencyKey, KeyPolicy, StoredResponse};
+use occ_core::repository::sql::{
+    idempotency_table, Dialect, MySqlRepository, PgRepository, SqlRepository, SqliteRepository,
+};
+use occ_core::repository::{MemoryRepository, RepositoryError};
+use occ_examples::{Profile, Profiles};
+use occ_tests::{send, Reply};
+
+const KEYS: &str = "profile_idempotency_keys";
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+/// A backend with the profiles table, its key table, and profile 42 (Ava,
+/// Paris) at version 7.
+struct Backend {
+    name: &'static str,
+    repo: Arc<Profiles>,
+    /// Whether an abandoned attempt's write is rolled back (every SQL
+    /// store; the memory store applies writes at once).
+    transactional: bool,
+    _cleanup: Option<Cleanup>,
+}
+
+/// A PostgreSQL schema or a MariaDB database to drop.
+enum Cleanup {
+    Schema { url: String, schema: String },
+    Database { url: String, database: String },
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let what = match self {
+            Self::Schema { url, schema } => (url.clone(), schema.clone(), true),
+            Self::Database { url, database } => (url.clone(), database.clone(), false),
+        };
+        // Dropping needs a runtime of its own: the test's is shutting down.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            match what {
+                (url, schema, true) => runtime.block_on(occ_tests::drop_schema(&url, &schema)),
+                (url, database, false) => {
+                    runtime.block_on(occ_tests::drop_database(&url, &database))
+                }
+            }
+        })
+        .join();
+    }
+}
+
+fn policy(lease: Duration, ttl: Duration) -> KeyPolicy {
+    KeyPolicy {
+        time_to_live: ttl,
+        lease,
+    }
+}
+
+/// The profiles tables and the key table, on `$pool`.
+macro_rules! schema {
+    ($pool:expr, $dialect:expr) => {
+        for ddl in [occ_examples::SCHEMA, occ_examples::TOMBSTONES_SCHEMA] {
+            sqlx::query(ddl).execute($pool).await.expect("schema");
+        }
+        for ddl in idempotency_table($dialect, KEYS) {
+            sqlx::query(sqlx::AssertSqlSafe(ddl))
+                .execute($pool)
+                .await
+                .expect("key table");
+        }
+    };
+}
+
+impl Backend {
+    async fn memory(_: &str, policy: KeyPolicy) -> Self {
+        let repo = MemoryRepository::<Profile>::new().with_key_policy(policy);
+        Self::seeded("memory", Arc::new(repo), false, None).await
+    }
+
+    async fn sqlite(test: &str, policy: KeyPolicy) -> Self {
+        let (pool, _) = occ_tests::sqlite_file_pool(test).await;
+        schema!(&pool, Dialect::Sqlite);
+        let repo: SqliteRepository<Profile> =
+            SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
+        repo.verify().await.expect("the table fits");
+        Self::seeded("sqlite", Arc::new(repo), true, None).await
+    }
+
+    async fn postgres(test: &str, policy: KeyPolicy) -> Option<Self> {
+        let url = occ_tests::postgres_url(test)?;
+        let schema_name = occ_tests::unique_name(&test[..test.len().min(24)]);
+        let pool = occ_tests::postgres_pool_in_schema(&url, &schema_name, 16).await;
+        schema!(&pool, Dialect::Postgres);
+        let repo: PgRepository<Profile> =
+            SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
+        let cleanup = Cleanup::Schema {
+            url,
+            schema: schema_name,
+        };
+        Some(Self::seeded("postgres", Arc::new(repo), true, Some(cleanup)).await)
+    }
+
+    async fn mariadb(test: &str, policy: KeyPolicy) -> Option<Self> {
+        let url = occ_tests::mysql_url(test)?;
+        let database = occ_tests::unique_name(&test[..test.len().min(24)]);
+        let pool = occ_tests::mysql_pool_in_database(&url, &database, 16).await;
+        schema!(&pool, Dialect::MySql);
+        let repo: MySqlRepository<Profile> =
+            SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
+        let cleanup = Cleanup::Database { url, database };
+        Some(Self::seeded("mariadb", Arc::new(repo), true, Some(cleanup)).await)
+    }
+
+    async fn seeded(
+        name: &'static str,
+        repo: Arc<Profiles>,
+        transactional: bool,
+        cleanup: Option<Cleanup>,
+    ) -> Self {
+        assert!(repo.keeps_idempotency_keys(), "{name} keeps keys");
+        occ_examples::seed(&*repo).await.expect("seed");
+        Self {
+            name,
+            repo,
+            transactional,
+            _cleanup: cleanup,
+        }
+    }
+
+    fn app(&self) -> Router {
+        Router::new().nest(
+            "/profiles",
+            ConditionalRoutes::<Profile, Profiles>::new(self.repo.clone())
+                .put_mode(PutMode::Merge)
+                .creating_put(true)
+                .into_router(),
+        )
+    }
+
+    async fn version(&self, id: i64) -> Option<i64> {
+        match self.repo.get(&id).await {
+            Ok(profile) => Some(profile.version),
+            Err(RepositoryError::NotFound) => None,
+            Err(e) => panic!("{}: read {id}: {e}", self.name),
+        }
+    }
+}
+
+/// One test per backend: `decision_17_…::postgres`. A backend whose URL
+/// is not set shows as ignored, with the reason.
+macro_rules! on_every_backend {
+    ($($test:ident => $policy:ident),* $(,)?) => {$(
+        mod $test {
+            use super::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                super::$test(Backend::memory(stringify!($test), super::$policy).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$test(Backend::sqlite(stringify!($test), super::$policy).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+            async fn postgres() {
+                if let Some(backend) = Backend::postgres(stringify!($test), super::$policy).await {
+                    super::$test(backend).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+            async fn mariadb() {
+                if let Some(backend) = Backend::mariadb(stringify!($test), super::$policy).await {
+                    super::$test(backend).await;
+                }
+            }
+        }
+    )*};
+}
+
+const DEFAULT: KeyPolicy = KeyPolicy {
+    time_to_live: Duration::from_secs(24 * 60 * 60),
+    lease: Duration::from_secs(10),
+};
+const SHORT_LEASE: KeyPolicy = KeyPolicy {
+    time_to_live: Duration::from_secs(24 * 60 * 60),
+    lease: Duration::from_millis(400),
+};
+const SHORT_LIFE: KeyPolicy = KeyPolicy {
+    time_to_live: Duration::from_millis(400),
+    lease: Duration::from_millis(400),
+};
+
+on_every_backend!(
+    decision_17_a_retried_put_gets_its_200_and_is_applied_once => DEFAULT,
+    decision_17_the_replay_comes_before_the_preconditions => DEFAULT,
+    decision_17_post_patch_and_delete_are_applied_once => DEFAULT,
+    decision_17_the_same_key_on_another_request_is_422 => DEFAULT,
+    decision_17_refusals_are_replayed_too => DEFAULT,
+    decision_17_bad_keys_are_400_and_write_nothing => DEFAULT,
+    decision_17_a_key_whose_attempt_died_is_409_until_its_lease_ends => SHORT_LEASE,
+    decision_17_an_attempt_that_outlived_its_lease_is_rolled_back => SHORT_LEASE,
+    decision_17_concurrent_retries_apply_once => DEFAULT,
+    decision_17_keys_expire => SHORT_LIFE,
+);
+
+fn put(key: &str, if_match: &str, body: &str) -> (Vec<(String, String)>, String) {
+    (
+        vec![
+            ("idempotency-key".into(), format!("\"{key}\"")),
+            ("if-match".into(), if_match.into()),
+            (JSON.0.into(), JSON.1.into()),
+        ],
+        body.into(),
+    )
+}
+
+async fn exchange(
+    app: &Router,
+    method: Method,
+    uri: &str,
+    (headers, body): &(Vec<(String, String)>, String),
+) -> Reply {
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
+    send(app, method, uri, &headers, body).await
+}
+
+fn assert_problem(reply: &Reply, status: u16) {
+    assert_eq!(reply.status.as_u16(), status, "{reply:?}");
+    assert_eq!(
+        reply.header("content-type"),
+        Some("application/problem+json"),
+        "{reply:?}"
+    );
+    assert_eq!(reply.json()["status"], status, "{reply:?}");
+}
+
+async fn decision_17_a_retried_put_gets_its_200_and_is_applied_once(b: Backend) {
+    let app = b.app();
+    let request = put("put-1", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    let first = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_eq!(first.status, 200, "{}: {first:?}", b.name);
+    assert_eq!(first.header("etag"), Some("\"prof-42-v8\""));
+    assert_eq!(first.header("idempotent-replayed"), None);
+    for _ in 0..3 {
+        let retry = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+        assert_eq!(retry.status, 200, "{}: {retry:?}", b.name);
+        assert_eq!(retry.header("etag"), Some("\"prof-42-v8\""));
+        assert_eq!(retry.header("content-type"), first.header("content-type"));
+        assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+        assert_eq!(retry.body, first.body);
+    }
+    assert_eq!(b.version(42).await, Some(8), "{}: applied once", b.name);
+}
+
+async fn decision_17_the_replay_comes_before_the_preconditions(b: Backend) {
+    let app = b.app();
+    let mine = put("mine", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    assert_eq!(
+        exchange(&app, Method::PUT, "/profiles/42", &mine)
+            .await
+            .status,
+        200
+    );
+    // Someone else writes after it: v9.
+    let theirs = exchange(
+        &app,
+        Method::PUT,
+        "/profiles/42",
+        &(
+            vec![
+                ("if-match".into(), "\"prof-42-v8\"".into()),
+                (JSON.0.into(), JSON.1.into()),
+            ],
+            r#"{"city":"Rome"}"#.into(),
+        ),
+    )
+    .await;
+    assert_eq!(theirs.status, 200);
+    // My retry (its If-Match is stale now) still gets my 200, not 412.
+    let retry = exchange(&app, Method::PUT, "/profiles/42", &mine).await;
+    assert_eq!(retry.status, 200, "{}: {retry:?}", b.name);
+    assert_eq!(retry.header("etag"), Some("\"prof-42-v8\""));
+    assert_eq!(retry.json()["city"], "Lyon");
+    assert_eq!(b.version(42).await, Some(9));
+    // Without the key, the same request is the stale write it is.
+    let (mut headers, body) = mine;
+    headers.retain(|(n, _)| n != "idempotency-key");
+    let stale = exchange(&app, Method::PUT, "/profiles/42", &(headers, body)).await;
+    assert_problem(&stale, 412);
+}
+
+async fn decision_17_post_patch_and_delete_are_applied_once(b: Backend) {
+    let app = b.app();
+    let post = (
+        vec![
+            ("idempotency-key".into(), "\"post-1\"".into()),
+            (JSON.0.into(), JSON.1.into()),
+        ],
+        r#"{"id":50,"name":"Bo","city":"Oslo"}"#.to_owned(),
+    );
+    let created = exchange(&app, Method::POST, "/profiles", &post).await;
+    assert_eq!(created.status, 201, "{}: {created:?}", b.name);
+    let again = exchange(&app, Method::POST, "/profiles", &post).await;
+    assert_eq!(
+        again.status, 201,
+        "{}: a replay, not 409: {again:?}",
+        b.name
+    );
+    assert_eq!(again.header("location"), created.header("location"));
+    assert_eq!(again.header("etag"), created.header("etag"));
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+
+    let patch = (
+        vec![
+            ("idempotency-key".into(), "\"patch-1\"".into()),
+            ("if-match".into(), "\"prof-50-v1\"".into()),
+            ("content-type".into(), "application/merge-patch+json".into()),
+        ],
+        r#"{"city":"Bergen"}"#.to_owned(),
+    );
+    for _ in 0..2 {
+        let patched = exchange(&app, Method::PATCH, "/profiles/50", &patch).await;
+        assert_eq!(patched.status, 200, "{}: {patched:?}", b.name);
+        assert_eq!(patched.header("etag"), Some("\"prof-50-v2\""));
+    }
+    assert_eq!(
+        b.version(50).await,
+        Some(2),
+        "{}: PATCH applied once",
+        b.name
+    );
+
+    let delete = (
+        vec![
+            ("idempotency-key".into(), "\"delete-1\"".into()),
+            ("if-match".into(), "\"prof-50-v2\"".into()),
+        ],
+        String::new(),
+    );
+    for _ in 0..2 {
+        let deleted = exchange(&app, Method::DELETE, "/profiles/50", &delete).await;
+        assert_eq!(
+            deleted.status, 204,
+            "{}: a replay, not 404: {deleted:?}",
+            b.name
+        );
+    }
+    assert_eq!(b.version(50).await, None);
+}
+
+async fn decision_17_the_same_key_on_another_request_is_422(b: Backend) {
+    let app = b.app();
+    let first = put("k", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    assert_eq!(
+        exchange(&app, Method::PUT, "/profiles/42", &first)
+            .await
+            .status,
+        200
+    );
+    let other_body = put("k", "\"prof-42-v7\"", r#"{"city":"Rome"}"#);
+    let other_tag = put("k", "\"prof-42-v8\"", r#"{"city":"Lyon"}"#);
+    for (uri, request) in [
+        ("/profiles/42", &other_body),
+        ("/profiles/42", &other_tag),
+        ("/profiles/43", &first),
+    ] {
+        let reply = exchange(&app, Method::PUT, uri, request).await;
+        assert_problem(&reply, 422);
+        assert!(reply.json()["detail"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"));
+    }
+    let deleted = exchange(&app, Method::DELETE, "/profiles/42", &first).await;
+    assert_problem(&deleted, 422);
+    assert_eq!(b.version(42).await, Some(8), "{}", b.name);
+    assert_eq!(b.version(43).await, None);
+}
+
+async fn decision_17_refusals_are_replayed_too(b: Backend) {
+    let app = b.app();
+    let stale = put("stale", "\"prof-42-v3\"", r#"{"city":"Lyon"}"#);
+    let first = exchange(&app, Method::PUT, "/profiles/42", &stale).await;
+    assert_problem(&first, 412);
+    assert_eq!(first.header("etag"), Some("\"prof-42-v7\""));
+    // The resource changes; the retry still gets the answer its request got.
+    let change = put("change", "\"prof-42-v7\"", r#"{"city":"Rome"}"#);
+    assert_eq!(
+        exchange(&app, Method::PUT, "/profiles/42", &change)
+            .await
+            .status,
+        200
+    );
+    let retry = exchange(&app, Method::PUT, "/profiles/42", &stale).await;
+    assert_problem(&retry, 412);
+    assert_eq!(retry.header("etag"), Some("\"prof-42-v7\""));
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+}
+
+async fn decision_17_bad_keys_are_400_and_write_nothing(b: Backend) {
+    let app = b.app();
+    let long = format!("\"{}\"", "k".repeat(256));
+    for key in [
+        "unquoted",
+        "\"\"",
+        "\"a\"b\"",
+        "\"tab\there\"",
+        "\"k\";p=1",
+        &long,
+    ] {
+        let request = (
+            vec![
+                ("idempotency-key".to_owned(), key.to_owned()),
+                ("if-match".into(), "\"prof-42-v7\"".into()),
+                (JSON.0.into(), JSON.1.into()),
+            ],
+            r#"{"city":"Lyon"}"#.to_owned(),
+        );
+        let reply = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+        assert_problem(&reply, 400);
+    }
+    let twice = send(
+        &app,
+        Method::PUT,
+        "/profiles/42",
+        &[
+            ("idempotency-key", "\"a\""),
+            ("idempotency-key", "\"b\""),
+            ("if-match", "\"prof-42-v7\""),
+            JSON,
+        ],
+        r#"{"city":"Lyon"}"#,
+    )
+    .await;
+    assert_problem(&twice, 400);
+    assert_eq!(b.version(42).await, Some(7), "{}: nothing written", b.name);
+    // Reads take no key: it is ignored there.
+    let read = send(
+        &app,
+        Method::GET,
+        "/profiles/42",
+        &[("idempotency-key", "bad")],
+        "",
+    )
+    .await;
+    assert_eq!(read.status, 200);
+}
+
+/// Claims `key` for the PUT that `request` describes, as the routes would.
+async fn claim_as_the_route_would<'a>(
+    repo: &'a Profiles,
+    uri: &str,
+    key: &str,
+    (headers, body): &(Vec<(String, String)>, String),
+) -> Claim<'a, Profile> {
+    let mut builder = http::Request::builder().method(Method::PUT).uri(uri);
+    for (name, value) in headers {
+        builder = builder.header(name, value);
+    }
+    let (parts, ()) = builder.body(()).unwrap().into_parts();
+    let fingerprint = fingerprint(&parts, body.as_bytes());
+    repo.claim_key(
+        &IdempotencyKey::new(key).unwrap(),
+        &namespace_of(&parts),
+        &fingerprint,
+    )
+    .await
+    .expect("claim")
+}
+
+async fn decision_17_a_key_whose_attempt_died_is_409_until_its_lease_ends(b: Backend) {
+    let app = b.app();
+    let request = put("dies", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    let claim = claim_as_the_route_would(&*b.repo, "/profiles/42", "dies", &request).await;
+    let Claim::Claimed(attempt) = claim else {
+        panic!("{}: a new key is claimed: {claim:?}", b.name);
+    };
+    // The attempt's server dies: no response, no release.
+    drop(attempt);
+    let busy = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_problem(&busy, 409);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert_eq!(b.version(42).await, Some(7));
+    tokio::time::sleep(SHORT_LEASE.lease + Duration::from_millis(100)).await;
+    let retry = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_eq!(retry.status, 200, "{}: taken over: {retry:?}", b.name);
+    assert_eq!(retry.header("idempotent-replayed"), None);
+    assert_eq!(b.version(42).await, Some(8));
+    // An abandoned claim is released at once.
+    let next = put("abandoned", "\"prof-42-v8\"", r#"{"city":"Rome"}"#);
+    let Claim::Claimed(attempt) =
+        claim_as_the_route_would(&*b.repo, "/profiles/42", "abandoned", &next).await
+    else {
+        panic!("{}: claimed", b.name);
+    };
+    attempt.abandon().await;
+    let reply = exchange(&app, Method::PUT, "/profiles/42", &next).await;
+    assert_eq!(reply.status, 200, "{}: {reply:?}", b.name);
+}
+
+async fn decision_17_an_attempt_that_outlived_its_lease_is_rolled_back(b: Backend) {
+    if !b.transactional || b.name == "sqlite" {
+        // Memory applies writes at once; SQLite's one writer would make
+        // the takeover below wait for the slow attempt's transaction.
+        eprintln!("{}: no concurrent transaction to roll back", b.name);
+        assert!(b.name == "memory" || b.name == "sqlite");
+        return;
+    }
+    let app = b.app();
+    let request = put("slow", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    let Claim::Claimed(slow) =
+        claim_as_the_route_would(&*b.repo, "/profiles/42", "slow", &request).await
+    else {
+        panic!("{}: claimed", b.name);
+    };
+    // The slow attempt writes (another row, so that nothing waits on it)…
+    let ghost = Profile {
+        id: 77,
+        version: 1,
+        name: "Ghost".into(),
+        city: "Nowhere".into(),
+    };
+    slow.repository()
+        .create(ghost)
+        .await
+        .expect("write in the attempt");
+    // …outlives its lease, and a retry takes the key over and answers.
+    tokio::time::sleep(SHORT_LEASE.lease + Duration::from_millis(100)).await;
+    let retry = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_eq!(retry.status, 200, "{}: {retry:?}", b.name);
+    let response = StoredResponse {
+        status: 201,
+        headers: vec![],
+        body: vec![],
+    };
+    assert_eq!(
+        slow.finish(&response).await.expect("finish"),
+        Finished::Superseded,
+        "{}",
+        b.name
+    );
+    assert_eq!(
+        b.version(77).await,
+        None,
+        "{}: the slow write rolled back",
+        b.name
+    );
+    assert_eq!(b.version(42).await, Some(8), "{}: applied once", b.name);
+    let replay = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.header("etag"), Some("\"prof-42-v8\""));
+}
+
+async fn decision_17_concurrent_retries_apply_once(b: Backend) {
+    let app = b.app();
+    const ATTEMPTS: usize = 12;
+    let request = Arc::new(put("burst", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#));
+    let tasks: Vec<_> = (0..ATTEMPTS)
+        .map(|_| {
+            let (app, request) = (app.clone(), request.clone());
+            tokio::spawn(async move { exchange(&app, Method::PUT, "/profiles/42", &request).await })
+        })
+        .collect();
+    let (mut ok, mut busy) = (0, 0);
+    for task in tasks {
+        let reply = task.await.expect("task");
+        match reply.status.as_u16() {
+            200 => {
+                assert_eq!(reply.header("etag"), Some("\"prof-42-v8\""), "{reply:?}");
+                ok += 1;
+            }
+            409 => {
+                assert_problem(&reply, 409);
+                busy += 1;
+            }
+            _ => panic!("{}: {reply:?}", b.name),
+        }
+    }
+    assert_eq!(ok + busy, ATTEMPTS);
+    assert!(ok >= 1, "{}: one attempt answers", b.name);
+    assert_eq!(b.version(42).await, Some(8), "{}: applied once", b.name);
+    eprintln!("{}: {ok} answered 200, {busy} were told 409", b.name);
+}
+
+async fn decision_17_keys_expire(b: Backend) {
+    let app = b.app();
+    let first = put("reused", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    assert_eq!(
+        exchange(&app, Method::PUT, "/profiles/42", &first)
+            .await
+            .status,
+        200
+    );
+    tokio::time::sleep(SHORT_LIFE.time_to_live + Duration::from_millis(100)).await;
+    // Past its time to live the key is free: another request may use it.
+    let later = put("reused", "\"prof-42-v8\"", r#"{"city":"Rome"}"#);
+    let reply = exchange(&app, Method::PUT, "/profiles/42", &later).await;
+    assert_eq!(reply.status, 200, "{}: {reply:?}", b.name);
+    assert_eq!(reply.header("idempotent-replayed"), None);
+    assert_eq!(b.version(42).await, Some(9));
+}
+
+#[test]
+fn decision_17_policy_defaults_are_a_day_and_ten_seconds() {
+    assert_eq!(KeyPolicy::default(), DEFAULT);
+    assert_eq!(policy(DEFAULT.lease, DEFAULT.time_to_live), DEFAULT);
+}
