@@ -24,7 +24,8 @@
 //!   dropped (`numgen random mod 100 < 5`);
 //! - latency: 50 ms ± 20 each way, through a delaying TCP proxy inside the
 //!   test (`netfaults/proxy.rs`; the kernel has no netem);
-//! - restart: PostgreSQL stopped (`pg_ctl -m fast stop`) and started again.
+//! - restart: PostgreSQL stopped (`pg_ctl -m fast stop`) and started again
+//!   (three times in the long run).
 //!
 //! Every request and response is recorded, and the checker
 //! (`netfaults/history.rs`) holds the final database state against that
@@ -799,6 +800,7 @@ async fn faults_between_servers_and_database() {
         honoured
     };
     let shape = shape();
+    let restarts = if long() { 3 } else { 1 };
     let all: Vec<usize> = (0..SERVERS).collect();
     let mut rows = Vec::new();
     let mut errors = BTreeMap::new();
@@ -858,11 +860,17 @@ async fn faults_between_servers_and_database() {
                 }
                 Fault::Restart => {
                     let pg = &lab_ref.pg;
-                    tokio::task::block_in_place(|| pg.stop_fast())?;
-                    // Down for a second, then started again (pg_ctl -w
-                    // returns once it accepts connections).
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    tokio::task::block_in_place(|| pg.start_server())?;
+                    for cycle in 0..restarts {
+                        if cycle > 0 {
+                            // Load on the restarted database in between.
+                            tokio::time::sleep(Duration::from_secs(2)).await;
+                        }
+                        tokio::task::block_in_place(|| pg.stop_fast())?;
+                        // Down for a second, then started again (pg_ctl -w
+                        // returns once it accepts connections).
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        tokio::task::block_in_place(|| pg.start_server())?;
+                    }
                     all
                 }
             };
