@@ -313,8 +313,9 @@ pub async fn serve(
 
 /// CORS for browser clients on `origin` (such as `https://app.example`):
 /// they may send the precondition headers (and `Idempotency-Key`) with any
-/// method of the routes, and read the validators and `Location` of the
-/// answers, which a cross-origin script cannot otherwise see.
+/// method of the routes, and read the validators, `Location` and
+/// `Idempotent-Replayed` of the answers, which a cross-origin script cannot
+/// otherwise see.
 ///
 /// The layer answers every `OPTIONS` itself; [`with_cors`] keeps the
 /// routes' own `OPTIONS` answers.
@@ -345,7 +346,12 @@ pub fn cors(origin: &str) -> Result<tower_http::cors::CorsLayer, BoxDynError> {
             IF_UNMODIFIED_SINCE,
             HeaderName::from_static("idempotency-key"),
         ])
-        .expose_headers([ETAG, LAST_MODIFIED, LOCATION])
+        .expose_headers([
+            ETAG,
+            LAST_MODIFIED,
+            LOCATION,
+            occ_axum::idempotency::IDEMPOTENT_REPLAYED,
+        ])
         .max_age(std::time::Duration::from_secs(600)))
 }
 

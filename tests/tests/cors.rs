@@ -77,7 +77,7 @@ async fn a_cross_origin_read_can_see_the_validators() {
     assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
     assert_eq!(r.header("etag"), Some("\"prof-42-v7\""));
     let exposed = list(&r, "access-control-expose-headers");
-    for header in ["etag", "last-modified", "location"] {
+    for header in ["etag", "last-modified", "location", "idempotent-replayed"] {
         assert!(
             exposed.iter().any(|h| h == header),
             "{header} in {exposed:?}"

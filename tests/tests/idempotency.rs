@@ -142,9 +142,14 @@ impl Backend {
     }
 
     fn app(&self) -> Router {
+        Self::routes(self.repo.clone())
+    }
+
+    /// The profiles routes of the example, over `repo`.
+    fn routes(repo: Arc<Profiles>) -> Router {
         Router::new().nest(
             "/profiles",
-            ConditionalRoutes::<Profile, Profiles>::new(self.repo.clone())
+            ConditionalRoutes::<Profile, Profiles>::new(repo)
                 .put_mode(PutMode::Merge)
                 .creating_put(true)
                 .into_router(),
@@ -626,4 +631,87 @@ async fn decision_17_keys_expire(b: Backend) {
 fn decision_17_policy_defaults_are_a_day_and_ten_seconds() {
     assert_eq!(KeyPolicy::default(), DEFAULT);
     assert_eq!(policy(DEFAULT.lease, DEFAULT.time_to_live), DEFAULT);
+}
+
+/// Expired keys are deleted in the background by the first claim of a
+/// repository (and then at most once a minute): the table does not grow
+/// without bound, and the claim that triggers the sweep does not wait for
+/// it.
+macro_rules! expired_keys_are_deleted {
+    ($pool:expr, $repo:ident, $dialect:expr) => {{
+        let pool = $pool;
+        schema!(&pool, $dialect);
+        let first: Arc<Profiles> =
+            Arc::new($repo::<Profile>::new(pool.clone()).with_idempotency_keys(KEYS, SHORT_LIFE));
+        occ_examples::seed(&*first).await.unwrap();
+        let old = put("old", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+        let app = Backend::routes(first);
+        assert_eq!(
+            exchange(&app, Method::PUT, "/profiles/42", &old)
+                .await
+                .status,
+            200
+        );
+        tokio::time::sleep(SHORT_LIFE.time_to_live + Duration::from_millis(100)).await;
+        // A new server process: its first claim sweeps.
+        let second: Arc<Profiles> =
+            Arc::new($repo::<Profile>::new(pool.clone()).with_idempotency_keys(KEYS, SHORT_LIFE));
+        let app = Backend::routes(second);
+        let new = put("new", "\"prof-42-v8\"", r#"{"city":"Rome"}"#);
+        assert_eq!(
+            exchange(&app, Method::PUT, "/profiles/42", &new)
+                .await
+                .status,
+            200
+        );
+        let count = format!("SELECT COUNT(*) FROM {KEYS}");
+        let mut left = -1;
+        for _ in 0..50 {
+            left = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(count.clone()))
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            if left == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(left, 1, "only the live key is left");
+    }};
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decision_17_expired_keys_are_deleted_on_sqlite() {
+    let (pool, _) = occ_tests::sqlite_file_pool("idem_sweep").await;
+    expired_keys_are_deleted!(pool, SqliteRepository, Dialect::Sqlite);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn decision_17_expired_keys_are_deleted_on_postgres() {
+    let Some(url) = occ_tests::postgres_url("decision_17_expired_keys") else {
+        return;
+    };
+    let schema_name = occ_tests::unique_name("idem_sweep");
+    let _cleanup = Cleanup::Schema {
+        url: url.clone(),
+        schema: schema_name.clone(),
+    };
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema_name, 4).await;
+    expired_keys_are_deleted!(pool, PgRepository, Dialect::Postgres);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn decision_17_expired_keys_are_deleted_on_mariadb() {
+    let Some(url) = occ_tests::mysql_url("decision_17_expired_keys") else {
+        return;
+    };
+    let database = occ_tests::unique_name("idem_sweep");
+    let _cleanup = Cleanup::Database {
+        url: url.clone(),
+        database: database.clone(),
+    };
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+    expired_keys_are_deleted!(pool, MySqlRepository, Dialect::MySql);
 }

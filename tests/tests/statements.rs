@@ -35,11 +35,15 @@ use axum::Router;
 use http::{Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
-use occ_core::repository::sql::{MySqlRepository, PgRepository, SqliteRepository};
+use occ_core::idempotency::KeyPolicy;
+use occ_core::repository::sql::{
+    idempotency_table, Dialect, MySqlRepository, PgRepository, SqliteRepository,
+};
 use occ_core::repository::{Fetched, KnownVersions, Repository, RepositoryError, WriteCondition};
 use occ_core::Versioned;
 use occ_examples::{Profile, SCHEMA, TOMBSTONES_SCHEMA};
 use serde::{Deserialize, Serialize};
+use sqlx::AssertSqlSafe;
 use tower::ServiceExt;
 use tracing::field::{Field, Visit};
 use tracing::{Instrument, Subscriber};
@@ -234,7 +238,15 @@ impl Fixture {
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.unwrap();
         }
-        let app = seeded(Arc::new(SqliteRepository::<Profile>::new(pool))).await;
+        for ddl in idempotency_table(Dialect::Sqlite, KEYS) {
+            sqlx::query(AssertSqlSafe(ddl))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let repo = SqliteRepository::<Profile>::new(pool)
+            .with_idempotency_keys(KEYS, KeyPolicy::default());
+        let app = seeded(Arc::new(repo)).await;
         Self {
             backend: Backend::Sqlite,
             test: test.to_owned(),
@@ -250,7 +262,15 @@ impl Fixture {
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.unwrap();
         }
-        let app = seeded(Arc::new(PgRepository::<Profile>::new(pool))).await;
+        for ddl in idempotency_table(Dialect::Postgres, KEYS) {
+            sqlx::query(AssertSqlSafe(ddl))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let repo =
+            PgRepository::<Profile>::new(pool).with_idempotency_keys(KEYS, KeyPolicy::default());
+        let app = seeded(Arc::new(repo)).await;
         Some(Self {
             backend: Backend::Postgres,
             test: test.to_owned(),
@@ -266,7 +286,15 @@ impl Fixture {
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.unwrap();
         }
-        let app = seeded(Arc::new(MySqlRepository::<Profile>::new(pool))).await;
+        for ddl in idempotency_table(Dialect::MySql, KEYS) {
+            sqlx::query(AssertSqlSafe(ddl))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let repo =
+            MySqlRepository::<Profile>::new(pool).with_idempotency_keys(KEYS, KeyPolicy::default());
+        let app = seeded(Arc::new(repo)).await;
         Some(Self {
             backend: Backend::MySql,
             test: test.to_owned(),
@@ -372,7 +400,12 @@ fn first_word(sql: &str) -> &str {
 /// What transaction control leaves: the statements that touch data.
 fn data_statements(log: &[String]) -> Vec<&String> {
     log.iter()
-        .filter(|s| !matches!(first_word(s), "BEGIN" | "COMMIT" | "ROLLBACK"))
+        .filter(|s| {
+            !matches!(
+                first_word(s),
+                "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"
+            )
+        })
         .collect()
 }
 
@@ -553,6 +586,55 @@ async fn list_304_with_the_page_etag_is_one_statement(f: &Fixture) {
     f.assert_one_statement(&log, "SELECT");
 }
 
+/// The idempotency key table of the fixtures.
+const KEYS: &str = "profile_idempotency_keys";
+
+async fn keyed_put_is_a_claim_and_one_transaction(f: &Fixture) {
+    let headers = [JSON, CURRENT, ("idempotency-key", "\"statements-1\"")];
+    let body = r#"{"id":42,"name":"Ava","city":"Lyon"}"#;
+    let (answer, log) = f.send(Method::PUT, "/profiles/42", &headers, body).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v8\""));
+    // The claim, then one transaction: the write and the record of its
+    // response (MariaDB reads the claimed key back, and the written row).
+    // sqlx logs transaction control unevenly across drivers: only the
+    // statements that touch data are compared.
+    let data: Vec<&str> = data_statements(&log)
+        .iter()
+        .map(|s| first_word(s))
+        .collect();
+    let expected: &[&str] = match f.backend {
+        Backend::MySql => &["INSERT", "SELECT", "UPDATE", "SELECT", "UPDATE"],
+        _ => &["INSERT", "UPDATE", "UPDATE"],
+    };
+    assert_eq!(data, expected, "{:?}: {log:#?}", f.backend);
+    assert!(log[0].contains(KEYS), "{log:#?}");
+    // The retry is the claim alone, which finds the recorded response.
+    let (replay, log) = f.send(Method::PUT, "/profiles/42", &headers, body).await;
+    assert_eq!(replay.status, StatusCode::OK, "{replay:?}");
+    assert_eq!(replay.etag.as_deref(), Some("\"prof-42-v8\""));
+    assert_eq!(replay.body, answer.body);
+    let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+    let expected: &[&str] = match f.backend {
+        Backend::MySql => &["INSERT", "SELECT"],
+        _ => &["INSERT"],
+    };
+    assert_eq!(words, expected, "{:?}: {log:#?}", f.backend);
+}
+
+async fn unkeyed_put_pays_nothing_for_keys(f: &Fixture) {
+    let (answer, log) = f
+        .send(
+            Method::PUT,
+            "/profiles/42",
+            &[JSON, CURRENT],
+            r#"{"id":42,"name":"Ava","city":"Lyon"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert!(!log.iter().any(|s| s.contains(KEYS)), "{log:#?}");
+}
+
 // ---------------------------------------------------------------------------
 // Each kind on each backend: `<kind>::sqlite`, `<kind>::postgres`,
 // `<kind>::mysql`. The database ones are skipped (and say so) only where
@@ -620,6 +702,8 @@ on_every_backend! {
     put_428_without_precondition_is_one_read;
     list_200_is_one_statement;
     list_304_with_the_page_etag_is_one_statement;
+    keyed_put_is_a_claim_and_one_transaction;
+    unkeyed_put_pays_nothing_for_keys;
 }
 
 // ---------------------------------------------------------------------------

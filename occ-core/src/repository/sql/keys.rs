@@ -429,16 +429,25 @@ where
             .bind(self.name.clone())
             .bind(self.owner.clone())
             .execute(&mut *tx)
-            .await
-            .map_err(map_error)?;
-        if DB::rows_affected(&done) == 1 {
-            tx.commit().await.map_err(map_error)?;
-            Ok(Finished::Recorded)
-        } else {
+            .await;
+        let outcome = match done {
+            Ok(done) if DB::rows_affected(&done) == 1 => {
+                tx.commit().await.map(|()| Finished::Recorded)
+            }
             // Another attempt took the key over: this write must not land.
-            tx.rollback().await.map_err(map_error)?;
-            Ok(Finished::Superseded)
+            Ok(_) => tx.rollback().await.map(|()| Finished::Superseded),
+            Err(e) => {
+                drop(tx);
+                Err(e)
+            }
+        };
+        if outcome.is_err() {
+            // Rolled back (or, if a failed commit landed after all, the
+            // record is there and the release touches nothing): a retry
+            // need not wait for the lease.
+            release::<DB>(&self.view.pool, &self.keys, &self.name, &self.owner).await;
         }
+        outcome.map_err(map_error)
     }
 
     async fn abandon(self: Box<Self>) {
