@@ -459,18 +459,28 @@ impl ServerProcess {
     }
 
     fn start_blocking(binary: &str, database_url: &str, env: &[(String, String)]) -> Self {
-        use std::io::BufRead as _;
-        use std::process::{Command, Stdio};
-        let mut child = Command::new(binary)
+        let mut command = std::process::Command::new(binary);
+        command
             .env("LISTEN_ADDR", "127.0.0.1:0")
             .env("DATABASE_URL", database_url)
             .env_remove("RUST_LOG")
             .envs(env.iter().map(|(k, v)| (k, v)))
+            .stderr(std::process::Stdio::inherit());
+        Self::spawn(command).unwrap_or_else(|e| panic!("{binary}: {e}"))
+    }
+
+    /// Spawns `command` (a server that prints its bound address alone on
+    /// one line of stdout, its stdin and stdout redirected here), waits for
+    /// that line for at most a minute, and returns the running process; or
+    /// why not, naming its exit status when it ended first.
+    pub fn spawn(mut command: std::process::Command) -> Result<Self, String> {
+        use std::io::BufRead as _;
+        use std::process::Stdio;
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| panic!("spawn {binary}: {e}"));
+            .map_err(|e| format!("spawn: {e}"))?;
         let stdout = child.stdout.take().expect("a piped stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -482,15 +492,18 @@ impl ServerProcess {
             Ok(Ok(line)) => line,
             other => {
                 let _ = child.kill();
-                panic!("{binary} did not report its address: {other:?}");
+                let status = child.wait();
+                return Err(format!(
+                    "did not report its address ({other:?}), ended with {status:?}"
+                ));
             }
         };
         let Ok(addr) = line.trim().parse() else {
             let _ = child.kill();
             let status = child.wait();
-            panic!("{binary} printed {line:?} and ended with {status:?}");
+            return Err(format!("printed {line:?} and ended with {status:?}"));
         };
-        Self { child, addr }
+        Ok(Self { child, addr })
     }
 
     /// Panics unless the process is still running.
