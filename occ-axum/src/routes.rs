@@ -176,6 +176,39 @@ impl<M, R: ?Sized> Config<M, R> {
     }
 }
 
+/// What the OpenAPI description of the routes depends on
+/// ([`crate::openapi`]).
+#[cfg(feature = "openapi")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) policy: Policy,
+    pub(crate) put_mode: PutMode,
+    pub(crate) creating_put: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) page_limit: u32,
+    pub(crate) current_in_412: bool,
+    pub(crate) merging: bool,
+    pub(crate) etag_member: Option<&'static str>,
+}
+
+#[cfg(feature = "openapi")]
+impl<M, R: ?Sized> ConditionalRoutes<M, R> {
+    /// The settings the OpenAPI description depends on.
+    pub(crate) fn shape(&self) -> Shape {
+        let config = &self.config;
+        Shape {
+            policy: config.policy,
+            put_mode: config.put_mode,
+            creating_put: config.creating_put,
+            body_limit: config.body_limit,
+            page_limit: config.page_limit,
+            current_in_412: config.current_in_412,
+            merging: config.merging,
+            etag_member: config.etag_member,
+        }
+    }
+}
+
 impl<M, R> ConditionalRoutes<M, R>
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
