@@ -67,7 +67,8 @@ use utoipa::openapi::path::{
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::schema::{
-    AllOfBuilder, ArrayBuilder, ObjectBuilder, Schema, SchemaFormat, SchemaType, Type,
+    AdditionalProperties, AllOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema,
+    SchemaFormat, SchemaType, Type,
 };
 use utoipa::openapi::{
     ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref, RefOr, Required,
@@ -155,9 +156,11 @@ pub fn if_match(required: bool) -> Parameter {
     parameter
 }
 
-/// The `If-None-Match` header parameter: on GET and HEAD, 304 when the
-/// client's copy is current; on a write, `*` means "only if it does not
-/// exist" (a creating PUT), and a listed tag that matches is 412.
+/// The `If-None-Match` header parameter of a write: `*` means "only if
+/// it does not exist" (a creating PUT), and a listed tag that matches is
+/// 412. ([`ReadPreconditions`] has it as GET and HEAD take it: 304 when
+/// the client's copy is current, and any value, since one that does not
+/// parse is ignored there.)
 ///
 /// ```
 /// assert_eq!(occ_axum::openapi::if_none_match().name, "If-None-Match");
@@ -165,12 +168,26 @@ pub fn if_match(required: bool) -> Parameter {
 pub fn if_none_match() -> Parameter {
     header_parameter(
         "If-None-Match",
-        "Entity tags the client holds, comma-separated, or `*`, compared weakly. GET and \
-         HEAD answer 304 Not Modified when one matches the current tag; a write is applied \
-         only if none matches (`*`: only if the resource does not exist), otherwise 412.",
+        "Entity tags the client holds, comma-separated, or `*`, compared weakly: the write is \
+         applied only if none matches the current tag (`*`: only if the resource does not \
+         exist), otherwise 412; a value that does not parse is 412 too.",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(TAG_LIST_PATTERN))
+            .examples([json!("\"prof-42-v7\"")]),
+    )
+}
+
+/// `If-None-Match` on GET and HEAD, where a value that does not parse is
+/// ignored (RFC 9110 §13.1.2), so that any string is valid.
+fn if_none_match_on_read() -> Parameter {
+    header_parameter(
+        "If-None-Match",
+        "Entity tags the client holds (`\"prof-42-v7\"`), comma-separated, or `*`, compared \
+         weakly: 304 Not Modified when one matches the current tag. A value that does not \
+         parse is ignored.",
+        ObjectBuilder::new()
+            .schema_type(Type::String)
             .examples([json!("\"prof-42-v7\"")]),
     )
 }
@@ -517,7 +534,7 @@ pub struct ReadPreconditions;
 impl IntoParams for ReadPreconditions {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
         vec![
-            if_none_match(),
+            if_none_match_on_read(),
             if_modified_since(),
             if_match(false),
             if_unmodified_since(),
@@ -654,10 +671,19 @@ impl Describer {
         from_model.unwrap_or_else(|| ObjectBuilder::new().schema_type(Type::String).into())
     }
 
-    /// The model's schema with the members the server owns made optional
-    /// (and, where a body may not carry it, the id left out), and the
-    /// other required members kept only when `keep_required`.
-    fn body_schema(&self, drop_id: bool, keep_required: bool, description: &str) -> RefOr<Schema> {
+    /// The model's schema with the members the server owns made optional,
+    /// the other required members kept only when `keep_required`, and,
+    /// with `drop_id`, the id left out: a POST body may not carry a
+    /// generated one, and a PUT or PATCH body may repeat the URL's but no
+    /// other, which a schema cannot say. `closed`: no other members (a
+    /// merge refuses members the resource does not have, 422).
+    fn body_schema(
+        &self,
+        drop_id: bool,
+        keep_required: bool,
+        closed: bool,
+        description: &str,
+    ) -> RefOr<Schema> {
         let Some(mut object) = self.object.clone() else {
             return self.model_ref().into();
         };
@@ -672,9 +698,38 @@ impl Describer {
                 && !owned.contains(&Some(member.as_str()))
                 && Some(member.as_str()) != self.id_member
         });
+        if closed {
+            object.additional_properties = Some(Box::new(AdditionalProperties::FreeForm(false)));
+        }
         object.title = None;
         object.description = Some(description.to_owned());
         Schema::Object(object).into()
+    }
+
+    /// The id as a URL carries it: an integer id in decimal digits (a
+    /// JSON Schema integer may be `42.0`, which no URL of the routes
+    /// names), any other as the model's schema says.
+    fn id_in_url(&self) -> RefOr<Schema> {
+        let schema = self.id_schema();
+        let RefOr::T(Schema::Object(object)) = &schema else {
+            return schema;
+        };
+        if object.schema_type != SchemaType::Type(Type::Integer) {
+            return schema;
+        }
+        let unsigned = object.minimum.as_ref().is_some_and(|minimum| {
+            serde_json::to_value(minimum).is_ok_and(|v| v.as_f64() >= Some(0.0))
+        });
+        let digits = match &object.format {
+            Some(SchemaFormat::KnownFormat(KnownFormat::Int32)) => 9,
+            _ => 18,
+        };
+        let sign = if unsigned { "" } else { "-?" };
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(format!("^{sign}[0-9]{{1,{digits}}}$")))
+            .description(Some("The id, in decimal digits"))
+            .into()
     }
 
     fn id_parameter(&self) -> Parameter {
@@ -685,7 +740,7 @@ impl Describer {
             .description(Some(
                 "The resource's id; one that does not parse as an id is 400",
             ))
-            .schema(Some(self.id_schema()))
+            .schema(Some(self.id_in_url()))
             .build()
     }
 
@@ -720,7 +775,7 @@ impl Describer {
                         "The id after which the page starts (the `next_after` of the page \
                          before); the first page without it",
                     ))
-                    .schema(Some(self.id_schema()))
+                    .schema(Some(self.id_in_url()))
                     .build(),
             );
             parameters.push(
@@ -743,7 +798,7 @@ impl Describer {
         }
         match op {
             Op::GetItem | Op::HeadItem => {
-                parameters.push(if_none_match());
+                parameters.push(if_none_match_on_read());
                 if self.has_last_modified {
                     parameters.push(if_modified_since());
                 }
@@ -753,7 +808,7 @@ impl Describer {
                 }
             }
             Op::List | Op::HeadList => {
-                parameters.push(if_none_match());
+                parameters.push(if_none_match_on_read());
                 parameters.push(if_match(false));
             }
             Op::Put | Op::Patch | Op::Delete => {
@@ -788,6 +843,7 @@ impl Describer {
                 let mut schema = self.body_schema(
                     drop_id,
                     true,
+                    false,
                     "The new resource; the server owns its version",
                 );
                 if keep_id {
@@ -807,8 +863,9 @@ impl Describer {
                 PutMode::Replace => (
                     "application/json",
                     self.body_schema(
-                        false,
                         true,
+                        true,
+                        false,
                         "The whole new representation; its id may be left out (the URL names \
                          it), and if given must be the URL's",
                     ),
@@ -817,8 +874,9 @@ impl Describer {
                 PutMode::Merge => (
                     "application/json",
                     self.body_schema(
+                        true,
                         false,
-                        false,
+                        true,
                         "Members to change, merged into the current representation; an id, if \
                          given, must be the URL's. A creating PUT (If-None-Match: *) needs the \
                          whole representation",
@@ -832,8 +890,9 @@ impl Describer {
             Op::Patch => (
                 MERGE_PATCH_JSON,
                 self.body_schema(
+                    true,
                     false,
-                    false,
+                    true,
                     "A JSON merge patch (RFC 7396): the members to change, `null` to remove an \
                      optional one; an id, if given, must be the URL's",
                 ),
@@ -1207,7 +1266,16 @@ impl Describer {
             .tag(name.clone())
             .response("204", response.build());
         let operation = if item {
-            operation.parameter(self.id_parameter())
+            // OPTIONS answers for any last segment, an id or not.
+            operation.parameter(
+                ParameterBuilder::new()
+                    .name("id")
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .description(Some("Any segment: the answer is the same for every one"))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                    .build(),
+            )
         } else {
             operation
         };

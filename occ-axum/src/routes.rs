@@ -691,10 +691,35 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
 
 /// Parses JSON text: anything that is not one JSON value is 400.
 fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::new(StatusCode::BAD_REQUEST)
             .with_detail(format!("the body is not valid JSON: {e}"))
-    })
+    })?;
+    whole_numbers(&mut value);
+    Ok(value)
+}
+
+/// Takes a number written with a fraction or an exponent that is a whole
+/// number (`42.0`, `1e3`) as the integer it is, as JSON Schema does, so
+/// that an integer member accepts it (a float member accepts the integer
+/// all the same). Only within ±(2^53 − 1), where every integer has a float
+/// of its own (RFC 8259 §6): beyond, the text may have been rounded, and
+/// such a number is left for the model to refuse.
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            const EXACT: f64 = 9_007_199_254_740_991.0;
+            let Some(float) = number.as_f64().filter(|_| number.is_f64()) else {
+                return;
+            };
+            if float.fract() == 0.0 && (-EXACT..=EXACT).contains(&float) {
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
 }
 
 /// Reads a model from valid JSON: a value of the wrong shape is 422.
@@ -947,10 +972,12 @@ where
         let patch = read_body(body, config.body_limit)
             .await
             .and_then(|bytes| {
-                serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                let mut patch = serde_json::from_slice::<Value>(&bytes).map_err(|e| {
                     Problem::new(StatusCode::BAD_REQUEST)
                         .with_detail(format!("the merge patch is not valid JSON: {e}"))
-                })
+                })?;
+                whole_numbers(&mut patch);
+                Ok(patch)
             })
             .and_then(|patch| members_for::<M>(patch, &id));
         merge_members(&config, &conditions, &id, patch)
