@@ -491,7 +491,17 @@ impl PartialSchema for Problem {
             .property(
                 "current",
                 ObjectBuilder::new()
-                    .schema_type(SchemaType::AnyValue)
+                    // Any JSON value, spelled out: a schema without a type
+                    // does not read back into utoipa.
+                    .schema_type(SchemaType::Array(vec![
+                        Type::Object,
+                        Type::Array,
+                        Type::String,
+                        Type::Number,
+                        Type::Integer,
+                        Type::Boolean,
+                        Type::Null,
+                    ]))
                     .description(Some(
                         "412: the resource's current representation, exactly as a GET returns \
                          it, to merge into and retry with current_etag",
