@@ -135,8 +135,8 @@ fn header_parameter(name: &str, description: &str, schema: ObjectBuilder) -> Par
 ///
 /// let header = occ_axum::openapi::if_match(true);
 /// assert_eq!(header.name, "If-Match");
-/// assert_eq!(header.parameter_in, ParameterIn::Header);
-/// assert_eq!(header.required, Required::True);
+/// assert!(header.parameter_in == ParameterIn::Header);
+/// assert!(header.required == Required::True);
 /// ```
 pub fn if_match(required: bool) -> Parameter {
     let mut parameter = header_parameter(
