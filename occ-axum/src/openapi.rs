@@ -1113,6 +1113,9 @@ impl Describer {
             let text = if op == Op::Post {
                 "Conflict: a resource with this id exists already, or a request with this \
                  Idempotency-Key is still being processed (then with Retry-After)"
+            } else if op == Op::Delete {
+                "Conflict: a request with this Idempotency-Key is still being processed (with \
+                 Retry-After)"
             } else {
                 "Conflict: a request with this Idempotency-Key is still being processed (with \
                  Retry-After), or the resource's version counter is exhausted"

@@ -702,13 +702,13 @@ fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
 /// Takes a number written with a fraction or an exponent that is a whole
 /// number (`42.0`, `1e3`) as the integer it is, as JSON Schema does, so
 /// that an integer member accepts it (a float member accepts the integer
-/// all the same). Only within ±(2^53 − 1), where every integer has a float
-/// of its own (RFC 8259 §6): beyond, the text may have been rounded, and
-/// such a number is left for the model to refuse.
+/// all the same). Only within ±2^53, where a float holds every integer
+/// (RFC 8259 §6): beyond, one float stands for several integers, and such
+/// a number is left for the model to refuse.
 fn whole_numbers(value: &mut Value) {
     match value {
         Value::Number(number) => {
-            const EXACT: f64 = 9_007_199_254_740_991.0;
+            const EXACT: f64 = 9_007_199_254_740_992.0;
             let Some(float) = number.as_f64().filter(|_| number.is_f64()) else {
                 return;
             };

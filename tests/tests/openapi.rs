@@ -542,12 +542,20 @@ async fn st_1_a_whole_number_written_as_a_float_is_an_integer() {
     )
     .await;
     assert_eq!(patched.status, StatusCode::OK, "{patched:?}");
-    // A fraction is still no integer, and beyond 2^53 a float may be a
-    // rounded integer: both refused, never taken for another value.
+    // Up to 2^53, where a float holds every integer.
+    let edge = post_profile(
+        &app,
+        r#"{"id":-9007199254740992.0,"name":"Eve","city":"Rome"}"#,
+    )
+    .await;
+    assert_eq!(edge.status, StatusCode::CREATED, "{edge:?}");
+    assert_eq!(edge.json()["id"], -9_007_199_254_740_992_i64);
+    // A fraction is still no integer, and beyond 2^53 a float stands for
+    // several integers: both refused, never taken for another value.
     for body in [
         r#"{"id":1.5,"name":"Eve","city":"Rome"}"#,
         r#"{"id":-9223372036854775809,"name":"Eve","city":"Rome"}"#,
-        r#"{"id":9007199254740993.0,"name":"Eve","city":"Rome"}"#,
+        r#"{"id":18014398509481986.0,"name":"Eve","city":"Rome"}"#,
     ] {
         let refused = post_profile(&app, body).await;
         assert_eq!(
