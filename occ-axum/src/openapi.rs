@@ -392,23 +392,31 @@ pub fn not_modified_response(last_modified: bool) -> Response {
     response.build()
 }
 
-fn precondition_failed_response(head: bool, current_in_412: bool) -> Response {
+fn precondition_failed_response(head: bool, current_in_412: bool, merging: bool) -> Response {
     let base = "Precondition Failed: If-Match, If-None-Match or If-Unmodified-Since does not \
                 hold. When the resource exists, its current entity tag is in the ETag header \
                 and the `current_etag` member";
-    let rest = match (head, current_in_412) {
-        (true, _) => ". No body (HEAD).".to_owned(),
-        (false, true) => {
-            ", and its current representation, as a GET returns it, in the `current` member; a \
-             merging write whose members changed since names them in `conflicts`."
-                .to_owned()
-        }
-        (false, false) => {
-            "; a merging write whose members changed since names them in `conflicts`.".to_owned()
-        }
+    let current = if current_in_412 && !head {
+        ", and its current representation, as a GET returns it, in the `current` member"
+    } else {
+        ""
+    };
+    let conflicts = if merging && !head {
+        "; a merge whose members changed since the version in If-Match names them in \
+         `conflicts`"
+    } else {
+        ""
+    };
+    let (base, end) = if head {
+        (
+            base.replace(" and the `current_etag` member", ""),
+            ". No body (HEAD).",
+        )
+    } else {
+        (base.to_owned(), ".")
     };
     let response = ResponseBuilder::new()
-        .description(format!("{base}{rest}"))
+        .description(format!("{base}{current}{conflicts}{end}"))
         .header("ETag", etag_header());
     if head {
         response.build()
@@ -598,7 +606,7 @@ impl IntoResponses for ReadRefusals {
             ),
             (
                 "412".to_owned(),
-                precondition_failed_response(false, false).into(),
+                precondition_failed_response(false, false, false).into(),
             ),
         ])
     }
@@ -624,7 +632,7 @@ impl IntoResponses for WriteRefusals {
             ),
             (
                 "412".to_owned(),
-                precondition_failed_response(false, false).into(),
+                precondition_failed_response(false, false, false).into(),
             ),
             ("428".to_owned(), precondition_required_response().into()),
         ])
@@ -1128,7 +1136,12 @@ impl Describer {
         }
         out.push((
             StatusCode::PRECONDITION_FAILED,
-            precondition_failed_response(head, self.shape.current_in_412),
+            precondition_failed_response(
+                head,
+                // A page has no representation to send back but itself.
+                self.shape.current_in_412 && !matches!(op, Op::List | Op::HeadList),
+                self.shape.merging && matches!(op, Op::Put | Op::Patch),
+            ),
         ));
         if matches!(op, Op::Put | Op::Patch | Op::Post) {
             out.push((

@@ -668,3 +668,65 @@ async fn st_5_if_none_match_on_reads_and_on_writes() {
     .await;
     assert_eq!(write.status, StatusCode::PRECONDITION_FAILED, "{write:?}");
 }
+
+#[derive(Clone, serde::Serialize, serde::Deserialize, occ_core::Versioned, utoipa::ToSchema)]
+#[occ(etag = "note-{id}-v{version}")]
+struct Note {
+    id: u32,
+    #[version]
+    #[serde(skip)]
+    version: i64,
+    text: String,
+}
+
+#[tokio::test]
+async fn oa_12_the_description_follows_the_settings() {
+    use occ_axum::routes::{ConditionalRoutes, PutMode};
+    use occ_core::repository::MemoryRepository;
+    let repo = std::sync::Arc::new(MemoryRepository::<Note>::new());
+    let strict = ConditionalRoutes::new(repo.clone());
+    let spec = serde_json::to_value(strict.openapi("/notes/")).unwrap();
+    let put = operation(&spec, "/notes/{id}", "put");
+    assert!(put["responses"]["428"].is_object());
+    assert!(put["responses"].get("201").is_none());
+    // A replacing PUT needs the members the server does not own.
+    let body = &put["requestBody"]["content"]["application/json"]["schema"];
+    assert_eq!(body["required"], json!(["text"]));
+    assert!(body.get("additionalProperties").is_none());
+    // An unsigned 32-bit id in a URL: digits, no sign.
+    let id = parameter(put, "id").unwrap();
+    assert_eq!(id["schema"]["pattern"], "^[0-9]{1,9}$");
+    assert!(put["responses"]["412"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("`current`"));
+
+    let relaxed = ConditionalRoutes::new(repo)
+        .policy(occ_core::Policy::Optional)
+        .put_mode(PutMode::Merge)
+        .creating_put(true)
+        .current_in_412(false)
+        .list_etag_member(None)
+        .body_limit(1000)
+        .page_limit(7);
+    let spec = serde_json::to_value(relaxed.openapi("/notes")).unwrap();
+    for method in ["put", "patch", "delete"] {
+        let op = operation(&spec, "/notes/{id}", method);
+        assert!(op["responses"].get("428").is_none(), "{method}");
+        assert!(!op["description"].as_str().unwrap().contains("one of"));
+    }
+    let put = operation(&spec, "/notes/{id}", "put");
+    assert!(put["responses"]["201"]["headers"]["Location"].is_object());
+    assert!(put["responses"]["413"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("1000 bytes"));
+    assert!(!put["responses"]["412"]["description"]
+        .as_str()
+        .unwrap()
+        .contains("`current`"));
+    let limit = parameter(operation(&spec, "/notes", "get"), "limit").unwrap();
+    assert!(limit["description"].as_str().unwrap().contains("1 and 7"));
+    let item = &spec["components"]["schemas"]["NotePage"]["properties"]["items"]["items"];
+    assert_eq!(item["$ref"], "#/components/schemas/Note");
+}
