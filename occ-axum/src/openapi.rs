@@ -144,7 +144,7 @@ pub fn if_match(required: bool) -> Parameter {
         "Entity tags from an earlier GET (`\"prof-42-v7\"`), comma-separated, or `*`: the \
          request is applied only if the resource's current tag is one of them (`*`: if it \
          exists), compared strongly, so a weak tag never matches. Otherwise 412 with the \
-         current ETag.",
+         current ETag; a value that does not parse is 412 too.",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(TAG_LIST_PATTERN))
