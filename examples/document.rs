@@ -28,7 +28,7 @@ use uuid::Uuid;
 /// never stored; `#[serde(default)]` lets clients leave it out). `merge`
 /// keeps the revision that last wrote each column in `<column>_version`,
 /// so that the routes merge disjoint edits (design decision 16).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, Versioned)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, Versioned, utoipa::ToSchema)]
 #[occ(
     table = "documents",
     tombstones = "document_tombstones",
@@ -44,7 +44,8 @@ pub struct Document {
     #[sqlx(rename = "rev")]
     #[serde(skip)]
     pub revision: i32,
-    /// The title.
+    /// The title: not blank (surrounding spaces are trimmed).
+    #[schema(pattern = r"\S")]
     pub title: String,
     /// The text.
     pub body: String,
@@ -53,6 +54,7 @@ pub struct Document {
     /// When it was last written, by the database's clock.
     #[occ(last_modified)]
     #[serde(default)]
+    #[schema(read_only)]
     pub updated_at: DateTime<Utc>,
 }
 
@@ -137,25 +139,31 @@ pub async fn connect(database_url: &str) -> Result<Arc<Documents>, BoxDynError> 
 /// succeeds when none of the members it sets changed since (design
 /// decision 16). Titles are trimmed, and a document without one is
 /// refused (422) before anything is written.
+///
+/// `GET /openapi.json` describes it (OpenAPI 3.1).
 pub fn app(repo: Arc<Documents>) -> Router {
+    let documents = ConditionalRoutes::<Document, Documents>::new(repo)
+        .merging(true)
+        .before_write(|doc: &mut Document| {
+            let trimmed = doc.title.trim();
+            if trimmed.len() != doc.title.len() {
+                doc.title = trimmed.to_owned();
+            }
+        })
+        .validate(|doc: &Document| {
+            if doc.title.is_empty() {
+                return Err("a document needs a title".into());
+            }
+            Ok(())
+        });
+    let mut spec = documents.openapi("/documents");
+    spec.info.title = "documents".into();
+    spec.info.description = Some("Documents with server-assigned ids and dates".into());
     Router::new()
-        .nest(
-            "/documents",
-            ConditionalRoutes::<Document, Documents>::new(repo)
-                .merging(true)
-                .before_write(|doc: &mut Document| {
-                    let trimmed = doc.title.trim();
-                    if trimmed.len() != doc.title.len() {
-                        doc.title = trimmed.to_owned();
-                    }
-                })
-                .validate(|doc: &Document| {
-                    if doc.title.is_empty() {
-                        return Err("a document needs a title".into());
-                    }
-                    Ok(())
-                })
-                .into_router(),
+        .nest("/documents", documents.into_router())
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || std::future::ready(axum::Json(spec.clone()))),
         )
         .fallback(|| async {
             occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND)

@@ -29,7 +29,9 @@ use sqlx::{AssertSqlSafe, FromRow};
 /// `tombstones = "profile_tombstones"` keeps the last version of every
 /// deleted profile ([`TOMBSTONES_SCHEMA`]), so that a profile deleted and
 /// created again continues after it and no tag is ever reused for an id.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, FromRow, Versioned, utoipa::ToSchema,
+)]
 #[occ(
     table = "profiles",
     tombstones = "profile_tombstones",
@@ -251,14 +253,20 @@ pub async fn seed(repo: &Profiles) -> Result<(), BoxDynError> {
 /// names it) is 201 with `Location` and `ETag: "prof-43-v1"`; the same PUT
 /// again is 412, and so is `If-Match` on a profile that does not exist
 /// (S6).
+///
+/// `GET /openapi.json` describes it (OpenAPI 3.1).
 pub fn app(repo: Arc<Profiles>) -> Router {
+    let profiles = ConditionalRoutes::<Profile, Profiles>::new(repo)
+        .put_mode(PutMode::Merge)
+        .creating_put(true);
+    let mut spec = profiles.openapi("/profiles");
+    spec.info.title = "profiles".into();
+    spec.info.description = Some("The profiles of the reference scenario".into());
     Router::new()
-        .nest(
-            "/profiles",
-            ConditionalRoutes::<Profile, Profiles>::new(repo)
-                .put_mode(PutMode::Merge)
-                .creating_put(true)
-                .into_router(),
+        .nest("/profiles", profiles.into_router())
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || std::future::ready(axum::Json(spec.clone()))),
         )
         .merge(page::router())
         .fallback(|| async {

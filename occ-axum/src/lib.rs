@@ -62,12 +62,16 @@
 //!   whole router of hand-written handlers.
 //! - [`routes::ConditionalRoutes`]: the conditional CRUD routes of a model,
 //!   generated.
+//! - `openapi` (feature `openapi`): the routes' OpenAPI 3.1
+//!   description, and its pieces for hand-written handlers.
 #![forbid(unsafe_code)]
 
 mod bodiless;
 pub mod extract;
 pub mod idempotency;
 mod layer;
+#[cfg(feature = "openapi")]
+pub mod openapi;
 mod page;
 mod problem;
 mod refusal;

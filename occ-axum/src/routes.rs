@@ -177,6 +177,39 @@ impl<M, R: ?Sized> Config<M, R> {
     }
 }
 
+/// What the OpenAPI description of the routes depends on
+/// ([`crate::openapi`]).
+#[cfg(feature = "openapi")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub(crate) policy: Policy,
+    pub(crate) put_mode: PutMode,
+    pub(crate) creating_put: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) page_limit: u32,
+    pub(crate) current_in_412: bool,
+    pub(crate) merging: bool,
+    pub(crate) etag_member: Option<&'static str>,
+}
+
+#[cfg(feature = "openapi")]
+impl<M, R: ?Sized> ConditionalRoutes<M, R> {
+    /// The settings the OpenAPI description depends on.
+    pub(crate) fn shape(&self) -> Shape {
+        let config = &self.config;
+        Shape {
+            policy: config.policy,
+            put_mode: config.put_mode,
+            creating_put: config.creating_put,
+            body_limit: config.body_limit,
+            page_limit: config.page_limit,
+            current_in_412: config.current_in_412,
+            merging: config.merging,
+            etag_member: config.etag_member,
+        }
+    }
+}
+
 impl<M, R> ConditionalRoutes<M, R>
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
@@ -659,10 +692,35 @@ async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
 
 /// Parses JSON text: anything that is not one JSON value is 400.
 fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let mut value = serde_json::from_slice(bytes).map_err(|e| {
         Problem::new(StatusCode::BAD_REQUEST)
             .with_detail(format!("the body is not valid JSON: {e}"))
-    })
+    })?;
+    whole_numbers(&mut value);
+    Ok(value)
+}
+
+/// Takes a number written with a fraction or an exponent that is a whole
+/// number (`42.0`, `1e3`) as the integer it is, as JSON Schema does, so
+/// that an integer member accepts it (a float member accepts the integer
+/// all the same). Only within ±2^53, where a float holds every integer
+/// (RFC 8259 §6): beyond, one float stands for several integers, and such
+/// a number is left for the model to refuse.
+fn whole_numbers(value: &mut Value) {
+    match value {
+        Value::Number(number) => {
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            let Some(float) = number.as_f64().filter(|_| number.is_f64()) else {
+                return;
+            };
+            if float.fract() == 0.0 && (-EXACT..=EXACT).contains(&float) {
+                *value = Value::from(float as i64);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        Value::Object(members) => members.values_mut().for_each(whole_numbers),
+        Value::Null | Value::Bool(_) | Value::String(_) => {}
+    }
 }
 
 /// Reads a model from valid JSON: a value of the wrong shape is 422.
@@ -955,10 +1013,12 @@ where
         let patch = read_body(body, config.body_limit)
             .await
             .and_then(|bytes| {
-                serde_json::from_slice::<Value>(&bytes).map_err(|e| {
+                let mut patch = serde_json::from_slice::<Value>(&bytes).map_err(|e| {
                     Problem::new(StatusCode::BAD_REQUEST)
                         .with_detail(format!("the merge patch is not valid JSON: {e}"))
-                })
+                })?;
+                whole_numbers(&mut patch);
+                Ok(patch)
             })
             .and_then(|patch| members_for::<M>(patch, &id));
         merge_members(config, repo, &conditions, &id, patch)
