@@ -99,9 +99,9 @@ const TAG_PATTERN: &str = r#"^(W/)?"[^"]*"$"#;
 /// An IMF-fixdate (RFC 9110 §5.6.7), the form occ sends.
 const IMF_FIXDATE_PATTERN: &str = r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$";
 
-/// An RFC 8941 sf-string of at least one character: double quotes around
-/// visible ASCII and spaces, `"` and `\` escaped with `\`.
-const SF_STRING_PATTERN: &str = r#"^"([\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\])+"$"#;
+/// An RFC 8941 sf-string of 1 to 255 characters (as unescaped): double
+/// quotes around visible ASCII and spaces, `"` and `\` escaped with `\`.
+const SF_STRING_PATTERN: &str = r#"^"([\x20\x21\x23-\x5B\x5D-\x7E]|\\["\\]){1,255}"$"#;
 
 fn string_schema(description: &str) -> ObjectBuilder {
     ObjectBuilder::new()
@@ -238,8 +238,8 @@ pub fn idempotency_key() -> Parameter {
     header_parameter(
         IDEMPOTENCY_KEY,
         "A key the client makes for this one operation, so that it can retry it safely: an \
-         RFC 8941 sf-string (the key in double quotes, `\"` and `\\` escaped with `\\`), at \
-         most 255 characters. A repeated request with the same key and the same request \
+         RFC 8941 sf-string (the key in double quotes, `\"` and `\\` escaped with `\\`), of 1 \
+         to 255 characters once unescaped. A repeated request with the same key and the same request \
          (method, URL, preconditions and body) gets the stored response again (same status, \
          headers and body) with `Idempotent-Replayed: true`, and is not applied a second \
          time. The same key with a different request is 422; the same key while the first \
@@ -248,7 +248,6 @@ pub fn idempotency_key() -> Parameter {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(SF_STRING_PATTERN))
-            .max_length(Some(257))
             .examples([json!("\"8e03978e-40d5-43e8-bc93-6894a57f9324\"")]),
     )
 }
