@@ -124,7 +124,7 @@ where
     MySqlRepository<M>: Repository<M>,
 {
     Ok(if database_url.starts_with("postgres") {
-        refuse_session_sharing_pooler(database_url).await?;
+        occ_core::repository::sql::refuse_session_sharing_pooler(database_url).await?;
         let pool = sqlx::PgPool::connect(database_url).await?;
         let mut tx = pool.begin().await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -169,50 +169,6 @@ where
         repo.verify().await?;
         Arc::new(repo)
     })
-}
-
-/// Refuses a PostgreSQL reached through a pooler that hands one server
-/// session to several client connections and loses or mixes up their
-/// prepared statements, such as pgbouncer 1.18 with `pool_mode =
-/// transaction`: sqlx prepares a named statement (`sqlx_s_1`, …) for every
-/// query with parameters, also with `statement-cache-capacity=0`, and sends
-/// its parse and its execution as two protocol exchanges, which such a
-/// pooler may route to two different sessions. What follows is `prepared
-/// statement "sqlx_s_1" already exists` or `does not exist`, at startup or
-/// later under load.
-///
-/// Two fresh connections that report the same backend process share a
-/// session (a direct connection or `pool_mode = session` never does); then
-/// the first prepared statement of each must work on it, or the service
-/// refuses to start, saying why.
-pub async fn refuse_session_sharing_pooler(database_url: &str) -> Result<(), BoxDynError> {
-    use sqlx::{Connection as _, Row as _};
-    let mut a = sqlx::PgConnection::connect(database_url).await?;
-    let mut b = sqlx::PgConnection::connect(database_url).await?;
-    // The simple query protocol: no prepared statement.
-    let backend = "SELECT pg_backend_pid()";
-    let pid_a: i32 = sqlx::raw_sql(backend).fetch_one(&mut a).await?.try_get(0)?;
-    let pid_b: i32 = sqlx::raw_sql(backend).fetch_one(&mut b).await?.try_get(0)?;
-    let mut outcome = Ok(());
-    if pid_a == pid_b {
-        for conn in [&mut a, &mut b] {
-            let probe = sqlx::query("SELECT $1::int4").bind(1_i32);
-            if let Err(e) = probe.fetch_one(&mut *conn).await {
-                outcome = Err(format!(
-                    "PostgreSQL is reached through a pooler that shares one server session \
-                     between connections (two connections got backend {pid_a}) and loses \
-                     their prepared statements ({e}), as pgbouncer does with pool_mode = \
-                     transaction or statement: use pool_mode = session, or connect to \
-                     PostgreSQL directly"
-                )
-                .into());
-                break;
-            }
-        }
-    }
-    let _ = a.close().await;
-    let _ = b.close().await;
-    outcome
 }
 
 /// The lifetimes of idempotency keys: the defaults (24 hours, a lease of

@@ -24,6 +24,8 @@
 
 mod dialect;
 mod keys;
+#[cfg(feature = "postgres")]
+mod pooler;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -48,6 +50,8 @@ use crate::versioned::{VersionNumber, Versioned};
 use dialect::SqlText;
 pub use dialect::{Backend, Dialect};
 pub use keys::idempotency_table;
+#[cfg(feature = "postgres")]
+pub use pooler::{refuse_session_sharing_pooler, PoolerError};
 
 #[doc(hidden)]
 pub use sqlx;
@@ -1817,6 +1821,17 @@ fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
             | ErrorKind::ExclusionViolation => {
                 tracing::debug!(error = %db, "constraint violation");
                 RepositoryError::Invalid("the resource violates a storage constraint".into())
+            }
+            // Prepared statements sqlx made are gone or doubled: a pooler
+            // shares one server session between connections.
+            _ if db.code().is_some_and(|c| matches!(&*c, "42P05" | "26000")) => {
+                tracing::error!(
+                    error = %db,
+                    "a prepared statement was lost: is PostgreSQL behind a pooler in \
+                     transaction or statement mode? use pool_mode = session (see \
+                     refuse_session_sharing_pooler)"
+                );
+                RepositoryError::internal(error)
             }
             _ if is_transient(&**db) => {
                 tracing::warn!(error = %db, "transient database error");
