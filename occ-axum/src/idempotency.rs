@@ -57,8 +57,12 @@ use axum::response::{IntoResponse, Response};
 use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LOCATION, CONTENT_TYPE, ETAG, IF_MATCH,
     IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE, LAST_MODIFIED, LOCATION, RETRY_AFTER,
+    VARY,
 };
 use http::{HeaderName, HeaderValue, StatusCode};
+
+/// `Accept-Patch` (on a 415 to PATCH).
+const ACCEPT_PATCH: HeaderName = HeaderName::from_static("accept-patch");
 use occ_core::idempotency::{
     Claim, Fingerprint, Finished, IdempotencyKey, KeyedWrite, StoredResponse,
 };
@@ -75,7 +79,9 @@ pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-
 
 /// The headers a recorded response keeps: those that describe the
 /// outcome. `Date` and the connection's own are the replay's.
-const KEPT: [HeaderName; 8] = [
+const KEPT: [HeaderName; 10] = [
+    ACCEPT_PATCH,
+    VARY,
     CACHE_CONTROL,
     CONTENT_TYPE,
     ETAG,
@@ -228,7 +234,7 @@ where
 }
 
 /// What makes two requests with one key "the same request": the method,
-/// the URI as the client sent it, `Content-Type`, the precondition
+/// the path and query as the client sent them, `Content-Type`, the precondition
 /// headers and the body. Other headers (`Date`, tracing, authorization
 /// tokens that rotate) may differ between a request and its retry.
 pub fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> Fingerprint {
@@ -236,9 +242,12 @@ pub fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> Fingerprint {
         .extensions
         .get::<OriginalUri>()
         .map_or(&parts.uri, |original| &original.0);
+    // The path and query only: HTTP/2 puts the scheme and authority in
+    // the URI, HTTP/1.1 does not, and a retry may change protocol or host.
+    let target = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut fingerprint = Fingerprint::builder()
         .part(parts.method.as_str().as_bytes())
-        .part(uri.to_string().as_bytes());
+        .part(target.as_bytes());
     for name in [
         CONTENT_TYPE,
         IF_MATCH,

@@ -266,9 +266,11 @@ pub struct KeyPolicy {
     pub time_to_live: Duration,
     /// How long a claim without a response keeps other attempts out
     /// (409) before one may take it over (default 10 seconds): the time a
-    /// server that died mid-request holds its keys. An attempt still
-    /// running after its lease may be superseded; its write is then
-    /// rolled back, never applied twice.
+    /// server that died mid-request holds its keys. In SQL, an attempt
+    /// still running after its lease may be superseded; its write is then
+    /// rolled back, never applied twice. A lease longer than the time to
+    /// live is cut to it. The memory store has no use for it: its claims
+    /// die with its server.
     pub lease: Duration,
 }
 

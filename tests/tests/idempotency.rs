@@ -16,7 +16,7 @@ use occ_core::idempotency::{Claim, Finished, IdempotencyKey, KeyPolicy, StoredRe
 use occ_core::repository::sql::{
     idempotency_table, Dialect, MySqlRepository, PgRepository, SqlRepository, SqliteRepository,
 };
-use occ_core::repository::{MemoryRepository, RepositoryError};
+use occ_core::repository::{MemoryRepository, RepositoryError, WriteCondition};
 use occ_examples::{Profile, Profiles};
 use occ_tests::{send, Reply};
 
@@ -225,7 +225,115 @@ on_every_backend!(
     decision_17_an_attempt_that_outlived_its_lease_is_rolled_back => SHORT_LEASE,
     decision_17_concurrent_retries_apply_once => DEFAULT,
     decision_17_keys_expire => SHORT_LIFE,
+    decision_17_reads_in_a_keyed_write_see_the_latest_commit => DEFAULT,
+    decision_17_a_memory_claim_is_never_taken_over_while_its_attempt_runs => SHORT_LEASE,
 );
+
+async fn decision_17_reads_in_a_keyed_write_see_the_latest_commit(b: Backend) {
+    if b.name == "sqlite" {
+        // One writer: the write below would wait for the keyed attempt.
+        return;
+    }
+    let app = b.app();
+    let request = put("reader", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    let Claim::Claimed(attempt) =
+        claim_as_the_route_would(&*b.repo, "/profiles/42", "reader", &request).await
+    else {
+        panic!("{}: claimed", b.name);
+    };
+    let read = attempt
+        .repository()
+        .get(&42)
+        .await
+        .expect("read in the attempt");
+    assert_eq!(read.version, 7);
+    // Another client writes after that read.
+    let other = put("other", "\"prof-42-v7\"", r#"{"city":"Rome"}"#);
+    assert_eq!(
+        exchange(&app, Method::PUT, "/profiles/42", &other)
+            .await
+            .status,
+        200
+    );
+    // The attempt's swap misses, and what it reports is the latest state,
+    // not a snapshot from before (MariaDB's REPEATABLE READ would give v7).
+    let stale = Profile {
+        city: "Lyon".into(),
+        ..read
+    };
+    match attempt
+        .repository()
+        .update(stale, &WriteCondition::VersionIn(vec![7]))
+        .await
+    {
+        Err(RepositoryError::PreconditionFailed { current }) => {
+            assert_eq!(current.version, 8, "{}", b.name);
+            assert_eq!(current.city, "Rome", "{}", b.name);
+        }
+        other => panic!("{}: {other:?}", b.name),
+    }
+    attempt.abandon().await;
+}
+
+async fn decision_17_a_memory_claim_is_never_taken_over_while_its_attempt_runs(b: Backend) {
+    if b.name != "memory" {
+        // The SQL stores fence an attempt past its lease instead
+        // (`decision_17_an_attempt_that_outlived_its_lease_is_rolled_back`).
+        return;
+    }
+    let app = b.app();
+    let request = put("long", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    let Claim::Claimed(attempt) =
+        claim_as_the_route_would(&*b.repo, "/profiles/42", "long", &request).await
+    else {
+        panic!("claimed");
+    };
+    tokio::time::sleep(SHORT_LEASE.lease + Duration::from_millis(100)).await;
+    // Its write cannot be rolled back: past the lease, still 409.
+    let busy = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_problem(&busy, 409);
+    let written = attempt
+        .repository()
+        .update(
+            Profile {
+                id: 42,
+                version: 7,
+                name: "Ava".into(),
+                city: "Lyon".into(),
+            },
+            &WriteCondition::VersionIn(vec![7]),
+        )
+        .await
+        .expect("the attempt writes");
+    assert_eq!(written.version, 8);
+    let response = StoredResponse {
+        status: 200,
+        headers: vec![("etag".into(), "\"prof-42-v8\"".into())],
+        body: b"{}".to_vec(),
+    };
+    assert_eq!(attempt.finish(&response).await.unwrap(), Finished::Recorded);
+    let replay = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(b.version(42).await, Some(8), "applied once");
+}
+
+#[test]
+fn decision_17_the_fingerprint_takes_the_path_and_query_not_the_authority() {
+    let parts = |uri: &str| {
+        let request = http::Request::builder()
+            .method(Method::PUT)
+            .uri(uri)
+            .header("if-match", "\"prof-42-v7\"")
+            .body(())
+            .unwrap();
+        request.into_parts().0
+    };
+    let http1 = fingerprint(&parts("/profiles/42?x=1"), b"{}");
+    let http2 = fingerprint(&parts("https://api.example/profiles/42?x=1"), b"{}");
+    assert_eq!(http1, http2);
+    assert_ne!(http1, fingerprint(&parts("/profiles/42?x=2"), b"{}"));
+    assert_ne!(http1, fingerprint(&parts("/profiles/42?x=1"), b"{ }"));
+}
 
 fn put(key: &str, if_match: &str, body: &str) -> (Vec<(String, String)>, String) {
     (
@@ -504,11 +612,17 @@ async fn decision_17_a_key_whose_attempt_died_is_409_until_its_lease_ends(b: Bac
     };
     // The attempt's server dies: no response, no release.
     drop(attempt);
-    let busy = exchange(&app, Method::PUT, "/profiles/42", &request).await;
-    assert_problem(&busy, 409);
-    assert_eq!(busy.header("retry-after"), Some("1"));
-    assert_eq!(b.version(42).await, Some(7));
-    tokio::time::sleep(SHORT_LEASE.lease + Duration::from_millis(100)).await;
+    if b.name == "memory" {
+        // A memory store dies with its server; an attempt dropped in a
+        // living one releases its claim, and a retry runs at once.
+        assert_eq!(b.version(42).await, Some(7));
+    } else {
+        let busy = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+        assert_problem(&busy, 409);
+        assert_eq!(busy.header("retry-after"), Some("1"));
+        assert_eq!(b.version(42).await, Some(7));
+        tokio::time::sleep(SHORT_LEASE.lease + Duration::from_millis(100)).await;
+    }
     let retry = exchange(&app, Method::PUT, "/profiles/42", &request).await;
     assert_eq!(retry.status, 200, "{}: taken over: {retry:?}", b.name);
     assert_eq!(retry.header("idempotent-replayed"), None);

@@ -397,14 +397,15 @@ fn first_word(sql: &str) -> &str {
     sql.split_whitespace().next().unwrap_or("")
 }
 
-/// What transaction control leaves: the statements that touch data.
+/// What transaction control (an isolation level set for a transaction
+/// included) leaves: the statements that touch data.
 fn data_statements(log: &[String]) -> Vec<&String> {
     log.iter()
         .filter(|s| {
             !matches!(
                 first_word(s),
                 "BEGIN" | "COMMIT" | "ROLLBACK" | "SAVEPOINT" | "RELEASE"
-            )
+            ) && !s.starts_with("SET TRANSACTION")
         })
         .collect()
 }

@@ -126,11 +126,12 @@ where
         Self::default()
     }
 
-    /// How long its idempotency keys and their claims live (default:
-    /// [`KeyPolicy::default`]). The memory repository always keeps keys;
-    /// a claimed key's write is applied at once (there is no transaction
-    /// to roll back), and the claim keeps other attempts out until its
-    /// response is recorded.
+    /// How long its idempotency keys live (default:
+    /// [`KeyPolicy::default`]; the lease is not used). The memory
+    /// repository always keeps keys; a claimed key's write is applied at
+    /// once (there is no transaction to roll back), so its claim keeps
+    /// other attempts out until its response is recorded or the attempt
+    /// ends, however long that takes.
     pub fn with_key_policy(mut self, policy: KeyPolicy) -> Self {
         self.keys = MemoryKeys::new(policy);
         self

@@ -33,7 +33,6 @@ struct Table {
 struct Record {
     fingerprint: Fingerprint,
     owner: String,
-    lease_until: SystemTime,
     expires_at: SystemTime,
     response: Option<StoredResponse>,
 }
@@ -62,8 +61,12 @@ impl MemoryKeys {
     }
 
     /// Claims `name` for `fingerprint` (see [`crate::idempotency`]), under
-    /// the lock: a key past its time to live, or a claim whose lease ran
-    /// out without a response, is taken over.
+    /// the lock: a key past its time to live is taken over. A claim without
+    /// a response is never taken over while its attempt runs, whatever its
+    /// lease: a memory write is applied at once and cannot be rolled back,
+    /// so the fencing of the SQL stores is not available here. The lease
+    /// is for servers that die, and a memory store dies with its server;
+    /// an attempt dropped without an end releases its claim.
     pub(super) fn claim<'a, M, R>(
         &self,
         repo: &'a R,
@@ -85,17 +88,17 @@ impl MemoryKeys {
         let fresh = Record {
             fingerprint: *fingerprint,
             owner: owner.clone(),
-            lease_until: now + self.policy.lease,
             expires_at: now + self.policy.time_to_live,
             response: None,
         };
-        let Some(record) = table
-            .records
-            .get(&name)
-            .filter(|r| r.expires_at > now && (r.response.is_some() || r.lease_until > now))
-        else {
+        let Some(record) = table.records.get(&name).filter(|r| r.expires_at > now) else {
             table.records.insert(name.clone(), fresh);
-            return Claim::Claimed(Box::new(MemoryKeyed { repo, name, owner }));
+            return Claim::Claimed(Box::new(MemoryKeyed {
+                repo,
+                name,
+                owner,
+                ended: false,
+            }));
         };
         if record.fingerprint != *fingerprint {
             Claim::Mismatch
@@ -111,7 +114,6 @@ impl MemoryKeys {
         match table.records.get_mut(name) {
             Some(record) if record.owner == owner && record.response.is_none() => {
                 record.response = Some(response.clone());
-                record.lease_until = SystemTime::UNIX_EPOCH;
                 Finished::Recorded
             }
             _ => Finished::Superseded,
@@ -138,10 +140,20 @@ pub(super) trait HasKeys {
 /// A claimed key of a memory repository. Its writes are applied at once
 /// (the memory store has no transactions); the claim keeps other attempts
 /// with the key out until the response is recorded.
-struct MemoryKeyed<'a, R> {
+struct MemoryKeyed<'a, R: HasKeys> {
     repo: &'a R,
     name: String,
     owner: String,
+    /// Finished or abandoned: nothing to release when dropped.
+    ended: bool,
+}
+
+impl<R: HasKeys> Drop for MemoryKeyed<'_, R> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.repo.keys().release(&self.name, &self.owner);
+        }
+    }
 }
 
 #[async_trait]
@@ -156,13 +168,15 @@ where
     }
 
     async fn finish(
-        self: Box<Self>,
+        mut self: Box<Self>,
         response: &StoredResponse,
     ) -> Result<Finished, RepositoryError<M>> {
+        self.ended = true;
         Ok(self.repo.keys().finish(&self.name, &self.owner, response))
     }
 
-    async fn abandon(self: Box<Self>) {
+    async fn abandon(mut self: Box<Self>) {
+        self.ended = true;
         self.repo.keys().release(&self.name, &self.owner);
     }
 }

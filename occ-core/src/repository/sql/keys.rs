@@ -104,7 +104,9 @@ pub(super) struct SqlKeys {
 const COLUMNS: &str = "owner, fingerprint, status, headers, body";
 
 impl SqlKeys {
-    pub(super) fn new(dialect: Dialect, table: &str, policy: KeyPolicy) -> Self {
+    pub(super) fn new(dialect: Dialect, table: &str, mut policy: KeyPolicy) -> Self {
+        // A claim cannot outlive its key.
+        policy.lease = policy.lease.min(policy.time_to_live);
         let t = || {
             let mut sql = SqlText::new(dialect);
             sql.ident(table);
@@ -266,11 +268,17 @@ where
                 .execute(&self.pool)
                 .await
                 .map_err(map_error)?;
-            sqlx::query::<DB>(AssertSqlSafe(keys.read.clone()))
+            match sqlx::query::<DB>(AssertSqlSafe(keys.read.clone()))
                 .bind(name.clone())
-                .fetch_one(&self.pool)
+                .fetch_optional(&self.pool)
                 .await
                 .map_err(map_error)?
+            {
+                Some(row) => row,
+                // Released by its attempt between the two statements: the
+                // key is free, and the client may retry at once.
+                None => return Ok(Claim::InFlight),
+            }
         };
         let row_owner: String = row.try_get("owner").map_err(map_error)?;
         if row_owner == owner {
@@ -278,7 +286,19 @@ where
                 // Take the write lock now: a deferred transaction that
                 // reads first could not upgrade under a concurrent writer.
                 Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-                _ => self.pool.begin().await,
+                // Each statement sees the latest commits, as it does
+                // outside a transaction (PostgreSQL's default): under
+                // InnoDB's REPEATABLE READ, a read after a missed swap
+                // would see the snapshot of the first, and report or
+                // retry from a stale state.
+                Dialect::MySql => {
+                    self.pool
+                        .begin_with(
+                            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION",
+                        )
+                        .await
+                }
+                Dialect::Postgres => self.pool.begin().await,
             };
             let tx = match begun {
                 Ok(tx) => tx,
