@@ -192,6 +192,47 @@ pub async fn drop_schema(url: &str, schema: &str) {
     }
 }
 
+/// A PostgreSQL schema or a MariaDB database a test made, dropped when
+/// this is: a test holds one for as long as it uses the database.
+#[derive(Debug)]
+pub enum DropOnExit {
+    /// A schema made by [`postgres_pool_in_schema`].
+    Schema {
+        /// The server's URL.
+        url: String,
+        /// The schema.
+        schema: String,
+    },
+    /// A database made by [`mysql_pool_in_database`].
+    Database {
+        /// The server's URL.
+        url: String,
+        /// The database.
+        database: String,
+    },
+}
+
+impl Drop for DropOnExit {
+    fn drop(&mut self) {
+        let what = match self {
+            Self::Schema { url, schema } => (url.clone(), schema.clone(), true),
+            Self::Database { url, database } => (url.clone(), database.clone(), false),
+        };
+        // Dropping needs a runtime of its own: the test's is shutting down.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            match what {
+                (url, schema, true) => runtime.block_on(drop_schema(&url, &schema)),
+                (url, database, false) => runtime.block_on(drop_database(&url, &database)),
+            }
+        })
+        .join();
+    }
+}
+
 /// A pool whose connections use a fresh database `database` (created
 /// here, on the server of `url`), so that table names are private to one
 /// test. MariaDB and MySQL have no schemas within a database: a database

@@ -34,34 +34,7 @@ struct Backend {
     _cleanup: Option<Cleanup>,
 }
 
-/// A PostgreSQL schema or a MariaDB database to drop.
-enum Cleanup {
-    Schema { url: String, schema: String },
-    Database { url: String, database: String },
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let what = match self {
-            Self::Schema { url, schema } => (url.clone(), schema.clone(), true),
-            Self::Database { url, database } => (url.clone(), database.clone(), false),
-        };
-        // Dropping needs a runtime of its own: the test's is shutting down.
-        let _ = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
-            match what {
-                (url, schema, true) => runtime.block_on(occ_tests::drop_schema(&url, &schema)),
-                (url, database, false) => {
-                    runtime.block_on(occ_tests::drop_database(&url, &database))
-                }
-            }
-        })
-        .join();
-    }
-}
+use occ_tests::DropOnExit as Cleanup;
 
 fn policy(lease: Duration, ttl: Duration) -> KeyPolicy {
     KeyPolicy {
