@@ -60,15 +60,13 @@ use http::header::{
     VARY,
 };
 use http::{HeaderName, HeaderValue, StatusCode};
-
-/// `Accept-Patch` (on a 415 to PATCH).
-const ACCEPT_PATCH: HeaderName = HeaderName::from_static("accept-patch");
 use occ_core::idempotency::{
     Claim, Fingerprint, Finished, IdempotencyKey, KeyedWrite, StoredResponse,
 };
 use occ_core::repository::{Repository, RepositoryError, Scope};
 use occ_core::Versioned;
 
+use crate::routes::ACCEPT_PATCH;
 use crate::Problem;
 
 /// `Idempotency-Key`.
@@ -148,14 +146,9 @@ where
         return Keyed::Plain(request);
     }
     let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, body_limit).await {
+    let bytes = match crate::routes::read_body(body, body_limit).await {
         Ok(bytes) => bytes,
-        Err(_) => {
-            return answer(
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-                    .with_detail(format!("the body is larger than {body_limit} bytes")),
-            )
-        }
+        Err(too_large) => return answer(too_large),
     };
     let fingerprint = fingerprint(&parts, &bytes);
     let namespace = namespace_of(&parts);
@@ -199,7 +192,7 @@ where
         Err(e) => {
             tracing::error!(error = %e, "a response body could not be read for its record");
             claim.abandon().await;
-            return unavailable::<M>(&RepositoryError::internal(e.to_string())).into_response();
+            return server_error().into_response();
         }
     };
     let stored = StoredResponse {
@@ -311,10 +304,14 @@ fn unavailable<M>(error: &RepositoryError<M>) -> Problem {
         }
         _ => {
             tracing::error!(error = %error, "idempotency key store failed");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_detail("the server could not complete the request")
+            server_error()
         }
     }
+}
+
+fn server_error() -> Problem {
+    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_detail("the server could not complete the request")
 }
 
 fn answer<M>(problem: Problem) -> Keyed<'static, M>

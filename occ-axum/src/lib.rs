@@ -62,6 +62,10 @@
 //!   whole router of hand-written handlers.
 //! - [`routes::ConditionalRoutes`]: the conditional CRUD routes of a model,
 //!   generated.
+//! - [`idempotency`]: `Idempotency-Key` on writes (the generated routes
+//!   honour it; [`idempotency::begin`] and [`idempotency::finish`] for
+//!   hand-written handlers): a retried write applied once, its first answer
+//!   replayed.
 //! - `openapi` (feature `openapi`): the routes' OpenAPI 3.1
 //!   description, and its pieces for hand-written handlers.
 #![forbid(unsafe_code)]

@@ -33,7 +33,7 @@ use crate::refusal::Creation;
 use crate::{ConditionalRequest, NotModified, Problem, Refusal, Tagged};
 
 /// `Accept-Patch` (RFC 5789 §3.1).
-const ACCEPT_PATCH: http::HeaderName = http::HeaderName::from_static("accept-patch");
+pub(crate) const ACCEPT_PATCH: http::HeaderName = http::HeaderName::from_static("accept-patch");
 
 /// The media type PATCH accepts (MP-1).
 pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
@@ -683,7 +683,7 @@ fn require_media_type(
 }
 
 /// Reads the body up to the limit (413 beyond).
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
         Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
             .with_detail(format!("the body is larger than {limit} bytes"))

@@ -107,25 +107,32 @@ impl SqlKeys {
     pub(super) fn new(dialect: Dialect, table: &str, mut policy: KeyPolicy) -> Self {
         // A claim cannot outlive its key.
         policy.lease = policy.lease.min(policy.time_to_live);
-        let t = || {
+        let t = {
             let mut sql = SqlText::new(dialect);
             sql.ident(table);
             sql.text
         };
-        let t = t();
+        // `$1`…, `?1`… (numbered, so the claim can repeat its clock), or
+        // MySQL's positional `?`.
+        let p: Vec<String> = {
+            let mut sql = SqlText::new(dialect);
+            (0..6)
+                .map(|_| {
+                    sql.text.clear();
+                    sql.param();
+                    sql.text.clone()
+                })
+                .collect()
+        };
         let claim = match dialect {
             Dialect::Postgres | Dialect::Sqlite => {
-                let p = |n: u8| match dialect {
-                    Dialect::Postgres => format!("${n}"),
-                    _ => format!("?{n}"),
-                };
                 // The SET expressions all see the row as it was: a key
                 // past its time, or a claim without a response past its
                 // lease, becomes this attempt's; any other stays as it is
                 // (and is returned, for the caller to tell apart).
                 let free = format!(
                     "({t}.expires_at <= {now} OR ({t}.status IS NULL AND {t}.lease_until <= {now}))",
-                    now = p(6)
+                    now = p[5]
                 );
                 let take = |column: &str| {
                     format!(
@@ -139,11 +146,11 @@ impl SqlKeys {
                     "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
                      VALUES ({}, {}, {}, {}, {}) ON CONFLICT (idem_key) DO UPDATE SET {}, {}, {}, {}, {}, {}, {} \
                      RETURNING {COLUMNS}",
-                    p(1),
-                    p(2),
-                    p(3),
-                    p(4),
-                    p(5),
+                    p[0],
+                    p[1],
+                    p[2],
+                    p[3],
+                    p[4],
                     take("owner"),
                     take("fingerprint"),
                     take("lease_until"),
@@ -170,24 +177,11 @@ impl SqlKeys {
                 )
             }
         };
-        let mut params = SqlText::new(dialect);
-        let mut next = || {
-            params.text.clear();
-            params.param();
-            params.text.clone()
-        };
-        let (a, b, c, d, e) = (next(), next(), next(), next(), next());
+        let (a, b, c, d, e) = (&p[0], &p[1], &p[2], &p[3], &p[4]);
         let finish = format!(
             "UPDATE {t} SET status = {a}, headers = {b}, body = {c}, lease_until = 0 \
              WHERE idem_key = {d} AND owner = {e} AND status IS NULL"
         );
-        let mut params = SqlText::new(dialect);
-        let mut next = || {
-            params.text.clear();
-            params.param();
-            params.text.clone()
-        };
-        let (a, b) = (next(), next());
         let release =
             format!("DELETE FROM {t} WHERE idem_key = {a} AND owner = {b} AND status IS NULL");
         let read = format!("SELECT {COLUMNS} FROM {t} WHERE idem_key = {a}");
@@ -211,8 +205,8 @@ impl<DB: Backend, M> SqlRepository<DB, M> {
     /// write under a key runs in one transaction with the record of its
     /// response ([`crate::idempotency`]).
     ///
-    /// A write under a key costs a claim statement and a transaction
-    /// (`BEGIN`, the write, the record, `COMMIT`) instead of one
+    /// A write under a key costs a claim statement (two on MariaDB) and a
+    /// transaction (`BEGIN`, the write, the record, `COMMIT`) instead of one
     /// statement; writes without a key are unchanged.
     pub fn with_idempotency_keys(mut self, table: &str, policy: KeyPolicy) -> Self {
         self.keys = Some(Arc::new(SqlKeys::new(DB::DIALECT, table, policy)));
