@@ -647,15 +647,26 @@ fn invalid_id(rejection: PathRejection) -> Refusal {
 }
 
 /// A route that requires a scope refuses a request without one: showing
-/// every row would be the worse failure.
-fn scope_check<M, R: ?Sized>(config: &Config<M, R>, scope: Option<&Scope>) -> Result<(), Refusal> {
-    if config.require_scope && scope.is_none() {
-        tracing::error!("a scoped route got a request without a scope in its extensions");
-        return Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-            .with_detail("the server could not complete the request")
-            .into());
+/// every row would be the worse failure. A model with a declared scope
+/// (`#[occ(scope)]`) always requires one.
+fn scope_check<M: Versioned, R: ?Sized>(
+    config: &Config<M, R>,
+    scope: Option<&Scope>,
+) -> Result<(), Refusal> {
+    if scope.is_some() || !(config.require_scope || M::SCOPE_COLUMN.is_some()) {
+        return Ok(());
     }
-    Ok(())
+    // Once per process: every request of the route fails the same way.
+    static LOGGED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let column = M::SCOPE_COLUMN.unwrap_or("its scope column");
+    if !LOGGED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::error!(
+            "a scoped route got a request without a `Scope` in its extensions: add the layer that authenticates the caller and inserts `occ_core::repository::Scope::new(\"{column}\", …)` in front of the routes"
+        );
+    }
+    Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+        .with_detail("the service is misconfigured: this route needs the caller's scope, and its authentication layer did not provide one")
+        .into())
 }
 
 const NO_RESOURCE: &str = "no resource exists at this URL";

@@ -68,6 +68,7 @@ fn versioned(input: &Input<'_>) -> TokenStream {
         }
     });
     let members = members(input);
+    let scope = scope(input);
     let read_version =
         quote_spanned!(version_ty.span()=> ::occ_core::__private::version_of(&self.#version));
     quote! {
@@ -79,6 +80,7 @@ fn versioned(input: &Input<'_>) -> TokenStream {
             #last_modified
             #generated
             #members
+            #scope
 
             fn id(&self) -> &Self::Id {
                 &self.#id
@@ -101,6 +103,45 @@ fn versioned(input: &Input<'_>) -> TokenStream {
             }
         }
     }
+}
+
+/// The declared scope (`#[occ(scope)]`): its column, and the field read
+/// and set through `ScopeField`.
+fn scope(input: &Input<'_>) -> Option<TokenStream> {
+    let field = input.scope.as_ref()?;
+    let (name, ty) = (field.ident, field.ty);
+    let column = match input.table.as_ref().and_then(|t| t.scope.clone()) {
+        Some(column) => column,
+        None => {
+            let raw = name.to_string();
+            raw.strip_prefix("r#").unwrap_or(&raw).to_owned()
+        }
+    };
+    let field_trait = quote_spanned!(ty.span()=> <#ty as ::occ_core::repository::ScopeField>);
+    Some(quote! {
+        const SCOPE_COLUMN: ::core::option::Option<&'static str> =
+            ::core::option::Option::Some(#column);
+
+        fn scope_value(&self) -> ::core::option::Option<::occ_core::repository::ScopeValue> {
+            ::core::option::Option::Some(#field_trait::to_scope_value(&self.#name))
+        }
+
+        fn set_scope_value(&mut self, value: &::occ_core::repository::ScopeValue) -> bool {
+            match #field_trait::from_scope_value(value) {
+                ::core::option::Option::Some(value) => {
+                    self.#name = value;
+                    true
+                }
+                ::core::option::Option::None => false,
+            }
+        }
+
+        fn canonical_scope_value(
+            value: &::occ_core::repository::ScopeValue,
+        ) -> ::core::option::Option<::occ_core::repository::ScopeValue> {
+            #field_trait::from_scope_value(value).map(|v| #field_trait::to_scope_value(&v))
+        }
+    })
 }
 
 /// `Versioned::MEMBERS`, when serde's reading of the struct is one the
@@ -144,6 +185,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
         id: id_column,
         version: version_column,
         last_modified: lm_column,
+        scope: _,
         data,
         unwritten: _,
     } = table;
@@ -192,6 +234,25 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
         quote!(::core::option::Option::None)
     };
     let data_members = data_members(input, table);
+    let bind_scope = input.scope.as_ref().map(|field| {
+        let ty = field.ty;
+        let message = format!(
+            "the scope's value does not fit `{}`, the type of `{}`",
+            quote::ToTokens::to_token_stream(ty),
+            field.ident
+        );
+        quote! {
+            fn bind_scope(
+                value: &::occ_core::repository::ScopeValue,
+                args: &mut <__OccDb as #sqlx::Database>::Arguments,
+            ) -> ::core::result::Result<(), #sqlx::error::BoxDynError> {
+                match <#ty as ::occ_core::repository::ScopeField>::from_scope_value(value) {
+                    ::core::option::Option::Some(value) => #sqlx::Arguments::add(args, value),
+                    ::core::option::Option::None => ::core::result::Result::Err(#message.into()),
+                }
+            }
+        }
+    });
     quote! {
         #[automatically_derived]
         impl #impl_generics ::occ_core::repository::sql::SqlModel<__OccDb> for #ident #ty_generics
@@ -222,6 +283,7 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
                 ::core::result::Result::Ok(())
             }
 
+            #bind_scope
             #bind_member
         }
     }
@@ -288,7 +350,15 @@ fn bind_member(
         Member::Skipped | Member::Custom => None,
     };
     let mut arms = Vec::new();
+    // The scope's member, under any of its names: ignored, whatever its
+    // value (the repository fills the field from the request's scope).
+    if let Some(scope) = &input.scope {
+        arms.extend(names(scope).map(|(names, _)| quote!(#(#names)|* => #binding::Unchanged,)));
+    }
     for (field, column) in &table.data {
+        if input.scope.as_ref().is_some_and(|s| s.ident == field.ident) {
+            continue;
+        }
         let ty = field.ty;
         predicates.push(quote!(#ty: #private::serde::de::DeserializeOwned));
         arms.extend(names(field).map(|(names, custom)| {

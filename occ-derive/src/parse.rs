@@ -30,6 +30,8 @@ pub(crate) struct Input<'a> {
     pub(crate) generated: Option<bool>,
     /// `#[occ(table = "…")]` and its columns.
     pub(crate) table: Option<Table<'a>>,
+    /// `#[occ(scope)]`: the field that holds the row-level scope.
+    pub(crate) scope: Option<FieldRef<'a>>,
 }
 
 /// The table a model maps to, with each column named as sqlx's `FromRow`
@@ -45,6 +47,9 @@ pub(crate) struct Table<'a> {
     pub(crate) version: String,
     /// Set by the database on every write, never bound.
     pub(crate) last_modified: Option<String>,
+    /// The scope's column (also among `data`: the repository fills the
+    /// field from the request's scope before binding it).
+    pub(crate) scope: Option<String>,
     /// The columns a write binds, in declaration order.
     pub(crate) data: Vec<(FieldRef<'a>, String)>,
     /// Fields `FromRow` skips or defaults: never written.
@@ -78,7 +83,7 @@ impl Errors {
 const CONTAINER_KEYS: &str =
     "`etag = \"…\"`, `weak`, `table = \"…\"`, `tombstones = \"…\"`, `merge`";
 const FIELD_KEYS: &str =
-    "`id`, `last_modified`, `generated`, `generated(client_may_choose)`, `column = \"…\"`";
+    "`id`, `last_modified`, `scope`, `generated`, `generated(client_may_choose)`, `column = \"…\"`";
 
 #[derive(Default)]
 struct ContainerAttrs {
@@ -94,6 +99,7 @@ struct FieldAttrs {
     version: Option<Span>,
     id: Option<Span>,
     last_modified: Option<Span>,
+    scope: Option<Span>,
     column: Option<LitStr>,
     /// The span of `generated`, and whether the client may still choose.
     generated: Option<(Span, bool)>,
@@ -143,6 +149,7 @@ impl<'a> Input<'a> {
         let mut marked_id: Option<FieldRef<'a>> = None;
         let mut named_id: Option<FieldRef<'a>> = None;
         let mut last_modified: Option<FieldRef<'a>> = None;
+        let mut scope: Option<FieldRef<'a>> = None;
         let mut all = Vec::new();
         let mut field_info = Vec::new();
         let mut generated: Option<(Span, bool)> = None;
@@ -176,6 +183,12 @@ impl<'a> Input<'a> {
                 second_lm,
                 &mut errors,
             );
+            let second_scope = "a second `#[occ(scope)]` field: a model has one row-level scope";
+            mark(&mut scope, attrs.scope, this, second_scope, &mut errors);
+            let other_role = attrs.version.or(attrs.id).or(attrs.last_modified);
+            if let (Some(span), Some(_)) = (attrs.scope, other_role) {
+                errors.at(span, "the scope is a field of its own: it cannot also be the id, the version or the modification time");
+            }
             if ident == "id" {
                 named_id = Some(this());
             }
@@ -229,13 +242,18 @@ impl<'a> Input<'a> {
                 ));
             }
         }
+        if let Some(scope) = &scope {
+            if scope.ident == id.ident {
+                errors.at(scope.ident, "the scope cannot be the id: declare the tenant column as a field of its own, and key the table by both (`PRIMARY KEY (tenant_id, id)`)");
+            }
+        }
         let table = match container.table {
             Some(name) => {
                 let mut table = table(
                     name,
                     all,
                     field_info,
-                    (&id, &version, last_modified.as_ref()),
+                    (&id, &version, last_modified.as_ref(), scope.as_ref()),
                     sqlx_rename_all(&input.attrs, &mut errors),
                     &mut errors,
                 );
@@ -272,6 +290,7 @@ impl<'a> Input<'a> {
             weak: container.weak.is_some(),
             generated: generated.map(|(_, client)| client),
             table,
+            scope,
         })
     }
 }
@@ -487,6 +506,8 @@ fn field_attrs(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 Ok(())
             } else if key.is_ident("last_modified") {
                 flag(&mut out.last_modified, "last_modified", errors)
+            } else if key.is_ident("scope") {
+                flag(&mut out.scope, "scope", errors)
             } else if key.is_ident("version") {
                 errors.at(
                     &key,
@@ -616,7 +637,12 @@ fn table<'a>(
     name: LitStr,
     all: Vec<FieldRef<'a>>,
     info: Vec<(Option<LitStr>, SqlxField)>,
-    (id, version, last_modified): (&FieldRef<'a>, &FieldRef<'a>, Option<&FieldRef<'a>>),
+    (id, version, last_modified, scope): (
+        &FieldRef<'a>,
+        &FieldRef<'a>,
+        Option<&FieldRef<'a>>,
+        Option<&FieldRef<'a>>,
+    ),
     rename_all: Option<(LitStr, String)>,
     errors: &mut Errors,
 ) -> Table<'a> {
@@ -627,6 +653,7 @@ fn table<'a>(
         id: String::new(),
         version: String::new(),
         last_modified: None,
+        scope: None,
         data: Vec::new(),
         unwritten: Vec::new(),
     };
@@ -655,6 +682,8 @@ fn table<'a>(
             Some("version")
         } else if last_modified.is_some_and(|lm| field.ident == lm.ident) {
             Some("modification time")
+        } else if scope.is_some_and(|s| field.ident == s.ident) {
+            Some("scope")
         } else {
             None
         };
@@ -680,6 +709,10 @@ fn table<'a>(
         match role {
             Some("id") => out.id = name,
             Some("version") => out.version = name,
+            Some("scope") => {
+                out.scope = Some(name.clone());
+                out.data.push((field, name));
+            }
             Some(_) => out.last_modified = Some(name),
             None => out.data.push((field, name)),
         }

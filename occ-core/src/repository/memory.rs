@@ -1,7 +1,8 @@
 //! An in-memory repository: the contract without a database.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -12,7 +13,9 @@ use serde::Serialize;
 
 use super::memory_keys::{HasKeys, MemoryKeys};
 use super::merge_patch::merge_patch_model;
-use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, WriteCondition};
+use super::{
+    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, WriteCondition,
+};
 use crate::idempotency::{Claim, Fingerprint, IdempotencyKey, KeyPolicy};
 use crate::versioned::{VersionNumber, Versioned};
 
@@ -55,6 +58,11 @@ pub struct MemoryRepository<M: Versioned> {
     sequence: AtomicI64,
     /// Idempotency keys.
     keys: MemoryKeys,
+    /// The rows of each scope value, for a model with a declared scope
+    /// (`#[occ(scope)]`): keyed by (scope, id), as a table whose primary
+    /// key is `(tenant_id, id)`, so that tenants share no id, tombstone or
+    /// sequence.
+    tenants: Mutex<HashMap<ScopeValue, Arc<MemoryRepository<M>>>>,
 }
 
 impl<M: Versioned + std::fmt::Debug> std::fmt::Debug for MemoryRepository<M>
@@ -113,6 +121,7 @@ where
             }),
             sequence: AtomicI64::new(0),
             keys: MemoryKeys::default(),
+            tenants: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -274,6 +283,10 @@ where
                 current: Box::new(current.clone()),
             });
         }
+        // A row never leaves its declared scope, whatever the model says.
+        if let Some(scope) = current.scope_value() {
+            model.set_scope_value(&scope);
+        }
         if !visible(&model) {
             return Err(outside_scope());
         }
@@ -376,6 +389,9 @@ where
             _ => {}
         }
         let mut patched = merge_patch_model(current, patch)?;
+        if let Some(scope) = current.scope_value() {
+            patched.set_scope_value(&scope);
+        }
         if !visible(&patched) {
             return Err(outside_scope());
         }
@@ -450,6 +466,7 @@ where
     M::Id: Ord + Clone + Send + Sync,
 {
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.get_in(id, &everything)
     }
 
@@ -458,14 +475,17 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.get_unless_in(id, known, &everything)
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.create_in(model, &everything)
     }
 
     async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.create_with_new_id_in(model, &everything)
     }
 
@@ -474,6 +494,7 @@ where
         model: M,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.update_in(model, condition, &everything)
     }
 
@@ -482,10 +503,12 @@ where
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.delete_in(id, condition, &everything)
     }
 
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        unscoped::<M>()?;
         self.list_in(after, limit, &everything)
     }
 
@@ -498,6 +521,7 @@ where
     where
         M: Serialize + DeserializeOwned,
     {
+        unscoped::<M>()?;
         self.merge_patch_in(id, patch, condition, &everything)
     }
 
@@ -523,18 +547,82 @@ where
     where
         M: Serialize,
     {
+        let Some(column) = M::SCOPE_COLUMN else {
+            return Ok(Box::new(ScopedMemory {
+                rows: Rows::Shared(self),
+                scope: scope.clone(),
+            }));
+        };
+        let value = super::scope::declared_value::<M>(column, scope)?;
+        let rows = {
+            let mut tenants = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+            tenants.entry(value.clone()).or_default().clone()
+        };
         Ok(Box::new(ScopedMemory {
-            repo: self,
-            scope: scope.clone(),
+            rows: Rows::Own(rows),
+            scope: Scope::new(column, value),
         }))
     }
 }
 
-/// A [`MemoryRepository`] seen through a [`Scope`]: the scope's member is
-/// read through the model's JSON representation.
+/// Refuses an operation without a scope on a model that declares one: a
+/// route reached without its authentication layer must show nothing.
+fn unscoped<M: Versioned>() -> Result<(), RepositoryError<M>> {
+    match M::SCOPE_COLUMN {
+        Some(column) => Err(super::scope::missing_scope(column)),
+        None => Ok(()),
+    }
+}
+
+/// The rows a scoped view sees: the repository's own, filtered by the
+/// scope's member (a scope the model does not declare), or the scope
+/// value's rows (a declared scope).
+enum Rows<'a, M: Versioned> {
+    Shared(&'a MemoryRepository<M>),
+    Own(Arc<MemoryRepository<M>>),
+}
+
+impl<M: Versioned> std::ops::Deref for Rows<'_, M> {
+    type Target = MemoryRepository<M>;
+
+    fn deref(&self) -> &MemoryRepository<M> {
+        match self {
+            Self::Shared(repo) => repo,
+            Self::Own(repo) => repo,
+        }
+    }
+}
+
+/// A [`MemoryRepository`] seen through a [`Scope`]. A declared scope's
+/// rows are its own, and every write fills the scope's field from the
+/// scope; a scope the model does not declare is read through the model's
+/// JSON representation, and a write that would leave it is refused.
 struct ScopedMemory<'a, M: Versioned> {
-    repo: &'a MemoryRepository<M>,
+    rows: Rows<'a, M>,
     scope: Scope,
+}
+
+impl<M> ScopedMemory<'_, M>
+where
+    M: Versioned + Serialize + Clone + Send + Sync + 'static,
+    M::Id: Ord + Clone + Send + Sync,
+{
+    fn visible(&self, model: &M) -> bool {
+        match self.rows {
+            Rows::Own(_) => true,
+            Rows::Shared(_) => self.scope.contains(model),
+        }
+    }
+
+    /// The model with its declared scope field set to the scope's value.
+    fn fill(&self, mut model: M) -> Result<M, RepositoryError<M>> {
+        if matches!(self.rows, Rows::Own(_)) && !model.set_scope_value(self.scope.value()) {
+            return Err(RepositoryError::internal(
+                "the model refused its own declared scope's value",
+            ));
+        }
+        Ok(model)
+    }
 }
 
 #[async_trait]
@@ -544,7 +632,7 @@ where
     M::Id: Ord + Clone + Send + Sync,
 {
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
-        self.repo.get_in(id, &|m| self.scope.contains(m))
+        self.rows.get_in(id, &|m| self.visible(m))
     }
 
     async fn get_unless(
@@ -552,17 +640,17 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.repo
-            .get_unless_in(id, known, &|m| self.scope.contains(m))
+        self.rows.get_unless_in(id, known, &|m| self.visible(m))
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
-        self.repo.create_in(model, &|m| self.scope.contains(m))
+        let model = self.fill(model)?;
+        self.rows.create_in(model, &|m| self.visible(m))
     }
 
     async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
-        self.repo
-            .create_with_new_id_in(model, &|m| self.scope.contains(m))
+        let model = self.fill(model)?;
+        self.rows.create_with_new_id_in(model, &|m| self.visible(m))
     }
 
     async fn update(
@@ -570,8 +658,8 @@ where
         model: M,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
-        self.repo
-            .update_in(model, condition, &|m| self.scope.contains(m))
+        let model = self.fill(model)?;
+        self.rows.update_in(model, condition, &|m| self.visible(m))
     }
 
     async fn delete(
@@ -579,12 +667,11 @@ where
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
-        self.repo
-            .delete_in(id, condition, &|m| self.scope.contains(m))
+        self.rows.delete_in(id, condition, &|m| self.visible(m))
     }
 
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
-        self.repo.list_in(after, limit, &|m| self.scope.contains(m))
+        self.rows.list_in(after, limit, &|m| self.visible(m))
     }
 
     async fn merge_patch(
@@ -596,8 +683,26 @@ where
     where
         M: Serialize + DeserializeOwned,
     {
-        self.repo
-            .merge_patch_in(id, patch, condition, &|m| self.scope.contains(m))
+        self.rows
+            .merge_patch_in(id, patch, condition, &|m| self.visible(m))
+    }
+
+    fn scoped<'b>(
+        &'b self,
+        scope: &Scope,
+    ) -> Result<Box<dyn Repository<M> + 'b>, RepositoryError<M>>
+    where
+        M: Serialize,
+    {
+        super::scope::same_scope(&self.scope, scope)?;
+        let rows = match &self.rows {
+            Rows::Shared(repo) => Rows::Shared(*repo),
+            Rows::Own(repo) => Rows::Own(repo.clone()),
+        };
+        Ok(Box::new(ScopedMemory {
+            rows,
+            scope: self.scope.clone(),
+        }))
     }
 }
 

@@ -30,7 +30,7 @@ pub use memory::MemoryRepository;
 pub use merge_patch::{apply_merge_patch, merge_patch_model};
 #[cfg(feature = "tokio")]
 pub use retry::{retry_on_conflict, RetryPolicy};
-pub use scope::{Scope, ScopeValue};
+pub use scope::{Scope, ScopeField, ScopeValue};
 
 /// What a conditional write requires of the stored resource. The repository
 /// checks it atomically with the write.

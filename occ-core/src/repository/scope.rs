@@ -6,6 +6,9 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::RepositoryError;
+use crate::versioned::Versioned;
+
 /// A row-level scope: a tenant or owner column that must equal a value the
 /// request supplies (from an axum extractor or a layer that authenticated
 /// it). Every statement of a scoped repository carries it (get, list,
@@ -76,13 +79,52 @@ impl Scope {
             .and_then(|v| v.get(self.column()))
             .is_some_and(|v| self.matches_json(v))
     }
+}
 
-    /// Whether a merge patch keeps the scope: it does not set the scope's
-    /// member, or sets it to the scope's value.
-    pub fn allows_patch(&self, patch: &Value) -> bool {
-        patch
-            .get(self.column())
-            .is_none_or(|v| self.matches_json(v))
+/// The value of a declared scope (`#[occ(scope)]` on `M`'s field in
+/// `column`) for a request's `scope`, as the field holds it: refused when
+/// the scope names another column (a misconfigured layer) or a value the
+/// field cannot hold.
+pub(crate) fn declared_value<M: Versioned>(
+    column: &str,
+    scope: &Scope,
+) -> Result<ScopeValue, RepositoryError<M>> {
+    if scope.column() != column {
+        return Err(RepositoryError::internal(format!(
+            "the request's scope is on column `{}`, but the model declares its scope on `{column}`: the layer that sets the `Scope` must name `{column}`",
+            scope.column()
+        )));
+    }
+    M::canonical_scope_value(scope.value()).ok_or_else(|| {
+        RepositoryError::Invalid(format!(
+            "the caller's scope `{}` is not a valid value of `{column}`",
+            scope.value()
+        ))
+    })
+}
+
+/// The refusal of an operation without a scope on a model that declares
+/// one.
+pub(crate) fn missing_scope<M>(column: &str) -> RepositoryError<M> {
+    RepositoryError::internal(format!(
+        "the model is scoped by `{column}` (`#[occ(scope)]`), and this request carries no `Scope`: add the layer that puts the caller's `Scope` in the request's extensions"
+    ))
+}
+
+/// Scoping a view again: the same scope is the same view; any other is
+/// refused, so that a view never widens (nor silently narrows to another
+/// tenant).
+pub(crate) fn same_scope<M>(current: &Scope, asked: &Scope) -> Result<(), RepositoryError<M>> {
+    if current.column() == asked.column() && current.value() == asked.value() {
+        Ok(())
+    } else {
+        Err(RepositoryError::internal(format!(
+            "a view scoped to `{} = {}` cannot be scoped again to `{} = {}`",
+            current.column(),
+            current.value(),
+            asked.column(),
+            asked.value()
+        )))
     }
 }
 
@@ -116,5 +158,68 @@ impl From<String> for ScopeValue {
 impl From<&str> for ScopeValue {
     fn from(value: &str) -> Self {
         Self::Text(value.to_owned())
+    }
+}
+
+/// A type that can hold a row-level scope's value: the type of a field
+/// declared `#[occ(scope)]`. Implemented for `String`, the integers up to
+/// `i64` and `u32`, and `uuid::Uuid` (feature `uuid`, compared in its
+/// lowercase hyphenated form).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot hold a row-level scope",
+    label = "an `#[occ(scope)]` field must be a `String`, an integer or a `uuid::Uuid`",
+    note = "a scope value is text or an integer; implement `occ_core::repository::ScopeField` for other types"
+)]
+pub trait ScopeField: Sized {
+    /// The field's value as a scope value.
+    fn to_scope_value(&self) -> ScopeValue;
+    /// The field's value for a scope value, or `None` when it does not fit
+    /// (the caller's scope then holds no row of this model).
+    fn from_scope_value(value: &ScopeValue) -> Option<Self>;
+}
+
+impl ScopeField for String {
+    fn to_scope_value(&self) -> ScopeValue {
+        ScopeValue::Text(self.clone())
+    }
+
+    fn from_scope_value(value: &ScopeValue) -> Option<Self> {
+        match value {
+            ScopeValue::Text(text) => Some(text.clone()),
+            ScopeValue::Int(_) => None,
+        }
+    }
+}
+
+macro_rules! int_scope_field {
+    ($($t:ty),*) => {$(
+        impl ScopeField for $t {
+            fn to_scope_value(&self) -> ScopeValue {
+                ScopeValue::Int(i64::from(*self))
+            }
+
+            fn from_scope_value(value: &ScopeValue) -> Option<Self> {
+                match value {
+                    ScopeValue::Int(i) => <$t>::try_from(*i).ok(),
+                    ScopeValue::Text(_) => None,
+                }
+            }
+        }
+    )*};
+}
+
+int_scope_field!(i8, i16, i32, i64, u8, u16, u32);
+
+#[cfg(feature = "uuid")]
+impl ScopeField for uuid::Uuid {
+    fn to_scope_value(&self) -> ScopeValue {
+        ScopeValue::Text(self.hyphenated().to_string())
+    }
+
+    fn from_scope_value(value: &ScopeValue) -> Option<Self> {
+        match value {
+            ScopeValue::Text(text) => uuid::Uuid::try_parse(text).ok(),
+            ScopeValue::Int(_) => None,
+        }
     }
 }

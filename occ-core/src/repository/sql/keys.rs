@@ -308,6 +308,7 @@ where
                 statements: self.statements.clone(),
                 scope: self.scope.as_ref().map(|s| ScopeState {
                     scope: s.scope.clone(),
+                    declared: s.declared,
                     contains: s.contains,
                 }),
                 scoped: OnceLock::new(),

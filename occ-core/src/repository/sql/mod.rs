@@ -195,6 +195,21 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// Binds the data columns, in the order of `DATA_COLUMNS`.
     fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
 
+    /// Binds a row-level scope's value for the scope's column. The derive
+    /// binds it as the `#[occ(scope)]` field's own type (a UUID as the
+    /// column stores UUIDs), refusing a value that does not fit; the
+    /// default binds an integer as `BIGINT` and text as text.
+    fn bind_scope(value: &ScopeValue, args: &mut DB::Arguments) -> Result<(), BoxDynError>
+    where
+        i64: for<'q> Encode<'q, DB> + Type<DB>,
+        String: for<'q> Encode<'q, DB> + Type<DB>,
+    {
+        match value {
+            ScopeValue::Int(i) => args.add(*i),
+            ScopeValue::Text(t) => args.add(t.clone()),
+        }
+    }
+
     /// Binds the new value of one top-level member of a JSON merge patch
     /// for resource `id`, so that the patch becomes one `UPDATE` of just
     /// those columns. The derive implements it for models whose serde
@@ -243,7 +258,7 @@ struct Statements {
     /// The modification time's column, set from the database's clock.
     last_modified: Option<&'static str>,
     /// The scope's column, which every statement carries after the id.
-    scope: Option<String>,
+    scope: Option<ScopeColumn>,
     /// The tombstone table, if the model has one.
     tombstones: Option<&'static str>,
     /// The companion version column of each data column (merging).
@@ -258,6 +273,28 @@ struct Statements {
     changed_one: SqlStr,
     list_first: SqlStr,
     list_after: SqlStr,
+}
+
+/// The column of a scoped view's scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ScopeColumn {
+    name: String,
+    /// The model declares it (`#[occ(scope)]`): rows are keyed by (scope,
+    /// id) everywhere, the tombstone table's included, and the column may
+    /// be part of the primary key.
+    declared: bool,
+}
+
+/// A column, qualified by a table alias when there is one.
+fn column(sql: &mut SqlText, alias: Option<&str>, name: &str) {
+    match alias {
+        Some(alias) => {
+            sql.qualified(alias, name);
+        }
+        None => {
+            sql.ident(name);
+        }
+    }
 }
 
 /// What a write's `WHERE` clause checks besides the id.
@@ -277,6 +314,10 @@ enum Check {
 
 impl Statements {
     fn new<DB: Backend, M: SqlModel<DB>>(scope: Option<String>) -> Self {
+        let scope = scope.map(|name| ScopeColumn {
+            declared: M::SCOPE_COLUMN == Some(name.as_str()),
+            name,
+        });
         let mut columns = vec![M::ID_COLUMN, M::VERSION_COLUMN];
         columns.extend_from_slice(M::DATA_COLUMNS);
         columns.extend(M::LAST_MODIFIED_COLUMN);
@@ -329,19 +370,70 @@ impl Statements {
     /// `id = ?`, and `AND scope = ?` in a scoped repository: bound by
     /// [`SqlRepository::bind_key`].
     fn key(&self, sql: &mut SqlText, alias: Option<&str>) {
-        let column = |sql: &mut SqlText, name: &str| match alias {
-            Some(alias) => {
-                sql.qualified(alias, name);
-            }
-            None => {
-                sql.ident(name);
-            }
-        };
-        column(sql, self.id);
+        column(sql, alias, self.id);
         sql.push(" = ").param();
-        if let Some(scope) = &self.scope {
+        if self.scope.is_some() {
             sql.push(" AND ");
-            column(sql, scope);
+            self.scope_condition(sql, alias);
+        }
+    }
+
+    /// `scope = ?`, compared byte for byte whatever the column's
+    /// collation: SQLite's `COLLATE BINARY` (a column may be declared
+    /// `NOCASE`), and on MariaDB/MySQL, whose default collations ignore
+    /// case, accents and trailing spaces, the binary strings compared too
+    /// (the plain comparison first, so that the key's index is used). Its
+    /// value is bound [`scope_binds`](Self::scope_binds) times.
+    fn scope_condition(&self, sql: &mut SqlText, alias: Option<&str>) {
+        let Some(scope) = &self.scope else { return };
+        column(sql, alias, &scope.name);
+        sql.push(" = ").param();
+        match self.dialect {
+            Dialect::Sqlite => {
+                sql.push(" COLLATE BINARY");
+            }
+            Dialect::MySql => {
+                sql.push(" AND CAST(");
+                column(sql, alias, &scope.name);
+                sql.push(" AS BINARY) = CAST(").param().push(" AS BINARY)");
+            }
+            Dialect::Postgres => {}
+        }
+    }
+
+    /// How many times [`scope_condition`](Self::scope_condition) binds the
+    /// scope's value.
+    fn scope_binds(&self) -> usize {
+        match (&self.scope, self.dialect) {
+            (None, _) => 0,
+            (Some(_), Dialect::MySql) => 2,
+            (Some(_), _) => 1,
+        }
+    }
+
+    /// The declared scope's column when the tombstone table is keyed by
+    /// (scope, id) too.
+    fn tomb_scope(&self) -> Option<&str> {
+        self.tombstones?;
+        self.scope
+            .as_ref()
+            .filter(|s| s.declared)
+            .map(|s| s.name.as_str())
+    }
+
+    /// The tombstone table's key columns: `id`, after the declared scope.
+    fn tomb_key_columns(&self) -> Vec<&str> {
+        self.tomb_scope().into_iter().chain(["id"]).collect()
+    }
+
+    /// `id = ?` in the tombstone table, and `AND scope = ?` for a declared
+    /// scope: bound by [`SqlRepository::bind_tomb_key`].
+    fn tomb_key(&self, sql: &mut SqlText, alias: Option<&str>) {
+        column(sql, alias, "id");
+        sql.push(" = ").param();
+        if let Some(scope) = self.tomb_scope() {
+            sql.push(" AND ");
+            column(sql, alias, scope);
             sql.push(" = ").param();
         }
     }
@@ -487,18 +579,19 @@ impl Statements {
             // Claims the id's tombstone (the version before the given one
             // when there is none): a concurrent delete's is read once it
             // commits, not the statement's snapshot.
+            let key = self.tomb_key_columns();
             sql.push("WITH occ_z AS (INSERT INTO ")
                 .ident(tomb)
                 .push(" AS occ_y (")
-                .ident("id")
+                .idents(None, &key)
                 .push(", ")
                 .ident("version")
                 .push(") VALUES (")
-                .param()
+                .params(key.len())
                 .push(", ")
                 .param()
                 .push(" - 1) ON CONFLICT (")
-                .ident("id")
+                .idents(None, &key)
                 .push(") DO UPDATE SET ")
                 .ident("version")
                 .push(" = ")
@@ -530,9 +623,15 @@ impl Statements {
         sql.push(")");
         if self.dialect.has_returning() {
             if on_conflict {
-                sql.push(" ON CONFLICT (")
-                    .ident(self.id)
-                    .push(") DO NOTHING");
+                if self.scope.as_ref().is_some_and(|s| s.declared) {
+                    // The key may be the id alone or (scope, id): any
+                    // conflict on it is a taken id.
+                    sql.push(" ON CONFLICT DO NOTHING");
+                } else {
+                    sql.push(" ON CONFLICT (")
+                        .ident(self.id)
+                        .push(") DO NOTHING");
+                }
             }
             self.returning(&mut sql);
         }
@@ -568,13 +667,9 @@ impl Statements {
                     .qualified("occ_z", "version")
                     .push(" + 1 FROM ")
                     .ident(tomb)
-                    .push(" occ_z WHERE ")
-                    .qualified("occ_z", "id")
-                    .push(" = ")
-                    .param()
-                    .push("), ")
-                    .param()
-                    .push("))");
+                    .push(" occ_z WHERE ");
+                self.tomb_key(sql, Some("occ_z"));
+                sql.push("), ").param().push("))");
             }
         }
     }
@@ -591,28 +686,30 @@ impl Statements {
             // deadlock where the tombstone exists.
             sql.push("WITH occ_l AS (SELECT 1 FROM ")
                 .ident(tomb)
-                .push(" WHERE ")
-                .ident("id")
-                .push(" = ")
-                .param()
-                .push(" FOR UPDATE), occ_d AS (DELETE FROM ")
+                .push(" WHERE ");
+            self.tomb_key(&mut sql, None);
+            sql.push(" FOR UPDATE), occ_d AS (DELETE FROM ")
                 .ident(self.table)
                 .push(" WHERE (SELECT count(*) FROM occ_l) >= 0 AND ");
             self.key(&mut sql, None);
             self.check_sql(&mut sql, check, &[]);
             self.returning(&mut sql);
+            let key = self.tomb_key_columns();
             sql.push("), occ_z AS (INSERT INTO ")
                 .ident(tomb)
                 .push(" AS occ_y (")
-                .ident("id")
+                .idents(None, &key)
                 .push(", ")
                 .ident("version")
-                .push(") SELECT ")
-                .qualified("occ_d", self.id)
+                .push(") SELECT ");
+            if let Some(scope) = self.tomb_scope() {
+                sql.qualified("occ_d", scope).push(", ");
+            }
+            sql.qualified("occ_d", self.id)
                 .push(", ")
                 .qualified("occ_d", self.version)
                 .push(" FROM occ_d ON CONFLICT (")
-                .ident("id")
+                .idents(None, &key)
                 .push(") DO UPDATE SET ")
                 .ident("version")
                 .push(" = GREATEST(")
@@ -640,14 +737,15 @@ impl Statements {
     /// SQLite and MariaDB/MySQL, in its transaction.
     fn tombstone_sql(&self, tomb: &str) -> SqlText {
         let mut sql = self.sql();
+        let key = self.tomb_key_columns();
         sql.push("INSERT INTO ")
             .ident(tomb)
             .push(" (")
-            .ident("id")
+            .idents(None, &key)
             .push(", ")
             .ident("version")
             .push(") VALUES (")
-            .params(2)
+            .params(key.len() + 1)
             .push(")");
         if self.dialect == Dialect::MySql {
             sql.push(" ON DUPLICATE KEY UPDATE ")
@@ -659,7 +757,7 @@ impl Statements {
                 .push("))");
         } else {
             sql.push(" ON CONFLICT (")
-                .ident("id")
+                .idents(None, &key)
                 .push(") DO UPDATE SET ")
                 .ident("version")
                 .push(" = max(")
@@ -691,8 +789,15 @@ impl Statements {
             .qualified("occ_t", self.id)
             .push(" = ")
             .qualified("occ_k", self.id)
-            .push(" AND ")
-            .qualified("occ_t", self.version)
+            .push(" AND ");
+        if let Some(scope) = &self.scope {
+            // The same row: ids may repeat across scopes.
+            sql.qualified("occ_t", &scope.name)
+                .push(" = ")
+                .qualified("occ_k", &scope.name)
+                .push(" AND ");
+        }
+        sql.qualified("occ_t", self.version)
             .push(" NOT IN (")
             .params(n)
             .push(") WHERE ");
@@ -707,8 +812,9 @@ impl Statements {
             .push(" FROM ")
             .ident(self.table);
         let mut glue = " WHERE ";
-        if let Some(scope) = &self.scope {
-            sql.push(glue).ident(scope).push(" = ").param();
+        if self.scope.is_some() {
+            sql.push(glue);
+            self.scope_condition(&mut sql, None);
             glue = " AND ";
         }
         if after {
@@ -898,7 +1004,10 @@ impl<DB: sqlx::Database> std::ops::DerefMut for Conn<'_, DB> {
 
 /// The scope of a scoped view, and how to tell whether a model is in it.
 struct ScopeState<M> {
+    /// The scope; a declared scope's value as the model's field holds it.
     scope: Scope,
+    /// The model declares it (`#[occ(scope)]`): writes fill the field.
+    declared: bool,
     contains: fn(&Scope, &M) -> bool,
 }
 
@@ -1008,7 +1117,8 @@ where
             .ident(st.table)
             .push(" WHERE 1 = 0");
         if let Some(tomb) = st.tombstones {
-            for column in ["id", "version"] {
+            // A declared scope keys the tombstones too.
+            for column in M::SCOPE_COLUMN.into_iter().chain(["id", "version"]) {
                 let mut one = st.sql();
                 one.push("SELECT ")
                     .ident(column)
@@ -1082,23 +1192,42 @@ where
         }
     }
 
-    fn id_args(id: &M::Id) -> Result<DB::Arguments, BoxDynError> {
-        let mut args = DB::Arguments::default();
-        M::bind_id(id, &mut args)?;
-        Ok(args)
-    }
-
     /// Binds what [`Statements::key`] wrote: the id, and the scope's value.
     fn bind_key(&self, args: &mut DB::Arguments, id: &M::Id) -> Result<(), BoxDynError> {
         M::bind_id(id, args)?;
         self.bind_scope(args)
     }
 
+    /// Binds what [`Statements::scope_condition`] wrote.
     fn bind_scope(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
-        match self.scope.as_ref().map(|s| s.scope.value()) {
-            None => Ok(()),
-            Some(ScopeValue::Int(i)) => args.add(*i),
-            Some(ScopeValue::Text(t)) => args.add(t.clone()),
+        if let Some(state) = &self.scope {
+            for _ in 0..self.statements.scope_binds() {
+                M::bind_scope(state.scope.value(), args)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Binds what [`Statements::tomb_key`] wrote: the id, and the declared
+    /// scope's value.
+    fn bind_tomb_key(&self, args: &mut DB::Arguments, id: &M::Id) -> Result<(), BoxDynError> {
+        M::bind_id(id, args)?;
+        self.bind_tomb_scope(args)
+    }
+
+    /// The declared scope's value, where the tombstone table is keyed by it.
+    fn bind_tomb_scope(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError> {
+        match (&self.scope, self.statements.tomb_scope()) {
+            (Some(state), Some(_)) => M::bind_scope(state.scope.value(), args),
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses an operation without a scope on a model that declares one.
+    fn require_scope(&self) -> Result<(), RepositoryError<M>> {
+        match (M::SCOPE_COLUMN, &self.scope) {
+            (Some(column), None) => Err(super::scope::missing_scope(column)),
+            _ => Ok(()),
         }
     }
 
@@ -1108,11 +1237,23 @@ where
         Ok(args)
     }
 
-    /// A write of `model` in a scoped view must keep it in the scope.
-    fn check_in_scope(&self, model: &M) -> Result<(), RepositoryError<M>> {
+    /// A write of `model` in a scoped view: a declared scope's field is
+    /// filled from the scope (whatever the client sent); a scope the model
+    /// does not declare must already hold.
+    fn into_scope(&self, mut model: M) -> Result<M, RepositoryError<M>> {
+        self.require_scope()?;
         match &self.scope {
-            Some(state) if !(state.contains)(&state.scope, model) => Err(outside_scope()),
-            _ => Ok(()),
+            Some(state) if state.declared => {
+                if model.set_scope_value(state.scope.value()) {
+                    Ok(model)
+                } else {
+                    Err(RepositoryError::internal(
+                        "the model refused its own declared scope's value",
+                    ))
+                }
+            }
+            Some(state) if !(state.contains)(&state.scope, &model) => Err(outside_scope()),
+            _ => Ok(model),
         }
     }
 
@@ -1280,7 +1421,9 @@ where
     ) -> Result<(), RepositoryError<M>> {
         let version = version_arg(deleted.version())?;
         let args = (|| {
-            let mut args = Self::id_args(deleted.id())?;
+            let mut args = DB::Arguments::default();
+            self.bind_tomb_scope(&mut args)?;
+            M::bind_id(deleted.id(), &mut args)?;
             args.add(version)?;
             Ok(args)
         })()
@@ -1373,6 +1516,7 @@ where
     }
 
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.require_scope()?;
         Self::fetch(
             &mut *self.conn().await?,
             self.statements.select.clone(),
@@ -1387,6 +1531,7 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
+        self.require_scope()?;
         let st = &self.statements;
         let versions = match known {
             KnownVersions::Any => {
@@ -1437,32 +1582,39 @@ where
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let model = self.into_scope(model)?;
         let st = &self.statements;
         let version = version_arg(model.version())?;
         let sql = st.insert_sql(true, true);
         let args = (|| {
             let mut args = DB::Arguments::default();
-            M::bind_id(model.id(), &mut args)?;
-            args.add(version)?;
-            if st.tombstones.is_some() {
-                // PostgreSQL: the claimed tombstone, then the row's id and
-                // version; the others: the id and version, then the
-                // tombstone's id and the version again (see `insert_sql`).
+            let pg_tomb = st.tombstones.is_some() && DB::DIALECT == Dialect::Postgres;
+            if pg_tomb {
+                // The claimed tombstone: its key, and the version.
+                self.bind_tomb_scope(&mut args)?;
                 M::bind_id(model.id(), &mut args)?;
                 args.add(version)?;
             }
+            // The version expression: the version alone, or (SQLite,
+            // MariaDB/MySQL) the version, the tombstone's key and the
+            // version again (see `version_value`).
+            let bind_version = |args: &mut DB::Arguments| -> Result<(), BoxDynError> {
+                args.add(version)?;
+                if st.tombstones.is_some() && !pg_tomb {
+                    self.bind_tomb_key(args, model.id())?;
+                    args.add(version)?;
+                }
+                Ok(())
+            };
+            M::bind_id(model.id(), &mut args)?;
+            bind_version(&mut args)?;
             model.bind_data(&mut args)?;
             // Each companion column: the version expression again.
             for _ in st.field_versions.unwrap_or(&[]) {
-                args.add(version)?;
-                if st.tombstones.is_some() && DB::DIALECT != Dialect::Postgres {
-                    M::bind_id(model.id(), &mut args)?;
-                    args.add(version)?;
-                }
+                bind_version(&mut args)?;
             }
             Ok(args)
         })();
-        self.check_in_scope(&model)?;
         let created = if DB::DIALECT.has_returning() {
             Self::fetch(&mut *self.conn().await?, AssertSqlSafe(sql.text), args).await?
         } else {
@@ -1512,6 +1664,7 @@ where
     }
 
     async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let model = self.into_scope(model)?;
         let st = &self.statements;
         let version = version_arg(model.version())?;
         let sql = st.insert_sql(false, false);
@@ -1524,7 +1677,6 @@ where
             }
             Ok(args)
         })();
-        self.check_in_scope(&model)?;
         let created = if DB::DIALECT.has_returning() {
             Self::fetch(&mut *self.conn().await?, AssertSqlSafe(sql.text), args).await?
         } else {
@@ -1557,6 +1709,7 @@ where
         model: M,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
+        let model = self.into_scope(model)?;
         let st = &self.statements;
         let condition = self.date_condition(model.id(), condition).await?;
         let dated = st.last_modified.is_some();
@@ -1566,7 +1719,6 @@ where
             return Err(self.explain_miss(model.id(), false).await);
         };
         let merging = merging.map(|(_, v)| (v[0], st.data));
-        self.check_in_scope(&model)?;
         let args = (|| {
             let mut args = DB::Arguments::default();
             model.bind_data(&mut args)?;
@@ -1595,11 +1747,7 @@ where
     where
         M: Serialize + DeserializeOwned,
     {
-        if let Some(state) = &self.scope {
-            if !state.scope.allows_patch(patch) {
-                return Err(outside_scope());
-            }
-        }
+        self.require_scope()?;
         let serde_json::Value::Object(members) = patch else {
             return super::merge_by_swap(self, id, patch, condition).await;
         };
@@ -1611,6 +1759,18 @@ where
         let mut set = Vec::with_capacity(members.len());
         for (member, value) in members {
             match M::bind_member(id, member, value, &mut args) {
+                // The scope's column, under whatever member name: checked on
+                // the column, never on the name. A declared scope is never
+                // written by a patch (the derive ignores its member); a
+                // hand-written mapping that binds it is refused.
+                MemberBinding::Column(column)
+                    if self.scope.as_ref().is_some_and(|state| {
+                        state.scope.column() == column
+                            && (state.declared || !state.scope.matches_json(value))
+                    }) =>
+                {
+                    return Err(outside_scope());
+                }
                 MemberBinding::Column(column) => set.push(column),
                 MemberBinding::Unchanged => {}
                 MemberBinding::Invalid(why) => return Err(RepositoryError::Invalid(why)),
@@ -1642,6 +1802,7 @@ where
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
+        self.require_scope()?;
         let st = &self.statements;
         let condition = self.date_condition(id, condition).await?;
         let Some((check, versions)) = check_of(&condition, st.last_modified.is_some()) else {
@@ -1651,7 +1812,7 @@ where
             let mut args = DB::Arguments::default();
             if st.tombstones.is_some() && DB::DIALECT == Dialect::Postgres {
                 // The tombstone's row, locked first (see `delete_sql`).
-                M::bind_id(id, &mut args)?;
+                self.bind_tomb_key(&mut args, id)?;
             }
             self.bind_key(&mut args, id)?;
             for v in &versions {
@@ -1694,12 +1855,11 @@ where
                     .ident("version")
                     .push(" FROM ")
                     .ident(tomb)
-                    .push(" WHERE ")
-                    .ident("id")
-                    .push(" = ")
-                    .param()
-                    .push(" FOR UPDATE");
-                let args = Self::id_args(id).map_err(bind_error)?;
+                    .push(" WHERE ");
+                st.tomb_key(&mut lock, None);
+                lock.push(" FOR UPDATE");
+                let mut args = DB::Arguments::default();
+                self.bind_tomb_key(&mut args, id).map_err(bind_error)?;
                 sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
                     .fetch_optional(&mut *tx)
                     .await
@@ -1708,14 +1868,9 @@ where
             let locked = Self::fetch(&mut *tx, sql, args).await?;
             if locked.is_some() {
                 let mut delete = st.sql();
-                delete
-                    .push("DELETE FROM ")
-                    .ident(st.table)
-                    .push(" WHERE ")
-                    .ident(st.id)
-                    .push(" = ")
-                    .param();
-                let args = Self::id_args(id).map_err(bind_error)?;
+                delete.push("DELETE FROM ").ident(st.table).push(" WHERE ");
+                st.key(&mut delete, None);
+                let args = self.key_args(id).map_err(bind_error)?;
                 sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
                     .execute(&mut *tx)
                     .await
@@ -1734,6 +1889,7 @@ where
     }
 
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        self.require_scope()?;
         let st = &self.statements;
         let (sql, args) = match after {
             None => (st.list_first.clone(), Ok(DB::Arguments::default())),
@@ -1769,9 +1925,26 @@ where
     where
         M: Serialize,
     {
+        let (scope, declared) = match M::SCOPE_COLUMN {
+            Some(column) => {
+                let value = super::scope::declared_value::<M>(column, scope)?;
+                (Scope::new(column, value), true)
+            }
+            None => (scope.clone(), false),
+        };
         let column = scope.column();
-        let statements = match self.scoped.get() {
-            Some(cached) if cached.scope.as_deref() == Some(column) => cached.clone(),
+        let statements = match (&self.scope, self.scoped.get()) {
+            (Some(state), _) => {
+                // A view is never scoped again to anything else: it would
+                // widen, or move to another tenant.
+                super::scope::same_scope(&state.scope, &scope)?;
+                self.statements.clone()
+            }
+            (None, Some(cached))
+                if cached.scope.as_ref().map(|s| s.name.as_str()) == Some(column) =>
+            {
+                cached.clone()
+            }
             _ => {
                 let built = Arc::new(Statements::new::<DB, M>(Some(column.to_owned())));
                 // The first scope column asked for is kept; others are rare.
@@ -1785,7 +1958,8 @@ where
             keys: self.keys.clone(),
             statements,
             scope: Some(ScopeState {
-                scope: scope.clone(),
+                scope,
+                declared,
                 contains: Scope::contains::<M>,
             }),
             scoped: OnceLock::new(),
