@@ -52,7 +52,7 @@
 //! runs again. Every other answer is recorded with the write's outcome.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{OriginalUri, Request};
+use axum::extract::{MatchedPath, OriginalUri, Request};
 use axum::response::{IntoResponse, Response};
 use http::header::{
     ACCEPT_RANGES, ALLOW, CACHE_CONTROL, CONTENT_LOCATION, CONTENT_TYPE, ETAG, IF_MATCH,
@@ -61,9 +61,9 @@ use http::header::{
 };
 use http::{HeaderName, HeaderValue, StatusCode};
 use occ_core::idempotency::{
-    Claim, Fingerprint, Finished, IdempotencyKey, KeyedWrite, StoredResponse,
+    Claim, Fingerprint, Finished, IdempotencyKey, KeyedWrite, Principal, StoredResponse,
 };
-use occ_core::repository::{Repository, RepositoryError, Scope};
+use occ_core::repository::{Repository, RepositoryError, Scope, ScopeValue};
 use occ_core::Versioned;
 
 use crate::routes::ACCEPT_PATCH;
@@ -96,8 +96,7 @@ where
     M: Versioned + Send + Sync + 'static,
     M::Id: Send + Sync,
 {
-    /// No `Idempotency-Key`, or a repository that keeps none: handle the
-    /// request as usual.
+    /// No `Idempotency-Key`: handle the request as usual.
     Plain(Request),
     /// The key is this request's: write through
     /// [`claim.repository()`](KeyedWrite::repository), then [`finish`].
@@ -142,8 +141,11 @@ where
         Err(why) => return answer(bad_key(why.to_string())),
     };
     if !repo.keeps_idempotency_keys() {
-        tracing::debug!("Idempotency-Key ignored: the repository keeps no keys");
-        return Keyed::Plain(request);
+        // A client that sends a key has asked for exactly-once: refused
+        // plainly rather than ignored (a retry would apply it twice).
+        return answer(bad_key(
+            "this route keeps no Idempotency-Key: it cannot promise that a retry is applied once; send the request without one",
+        ));
     }
     let (parts, body) = request.into_parts();
     let bytes = match crate::routes::read_body(body, body_limit).await {
@@ -257,14 +259,33 @@ pub fn fingerprint(parts: &http::request::Parts, body: &[u8]) -> Fingerprint {
     fingerprint.part(body).finish()
 }
 
-/// The namespace of the request's keys: its [`Scope`], if any, so that
-/// keys of different scopes never meet.
+/// The namespace of the request's keys: its [`Scope`], its [`Principal`]
+/// (both put in the extensions by the layer that authenticated it), its
+/// method and its route (axum's [`MatchedPath`], such as
+/// `/notes/{id}`; the path where no route matched). Keys of two tenants,
+/// two callers or two routes never meet.
 pub fn namespace_of(parts: &http::request::Parts) -> String {
-    parts
+    let scope = parts.extensions.get::<Scope>().map(|scope| {
+        let value = match scope.value() {
+            ScopeValue::Int(i) => serde_json::Value::from(*i),
+            ScopeValue::Text(t) => serde_json::Value::from(t.as_str()),
+            _ => serde_json::Value::from(scope.value().to_string()),
+        };
+        serde_json::json!([scope.column(), value])
+    });
+    let principal = parts.extensions.get::<Principal>().map(Principal::as_str);
+    let route = parts
         .extensions
-        .get::<Scope>()
-        .map(namespace)
-        .unwrap_or_default()
+        .get::<MatchedPath>()
+        .map_or(parts.uri.path(), MatchedPath::as_str);
+    // JSON: no two sets of parts give one text.
+    serde_json::json!({
+        "scope": scope,
+        "principal": principal,
+        "method": parts.method.as_str(),
+        "route": route,
+    })
+    .to_string()
 }
 
 /// A recorded response, sent again.
@@ -283,11 +304,6 @@ fn replay(stored: StoredResponse) -> Response {
     }
     headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
     response
-}
-
-/// Keys of different scopes never meet.
-fn namespace(scope: &Scope) -> String {
-    format!("{}={:?}", scope.column(), scope.value())
 }
 
 fn bad_key(detail: impl Into<std::borrow::Cow<'static, str>>) -> Problem {

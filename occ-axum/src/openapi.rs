@@ -837,7 +837,7 @@ impl Describer {
             }
             Op::Post => {}
         }
-        if op.is_write() {
+        if op.is_write() && self.shape.keeps_keys {
             parameters.push(idempotency_key());
         }
         parameters
@@ -1123,6 +1123,10 @@ impl Describer {
             } else if op == Op::Delete {
                 "Conflict: a request with this Idempotency-Key is still being processed (with \
                  Retry-After)"
+            } else if op == Op::Put && self.shape.creating_put {
+                "Conflict: a request with this Idempotency-Key is still being processed (with \
+                 Retry-After), the resource's version counter is exhausted, or (If-None-Match: \
+                 *) the id is taken by a resource outside the caller's scope"
             } else {
                 "Conflict: a request with this Idempotency-Key is still being processed (with \
                  Retry-After), or the resource's version counter is exhausted"

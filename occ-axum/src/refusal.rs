@@ -421,14 +421,14 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
                     .with_current_etag(current.entity_tag())
                     .with_conflicts(conflicts)
             }
-            RepositoryError::AlreadyExists { current } => {
-                let problem = Problem::new(StatusCode::PRECONDITION_FAILED)
-                    .with_detail("a resource with this id exists already");
-                match current {
-                    Some(current) => problem.with_current_etag(current.entity_tag()),
-                    None => problem,
-                }
-            }
+            RepositoryError::AlreadyExists {
+                current: Some(current),
+            } => Problem::new(StatusCode::PRECONDITION_FAILED)
+                .with_detail("a resource with this id exists already")
+                .with_current_etag(current.entity_tag()),
+            // Taken outside the caller's scope: what a POST of the id says.
+            RepositoryError::AlreadyExists { current: None } => Problem::new(StatusCode::CONFLICT)
+                .with_detail("a resource with this id exists already"),
             RepositoryError::Invalid(why) => {
                 Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(why)
             }

@@ -122,6 +122,10 @@ struct Config<M, R: ?Sized> {
     current_in_412: bool,
     merging: bool,
     etag_member: Option<&'static str>,
+    /// Whether the repository keeps idempotency keys (read once: the
+    /// description and the routes agree).
+    #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+    keeps_keys: bool,
     /// Whether the list has logged an item whose member was taken already.
     member_warned: Arc<AtomicBool>,
     validate: Option<Validate<M>>,
@@ -141,6 +145,7 @@ impl<M, R: ?Sized> Clone for Config<M, R> {
             current_in_412: self.current_in_412,
             merging: self.merging,
             etag_member: self.etag_member,
+            keeps_keys: self.keeps_keys,
             member_warned: self.member_warned.clone(),
             validate: self.validate.clone(),
             before_write: self.before_write.clone(),
@@ -190,6 +195,8 @@ pub(crate) struct Shape {
     pub(crate) current_in_412: bool,
     pub(crate) merging: bool,
     pub(crate) etag_member: Option<&'static str>,
+    /// The repository keeps idempotency keys: writes take `Idempotency-Key`.
+    pub(crate) keeps_keys: bool,
 }
 
 #[cfg(feature = "openapi")]
@@ -206,6 +213,7 @@ impl<M, R: ?Sized> ConditionalRoutes<M, R> {
             current_in_412: config.current_in_412,
             merging: config.merging,
             etag_member: config.etag_member,
+            keeps_keys: config.keeps_keys,
         }
     }
 }
@@ -223,7 +231,7 @@ where
     pub fn new(repo: Arc<R>) -> Self {
         Self {
             config: Config {
-                repo,
+                repo: repo.clone(),
                 policy: Policy::Required,
                 put_mode: PutMode::Replace,
                 creating_put: false,
@@ -233,6 +241,7 @@ where
                 current_in_412: true,
                 merging: false,
                 etag_member: Some("etag"),
+                keeps_keys: repo.keeps_idempotency_keys(),
                 member_warned: Arc::new(AtomicBool::new(false)),
                 validate: None,
                 before_write: None,

@@ -157,6 +157,32 @@ impl fmt::Display for IdempotencyKey {
     }
 }
 
+/// The caller a request's idempotency keys belong to, as the layer that
+/// authenticated it names it (a user id, an API client): put it in the
+/// request's extensions beside the [`Scope`](crate::repository::Scope),
+/// and two callers' keys never meet, even within one tenant.
+///
+/// ```
+/// use occ_core::idempotency::Principal;
+///
+/// let caller = Principal::new("user-42");
+/// assert_eq!(caller.as_str(), "user-42");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Principal(String);
+
+impl Principal {
+    /// The caller named `name`.
+    pub fn new(name: impl Into<String>) -> Self {
+        Self(name.into())
+    }
+
+    /// The caller's name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// What makes two requests "the same request" for a key: a SHA-256 over
 /// the parts added, each length-prefixed so that no two lists of parts
 /// collide by concatenation.

@@ -784,10 +784,14 @@ impl<'a> Pipeline<'a> {
                 Some(current) => self.raced(Some(Box::new(current))),
                 None => Rejection::NotFound,
             }),
-            // Taken by a row outside the caller's scope: that row does not
-            // exist for this request, and neither can this one.
+            // Taken by a row outside the caller's scope (a table whose ids
+            // are global): the id is taken, which a POST tells too, and
+            // nothing more of that row is said (a conflict, never a 412
+            // that would advise a create that cannot succeed).
             Err(RepositoryError::AlreadyExists { current: None }) if self.scope.is_some() => {
-                Err(Rejection::NotFound)
+                Err(Rejection::Repository(RepositoryError::AlreadyExists {
+                    current: None,
+                }))
             }
             Err(RepositoryError::AlreadyExists { current: None }) => Err(self.raced(None)),
             Err(other) => Err(Rejection::Repository(other)),

@@ -463,8 +463,11 @@ async fn decision_17_the_same_key_on_another_request_is_422(b: Backend) {
             .unwrap()
             .contains("Idempotency-Key"));
     }
+    // Keys are per route (method and route template): on DELETE the key
+    // is another key, and the request is judged on its own (its tag is
+    // stale: 412), never replayed nor refused as a reuse.
     let deleted = exchange(&app, Method::DELETE, "/profiles/42", &first).await;
-    assert_problem(&deleted, 422);
+    assert_problem(&deleted, 412);
     assert_eq!(b.version(42).await, Some(8), "{}", b.name);
     assert_eq!(b.version(43).await, None);
 }
@@ -553,11 +556,36 @@ async fn claim_as_the_route_would<'a>(
     let fingerprint = fingerprint(&parts, body.as_bytes());
     repo.claim_key(
         &IdempotencyKey::new(key).unwrap(),
-        &namespace_of(&parts),
+        &route_namespace(uri).await,
         &fingerprint,
     )
     .await
     .expect("claim")
+}
+
+/// The key namespace the routes give a PUT of `uri`: `namespace_of` as a
+/// handler on the same route template sees the request.
+async fn route_namespace(uri: &str) -> String {
+    use axum::extract::Request;
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let router: Router = Router::new().nest(
+        "/profiles",
+        Router::new().route(
+            "/{id}",
+            axum::routing::put(
+                |request: Request| async move { namespace_of(&request.into_parts().0) },
+            ),
+        ),
+    );
+    let request = http::Request::builder()
+        .method(Method::PUT)
+        .uri(uri)
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = router.oneshot(request).await.unwrap();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    String::from_utf8(bytes.to_vec()).unwrap()
 }
 
 async fn decision_17_a_key_whose_attempt_died_is_409_until_its_lease_ends(b: Backend) {
