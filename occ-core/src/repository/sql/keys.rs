@@ -97,7 +97,8 @@ pub(super) struct SqlKeys {
     release: String,
     /// Deletes expired keys.
     sweep: String,
-    /// When the next sweep is due (milliseconds since the epoch).
+    /// When the next sweep is due (milliseconds since the epoch, on this
+    /// server's clock: only how often it sweeps depends on it).
     next_sweep: AtomicI64,
 }
 
@@ -112,17 +113,27 @@ impl SqlKeys {
             sql.ident(table);
             sql.text
         };
-        // `$1`…, `?1`… (numbered, so the claim can repeat its clock), or
-        // MySQL's positional `?`.
+        // `$1`…, `?1`…, or MySQL's positional `?`.
         let p: Vec<String> = {
             let mut sql = SqlText::new(dialect);
-            (0..6)
+            (0..5)
                 .map(|_| {
                     sql.text.clear();
                     sql.param();
                     sql.text.clone()
                 })
                 .collect()
+        };
+        // Leases and lifetimes are read on the database's clock, one clock
+        // for every application server: a server whose clock is off by
+        // more than a lease (or a key's whole life) can neither take over
+        // a running attempt nor revive an expired key.
+        let now = match dialect {
+            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
+            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Dialect::MySql => {
+                "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)"
+            }
         };
         let claim = match dialect {
             Dialect::Postgres | Dialect::Sqlite => {
@@ -131,8 +142,7 @@ impl SqlKeys {
                 // lease, becomes this attempt's; any other stays as it is
                 // (and is returned, for the caller to tell apart).
                 let free = format!(
-                    "({t}.expires_at <= {now} OR ({t}.status IS NULL AND {t}.lease_until <= {now}))",
-                    now = p[5]
+                    "({t}.expires_at <= {now} OR ({t}.status IS NULL AND {t}.lease_until <= {now}))"
                 );
                 let take = |column: &str| {
                     format!(
@@ -144,7 +154,7 @@ impl SqlKeys {
                 };
                 format!(
                     "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
-                     VALUES ({}, {}, {}, {}, {}) ON CONFLICT (idem_key) DO UPDATE SET {}, {}, {}, {}, {}, {}, {} \
+                     VALUES ({}, {}, {}, {now} + {}, {now} + {}) ON CONFLICT (idem_key) DO UPDATE SET {}, {}, {}, {}, {}, {}, {} \
                      RETURNING {COLUMNS}",
                     p[0],
                     p[1],
@@ -166,8 +176,8 @@ impl SqlKeys {
                 let ours = "owner = VALUES(owner)";
                 format!(
                     "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
-                     VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE \
-                     owner = IF(expires_at <= ? OR (status IS NULL AND lease_until <= ?), VALUES(owner), owner), \
+                     VALUES (?, ?, ?, {now} + ?, {now} + ?) ON DUPLICATE KEY UPDATE \
+                     owner = IF(expires_at <= {now} OR (status IS NULL AND lease_until <= {now}), VALUES(owner), owner), \
                      fingerprint = IF({ours}, VALUES(fingerprint), fingerprint), \
                      lease_until = IF({ours}, VALUES(lease_until), lease_until), \
                      expires_at = IF({ours}, VALUES(expires_at), expires_at), \
@@ -185,7 +195,7 @@ impl SqlKeys {
         let release =
             format!("DELETE FROM {t} WHERE idem_key = {a} AND owner = {b} AND status IS NULL");
         let read = format!("SELECT {COLUMNS} FROM {t} WHERE idem_key = {a}");
-        let sweep = format!("DELETE FROM {t} WHERE expires_at <= {a}");
+        let sweep = format!("DELETE FROM {t} WHERE expires_at <= {now}");
         Self {
             policy,
             claim,
@@ -243,12 +253,8 @@ where
             args.add(name.clone())?;
             args.add(fingerprint.clone())?;
             args.add(owner.clone())?;
-            args.add(now.saturating_add(millis(keys.policy.lease)))?;
-            args.add(now.saturating_add(millis(keys.policy.time_to_live)))?;
-            args.add(now)?;
-            if DB::DIALECT == Dialect::MySql {
-                args.add(now)?;
-            }
+            args.add(millis(keys.policy.lease))?;
+            args.add(millis(keys.policy.time_to_live))?;
             Ok::<_, sqlx::error::BoxDynError>(args)
         })()
         .map_err(super::bind_error)?;
@@ -364,7 +370,6 @@ where
         let (pool, keys) = (self.pool.clone(), keys.clone());
         runtime.spawn(async move {
             let swept = sqlx::query::<DB>(AssertSqlSafe(keys.sweep.clone()))
-                .bind(now)
                 .execute(&pool)
                 .await;
             match swept {
