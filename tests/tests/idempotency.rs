@@ -12,7 +12,9 @@ use axum::Router;
 use http::Method;
 use occ_axum::idempotency::{fingerprint, namespace_of};
 use occ_axum::routes::{ConditionalRoutes, PutMode};
-use occ_core::idempotency::{Claim, Finished, IdempotencyKey, KeyPolicy, StoredResponse};
+use occ_core::idempotency::{
+    Claim, Finished, IdempotencyKey, KeyPolicy, Principal, StoredResponse,
+};
 use occ_core::repository::sql::{
     idempotency_table, Dialect, MySqlRepository, PgRepository, SqlRepository, SqliteRepository,
 };
@@ -64,10 +66,21 @@ impl Backend {
     }
 
     async fn postgres(test: &str, policy: KeyPolicy) -> Option<Self> {
+        Self::postgres_with(test, policy, &[]).await
+    }
+
+    /// PostgreSQL, with `extra` statements run after the schema.
+    async fn postgres_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Option<Self> {
         let url = occ_tests::postgres_url(test)?;
         let schema_name = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema_name, 16).await;
         schema!(&pool, Dialect::Postgres);
+        for ddl in extra {
+            sqlx::query(sqlx::AssertSqlSafe(*ddl))
+                .execute(&pool)
+                .await
+                .expect("extra DDL");
+        }
         let repo: PgRepository<Profile> =
             SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
         let cleanup = Cleanup::Schema {
@@ -78,10 +91,21 @@ impl Backend {
     }
 
     async fn mariadb(test: &str, policy: KeyPolicy) -> Option<Self> {
+        Self::mariadb_with(test, policy, &[]).await
+    }
+
+    /// MariaDB, with `extra` statements run after the schema.
+    async fn mariadb_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Option<Self> {
         let url = occ_tests::mysql_url(test)?;
         let database = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 16).await;
         schema!(&pool, Dialect::MySql);
+        for ddl in extra {
+            sqlx::query(sqlx::AssertSqlSafe(*ddl))
+                .execute(&pool)
+                .await
+                .expect("extra DDL");
+        }
         let repo: MySqlRepository<Profile> =
             SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
         let cleanup = Cleanup::Database { url, database };
@@ -184,6 +208,7 @@ on_every_backend!(
     decision_17_keys_expire => SHORT_LIFE,
     decision_17_reads_in_a_keyed_write_see_the_latest_commit => DEFAULT,
     decision_17_a_memory_claim_is_never_taken_over_while_its_attempt_runs => SHORT_LEASE,
+    decision_17_keys_of_two_callers_never_meet => DEFAULT,
 );
 
 async fn decision_17_reads_in_a_keyed_write_see_the_latest_commit(b: Backend) {
@@ -811,4 +836,227 @@ async fn decision_17_expired_keys_are_deleted_on_mariadb() {
     };
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
     expired_keys_are_deleted!(pool, MySqlRepository, Dialect::MySql);
+}
+
+/// The profiles routes behind a layer that names the caller: the
+/// `x-user` header becomes the request's `Principal`.
+fn app_with_callers(repo: Arc<Profiles>) -> Router {
+    async fn caller(
+        mut request: axum::extract::Request,
+        next: axum::middleware::Next,
+    ) -> axum::response::Response {
+        if let Some(user) = request
+            .headers()
+            .get("x-user")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        {
+            request.extensions_mut().insert(Principal::new(user));
+        }
+        next.run(request).await
+    }
+    Backend::routes(repo).layer(axum::middleware::from_fn(caller))
+}
+
+async fn decision_17_keys_of_two_callers_never_meet(b: Backend) {
+    let app = app_with_callers(b.repo.clone());
+    let (mut headers, body) = put("shared", "\"prof-42-v7\"", r#"{"city":"Lyon"}"#);
+    headers.push(("x-user".into(), "ann".into()));
+    let ann = exchange(
+        &app,
+        Method::PUT,
+        "/profiles/42",
+        &(headers.clone(), body.clone()),
+    )
+    .await;
+    assert_eq!(ann.status, 200, "{}: {ann:?}", b.name);
+    // Bob sends the same key and the same request: not Ann's answer
+    // replayed, but his own request, whose tag is stale now.
+    headers.retain(|(n, _)| n != "x-user");
+    headers.push(("x-user".into(), "bob".into()));
+    let bob = exchange(
+        &app,
+        Method::PUT,
+        "/profiles/42",
+        &(headers.clone(), body.clone()),
+    )
+    .await;
+    assert_problem(&bob, 412);
+    assert_eq!(bob.header("idempotent-replayed"), None, "{}", b.name);
+    // Ann's retry is still hers.
+    headers.retain(|(n, _)| n != "x-user");
+    headers.push(("x-user".into(), "ann".into()));
+    let again = exchange(&app, Method::PUT, "/profiles/42", &(headers, body)).await;
+    assert_eq!(again.status, 200, "{}: {again:?}", b.name);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    assert_eq!(b.version(42).await, Some(8), "{}", b.name);
+}
+
+/// A key sent where the repository keeps none is refused (400), rather
+/// than ignored: the client asked for exactly-once, which this route
+/// cannot give. Nothing is written.
+#[tokio::test]
+async fn decision_17_a_key_where_no_keys_are_kept_is_400() {
+    let (pool, _) = occ_tests::sqlite_file_pool("keyless").await;
+    for ddl in [occ_examples::SCHEMA, occ_examples::TOMBSTONES_SCHEMA] {
+        sqlx::query(ddl).execute(&pool).await.expect("schema");
+    }
+    let repo: Arc<Profiles> = Arc::new(SqliteRepository::<Profile>::new(pool));
+    assert!(!repo.keeps_idempotency_keys());
+    occ_examples::seed(&*repo).await.expect("seed");
+    let app = Backend::routes(repo.clone());
+    for (method, uri) in [
+        (Method::PUT, "/profiles/42"),
+        (Method::PATCH, "/profiles/42"),
+        (Method::DELETE, "/profiles/42"),
+        (Method::POST, "/profiles"),
+    ] {
+        let mut request = put(
+            "k",
+            "\"prof-42-v7\"",
+            r#"{"id":43,"name":"Bo","city":"Oslo"}"#,
+        );
+        if method == Method::PATCH {
+            request.0.retain(|(n, _)| n != "content-type");
+            request
+                .0
+                .push(("content-type".into(), "application/merge-patch+json".into()));
+        }
+        let reply = exchange(&app, method.clone(), uri, &request).await;
+        assert_problem(&reply, 400);
+        assert!(
+            reply.json()["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("keeps no Idempotency-Key")),
+            "{method}: {reply:?}"
+        );
+    }
+    assert_eq!(repo.get(&42).await.expect("profile 42").version, 7);
+    assert!(matches!(
+        repo.get(&43).await,
+        Err(RepositoryError::NotFound)
+    ));
+}
+
+/// The memory store cannot roll a write back: an attempt that wrote and
+/// then failed (a 5xx) or was dropped keeps its key, and a retry gets a
+/// 409 that says the write was applied, never the write a second time.
+#[tokio::test]
+async fn decision_17_a_memory_write_is_never_applied_twice() {
+    use axum::response::IntoResponse;
+    use occ_axum::idempotency::{begin, finish, Keyed};
+    use occ_core::repository::Repository;
+    let repo = Arc::new(MemoryRepository::<Profile>::new());
+    occ_examples::seed(&*repo).await.expect("seed");
+    let request = |key: &str| {
+        http::Request::builder()
+            .method(Method::PUT)
+            .uri("/profiles/42")
+            .header("idempotency-key", format!("\"{key}\""))
+            .header("if-match", "\"prof-42-v7\"")
+            .body(axum::body::Body::from(r#"{"city":"Lyon"}"#))
+            .unwrap()
+    };
+    // A 5xx after the write.
+    let Keyed::Claimed(claim, _) = begin(&*repo, request("fails"), 1024).await else {
+        panic!("claimed");
+    };
+    let written = write_lyon(claim.repository()).await;
+    assert_eq!(written.version, 8);
+    let failed = finish(
+        claim,
+        http::StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    )
+    .await;
+    assert_eq!(failed.status(), 500);
+    let Keyed::Answered(retry) = begin(&*repo, request("fails"), 1024).await else {
+        panic!("the retry is answered, not run again");
+    };
+    assert_eq!(retry.status(), 409);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        repo.get(&42).await.expect("read").version,
+        8,
+        "applied once"
+    );
+
+    // An attempt dropped after its write.
+    let repo = Arc::new(MemoryRepository::<Profile>::new());
+    occ_examples::seed(&*repo).await.expect("seed");
+    let Keyed::Claimed(claim, _) = begin(&*repo, request("dropped"), 1024).await else {
+        panic!("claimed");
+    };
+    write_lyon(claim.repository()).await;
+    drop(claim);
+    let Keyed::Answered(retry) = begin(&*repo, request("dropped"), 1024).await else {
+        panic!("the retry is answered, not run again");
+    };
+    assert_eq!(retry.status(), 409);
+    assert_eq!(
+        repo.get(&42).await.expect("read").version,
+        8,
+        "applied once"
+    );
+
+    // An attempt that fails before writing releases its key: the retry runs.
+    let Keyed::Claimed(claim, _) = begin(&*repo, request("early"), 1024).await else {
+        panic!("claimed");
+    };
+    let failed = finish(claim, http::StatusCode::SERVICE_UNAVAILABLE.into_response()).await;
+    assert_eq!(failed.status(), 503);
+    assert!(matches!(
+        begin(&*repo, request("early"), 1024).await,
+        Keyed::Claimed(..)
+    ));
+}
+
+/// Profile 42's city becomes Lyon, if it is at version 7.
+async fn write_lyon(repo: &dyn occ_core::repository::Repository<Profile>) -> Profile {
+    let mut profile = repo.get(&42).await.expect("read");
+    profile.city = "Lyon".into();
+    repo.update(profile, &WriteCondition::VersionIn(vec![7]))
+        .await
+        .expect("written")
+}
+
+/// A keyed write that the database refuses (a CHECK constraint) is a 4xx
+/// on the first try, recorded, and replayed on the retry: the failed
+/// statement does not leave the held transaction unusable.
+async fn a_refused_keyed_write_is_a_recorded_4xx(b: Backend) {
+    let app = b.app();
+    let request = put(
+        "long",
+        "\"prof-42-v7\"",
+        &format!(r#"{{"city":"{}"}}"#, "x".repeat(80)),
+    );
+    let first = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_problem(&first, 422);
+    let retry = exchange(&app, Method::PUT, "/profiles/42", &request).await;
+    assert_problem(&retry, 422);
+    assert_eq!(
+        retry.header("idempotent-replayed"),
+        Some("true"),
+        "{}",
+        b.name
+    );
+    assert_eq!(retry.body, first.body);
+    assert_eq!(b.version(42).await, Some(7), "{}: nothing written", b.name);
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn decision_17_a_refused_keyed_write_is_a_recorded_4xx_postgres() {
+    let check = "ALTER TABLE profiles ADD CONSTRAINT city_short CHECK (length(city) < 64)";
+    if let Some(b) = Backend::postgres_with("refused_keyed_pg", DEFAULT, &[check]).await {
+        a_refused_keyed_write_is_a_recorded_4xx(b).await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn decision_17_a_refused_keyed_write_is_a_recorded_4xx_mariadb() {
+    let check = "ALTER TABLE profiles ADD CONSTRAINT city_short CHECK (CHAR_LENGTH(city) < 64)";
+    if let Some(b) = Backend::mariadb_with("refused_keyed_my", DEFAULT, &[check]).await {
+        a_refused_keyed_write_is_a_recorded_4xx(b).await;
+    }
 }

@@ -2,12 +2,16 @@
 //! the claim rules the SQL table applies in its statements.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 
-use super::{Repository, RepositoryError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, WriteCondition};
 use crate::idempotency::{
     owner_token, Claim, Fingerprint, Finished, KeyPolicy, KeyedWrite, StoredResponse,
 };
@@ -94,7 +98,11 @@ impl MemoryKeys {
         let Some(record) = table.records.get(&name).filter(|r| r.expires_at > now) else {
             table.records.insert(name.clone(), fresh);
             return Claim::Claimed(Box::new(MemoryKeyed {
-                repo,
+                keys: repo,
+                repo: Tracked {
+                    inner: Inner::Borrowed(repo),
+                    wrote: Arc::new(AtomicBool::new(false)),
+                },
                 name,
                 owner,
                 ended: false,
@@ -138,33 +146,72 @@ pub(super) trait HasKeys {
 }
 
 /// A claimed key of a memory repository. Its writes are applied at once
-/// (the memory store has no transactions); the claim keeps other attempts
-/// with the key out until the response is recorded.
-struct MemoryKeyed<'a, R: HasKeys> {
-    repo: &'a R,
+/// (the memory store has no transactions), so the claim keeps other
+/// attempts with the key out until the response is recorded, and an
+/// attempt that wrote and then failed (a 5xx, or dropped) is never run
+/// again: its key records [`lost_answer`] instead of being released.
+struct MemoryKeyed<'a, M: Versioned, R: HasKeys> {
+    keys: &'a R,
+    repo: Tracked<'a, M>,
     name: String,
     owner: String,
     /// Finished or abandoned: nothing to release when dropped.
     ended: bool,
 }
 
-impl<R: HasKeys> Drop for MemoryKeyed<'_, R> {
-    fn drop(&mut self) {
-        if !self.ended {
-            self.repo.keys().release(&self.name, &self.owner);
+impl<M: Versioned, R: HasKeys> MemoryKeyed<'_, M, R> {
+    /// Ends an attempt that has no response to record: released when it
+    /// wrote nothing (a retry runs again), else closed with
+    /// [`lost_answer`] (a retry must not apply the write twice).
+    fn end_without_response(&mut self) {
+        self.ended = true;
+        if self.repo.wrote.load(Ordering::SeqCst) {
+            self.keys
+                .keys()
+                .finish(&self.name, &self.owner, &lost_answer());
+        } else {
+            self.keys.keys().release(&self.name, &self.owner);
         }
     }
 }
 
+impl<M: Versioned, R: HasKeys> Drop for MemoryKeyed<'_, M, R> {
+    fn drop(&mut self) {
+        if !self.ended {
+            self.end_without_response();
+        }
+    }
+}
+
+/// What a retry gets after an attempt that wrote and lost its answer (a
+/// 5xx after the write, or an attempt dropped): 409, without
+/// `Retry-After`, telling the client to read the resource.
+fn lost_answer() -> StoredResponse {
+    let body = serde_json::json!({
+        "type": "about:blank",
+        "title": "Conflict",
+        "status": 409,
+        "detail": "the write with this Idempotency-Key was applied, but its answer was lost: read the resource to see its state",
+    });
+    StoredResponse {
+        status: 409,
+        headers: vec![(
+            "content-type".to_owned(),
+            "application/problem+json".to_owned(),
+        )],
+        body: body.to_string().into_bytes(),
+    }
+}
+
 #[async_trait]
-impl<M, R> KeyedWrite<M> for MemoryKeyed<'_, R>
+impl<M, R> KeyedWrite<M> for MemoryKeyed<'_, M, R>
 where
     M: Versioned + Send + Sync + 'static,
     M::Id: Send + Sync,
     R: Repository<M> + HasKeys,
 {
     fn repository(&self) -> &(dyn Repository<M> + '_) {
-        self.repo
+        &self.repo
     }
 
     async fn finish(
@@ -172,11 +219,110 @@ where
         response: &StoredResponse,
     ) -> Result<Finished, RepositoryError<M>> {
         self.ended = true;
-        Ok(self.repo.keys().finish(&self.name, &self.owner, response))
+        Ok(self.keys.keys().finish(&self.name, &self.owner, response))
     }
 
     async fn abandon(mut self: Box<Self>) {
-        self.ended = true;
-        self.repo.keys().release(&self.name, &self.owner);
+        self.end_without_response();
+    }
+}
+
+/// A repository whose successful writes are noted: what a memory claim
+/// needs to tell an attempt that wrote from one that did not.
+struct Tracked<'a, M: Versioned> {
+    inner: Inner<'a, M>,
+    wrote: Arc<AtomicBool>,
+}
+
+enum Inner<'a, M: Versioned> {
+    Borrowed(&'a (dyn Repository<M> + 'a)),
+    Owned(Box<dyn Repository<M> + 'a>),
+}
+
+impl<'a, M: Versioned> Tracked<'a, M> {
+    fn inner(&self) -> &(dyn Repository<M> + 'a) {
+        match &self.inner {
+            Inner::Borrowed(repo) => *repo,
+            Inner::Owned(repo) => &**repo,
+        }
+    }
+
+    fn note<T>(&self, result: Result<T, RepositoryError<M>>) -> Result<T, RepositoryError<M>> {
+        if result.is_ok() {
+            self.wrote.store(true, Ordering::SeqCst);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl<M> Repository<M> for Tracked<'_, M>
+where
+    M: Versioned + Send + Sync + 'static,
+    M::Id: Send + Sync,
+{
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.inner().get(id).await
+    }
+
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        self.inner().get_unless(id, known).await
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.note(self.inner().create(model).await)
+    }
+
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.note(self.inner().create_with_new_id(model).await)
+    }
+
+    async fn update(
+        &self,
+        model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.note(self.inner().update(model, condition).await)
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.note(self.inner().delete(id, condition).await)
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        self.inner().list(after, limit).await
+    }
+
+    async fn merge_patch(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        self.note(self.inner().merge_patch(id, patch, condition).await)
+    }
+
+    fn scoped<'b>(
+        &'b self,
+        scope: &Scope,
+    ) -> Result<Box<dyn Repository<M> + 'b>, RepositoryError<M>>
+    where
+        M: Serialize,
+    {
+        Ok(Box::new(Tracked {
+            inner: Inner::Owned(self.inner().scoped(scope)?),
+            wrote: self.wrote.clone(),
+        }))
     }
 }

@@ -282,25 +282,7 @@ where
         };
         let row_owner: String = row.try_get("owner").map_err(map_error)?;
         if row_owner == owner {
-            let begun = match DB::DIALECT {
-                // Take the write lock now: a deferred transaction that
-                // reads first could not upgrade under a concurrent writer.
-                Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-                // Each statement sees the latest commits, as it does
-                // outside a transaction (PostgreSQL's default): under
-                // InnoDB's REPEATABLE READ, a read after a missed swap
-                // would see the snapshot of the first, and report or
-                // retry from a stale state.
-                Dialect::MySql => {
-                    self.pool
-                        .begin_with(
-                            "SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION",
-                        )
-                        .await
-                }
-                Dialect::Postgres => self.pool.begin().await,
-            };
-            let tx = match begun {
+            let tx = match begin_held(&self.pool).await {
                 Ok(tx) => tx,
                 Err(e) => {
                     release::<DB>(&self.pool, keys, &name, &owner).await;
@@ -380,6 +362,26 @@ where
                 Err(e) => tracing::warn!(error = %e, "expired idempotency keys not deleted"),
             }
         });
+    }
+}
+
+/// Begins the transaction a keyed write holds.
+pub(super) async fn begin_held<DB: Backend>(
+    pool: &Pool<DB>,
+) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
+    match DB::DIALECT {
+        // Take the write lock now: a deferred transaction that reads
+        // first could not upgrade under a concurrent writer.
+        Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
+        // Each statement sees the latest commits, as it does outside a
+        // transaction (PostgreSQL's default): under InnoDB's REPEATABLE
+        // READ, a read after a missed swap would see the snapshot of the
+        // first, and report or retry from a stale state.
+        Dialect::MySql => {
+            pool.begin_with("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
+                .await
+        }
+        Dialect::Postgres => pool.begin().await,
     }
 }
 

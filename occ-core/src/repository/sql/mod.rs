@@ -1240,7 +1240,7 @@ where
     /// A write of `model` in a scoped view: a declared scope's field is
     /// filled from the scope (whatever the client sent); a scope the model
     /// does not declare must already hold.
-    fn into_scope(&self, mut model: M) -> Result<M, RepositoryError<M>> {
+    fn scoped_model(&self, mut model: M) -> Result<M, RepositoryError<M>> {
         self.require_scope()?;
         match &self.scope {
             Some(state) if state.declared => {
@@ -1484,8 +1484,7 @@ where
     }
 }
 
-#[async_trait]
-impl<DB, M> Repository<M> for SqlRepository<DB, M>
+impl<DB, M> SqlRepository<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
@@ -1497,25 +1496,43 @@ where
     Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
     for<'n> &'n str: ColumnIndex<DB::Row>,
 {
-    fn keeps_idempotency_keys(&self) -> bool {
-        self.keys.is_some()
-    }
-
-    async fn claim_key(
+    /// After a failed statement in a keyed write's transaction: the
+    /// transaction is rolled back and a new one begun in its place, so
+    /// that the reads that explain the failure, and the record of the
+    /// refusal, still run (PostgreSQL refuses every statement of a
+    /// transaction after an error; MariaDB may have rolled it back). The
+    /// claim is not in it, and nothing of a refused write may land.
+    async fn recover<T>(
         &self,
-        key: &IdempotencyKey,
-        namespace: &str,
-        fingerprint: &Fingerprint,
-    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
-        match &self.keys {
-            Some(keys) => self.claim_in(keys, key, namespace, fingerprint).await,
-            None => Err(RepositoryError::internal(
-                "this repository keeps no idempotency keys: see `with_idempotency_keys`",
-            )),
+        result: Result<T, RepositoryError<M>>,
+    ) -> Result<T, RepositoryError<M>> {
+        let (
+            Some(held),
+            Err(
+                RepositoryError::Invalid(_)
+                | RepositoryError::Internal(_)
+                | RepositoryError::Unavailable(_),
+            ),
+        ) = (&self.held, &result)
+        else {
+            return result;
+        };
+        let mut held = held.lock().await;
+        if let Some(tx) = held.take() {
+            if let Err(e) = tx.rollback().await {
+                tracing::warn!(error = %e, "a keyed write's failed transaction did not roll back cleanly");
+            }
+            match keys::begin_held(&self.pool).await {
+                Ok(tx) => *held = Some(tx),
+                Err(e) => {
+                    tracing::warn!(error = %e, "a keyed write's transaction could not begin again")
+                }
+            }
         }
+        result
     }
 
-    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+    async fn sql_get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.require_scope()?;
         Self::fetch(
             &mut *self.conn().await?,
@@ -1526,7 +1543,7 @@ where
         .ok_or(RepositoryError::NotFound)
     }
 
-    async fn get_unless(
+    async fn sql_get_unless(
         &self,
         id: &M::Id,
         known: &KnownVersions<M::Version>,
@@ -1581,8 +1598,8 @@ where
         }
     }
 
-    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
-        let model = self.into_scope(model)?;
+    async fn sql_create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let model = self.scoped_model(model)?;
         let st = &self.statements;
         let version = version_arg(model.version())?;
         let sql = st.insert_sql(true, true);
@@ -1663,8 +1680,8 @@ where
         }
     }
 
-    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
-        let model = self.into_scope(model)?;
+    async fn sql_create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        let model = self.scoped_model(model)?;
         let st = &self.statements;
         let version = version_arg(model.version())?;
         let sql = st.insert_sql(false, false);
@@ -1704,12 +1721,12 @@ where
         created.ok_or_else(|| RepositoryError::internal("the inserted row was not returned"))
     }
 
-    async fn update(
+    async fn sql_update(
         &self,
         model: M,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
-        let model = self.into_scope(model)?;
+        let model = self.scoped_model(model)?;
         let st = &self.statements;
         let condition = self.date_condition(model.id(), condition).await?;
         let dated = st.last_modified.is_some();
@@ -1738,7 +1755,7 @@ where
         }
     }
 
-    async fn merge_patch(
+    async fn sql_merge_patch(
         &self,
         id: &M::Id,
         patch: &serde_json::Value,
@@ -1797,7 +1814,7 @@ where
             .await
     }
 
-    async fn delete(
+    async fn sql_delete(
         &self,
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
@@ -1888,7 +1905,11 @@ where
         }
     }
 
-    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+    async fn sql_list(
+        &self,
+        after: Option<&M::Id>,
+        limit: u32,
+    ) -> Result<Page<M>, RepositoryError<M>> {
         self.require_scope()?;
         let st = &self.statements;
         let (sql, args) = match after {
@@ -1916,6 +1937,91 @@ where
             None
         };
         Ok(Page { items, next_after })
+    }
+}
+
+#[async_trait]
+impl<DB, M> Repository<M> for SqlRepository<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    M::Id: Clone + Send + Sync,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    fn keeps_idempotency_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    async fn claim_key(
+        &self,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        match &self.keys {
+            Some(keys) => self.claim_in(keys, key, namespace, fingerprint).await,
+            None => Err(RepositoryError::internal(
+                "this repository keeps no idempotency keys: see `with_idempotency_keys`",
+            )),
+        }
+    }
+
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_get(id).await).await
+    }
+
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        self.recover(self.sql_get_unless(id, known).await).await
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_create(model).await).await
+    }
+
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_create_with_new_id(model).await).await
+    }
+
+    async fn update(
+        &self,
+        model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_update(model, condition).await).await
+    }
+
+    async fn merge_patch(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        self.recover(self.sql_merge_patch(id, patch, condition).await)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_delete(id, condition).await).await
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        self.recover(self.sql_list(after, limit).await).await
     }
 
     fn scoped<'a>(
