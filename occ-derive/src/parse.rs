@@ -385,7 +385,7 @@ fn container_attrs(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
                 if out.weak.replace(key.span()).is_some() {
                     errors.at(&key, "duplicate `weak`");
                 }
-            } else if key.is_ident("id") || key.is_ident("last_modified") {
+            } else if key.is_ident("id") || key.is_ident("last_modified") || key.is_ident("scope") {
                 let name = key.get_ident().map(ToString::to_string).unwrap_or_default();
                 // Consume a possible value so the error stays on the key.
                 if meta.input.peek(syn::Token![=]) {

@@ -24,7 +24,10 @@
 //!    never scoped again to another tenant.
 //!
 //! Each test prints how many cross-tenant requests (and repository calls)
-//! it sent; it prints only when none of them crossed.
+//! it sent and how many crossed. A response that shows or changes another
+//! tenant's row fails the test at once; a wrong status that shows nothing,
+//! and a crossing of version numbers, are collected and fail it at its end,
+//! so that one does not hide the rest.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::fmt::Display;
@@ -48,6 +51,8 @@ use tower::ServiceExt;
 
 /// The tenant that owns the rows under attack.
 const A: &str = "acme";
+/// An id no tenant ever holds.
+const NOBODYS: i64 = 987_654;
 /// The other tenant.
 const B: &str = "globex";
 
@@ -685,6 +690,14 @@ impl<'a> Api<'a> {
         } else {
             (missing, unconditional)
         };
+        // Where PUT creates, `If-Match` on a row the caller does not hold
+        // is the 412 that an id nobody holds gets (design decision 19):
+        // checked below to be that very answer.
+        let put_if_match = &[
+            StatusCode::NOT_FOUND,
+            StatusCode::PRECONDITION_FAILED,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ][..];
         let tries = [
             (get(id), missing),
             (get(id).if_none_match(tag), missing),
@@ -692,8 +705,8 @@ impl<'a> Api<'a> {
             (get(id).if_match(tag), missing),
             (head(id), missing),
             (head(id).if_none_match(tag), missing),
-            (put(id, put_body).if_match(tag), write),
-            (put(id, put_body).if_match("*"), write),
+            (put(id, put_body).if_match(tag), put_if_match),
+            (put(id, put_body).if_match("*"), put_if_match),
             (put(id, put_body), write_unconditional),
             (patch(id, patch_body).if_match(tag), write),
             (patch(id, patch_body).if_match("*"), write),
@@ -705,6 +718,21 @@ impl<'a> Api<'a> {
         for (req, allowed) in tries {
             let answer = self.cross(tenant, &req).await;
             self.assert_hidden(tenant, &req, &answer, allowed, secrets);
+        }
+        for if_match in [tag, "*"] {
+            let answer = self
+                .cross(tenant, &put(id, put_body).if_match(if_match))
+                .await;
+            let nobody = self
+                .by(tenant, &put(NOBODYS, put_body).if_match(if_match))
+                .await;
+            assert_eq!(
+                (answer.status, &answer.body),
+                (nobody.status, &nobody.body),
+                "{}: as {tenant:?}, PUT If-Match {if_match} on another tenant's note {id} is not \
+                 what an id nobody holds gets",
+                self.ctx()
+            );
         }
     }
 
@@ -1149,7 +1177,14 @@ async fn global<R: Repository<GlobalNote> + 'static>(
     ];
     for req in &old {
         let answer = api.cross(A, req).await;
-        api.assert_hidden(A, req, &answer, &[StatusCode::NOT_FOUND], &["globex"]);
+        // A PUT with If-Match where PUT creates: the 412 an id nobody
+        // holds gets (checked to be that by the battery above).
+        let allowed = if req.method == Method::PUT {
+            &[StatusCode::NOT_FOUND, StatusCode::PRECONDITION_FAILED][..]
+        } else {
+            &[StatusCode::NOT_FOUND][..]
+        };
+        api.assert_hidden(A, req, &answer, allowed, &["globex"]);
     }
     api.assert_row(B, 1, &b1, "globex one").await;
 
@@ -1584,7 +1619,6 @@ async fn exact<R: Repository<Exact> + 'static>(
         let mine = format!("lookalike {j} one");
         let req = post(&json!({"id": 1, "body": mine}));
         let answer = api.cross(tenant, &req).await;
-        eprintln!("EXPLORE {}: {tenant:?} POST 1 -> {answer:?}", api.ctx());
         if answer.status == created {
             assert_eq!(
                 answer.etag.as_deref(),
@@ -1716,7 +1750,8 @@ async fn tenancy_exact_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn tenancy_exact_mysql() {
-    let Some((pool, _database)) = mysql("tenancy_exact_mysql", &EXACT_DDL).await else {
+    let Some((pool, _database)) = mysql_collated("tenancy_exact_mysql", &EXACT_DDL, false).await
+    else {
         return;
     };
     // The test has teeth only if the default collation folds: check that
@@ -1740,14 +1775,34 @@ async fn tenancy_exact_mysql() {
             folded.push(lookalike);
         }
     }
-    eprintln!("tenancy_exact_mysql: the default collation takes {folded:?} for \"acme\"");
     assert!(
         folded.contains(&"ACME") && folded.contains(&"acme "),
         "the default collation does not fold case and trailing spaces: {folded:?}"
     );
-    let repo = SqlRepository::<sqlx::MySql, Exact>::new(pool);
+    // Such a scope column would let lookalikes share keys (and so ids and
+    // tombstones): `verify()` refuses it, naming the column and the fix.
+    let repo = SqlRepository::<sqlx::MySql, Exact>::new(pool.clone());
+    let refused = repo
+        .verify()
+        .await
+        .expect_err("verify refuses a folding scope column")
+        .to_string();
+    assert!(
+        refused.contains("`tenant_id`") && refused.contains("utf8mb4_nopad_bin"),
+        "{refused}"
+    );
+    // The fix the message names.
+    for table in ["tn_exact", "tn_exact_tombstones"] {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "ALTER TABLE {table} MODIFY tenant_id VARCHAR(64) CHARACTER SET utf8mb4 \
+             COLLATE utf8mb4_nopad_bin NOT NULL"
+        )))
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
     verified("mysql exact", repo.verify().await);
-    exact("mysql", Arc::new(repo), true).await;
+    exact("mysql", Arc::new(repo), false).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -2085,16 +2140,35 @@ async fn postgres(
     Some((pool, guard))
 }
 
+/// A MariaDB database with the tables of `ddl`, whose tenant columns
+/// compare byte for byte (`utf8mb4_nopad_bin`), as `verify()` requires.
 async fn mysql(
     test: &str,
     ddl: &[&'static str],
+) -> Option<(sqlx::MySqlPool, occ_tests::DropOnExit)> {
+    mysql_collated(test, ddl, true).await
+}
+
+/// [`mysql`], or with the database's default collation when not `exact`.
+async fn mysql_collated(
+    test: &str,
+    ddl: &[&'static str],
+    exact: bool,
 ) -> Option<(sqlx::MySqlPool, occ_tests::DropOnExit)> {
     let url = occ_tests::mysql_url(test)?;
     let database = occ_tests::unique_name("occ_tenancy");
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
     let guard = occ_tests::DropOnExit::Database { url, database };
     for statement in ddl {
-        sqlx::query(*statement)
+        let statement = if exact {
+            statement.replace(
+                "VARCHAR(64) NOT NULL",
+                "VARCHAR(64) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin NOT NULL",
+            )
+        } else {
+            (*statement).to_owned()
+        };
+        sqlx::query(sqlx::AssertSqlSafe(statement))
             .execute(&pool)
             .await
             .expect("schema");
@@ -2102,10 +2176,9 @@ async fn mysql(
     Some((pool, guard))
 }
 
-/// What `SqlRepository::verify` said of the tables, for the log: the
-/// scenarios, not this, decide the test.
+/// `verify()` accepts the tables.
 fn verified<E: Display>(what: &str, result: Result<(), E>) {
     if let Err(error) = result {
-        eprintln!("{what}: verify refused the tables: {error}");
+        panic!("{what}: verify refused the tables: {error}");
     }
 }

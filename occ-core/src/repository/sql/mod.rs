@@ -426,15 +426,15 @@ impl Statements {
         self.tomb_scope().into_iter().chain(["id"]).collect()
     }
 
-    /// `id = ?` in the tombstone table, and `AND scope = ?` for a declared
-    /// scope: bound by [`SqlRepository::bind_tomb_key`].
+    /// `id = ?` in the tombstone table, and `AND scope = ?` (compared as
+    /// [`scope_condition`](Self::scope_condition) compares it) for a
+    /// declared scope: bound by [`SqlRepository::bind_tomb_key`].
     fn tomb_key(&self, sql: &mut SqlText, alias: Option<&str>) {
         column(sql, alias, "id");
         sql.push(" = ").param();
-        if let Some(scope) = self.tomb_scope() {
+        if self.tomb_scope().is_some() {
             sql.push(" AND ");
-            column(sql, alias, scope);
-            sql.push(" = ").param();
+            self.scope_condition(sql, alias);
         }
     }
 
@@ -1037,7 +1037,16 @@ impl<DB: sqlx::Database, M> fmt::Debug for SqlRepository<DB, M> {
 pub struct SchemaError {
     table: &'static str,
     column: Option<&'static str>,
-    source: sqlx::Error,
+    problem: SchemaProblem,
+}
+
+#[derive(Debug)]
+enum SchemaProblem {
+    /// The database refused to read the column (or the table).
+    Unreadable(sqlx::Error),
+    /// The scope's column compares values that differ as equal: its
+    /// collation (named) folds case, accents or trailing spaces.
+    InexactScope(String),
 }
 
 impl SchemaError {
@@ -1049,24 +1058,38 @@ impl SchemaError {
 
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.column {
-            Some(column) => write!(
+        let table = self.table;
+        match (&self.problem, self.column) {
+            (SchemaProblem::Unreadable(source), Some(column)) => write!(
                 f,
-                "table `{}` cannot be read as its model: column `{column}`: {}",
-                self.table, self.source
+                "table `{table}` cannot be read as its model: column `{column}`: {source}"
             ),
-            None => write!(
-                f,
-                "table `{}` cannot be read as its model: {}",
-                self.table, self.source
-            ),
+            (SchemaProblem::Unreadable(source), None) => {
+                write!(f, "table `{table}` cannot be read as its model: {source}")
+            }
+            (SchemaProblem::InexactScope(collation), column) => {
+                let column = column.unwrap_or("?");
+                write!(
+                    f,
+                    "the scope column `{column}` of table `{table}` compares with collation `{collation}`, \
+                     which takes values that differ (in case, accents or trailing spaces) for one \
+                     another: two tenants would share keys and rows. Make it exact, for example \
+                     `ALTER TABLE {table} MODIFY {column} VARCHAR(64) CHARACTER SET utf8mb4 COLLATE \
+                     utf8mb4_nopad_bin NOT NULL` on MariaDB (`utf8mb4_0900_bin` on MySQL; \
+                     `utf8mb4_bin` pads spaces), a `VARBINARY` column, or on PostgreSQL a \
+                     deterministic collation such as `\"C\"`"
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for SchemaError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.source)
+        match &self.problem {
+            SchemaProblem::Unreadable(source) => Some(source),
+            SchemaProblem::InexactScope(_) => None,
+        }
     }
 }
 
@@ -1099,16 +1122,12 @@ where
         &self.pool
     }
 
-    /// Checks that the table exists and has every column of the model, one
-    /// column at a time so that the error names the one that is missing.
-    /// Call it at startup: a wrong schema then fails there, not on the
-    /// first request.
-    pub async fn verify(&self) -> Result<(), SchemaError> {
+    async fn verify_columns(&self) -> Result<(), SchemaError> {
         let st = &self.statements;
         let error = |column, source| SchemaError {
             table: st.table,
             column,
-            source,
+            problem: SchemaProblem::Unreadable(source),
         };
         let mut all = st.sql();
         all.push("SELECT ")
@@ -1132,7 +1151,7 @@ where
                     return Err(SchemaError {
                         table: tomb,
                         column: Some(column),
-                        source,
+                        problem: SchemaProblem::Unreadable(source),
                     });
                 }
             }
@@ -1212,7 +1231,10 @@ where
     /// scope's value.
     fn bind_tomb_key(&self, args: &mut DB::Arguments, id: &M::Id) -> Result<(), BoxDynError> {
         M::bind_id(id, args)?;
-        self.bind_tomb_scope(args)
+        if self.statements.tomb_scope().is_some() {
+            self.bind_scope(args)?;
+        }
+        Ok(())
     }
 
     /// The declared scope's value, where the tombstone table is keyed by it.
@@ -1481,6 +1503,85 @@ where
                 current: Box::new(current),
             })
         }
+    }
+}
+
+impl<DB, M> SqlRepository<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    /// Checks that the table exists and has every column of the model, one
+    /// column at a time so that the error names the one that is missing,
+    /// and that a declared scope's column (in the table and its tombstone
+    /// table) compares values byte for byte: a case- or accent-insensitive
+    /// or space-padding collation (MariaDB's defaults; a nondeterministic
+    /// one on PostgreSQL) would let `ACME` and `acme` share keys. Call it
+    /// at startup: a wrong schema then fails there, not on the first
+    /// request.
+    pub async fn verify(&self) -> Result<(), SchemaError> {
+        self.verify_columns().await?;
+        let Some(column) = M::SCOPE_COLUMN else {
+            return Ok(());
+        };
+        let st = &self.statements;
+        for table in std::iter::once(st.table).chain(st.tombstones) {
+            if let Some(collation) = self.inexact_collation(table, column).await {
+                return Err(SchemaError {
+                    table,
+                    column: Some(column),
+                    problem: SchemaProblem::InexactScope(collation),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The collation of `table.column` when it does not compare byte for
+    /// byte; `None` when it does, or the column has none (an integer, a
+    /// binary string, a UUID), or the catalog does not say (SQLite, whose
+    /// columns are `BINARY` unless declared otherwise).
+    async fn inexact_collation(&self, table: &str, column: &str) -> Option<String> {
+        let sql = match DB::DIALECT {
+            Dialect::Sqlite => return None,
+            Dialect::MySql => {
+                "SELECT COLLATION_NAME AS occ_collation FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ? \
+                 AND COLLATION_NAME IS NOT NULL"
+            }
+            Dialect::Postgres => {
+                "SELECT c.collname::text AS occ_collation FROM pg_attribute a \
+                 JOIN pg_collation c ON c.oid = a.attcollation \
+                 WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attname = $2 \
+                 AND NOT c.collisdeterministic"
+            }
+        };
+        let found = sqlx::query::<DB>(AssertSqlSafe(sql))
+            .bind(table.to_owned())
+            .bind(column.to_owned())
+            .fetch_optional(&self.pool)
+            .await
+            .and_then(|row| {
+                row.map(|row| row.try_get::<String, _>("occ_collation"))
+                    .transpose()
+            });
+        let collation = match found {
+            Ok(collation) => collation?,
+            Err(e) => {
+                tracing::warn!(error = %e, table, column, "the scope column's collation could not be read");
+                return None;
+            }
+        };
+        // MySQL/MariaDB: binary and without padding (`utf8mb4_bin` pads).
+        let exact = DB::DIALECT == Dialect::MySql
+            && collation.ends_with("_bin")
+            && (collation.contains("nopad") || collation.contains("0900"));
+        (!exact).then_some(collation)
     }
 }
 

@@ -1,0 +1,12 @@
+use occ_core::Versioned;
+
+#[derive(Versioned)]
+struct Note {
+    id: i64,
+    #[version]
+    version: i64,
+    #[occ(scope)]
+    tenant: f64,
+}
+
+fn main() {}
