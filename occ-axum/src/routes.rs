@@ -288,8 +288,55 @@ where
     /// by the layer that authenticates the caller). With it, a request
     /// without one is refused (500: the service is misconfigured) rather
     /// than shown every row. A scope present in the extensions is applied
-    /// either way: every statement carries it, and rows outside it are 404
-    /// for every method.
+    /// either way: every statement carries it, and rows outside it are
+    /// answered as missing ones.
+    ///
+    /// A model that declares its scope (`#[occ(scope)]`, design decision
+    /// 20) needs no such setting: its routes always refuse a request
+    /// without a scope. The layer is a few lines of axum:
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::extract::Request;
+    /// use axum::middleware::{self, Next};
+    /// use axum::response::Response;
+    /// use http::StatusCode;
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::idempotency::Principal;
+    /// use occ_core::repository::{MemoryRepository, Scope};
+    /// use occ_core::Versioned;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// struct Note {
+    ///     id: u64,
+    ///     #[version]
+    ///     #[serde(skip)]
+    ///     version: u64,
+    ///     #[occ(scope)]
+    ///     #[serde(skip)]
+    ///     tenant_id: String,
+    ///     text: String,
+    /// }
+    ///
+    /// /// The caller's tenant (from a header here; from a verified token in a
+    /// /// real service) becomes the request's scope, the caller its principal.
+    /// async fn tenant(mut request: Request, next: Next) -> Result<Response, StatusCode> {
+    ///     let tenant = request
+    ///         .headers()
+    ///         .get("x-tenant")
+    ///         .and_then(|v| v.to_str().ok())
+    ///         .map(str::to_owned)
+    ///         .ok_or(StatusCode::UNAUTHORIZED)?;
+    ///     request.extensions_mut().insert(Principal::new(format!("user-of-{tenant}")));
+    ///     request.extensions_mut().insert(Scope::new("tenant_id", tenant));
+    ///     Ok(next.run(request).await)
+    /// }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Note>::new());
+    /// let app: axum::Router = axum::Router::new()
+    ///     .nest("/notes", ConditionalRoutes::new(repo).into_router())
+    ///     .layer(middleware::from_fn(tenant));
+    /// ```
     pub fn require_scope(mut self, required: bool) -> Self {
         self.config.require_scope = required;
         self

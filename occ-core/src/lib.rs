@@ -231,5 +231,18 @@ pub use versioned::{
 ///   whose docs give its schema), so that a resource created again under
 ///   a deleted id continues after that version and no tag is ever reused
 ///   for an id. Only with `table`.
+/// - `#[occ(table = "profiles", merge)]`: per-member versions for merging
+///   disjoint edits (design decision 16), in a `<column>_version BIGINT NOT
+///   NULL` column beside every data column
+///   ([`SqlModel::FIELD_VERSION_COLUMNS`](repository::sql::SqlModel::FIELD_VERSION_COLUMNS)).
+///   Only with `table`.
+/// - `#[occ(scope)]` on the field that holds a row's tenant or owner
+///   ([`repository::ScopeField`]: `String`, an integer, or `uuid::Uuid`
+///   with feature `uuid`): the model's row-level scope (design decision
+///   20). Its repositories then refuse every operation without a
+///   [`repository::Scope`], key every row by (scope, id), and set the
+///   field from the scope on every write; it may be hidden with
+///   `#[serde(skip)]`. With `table`, a tombstone table has the scope's
+///   column too.
 #[cfg(feature = "derive")]
 pub use occ_derive::Versioned;

@@ -18,9 +18,11 @@ use proc_macro::TokenStream;
 use syn::{parse_macro_input, DeriveInput};
 
 /// Derives `occ_core::Versioned`. See `occ_core::Versioned` for the
-/// attributes: `#[version]`, `#[occ(id)]`, `#[occ(last_modified)]`,
-/// `#[occ(etag = "…")]`, `#[occ(weak)]`, `#[occ(table = "…")]`,
-/// `#[occ(tombstones = "…")]` (with `table`).
+/// attributes: `#[version]`; on fields `#[occ(id)]`, `#[occ(last_modified)]`,
+/// `#[occ(generated)]` (or `generated(client_may_choose)`), `#[occ(scope)]`,
+/// `#[occ(column = "…")]`; on the struct `#[occ(etag = "…")]`,
+/// `#[occ(weak)]`, `#[occ(table = "…")]`, and with `table`
+/// `#[occ(tombstones = "…")]` and `#[occ(merge)]`.
 #[proc_macro_derive(Versioned, attributes(version, occ))]
 pub fn derive_versioned(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);

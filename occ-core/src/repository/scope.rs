@@ -10,22 +10,50 @@ use super::RepositoryError;
 use crate::versioned::Versioned;
 
 /// A row-level scope: a tenant or owner column that must equal a value the
-/// request supplies (from an axum extractor or a layer that authenticated
-/// it). Every statement of a scoped repository carries it (get, list,
-/// update, delete, and the read that explains a miss), so a row outside
-/// the scope does not exist for the request: 404 for every method, never
-/// 412, and none of its state (not even its ETag) is ever read.
+/// request supplies (put in the request's extensions by the layer that
+/// authenticated it). Every statement of a scoped repository carries it
+/// (get, list, update, delete, and the read that explains a miss), so a
+/// row outside the scope does not exist for the request, and none of its
+/// state (not even its ETag) is ever read.
 ///
-/// The column's member in the JSON representation has the same name; a
-/// write that would put a row outside the scope is refused, so a row
-/// cannot be moved to another tenant either.
+/// Declare the column on the model with `#[occ(scope)]` (design decision
+/// 20): rows are then keyed by (scope, id), tombstones included, the field
+/// is filled from the scope on every write whatever a client sent, values
+/// compare byte for byte, and the model's repositories refuse every
+/// operation without a scope:
 ///
 /// ```
-/// use occ_core::repository::Scope;
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use occ_core::repository::{MemoryRepository, Repository, Scope};
+/// use occ_core::Versioned;
 ///
-/// let scope = Scope::new("tenant_id", 7);
-/// assert_eq!(scope.column(), "tenant_id");
+/// #[derive(Clone, Debug, serde::Serialize, serde::Deserialize, Versioned)]
+/// struct Note {
+///     id: u64,
+///     #[version]
+///     version: u64,
+///     #[occ(scope)]
+///     #[serde(skip)]
+///     tenant_id: String,
+///     text: String,
+/// }
+///
+/// let notes = MemoryRepository::<Note>::new();
+/// let acme = notes.scoped(&Scope::new("tenant_id", "acme")).unwrap();
+/// let beta = notes.scoped(&Scope::new("tenant_id", "beta")).unwrap();
+/// // Whatever the client sent, the row is the caller's.
+/// let note = Note { id: 1, version: 1, tenant_id: "beta".into(), text: "hi".into() };
+/// assert_eq!(acme.create(note.clone()).await.unwrap().tenant_id, "acme");
+/// // The same id in another tenant is another resource.
+/// assert_eq!(beta.create(note).await.unwrap().tenant_id, "beta");
+/// // Without a scope, nothing.
+/// assert!(notes.get(&1).await.is_err());
+/// # });
 /// ```
+///
+/// A scope on a model that declares none is read through the model's JSON
+/// member of the column's name, and a write that would put a row outside
+/// it is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scope {
     column: Cow<'static, str>,
