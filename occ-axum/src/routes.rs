@@ -661,7 +661,7 @@ async fn split<M, R: ?Sized>(
 ) -> (ConditionalRequest, Result<M::Id, Refusal>, HeaderMap, Body)
 where
     M: Versioned,
-    M::Id: DeserializeOwned + Send,
+    M::Id: DeserializeOwned + Display + Send,
 {
     let (mut parts, body) = request.into_parts();
     let conditions = ConditionalRequest::take_from_parts(&mut parts)
@@ -669,12 +669,30 @@ where
         .current_in_412(config.current_in_412);
     let id = match scope_check(config, conditions.scope()) {
         Err(refusal) => Err(refusal),
-        Ok(()) => Path::<M::Id>::from_request_parts(&mut parts, &())
-            .await
-            .map(|Path(id)| id)
-            .map_err(invalid_id),
+        Ok(()) => match Path::<M::Id>::from_request_parts(&mut parts, &()).await {
+            Ok(Path(id)) => match unusable_id(&id.to_string()) {
+                None => Ok(id),
+                Some(why) => Err(Problem::new(StatusCode::BAD_REQUEST)
+                    .with_detail(format!("the id in the URL is not valid: {why}"))
+                    .into()),
+            },
+            Err(rejection) => Err(invalid_id(rejection)),
+        },
     };
     (conditions, id, parts.headers, body)
+}
+
+/// Why no resource may have an id that reads as `text`: an empty id (its
+/// `Location` would be the collection's) or one with control characters
+/// (which no URL or header shows as they are).
+fn unusable_id(text: &str) -> Option<&'static str> {
+    if text.is_empty() {
+        Some("an id cannot be empty")
+    } else if text.chars().any(char::is_control) {
+        Some("an id cannot contain control characters")
+    } else {
+        None
+    }
 }
 
 /// An id in the URL that does not parse is the client's error (400,
@@ -1217,6 +1235,13 @@ where
         let mut body = parse_value(&bytes)?;
         let new_id = fill_new::<M>(&mut body)?;
         let mut model: M = model_from(body)?;
+        if new_id == NewId::InBody {
+            if let Some(why) = unusable_id(&model.id().to_string()) {
+                return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
+                    .with_detail(why)
+                    .into());
+            }
+        }
         model.set_version(M::Version::INITIAL);
         config.prepare(&mut model)?;
         let created = match (conditions.scope(), new_id) {

@@ -442,8 +442,9 @@ async fn create_once_put_on_a_row_outside_the_scope_shows_nothing() {
             r#"{"tenant_id":2,"title":"B","pages":1}"#,
         )
         .await;
-        // Decision 19: it does not exist for this caller.
-        assert_eq!(r.status, StatusCode::NOT_FOUND, "{mode:?}: {}", r.body);
+        // Decision 20: the id is taken, which a POST says too (409), and
+        // nothing more of the row is shown.
+        assert_eq!(r.status, StatusCode::CONFLICT, "{mode:?}: {}", r.body);
         assert_eq!(r.header("etag"), None, "{mode:?}");
         assert!(!r.body.contains("One, edited"), "{mode:?}: {}", r.body);
         assert!(!r.body.contains("doc-1-v"), "{mode:?}: {}", r.body);

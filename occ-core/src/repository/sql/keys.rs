@@ -85,6 +85,8 @@ pub fn idempotency_table(dialect: Dialect, table: &str) -> Vec<String> {
 /// A repository's key table: its statements and its policy.
 #[derive(Debug)]
 pub(super) struct SqlKeys {
+    /// The key table.
+    pub(super) table: String,
     policy: KeyPolicy,
     /// Records a claim, or takes over an expired key or a lapsed claim;
     /// returns the key's row where the database can.
@@ -102,7 +104,19 @@ pub(super) struct SqlKeys {
     next_sweep: AtomicI64,
 }
 
-const COLUMNS: &str = "owner, fingerprint, status, headers, body";
+const RETURNED: &str = "owner, fingerprint, status, headers, body";
+
+/// Every column of the key table.
+pub(super) const COLUMNS: [&str; 8] = [
+    "idem_key",
+    "fingerprint",
+    "owner",
+    "lease_until",
+    "expires_at",
+    "status",
+    "headers",
+    "body",
+];
 
 impl SqlKeys {
     pub(super) fn new(dialect: Dialect, table: &str, mut policy: KeyPolicy) -> Self {
@@ -155,7 +169,7 @@ impl SqlKeys {
                 format!(
                     "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
                      VALUES ({}, {}, {}, {now} + {}, {now} + {}) ON CONFLICT (idem_key) DO UPDATE SET {}, {}, {}, {}, {}, {}, {} \
-                     RETURNING {COLUMNS}",
+                     RETURNING {RETURNED}",
                     p[0],
                     p[1],
                     p[2],
@@ -194,9 +208,10 @@ impl SqlKeys {
         );
         let release =
             format!("DELETE FROM {t} WHERE idem_key = {a} AND owner = {b} AND status IS NULL");
-        let read = format!("SELECT {COLUMNS} FROM {t} WHERE idem_key = {a}");
+        let read = format!("SELECT {RETURNED} FROM {t} WHERE idem_key = {a}");
         let sweep = format!("DELETE FROM {t} WHERE expires_at <= {now}");
         Self {
+            table: table.to_owned(),
             policy,
             claim,
             read,

@@ -26,6 +26,7 @@ mod dialect;
 mod keys;
 #[cfg(feature = "postgres")]
 mod pooler;
+mod schema;
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -52,6 +53,7 @@ pub use dialect::{Backend, Dialect};
 pub use keys::idempotency_table;
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
+pub use schema::add_merge_columns;
 
 #[doc(hidden)]
 pub use sqlx;
@@ -1035,7 +1037,7 @@ impl<DB: sqlx::Database, M> fmt::Debug for SqlRepository<DB, M> {
 /// [`SqlRepository::verify`].
 #[derive(Debug)]
 pub struct SchemaError {
-    table: &'static str,
+    table: String,
     column: Option<&'static str>,
     problem: SchemaProblem,
 }
@@ -1058,7 +1060,7 @@ impl SchemaError {
 
 impl fmt::Display for SchemaError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let table = self.table;
+        let table = &self.table;
         match (&self.problem, self.column) {
             (SchemaProblem::Unreadable(source), Some(column)) => write!(
                 f,
@@ -1122,61 +1124,62 @@ where
         &self.pool
     }
 
+    /// Every column the repository reads or writes, table by table: the
+    /// model's (with the merge columns), the tombstones', the keys'.
     async fn verify_columns(&self) -> Result<(), SchemaError> {
         let st = &self.statements;
-        let error = |column, source| SchemaError {
-            table: st.table,
-            column,
-            problem: SchemaProblem::Unreadable(source),
-        };
-        let mut all = st.sql();
-        all.push("SELECT ")
-            .idents(None, &st.columns)
-            .push(" FROM ")
-            .ident(st.table)
-            .push(" WHERE 1 = 0");
+        let mut columns = st.columns.clone();
+        columns.extend(st.field_versions.unwrap_or(&[]));
+        self.verify_table(st.table, &columns).await?;
         if let Some(tomb) = st.tombstones {
             // A declared scope keys the tombstones too.
-            for column in M::SCOPE_COLUMN.into_iter().chain(["id", "version"]) {
-                let mut one = st.sql();
-                one.push("SELECT ")
-                    .ident(column)
-                    .push(" FROM ")
-                    .ident(tomb)
-                    .push(" WHERE 1 = 0");
-                if let Err(source) = sqlx::query::<DB>(AssertSqlSafe(one.text))
-                    .fetch_optional(&self.pool)
-                    .await
-                {
-                    return Err(SchemaError {
-                        table: tomb,
-                        column: Some(column),
-                        problem: SchemaProblem::Unreadable(source),
-                    });
-                }
-            }
+            let columns: Vec<&'static str> = M::SCOPE_COLUMN
+                .into_iter()
+                .chain(["id", "version"])
+                .collect();
+            self.verify_table(tomb, &columns).await?;
         }
-        let Err(source) = sqlx::query::<DB>(AssertSqlSafe(all.text))
-            .fetch_optional(&self.pool)
-            .await
-        else {
-            return Ok(());
-        };
-        for column in &st.columns {
-            let mut one = st.sql();
-            one.push("SELECT ")
-                .ident(column)
+        if let Some(keys) = &self.keys {
+            self.verify_table(&keys.table, &keys::COLUMNS).await?;
+        }
+        Ok(())
+    }
+
+    /// `table` has `columns`: all at once, then, when that fails, one at a
+    /// time so that the error names the one missing.
+    async fn verify_table(&self, table: &str, columns: &[&'static str]) -> Result<(), SchemaError> {
+        let select = |columns: &[&str]| {
+            let mut sql = self.statements.sql();
+            sql.push("SELECT ")
+                .idents(None, columns)
                 .push(" FROM ")
-                .ident(st.table)
+                .ident(table)
                 .push(" WHERE 1 = 0");
-            if let Err(e) = sqlx::query::<DB>(AssertSqlSafe(one.text))
+            sql.text
+        };
+        let read = |sql: String| async move {
+            sqlx::query::<DB>(AssertSqlSafe(sql))
                 .fetch_optional(&self.pool)
                 .await
-            {
-                return Err(error(Some(*column), e));
+                .map(drop)
+        };
+        let Err(source) = read(select(columns)).await else {
+            return Ok(());
+        };
+        for column in columns {
+            if let Err(source) = read(select(&[column])).await {
+                return Err(SchemaError {
+                    table: table.to_owned(),
+                    column: Some(column),
+                    problem: SchemaProblem::Unreadable(source),
+                });
             }
         }
-        Err(error(None, source))
+        Err(SchemaError {
+            table: table.to_owned(),
+            column: None,
+            problem: SchemaProblem::Unreadable(source),
+        })
     }
 
     async fn fetch<'e, E>(
@@ -1276,6 +1279,37 @@ where
             }
             Some(state) if !(state.contains)(&state.scope, &model) => Err(outside_scope()),
             _ => Ok(model),
+        }
+    }
+
+    /// A write that changes nothing: the current state when `condition`
+    /// holds on it, else 412 with it (or 404).
+    async fn unchanged(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        let current = Self::fetch(
+            &mut *self.conn().await?,
+            self.statements.select.clone(),
+            self.key_args(id),
+        )
+        .await?
+        .ok_or(RepositoryError::NotFound)?;
+        let met = match condition {
+            // Merging: no member is set, so none can conflict; the version
+            // must only have been reached.
+            WriteCondition::UnchangedSince(since) if self.statements.field_versions.is_some() => {
+                current.version() >= *since
+            }
+            _ => condition.is_met_by(&current),
+        };
+        if met {
+            Ok(current)
+        } else {
+            Err(RepositoryError::PreconditionFailed {
+                current: Box::new(current),
+            })
         }
     }
 
@@ -1533,7 +1567,7 @@ where
         for table in std::iter::once(st.table).chain(st.tombstones) {
             if let Some(collation) = self.inexact_collation(table, column).await {
                 return Err(SchemaError {
-                    table,
+                    table: table.to_owned(),
                     column: Some(column),
                     problem: SchemaProblem::InexactScope(collation),
                 });
@@ -1898,6 +1932,12 @@ where
                 MemberBinding::Failed(e) => return Err(bind_error(e)),
             }
         }
+        if set.is_empty() {
+            // Nothing to write (only members the server keeps, or the id
+            // repeated): the state as it is, if the condition holds, and
+            // no new version to refuse other clients' tags.
+            return self.unchanged(id, condition).await;
+        }
         let merging = self.merging_check(condition, &set);
         let Some((check, versions)) = merging.clone().or_else(|| check_of(condition, dated)) else {
             return Err(self.explain_miss(id, false).await);
@@ -2027,11 +2067,26 @@ where
                 Ok(args)
             })
             .map_err(bind_error)?;
-        let items = sqlx::query_as_with::<DB, M, DB::Arguments>(sql, args)
+        let rows = sqlx::query_with::<DB, DB::Arguments>(sql, args)
             .fetch_all(&mut *self.conn().await?)
             .await
             .map_err(map_error)?;
-        let full = limit > 0 && items.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+        let full = limit > 0 && rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);
+        // A row the model cannot read (written outside occ, or by a type
+        // that changed) is left out and logged: it makes its own GET a
+        // 500, not every list of its scope.
+        let mut items = Vec::with_capacity(rows.len());
+        for (position, row) in rows.iter().enumerate() {
+            match M::from_row(row) {
+                Ok(item) => items.push(item),
+                Err(error) => tracing::error!(
+                    %error,
+                    table = st.table,
+                    position,
+                    "a listed row cannot be read as the model and is left out of the page"
+                ),
+            }
+        }
         let next_after = if full {
             items.last().map(|m| m.id().clone())
         } else {
@@ -2192,6 +2247,22 @@ fn bind_error<M>(error: BoxDynError) -> RepositoryError<M> {
 /// connection, a busy database or a serialization failure is transient
 /// (503); anything else (a missing column, a wrong type) is a mistake in
 /// the schema or the model (500). Details go to the log, never to clients.
+/// What a client is told of a value its column cannot hold, by SQLSTATE
+/// (the database's own text stays in the log).
+fn data_error_text(code: Option<&str>) -> &'static str {
+    match code {
+        Some("22001") => "a text value is longer than its column allows",
+        Some("22003") => "a number is outside the range its column can store",
+        Some("22021" | "22P05") => {
+            "a text value contains a character the database cannot store (such as NUL)"
+        }
+        Some("22007" | "22008") => {
+            "a value does not fit its column (a date out of range, or text the column's character set cannot hold)"
+        }
+        _ => "a value cannot be stored in its column",
+    }
+}
+
 fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
     match &error {
         sqlx::Error::Database(db) => match db.kind() {
@@ -2202,6 +2273,14 @@ fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
             | ErrorKind::ExclusionViolation => {
                 tracing::debug!(error = %db, "constraint violation");
                 RepositoryError::Invalid("the resource violates a storage constraint".into())
+            }
+            // A value the column cannot hold (SQLSTATE class 22: too long,
+            // out of range, a character the encoding refuses, a bad date):
+            // the statement failed, nothing was written, and the value was
+            // the client's.
+            _ if db.code().is_some_and(|c| c.starts_with("22")) => {
+                tracing::debug!(error = %db, "a value the database cannot store");
+                RepositoryError::Invalid(data_error_text(db.code().as_deref()).into())
             }
             // Prepared statements sqlx made are gone or doubled: a pooler
             // shares one server session between connections.
