@@ -731,3 +731,67 @@ async fn oa_12_the_description_follows_the_settings() {
     let item = &spec["components"]["schemas"]["NotePage"]["properties"]["items"]["items"];
     assert_eq!(item["$ref"], "#/components/schemas/Note");
 }
+
+/// A repository that keeps no idempotency keys (the trait's default).
+struct Keyless(occ_core::repository::MemoryRepository<Note>);
+
+#[async_trait::async_trait]
+impl occ_core::repository::Repository<Note> for Keyless {
+    async fn get(&self, id: &u32) -> Result<Note, occ_core::repository::RepositoryError<Note>> {
+        self.0.get(id).await
+    }
+    async fn create(
+        &self,
+        note: Note,
+    ) -> Result<Note, occ_core::repository::RepositoryError<Note>> {
+        self.0.create(note).await
+    }
+    async fn update(
+        &self,
+        note: Note,
+        condition: &occ_core::repository::WriteCondition<i64>,
+    ) -> Result<Note, occ_core::repository::RepositoryError<Note>> {
+        self.0.update(note, condition).await
+    }
+    async fn delete(
+        &self,
+        id: &u32,
+        condition: &occ_core::repository::WriteCondition<i64>,
+    ) -> Result<Note, occ_core::repository::RepositoryError<Note>> {
+        self.0.delete(id, condition).await
+    }
+    async fn list(
+        &self,
+        after: Option<&u32>,
+        limit: u32,
+    ) -> Result<occ_core::repository::Page<Note>, occ_core::repository::RepositoryError<Note>> {
+        self.0.list(after, limit).await
+    }
+}
+
+/// `Idempotency-Key` is described only where the repository keeps keys:
+/// elsewhere a key is refused (400), and the description must not offer it.
+#[tokio::test]
+async fn oa_13_idempotency_key_only_where_keys_are_kept() {
+    use occ_axum::routes::ConditionalRoutes;
+    use occ_core::repository::MemoryRepository;
+    let keeps = ConditionalRoutes::new(std::sync::Arc::new(MemoryRepository::<Note>::new()));
+    let keyless = ConditionalRoutes::new(std::sync::Arc::new(Keyless(MemoryRepository::new())));
+    let with = serde_json::to_value(keeps.openapi("/notes")).unwrap();
+    let without = serde_json::to_value(keyless.openapi("/notes")).unwrap();
+    for (path, method) in [
+        ("/notes", "post"),
+        ("/notes/{id}", "put"),
+        ("/notes/{id}", "patch"),
+        ("/notes/{id}", "delete"),
+    ] {
+        assert!(
+            parameter(operation(&with, path, method), "Idempotency-Key").is_some(),
+            "{method} {path}"
+        );
+        assert!(
+            parameter(operation(&without, path, method), "Idempotency-Key").is_none(),
+            "{method} {path}"
+        );
+    }
+}

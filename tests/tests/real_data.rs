@@ -55,23 +55,24 @@ struct MergedArticle {
 struct Backend {
     name: &'static str,
     app: Router,
-    sql: Option<Sql>,
+    sql: Option<Database>,
     _cleanup: Option<DropOnExit>,
 }
 
-enum Sql {
+/// The table's database, for statements the test runs itself.
+enum Database {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
-    MySql(sqlx::MySqlPool),
+    MariaDb(sqlx::MySqlPool),
 }
 
-impl Sql {
+impl Database {
     async fn execute(&self, statement: &str) {
         let sql = || sqlx::AssertSqlSafe(statement.to_owned());
         match self {
             Self::Sqlite(pool) => sqlx::query(sql()).execute(pool).await.map(drop),
             Self::Postgres(pool) => sqlx::query(sql()).execute(pool).await.map(drop),
-            Self::MySql(pool) => sqlx::query(sql()).execute(pool).await.map(drop),
+            Self::MariaDb(pool) => sqlx::query(sql()).execute(pool).await.map(drop),
         }
         .unwrap_or_else(|e| panic!("{statement:?}: {e}"));
     }
@@ -98,7 +99,7 @@ impl Backend {
 
     async fn sqlite(test: &str) -> Self {
         let (pool, _) = occ_tests::sqlite_file_pool(test).await;
-        let sql = Sql::Sqlite(pool.clone());
+        let sql = Database::Sqlite(pool.clone());
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::Sqlite, Article>::new(pool);
         repo.verify().await.expect("the table fits");
@@ -114,7 +115,7 @@ impl Backend {
         let url = occ_tests::postgres_url(test)?;
         let schema = occ_tests::unique_name("occ_real");
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
-        let sql = Sql::Postgres(pool.clone());
+        let sql = Database::Postgres(pool.clone());
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::Postgres, Article>::new(pool);
         repo.verify().await.expect("the table fits");
@@ -130,7 +131,7 @@ impl Backend {
         let url = occ_tests::mysql_url(test)?;
         let database = occ_tests::unique_name("occ_real");
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
-        let sql = Sql::MySql(pool.clone());
+        let sql = Database::MariaDb(pool.clone());
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::MySql, Article>::new(pool);
         repo.verify().await.expect("the table fits");
@@ -397,7 +398,9 @@ async fn an_unreadable_row_breaks_only_itself(b: Backend) {
     // SQLite reads a NULL as an empty string; its unreadable value is
     // text where the version's integer should be.
     let unreadable = match b.name {
-        "sqlite" => "INSERT INTO rd_articles (id, version, title, body) VALUES ('b', 'one', 't', NULL)",
+        "sqlite" => {
+            "INSERT INTO rd_articles (id, version, title, body) VALUES ('b', 'one', 't', NULL)"
+        }
         _ => "INSERT INTO rd_articles (id, version, title, body) VALUES ('b', 1, NULL, NULL)",
     };
     b.sql.as_ref().unwrap().execute(unreadable).await;
@@ -493,7 +496,7 @@ async fn merge_after_migration<R: Repository<MergedArticle> + 'static>(name: &st
 #[tokio::test]
 async fn merging_turned_on_later_sqlite() {
     let (pool, _) = occ_tests::sqlite_file_pool("merge_later").await;
-    merging_turned_on_later!("sqlite", sqlx::Sqlite, pool.clone(), Sql::Sqlite(pool));
+    merging_turned_on_later!("sqlite", sqlx::Sqlite, pool.clone(), Database::Sqlite(pool));
 }
 
 #[tokio::test]
@@ -509,7 +512,7 @@ async fn merging_turned_on_later_postgres() {
         "postgres",
         sqlx::Postgres,
         pool.clone(),
-        Sql::Postgres(pool)
+        Database::Postgres(pool)
     );
 }
 
@@ -522,5 +525,10 @@ async fn merging_turned_on_later_mariadb() {
     let database = occ_tests::unique_name("occ_merge_later");
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
     let _cleanup = DropOnExit::Database { url, database };
-    merging_turned_on_later!("mariadb", sqlx::MySql, pool.clone(), Sql::MySql(pool));
+    merging_turned_on_later!(
+        "mariadb",
+        sqlx::MySql,
+        pool.clone(),
+        Database::MariaDb(pool)
+    );
 }

@@ -2111,6 +2111,111 @@ impl Drop for SqliteFile {
     }
 }
 
+// ---------------------------------------------------------------------------
+// 6. A scope value its column cannot hold.
+
+/// Scoped by a UUID column.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "tn_uuid", etag = "note-{id}-v{version}")]
+struct UuidScoped {
+    id: i64,
+    #[version]
+    #[serde(skip)]
+    version: i64,
+    #[occ(scope)]
+    #[serde(skip)]
+    tenant_id: uuid::Uuid,
+    body: String,
+}
+
+/// A scope that is no UUID is refused with a 4xx before any statement
+/// (never a 500 per request); a UUID compares as a UUID, so its uppercase
+/// spelling is the same tenant, and another UUID another one.
+async fn uuid_scope<R: Repository<UuidScoped> + 'static>(backend: &'static str, repo: Arc<R>) {
+    let app = routes::<UuidScoped, R>(repo, false);
+    let tenant = "0191e3a0-7c1d-7b3e-8f00-0123456789ab";
+    let scope = |value: &str| Some(Scope::new("tenant_id", value.to_owned()));
+    let created = send(
+        &app,
+        scope(tenant),
+        &post(&json!({"id": 1, "body": "mine"})),
+    )
+    .await;
+    assert_eq!(
+        created.status,
+        StatusCode::CREATED,
+        "{backend}: {created:?}"
+    );
+    let upper = send(&app, scope(&tenant.to_uppercase()), &get(1)).await;
+    assert_eq!(upper.status, StatusCode::OK, "{backend}: {upper:?}");
+    let other = send(&app, scope("0191e3a0-7c1d-7b3e-8f00-0123456789ac"), &get(1)).await;
+    assert_eq!(other.status, StatusCode::NOT_FOUND, "{backend}: {other:?}");
+    for req in [
+        get(1),
+        list(),
+        post(&json!({"id": 2, "body": "x"})),
+        put(1, &json!({"body": "x"})).if_match(&tag(1, 1)),
+        delete(1).if_match("*"),
+    ] {
+        let answer = send(&app, scope("not-a-uuid"), &req).await;
+        assert!(
+            answer.status.is_client_error(),
+            "{backend}: {req:?} with a scope that is no UUID: {answer:?}"
+        );
+        assert!(!answer.body.contains("mine"), "{backend}: {answer:?}");
+        assert_eq!(answer.etag, None, "{backend}: {answer:?}");
+    }
+    let own = send(&app, scope(tenant), &get(1)).await;
+    assert_eq!(own.etag.as_deref(), Some(&*tag(1, 1)), "{backend}: {own:?}");
+}
+
+#[tokio::test]
+async fn tenancy_uuid_scope_memory() {
+    uuid_scope("memory", Arc::new(MemoryRepository::<UuidScoped>::new())).await;
+}
+
+#[tokio::test]
+async fn tenancy_uuid_scope_sqlite() {
+    let ddl = [
+        "CREATE TABLE tn_uuid (tenant_id BLOB NOT NULL, id BIGINT NOT NULL, \
+                version BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant_id, id))",
+    ];
+    let (pool, _file) = sqlite("occ_tenancy_uuid", &ddl).await;
+    let repo = SqlRepository::<sqlx::Sqlite, UuidScoped>::new(pool);
+    verified("sqlite uuid", repo.verify().await);
+    uuid_scope("sqlite", Arc::new(repo)).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn tenancy_uuid_scope_postgres() {
+    let ddl = [
+        "CREATE TABLE tn_uuid (tenant_id UUID NOT NULL, id BIGINT NOT NULL, \
+                version BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant_id, id))",
+    ];
+    let Some((pool, _schema)) = postgres("tenancy_uuid_scope_postgres", &ddl).await else {
+        return;
+    };
+    let repo = SqlRepository::<sqlx::Postgres, UuidScoped>::new(pool);
+    verified("postgres uuid", repo.verify().await);
+    uuid_scope("postgres", Arc::new(repo)).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn tenancy_uuid_scope_mysql() {
+    let ddl = [
+        "CREATE TABLE tn_uuid (tenant_id BINARY(16) NOT NULL, id BIGINT NOT NULL, \
+                version BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant_id, id))",
+    ];
+    let Some((pool, _database)) = mysql("tenancy_uuid_scope_mysql", &ddl).await else {
+        return;
+    };
+    let repo = SqlRepository::<sqlx::MySql, UuidScoped>::new(pool);
+    verified("mysql uuid", repo.verify().await);
+    uuid_scope("mysql", Arc::new(repo)).await;
+}
+
 async fn sqlite(prefix: &str, ddl: &[&'static str]) -> (sqlx::SqlitePool, SqliteFile) {
     let (pool, url) = occ_tests::sqlite_file_pool(prefix).await;
     let file = SqliteFile(url);
