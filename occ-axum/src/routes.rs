@@ -810,9 +810,14 @@ fn whole_numbers(value: &mut Value) {
 
 /// Reads a model from valid JSON: a value of the wrong shape is 422.
 fn model_from<M: DeserializeOwned>(value: Value) -> Result<M, Problem> {
-    serde_json::from_value(value).map_err(|e| {
+    serde_path_to_error::deserialize(value).map_err(|e: serde_path_to_error::Error<_>| {
+        // The member it failed at, where it was one: `pages: invalid type …`.
+        let why = match e.path().to_string().as_str() {
+            "." => e.inner().to_string(),
+            path => format!("`{path}`: {}", e.inner()),
+        };
         Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail(format!("the body does not describe a valid resource: {e}"))
+            .with_detail(format!("the body does not describe a valid resource: {why}"))
     })
 }
 

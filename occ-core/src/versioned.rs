@@ -373,8 +373,9 @@ pub enum IdSource {
     /// The server assigns it on POST ([`GeneratedId`]). With
     /// `client_may_choose`, a POST body may still carry one.
     Generated {
-        /// Whether a POST may name the id itself (`#[occ(generated,
-        /// client_may_choose)]`); otherwise such a POST is 422.
+        /// Whether a POST may name the id itself
+        /// (`#[occ(generated(client_may_choose))]`); otherwise such a POST
+        /// is 422.
         client_may_choose: bool,
     },
 }

@@ -57,7 +57,7 @@ where
     if !doc.is_object() {
         return Err(invalid("a merge patch must be a JSON object".into()));
     }
-    let mut patched: M = serde_json::from_value(doc).map_err(|e| invalid(e.to_string()))?;
+    let mut patched: M = serde_path_to_error::deserialize(doc).map_err(|e| invalid(named(&e)))?;
     let kept = serde_json::to_value(&patched).map_err(|e| invalid(e.to_string()))?;
     if let Some(member) = dropped_member(patch, &kept) {
         return Err(invalid(format!(
@@ -185,5 +185,14 @@ mod tests {
     #[test]
     fn mp_2_a_non_object_patch_is_refused() {
         refused(json!(["a"]));
+    }
+}
+
+/// A deserialization error with the member it happened at (`pages:
+/// invalid type: string "x", expected i64`), so that a 422 names it.
+pub(crate) fn named(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    match error.path().to_string().as_str() {
+        "." => error.inner().to_string(),
+        path => format!("`{path}`: {}", error.inner()),
     }
 }

@@ -2271,7 +2271,7 @@ fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
             | ErrorKind::NotNullViolation
             | ErrorKind::CheckViolation
             | ErrorKind::ExclusionViolation => {
-                tracing::debug!(error = %db, "constraint violation");
+                tracing::debug!(error = %db, "data refused: a constraint of the table");
                 RepositoryError::Invalid("the resource violates a storage constraint".into())
             }
             // A value the column cannot hold (SQLSTATE class 22: too long,
@@ -2294,11 +2294,20 @@ fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
                 RepositoryError::internal(error)
             }
             _ if is_transient(&**db) => {
-                tracing::warn!(error = %db, "transient database error");
+                tracing::warn!(error = %db, "transient error: the database asks for a retry");
                 RepositoryError::unavailable(error)
             }
+            // Class 42: a name or a type the statement uses is not in the
+            // database (a column missing, a type that differs).
+            _ if db.code().is_some_and(|c| c.starts_with("42")) => {
+                tracing::error!(
+                    error = %db,
+                    "schema error: the table does not match the model (SqlRepository::verify says where)"
+                );
+                RepositoryError::internal(error)
+            }
             _ => {
-                tracing::error!(error = %db, "database error: does the table match the model?");
+                tracing::error!(error = %db, "database error");
                 RepositoryError::internal(error)
             }
         },
@@ -2308,7 +2317,11 @@ fn map_error<M>(error: sqlx::Error) -> RepositoryError<M> {
         | sqlx::Error::TypeNotFound { .. }
         | sqlx::Error::Decode(_)
         | sqlx::Error::Encode(_) => {
-            tracing::error!(error = %error, "the row does not fit the model");
+            tracing::error!(
+                error = %error,
+                "data error: a stored value does not decode into the model's type \
+                 (written outside occ, or a column type the field cannot read)"
+            );
             RepositoryError::internal(error)
         }
         _ => {
