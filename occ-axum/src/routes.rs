@@ -816,8 +816,9 @@ fn model_from<M: DeserializeOwned>(value: Value) -> Result<M, Problem> {
             "." => e.inner().to_string(),
             path => format!("`{path}`: {}", e.inner()),
         };
-        Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
-            .with_detail(format!("the body does not describe a valid resource: {why}"))
+        Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(format!(
+            "the body does not describe a valid resource: {why}"
+        ))
     })
 }
 

@@ -55,6 +55,9 @@ struct MergedArticle {
 struct Backend {
     name: &'static str,
     app: Router,
+    /// The same routes with a `validate` hook (PATCH then merges in the
+    /// application).
+    hooked: Router,
     sql: Option<Database>,
     _cleanup: Option<DropOnExit>,
 }
@@ -87,11 +90,23 @@ fn routes<R: Repository<Article> + 'static>(repo: Arc<R>) -> Router {
     )
 }
 
+fn hooked<R: Repository<Article> + 'static>(repo: Arc<R>) -> Router {
+    Router::new().nest(
+        "/articles",
+        ConditionalRoutes::<Article, R>::new(repo)
+            .creating_put(true)
+            .validate(|_| Ok(()))
+            .into_router(),
+    )
+}
+
 impl Backend {
     fn memory() -> Self {
+        let repo = Arc::new(MemoryRepository::<Article>::new());
         Self {
             name: "memory",
-            app: routes(Arc::new(MemoryRepository::<Article>::new())),
+            app: routes(repo.clone()),
+            hooked: hooked(repo),
             sql: None,
             _cleanup: None,
         }
@@ -103,9 +118,11 @@ impl Backend {
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::Sqlite, Article>::new(pool);
         repo.verify().await.expect("the table fits");
+        let repo = Arc::new(repo);
         Self {
             name: "sqlite",
-            app: routes(Arc::new(repo)),
+            app: routes(repo.clone()),
+            hooked: hooked(repo),
             sql: Some(sql),
             _cleanup: None,
         }
@@ -119,9 +136,11 @@ impl Backend {
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::Postgres, Article>::new(pool);
         repo.verify().await.expect("the table fits");
+        let repo = Arc::new(repo);
         Some(Self {
             name: "postgres",
-            app: routes(Arc::new(repo)),
+            app: routes(repo.clone()),
+            hooked: hooked(repo),
             sql: Some(sql),
             _cleanup: Some(DropOnExit::Schema { url, schema }),
         })
@@ -135,9 +154,11 @@ impl Backend {
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::MySql, Article>::new(pool);
         repo.verify().await.expect("the table fits");
+        let repo = Arc::new(repo);
         Some(Self {
             name: "mariadb",
-            app: routes(Arc::new(repo)),
+            app: routes(repo.clone()),
+            hooked: hooked(repo),
             sql: Some(sql),
             _cleanup: Some(DropOnExit::Database { url, database }),
         })
@@ -209,6 +230,7 @@ macro_rules! on_every_backend {
 }
 
 on_every_backend!(
+    a_422_names_the_member_with_and_without_hooks,
     ids_that_no_resource_may_have_are_refused,
     a_nul_character_is_refused_or_kept_never_a_5xx,
     a_value_too_long_for_its_column_is_422_and_writes_nothing,
@@ -224,6 +246,49 @@ fn assert_problem(b: &Backend, reply: &Reply, status: StatusCode) {
         "{}: {reply:?}",
         b.name
     );
+}
+
+/// A value of the wrong type is 422 naming its member, on every write
+/// path: POST, PUT, PATCH (merged in SQL, or in the application when a hook
+/// is set).
+async fn a_422_names_the_member_with_and_without_hooks(b: Backend) {
+    let created = b.post(r#"{"id":"m","title":"t"}"#).await;
+    assert_eq!(
+        created.status,
+        StatusCode::CREATED,
+        "{}: {created:?}",
+        b.name
+    );
+    for app in [&b.app, &b.hooked] {
+        let tag = ("if-match", "\"art-m-v1\"");
+        let writes = [
+            (
+                Method::POST,
+                "/articles",
+                &[JSON][..],
+                r#"{"id":"n","title":5}"#,
+            ),
+            (
+                Method::PUT,
+                "/articles/m",
+                &[JSON, tag][..],
+                r#"{"title":5}"#,
+            ),
+            (
+                Method::PATCH,
+                "/articles/m",
+                &[MERGE_PATCH, tag][..],
+                r#"{"title":5}"#,
+            ),
+        ];
+        for (method, uri, headers, body) in writes {
+            let reply = send(app, method.clone(), uri, headers, body).await;
+            assert_problem(&b, &reply, StatusCode::UNPROCESSABLE_ENTITY);
+            let detail = reply.json()["detail"].as_str().unwrap().to_owned();
+            assert!(detail.contains("title"), "{} {method}: {detail}", b.name);
+        }
+    }
+    assert_eq!(b.get("m").await.header("etag"), Some("\"art-m-v1\""));
 }
 
 /// An empty id would give a `Location` that names the collection; control
