@@ -98,6 +98,15 @@ fn dropped_member(patch: &Value, kept: &Value) -> Option<String> {
         })
 }
 
+/// A deserialization error with the member it happened at (`pages:
+/// invalid type: string "x", expected i64`), so that a 422 names it.
+pub(crate) fn named(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
+    match error.path().to_string().as_str() {
+        "." => error.inner().to_string(),
+        path => format!("`{path}`: {}", error.inner()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
@@ -185,14 +194,5 @@ mod tests {
     #[test]
     fn mp_2_a_non_object_patch_is_refused() {
         refused(json!(["a"]));
-    }
-}
-
-/// A deserialization error with the member it happened at (`pages:
-/// invalid type: string "x", expected i64`), so that a 422 names it.
-pub(crate) fn named(error: &serde_path_to_error::Error<serde_json::Error>) -> String {
-    match error.path().to_string().as_str() {
-        "." => error.inner().to_string(),
-        path => format!("`{path}`: {}", error.inner()),
     }
 }
