@@ -234,6 +234,17 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
         quote!(::core::option::Option::None)
     };
     let data_members = data_members(input, table);
+    // Each column the repository reads and binds, with its field's type:
+    // `verify()` asks whether the column's type is one it decodes from.
+    let typed = std::iter::once((id_column, id_ty)).chain(data.iter().map(|(f, c)| (c, f.ty)));
+    let type_arms = typed.map(|(column, ty)| {
+        quote! {
+            #column => ::core::option::Option::Some(::occ_core::repository::sql::ColumnFit {
+                fits: <#ty as #sqlx::Type<__OccDb>>::compatible(column_type),
+                rust_type: ::core::any::type_name::<#ty>(),
+            }),
+        }
+    });
     let bind_scope = input.scope.as_ref().map(|field| {
         let ty = field.ty;
         let message = format!(
@@ -281,6 +292,16 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
             ) -> ::core::result::Result<(), #sqlx::error::BoxDynError> {
                 #(#binds)*
                 ::core::result::Result::Ok(())
+            }
+
+            fn column_type(
+                column: &str,
+                column_type: &<__OccDb as #sqlx::Database>::TypeInfo,
+            ) -> ::core::option::Option<::occ_core::repository::sql::ColumnFit> {
+                match column {
+                    #(#type_arms)*
+                    _ => ::core::option::Option::None,
+                }
             }
 
             #bind_scope

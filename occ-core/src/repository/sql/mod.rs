@@ -197,6 +197,18 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// Binds the data columns, in the order of `DATA_COLUMNS`.
     fn bind_data(&self, args: &mut DB::Arguments) -> Result<(), BoxDynError>;
 
+    /// Whether the field read from `column` decodes from a column of type
+    /// `column_type` (by sqlx's own rule, `Type::compatible`), with the
+    /// field's Rust type for the message; `None` for a column it does not
+    /// know. [`SqlRepository::verify`] asks it of the id and every data
+    /// column, so that a column of the wrong type fails at startup, not on
+    /// the first request. The derive implements it; the default knows no
+    /// column.
+    fn column_type(column: &str, column_type: &DB::TypeInfo) -> Option<ColumnFit> {
+        let _ = (column, column_type);
+        None
+    }
+
     /// Binds a row-level scope's value for the scope's column. The derive
     /// binds it as the `#[occ(scope)]` field's own type (a UUID as the
     /// column stores UUIDs), refusing a value that does not fit; the
@@ -227,6 +239,16 @@ pub trait SqlModel<DB: sqlx::Database>:
         let _ = (id, member, value, args);
         MemberBinding::Unsupported
     }
+}
+
+/// Whether a column's type is one its field decodes from
+/// ([`SqlModel::column_type`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnFit {
+    /// The field decodes from it.
+    pub fits: bool,
+    /// The field's Rust type, for messages.
+    pub rust_type: &'static str,
 }
 
 /// What [`SqlModel::bind_member`] did with one member of a merge patch.
@@ -1046,6 +1068,11 @@ pub struct SchemaError {
 enum SchemaProblem {
     /// The database refused to read the column (or the table).
     Unreadable(sqlx::Error),
+    /// The column's SQL type is not one the field decodes from.
+    WrongType {
+        sql_type: String,
+        rust_type: &'static str,
+    },
     /// The scope's column compares values that differ as equal: its
     /// collation (named) folds case, accents or trailing spaces.
     InexactScope(String),
@@ -1069,6 +1096,22 @@ impl fmt::Display for SchemaError {
             (SchemaProblem::Unreadable(source), None) => {
                 write!(f, "table `{table}` cannot be read as its model: {source}")
             }
+            (
+                SchemaProblem::WrongType {
+                    sql_type,
+                    rust_type,
+                },
+                column,
+            ) => {
+                let column = column.unwrap_or("?");
+                write!(
+                    f,
+                    "column `{column}` of table `{table}` is `{sql_type}`, which `{rust_type}` does \
+                     not decode from (sqlx's `Type::compatible`): change the column's type or the \
+                     field's. A string enum on MariaDB/MySQL needs a `sqlx::Type` whose \
+                     `compatible` accepts the column (see the enum recipe in occ's README)"
+                )
+            }
             (SchemaProblem::InexactScope(collation), column) => {
                 let column = column.unwrap_or("?");
                 write!(
@@ -1090,7 +1133,7 @@ impl std::error::Error for SchemaError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.problem {
             SchemaProblem::Unreadable(source) => Some(source),
-            SchemaProblem::InexactScope(_) => None,
+            SchemaProblem::InexactScope(_) | SchemaProblem::WrongType { .. } => None,
         }
     }
 }
@@ -1363,17 +1406,19 @@ where
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .map_err(map_error)?;
-            let done = sqlx::query_with::<DB, DB::Arguments>(sql, args)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_error)?;
-            let written = if DB::rows_affected(&done) == 1 {
-                Self::fetch(&mut *tx, self.statements.select.clone(), self.key_args(id)).await?
-            } else {
-                None
-            };
-            tx.commit().await.map_err(map_error)?;
-            written
+            let written = async {
+                let done = sqlx::query_with::<DB, DB::Arguments>(sql, args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+                if DB::rows_affected(&done) == 1 {
+                    Self::fetch(&mut *tx, self.statements.select.clone(), self.key_args(id)).await
+                } else {
+                    Ok(None)
+                }
+            }
+            .await;
+            settle(tx, written).await?
         };
         match written {
             Some(row) => Ok(row),
@@ -1560,6 +1605,7 @@ where
     /// request.
     pub async fn verify(&self) -> Result<(), SchemaError> {
         self.verify_columns().await?;
+        self.verify_types().await?;
         let Some(column) = M::SCOPE_COLUMN else {
             return Ok(());
         };
@@ -1570,6 +1616,58 @@ where
                     table: table.to_owned(),
                     column: Some(column),
                     problem: SchemaProblem::InexactScope(collation),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Each column the model reads and binds (the id and the data) has a
+    /// type its field decodes from, as the database describes a statement
+    /// that reads them.
+    async fn verify_types(&self) -> Result<(), SchemaError> {
+        use sqlx::{Column, Statement, TypeInfo};
+        let st = &self.statements;
+        let mut columns = vec![st.id];
+        columns.extend_from_slice(st.data);
+        let mut sql = st.sql();
+        sql.push("SELECT ")
+            .idents(None, &columns)
+            .push(" FROM ")
+            .ident(st.table)
+            .push(" WHERE 1 = 0");
+        let prepared = match (&self.pool)
+            .prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql.text)))
+            .await
+        {
+            Ok(prepared) => prepared,
+            Err(source) => {
+                return Err(SchemaError {
+                    table: st.table.to_owned(),
+                    column: None,
+                    problem: SchemaProblem::Unreadable(source),
+                })
+            }
+        };
+        for (column, described) in columns.iter().zip(prepared.columns()) {
+            let info = described.type_info();
+            // A type the database does not name (SQLite's expressions, a
+            // column declared without one) says nothing either way.
+            if info.is_null() {
+                continue;
+            }
+            if let Some(ColumnFit {
+                fits: false,
+                rust_type,
+            }) = M::column_type(column, info)
+            {
+                return Err(SchemaError {
+                    table: st.table.to_owned(),
+                    column: Some(column),
+                    problem: SchemaProblem::WrongType {
+                        sql_type: info.name().to_owned(),
+                        rust_type,
+                    },
                 });
             }
         }
@@ -1781,12 +1879,11 @@ where
             {
                 Ok(_) => {
                     let row =
-                        Self::fetch(&mut *tx, st.select.clone(), self.key_args(model.id())).await?;
-                    tx.commit().await.map_err(map_error)?;
-                    row
+                        Self::fetch(&mut *tx, st.select.clone(), self.key_args(model.id())).await;
+                    settle(tx, row).await?
                 }
                 Err(sqlx::Error::Database(e)) if e.kind() == ErrorKind::UniqueViolation => {
-                    drop(tx);
+                    settle(tx, Ok::<_, RepositoryError<M>>(())).await.ok();
                     drop(conn);
                     // The primary key (MariaDB names it `'PRIMARY'`, MySQL
                     // `'<table>.PRIMARY'`): the id was taken, even if its
@@ -1804,7 +1901,7 @@ where
                         }
                     }
                 }
-                Err(e) => return Err(map_error(e)),
+                Err(e) => return settle(tx, Err(map_error(e))).await,
             }
         };
         match created {
@@ -1838,20 +1935,22 @@ where
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .map_err(map_error)?;
-            let done = sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
-                .execute(&mut *tx)
-                .await
-                .map_err(map_error)?;
-            let id = DB::last_insert_id(&done)
-                .and_then(M::id_from_assigned)
-                .ok_or_else(|| {
-                    RepositoryError::internal(
-                        "the database assigned no id the model can hold: is the id column AUTO_INCREMENT?",
-                    )
-                })?;
-            let row = Self::fetch(&mut *tx, st.select.clone(), self.key_args(&id)).await?;
-            tx.commit().await.map_err(map_error)?;
-            row
+            let row = async {
+                let done = sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+                let id = DB::last_insert_id(&done)
+                    .and_then(M::id_from_assigned)
+                    .ok_or_else(|| {
+                        RepositoryError::internal(
+                            "the database assigned no id the model can hold: is the id column AUTO_INCREMENT?",
+                        )
+                    })?;
+                Self::fetch(&mut *tx, st.select.clone(), self.key_args(&id)).await
+            }
+            .await;
+            settle(tx, row).await?
         };
         created.ok_or_else(|| RepositoryError::internal("the inserted row was not returned"))
     }
@@ -1989,12 +2088,15 @@ where
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .map_err(map_error)?;
-            let deleted = Self::fetch(&mut *tx, sql, args).await?;
-            if let Some(deleted) = &deleted {
-                self.record_tombstone(&mut tx, tomb, deleted).await?;
+            let deleted = async {
+                let deleted = Self::fetch(&mut *tx, sql, args).await?;
+                if let Some(deleted) = &deleted {
+                    self.record_tombstone(&mut tx, tomb, deleted).await?;
+                }
+                Ok(deleted)
             }
-            tx.commit().await.map_err(map_error)?;
-            deleted
+            .await;
+            settle(tx, deleted).await?
         } else if DB::DIALECT.has_returning() {
             Self::fetch(&mut *self.conn().await?, sql, args).await?
         } else {
@@ -2004,41 +2106,44 @@ where
             let mut tx = sqlx::Connection::begin(&mut *conn)
                 .await
                 .map_err(map_error)?;
-            if let Some(tomb) = st.tombstones {
-                // The tombstone's row first, in the order a create (whose
-                // subquery reads it with a shared lock) takes them, so that
-                // the two do not deadlock where the tombstone exists.
-                let mut lock = st.sql();
-                lock.push("SELECT ")
-                    .ident("version")
-                    .push(" FROM ")
-                    .ident(tomb)
-                    .push(" WHERE ");
-                st.tomb_key(&mut lock, None);
-                lock.push(" FOR UPDATE");
-                let mut args = DB::Arguments::default();
-                self.bind_tomb_key(&mut args, id).map_err(bind_error)?;
-                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(map_error)?;
+            let locked = async {
+                if let Some(tomb) = st.tombstones {
+                    // The tombstone's row first, in the order a create (whose
+                    // subquery reads it with a shared lock) takes them, so that
+                    // the two do not deadlock where the tombstone exists.
+                    let mut lock = st.sql();
+                    lock.push("SELECT ")
+                        .ident("version")
+                        .push(" FROM ")
+                        .ident(tomb)
+                        .push(" WHERE ");
+                    st.tomb_key(&mut lock, None);
+                    lock.push(" FOR UPDATE");
+                    let mut args = DB::Arguments::default();
+                    self.bind_tomb_key(&mut args, id).map_err(bind_error)?;
+                    sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
+                        .fetch_optional(&mut *tx)
+                        .await
+                        .map_err(map_error)?;
+                }
+                let locked = Self::fetch(&mut *tx, sql, args).await?;
+                if locked.is_some() {
+                    let mut delete = st.sql();
+                    delete.push("DELETE FROM ").ident(st.table).push(" WHERE ");
+                    st.key(&mut delete, None);
+                    let args = self.key_args(id).map_err(bind_error)?;
+                    sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(map_error)?;
+                }
+                if let (Some(tomb), Some(deleted)) = (st.tombstones, &locked) {
+                    self.record_tombstone(&mut tx, tomb, deleted).await?;
+                }
+                Ok(locked)
             }
-            let locked = Self::fetch(&mut *tx, sql, args).await?;
-            if locked.is_some() {
-                let mut delete = st.sql();
-                delete.push("DELETE FROM ").ident(st.table).push(" WHERE ");
-                st.key(&mut delete, None);
-                let args = self.key_args(id).map_err(bind_error)?;
-                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_error)?;
-            }
-            if let (Some(tomb), Some(deleted)) = (st.tombstones, &locked) {
-                self.record_tombstone(&mut tx, tomb, deleted).await?;
-            }
-            tx.commit().await.map_err(map_error)?;
-            locked
+            .await;
+            settle(tx, locked).await?
         };
         match deleted {
             Some(deleted) => Ok(deleted),
@@ -2241,6 +2346,29 @@ fn stored_version<M: Versioned>(stored: i64) -> Result<M::Version, RepositoryErr
 fn bind_error<M>(error: BoxDynError) -> RepositoryError<M> {
     tracing::error!(error = %error, "a value could not be encoded for the database");
     RepositoryError::Internal(error)
+}
+
+/// Ends a transaction of the repository's own: committed when `result` is
+/// `Ok`, rolled back at once otherwise. A dropped transaction is rolled
+/// back only when its connection is next used, and until then the idle
+/// connection would hold the row locks of its failed statement (MariaDB
+/// keeps them), making the next writer of the row wait.
+async fn settle<DB: sqlx::Database, T, M>(
+    tx: sqlx::Transaction<'_, DB>,
+    result: Result<T, RepositoryError<M>>,
+) -> Result<T, RepositoryError<M>> {
+    match result {
+        Ok(value) => {
+            tx.commit().await.map_err(map_error)?;
+            Ok(value)
+        }
+        Err(error) => {
+            if let Err(e) = tx.rollback().await {
+                tracing::warn!(error = %e, "a failed write's transaction did not roll back cleanly");
+            }
+            Err(error)
+        }
+    }
 }
 
 /// Maps a sqlx error: a constraint violation is the client's (422); a lost
