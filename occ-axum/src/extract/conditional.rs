@@ -120,11 +120,14 @@ where
         self,
         current: Option<M>,
     ) -> Result<(Option<M>, T), Refusal> {
-        let current = self
-            .conditions
-            .pipeline()
-            .decide::<M, Problem>(current)
-            .map_err(|rejection| self.conditions.refuse_with_current(rejection))?;
+        let current = match self.conditions.pipeline().decide::<M, Problem>(current) {
+            Ok(current) => current,
+            Err(rejection) => {
+                let refusal = self.conditions.refuse_with_current(rejection);
+                drain(self.request).await;
+                return Err(refusal);
+            }
+        };
         let body = T::from_request(self.request, &())
             .await
             .map_err(|rejection| Refusal::from(rejection.into()))?;
@@ -139,11 +142,18 @@ where
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        let current = self.conditions.check(repo, id).await?;
-        let Some(current) = current else {
-            return Err(self
-                .conditions
-                .refuse(occ_core::pipeline::Rejection::<M, Problem>::NotFound));
+        let current = match self.conditions.check(repo, id).await {
+            Ok(Some(current)) => current,
+            Ok(None) => {
+                drain(self.request).await;
+                return Err(self
+                    .conditions
+                    .refuse(occ_core::pipeline::Rejection::<M, Problem>::NotFound));
+            }
+            Err(refusal) => {
+                drain(self.request).await;
+                return Err(refusal);
+            }
         };
         let body = T::from_request(self.request, &())
             .await
@@ -189,4 +199,15 @@ where
         let body = T::from_request(self.request, &()).await.map_err(Into::into);
         self.conditions.merge(repo, id, body.and_then(build)).await
     }
+}
+
+/// The most of a refused request's body that is read and dropped.
+const DRAINED: usize = 2 * 1024 * 1024;
+
+/// Reads a refused request's body (up to [`DRAINED`] bytes) before the
+/// refusal is sent: a body left unread, when it arrives after the headers,
+/// makes the server close the connection, and a client's next request on
+/// it fails. A larger body is left unread, and the connection with it.
+async fn drain(request: Request) {
+    let _ = axum::body::to_bytes(request.into_body(), DRAINED).await;
 }
