@@ -613,6 +613,52 @@ where
     }
 
     /// The router, to be nested under the collection's path.
+    ///
+    /// An action of its own sits beside the generated routes, on the same
+    /// repository, with the same preconditions (`Conditional`: 428 without
+    /// one, 412 with the current state on a stale tag, one statement):
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use axum::body::Bytes;
+    /// use axum::extract::{Path, State};
+    /// use axum::routing::post;
+    /// use axum::Router;
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_axum::{Conditional, Refusal, Tagged};
+    /// use occ_core::repository::MemoryRepository;
+    /// use occ_core::Versioned;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// struct Doc { id: u64, #[version] #[serde(skip)] version: u64, text: String, published: bool }
+    ///
+    /// type Docs = Arc<MemoryRepository<Doc>>;
+    ///
+    /// /// `POST /docs/{id}/publish` with `If-Match`: sets the one member
+    /// /// only this action may set.
+    /// async fn publish(State(docs): State<Docs>, Path(id): Path<u64>, request: Conditional<Bytes>)
+    ///     -> Result<Tagged<Doc>, Refusal> {
+    ///     request.merge(&*docs, &id, |_| Ok(serde_json::json!({ "published": true }))).await
+    /// }
+    ///
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// # use occ_core::repository::Repository;
+    /// # use tower::ServiceExt;
+    /// let docs = Docs::default();
+    /// # docs.create(Doc { id: 1, version: 1, text: "one".into(), published: false }).await.unwrap();
+    /// let app: Router = Router::new()
+    ///     .nest("/docs", ConditionalRoutes::new(docs.clone()).into_router())
+    ///     .route("/docs/{id}/publish", post(publish))
+    ///     .with_state(docs.clone());
+    /// # let request = |uri: &str| http::Request::post(uri).header("if-match", "\"1-v1\"")
+    /// #     .body(axum::body::Body::empty()).unwrap();
+    /// # let published = app.clone().oneshot(request("/docs/1/publish")).await.unwrap();
+    /// # assert_eq!(published.status(), http::StatusCode::OK);
+    /// # assert!(docs.get(&1).await.unwrap().published);
+    /// # let stale = app.oneshot(request("/docs/1/publish")).await.unwrap();
+    /// # assert_eq!(stale.status(), http::StatusCode::PRECONDITION_FAILED);
+    /// # });
+    /// ```
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let config = self.config;
         let item: MethodRouter<Config<M, R>> = get(get_item::<M, R>)
