@@ -1624,9 +1624,14 @@ where
 
     /// Each column the model reads and binds (the id and the data) has a
     /// type its field decodes from, as the database describes a statement
-    /// that reads them.
+    /// that reads them (PostgreSQL, MariaDB/MySQL).
     async fn verify_types(&self) -> Result<(), SchemaError> {
         use sqlx::{Column, Statement, TypeInfo};
+        // SQLite's declared types are affinities, not types: a column may
+        // hold a value of any type, and it is the value that decodes or not.
+        if DB::DIALECT == Dialect::Sqlite {
+            return Ok(());
+        }
         let st = &self.statements;
         let mut columns = vec![st.id];
         columns.extend_from_slice(st.data);
