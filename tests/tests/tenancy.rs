@@ -2287,3 +2287,54 @@ fn verified<E: Display>(what: &str, result: Result<(), E>) {
         panic!("{what}: verify refused the tables: {error}");
     }
 }
+
+/// Column types that fold what the collation keeps apart: `verify()`
+/// refuses them for a scope column (PostgreSQL `char(n)` and `citext`,
+/// MariaDB `CHAR`, which drop trailing spaces or fold case whatever the
+/// collation).
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn tenancy_verify_refuses_folding_types_postgres() {
+    let ddl = [
+        "CREATE TABLE tn_exact (tenant_id CHAR(8) NOT NULL, id BIGINT NOT NULL, \
+         version BIGINT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (tenant_id, id))",
+        "CREATE TABLE tn_exact_tombstones (tenant_id TEXT NOT NULL, id BIGINT NOT NULL, \
+         version BIGINT NOT NULL, PRIMARY KEY (tenant_id, id))",
+    ];
+    let Some((pool, _schema)) = postgres("tenancy_verify_folding_pg", &ddl).await else {
+        return;
+    };
+    let repo = SqlRepository::<sqlx::Postgres, Exact>::new(pool);
+    let refused = repo
+        .verify()
+        .await
+        .expect_err("char(n) refused")
+        .to_string();
+    assert!(
+        refused.contains("`tenant_id`") && refused.contains("bpchar"),
+        "{refused}"
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn tenancy_verify_refuses_folding_types_mysql() {
+    let ddl = [
+        "CREATE TABLE tn_exact (tenant_id CHAR(8) CHARACTER SET utf8mb4 COLLATE utf8mb4_nopad_bin \
+         NOT NULL, id BIGINT NOT NULL, version BIGINT NOT NULL, body TEXT NOT NULL, \
+         PRIMARY KEY (tenant_id, id))",
+        "CREATE TABLE tn_exact_tombstones (tenant_id VARCHAR(8) CHARACTER SET utf8mb4 COLLATE \
+         utf8mb4_nopad_bin NOT NULL, id BIGINT NOT NULL, version BIGINT NOT NULL, \
+         PRIMARY KEY (tenant_id, id))",
+    ];
+    let Some((pool, _database)) = mysql_collated("tenancy_verify_folding_my", &ddl, false).await
+    else {
+        return;
+    };
+    let repo = SqlRepository::<sqlx::MySql, Exact>::new(pool);
+    let refused = repo.verify().await.expect_err("CHAR refused").to_string();
+    assert!(
+        refused.contains("`tenant_id`") && refused.contains("CHAR"),
+        "{refused}"
+    );
+}

@@ -1116,7 +1116,7 @@ impl fmt::Display for SchemaError {
                 let column = column.unwrap_or("?");
                 write!(
                     f,
-                    "the scope column `{column}` of table `{table}` compares with collation `{collation}`, \
+                    "the scope column `{column}` of table `{table}` compares as `{collation}`, \
                      which takes values that differ (in case, accents or trailing spaces) for one \
                      another: two tenants would share keys and rows. Make it exact, for example \
                      `ALTER TABLE {table} MODIFY {column} VARCHAR(64) CHARACTER SET utf8mb4 COLLATE \
@@ -1686,16 +1686,22 @@ where
     async fn inexact_collation(&self, table: &str, column: &str) -> Option<String> {
         let sql = match DB::DIALECT {
             Dialect::Sqlite => return None,
+            // `CHAR` drops trailing spaces whatever its collation.
             Dialect::MySql => {
-                "SELECT COLLATION_NAME AS occ_collation FROM information_schema.COLUMNS \
+                "SELECT CASE WHEN DATA_TYPE = 'char' THEN CONCAT('CHAR ', COLLATION_NAME) \
+                 ELSE COLLATION_NAME END AS occ_collation FROM information_schema.COLUMNS \
                  WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ? \
                  AND COLLATION_NAME IS NOT NULL"
             }
+            // `citext` folds case and `char(n)` drops trailing spaces, whatever
+            // their (deterministic) collation.
             Dialect::Postgres => {
-                "SELECT c.collname::text AS occ_collation FROM pg_attribute a \
-                 JOIN pg_collation c ON c.oid = a.attcollation \
+                "SELECT CASE WHEN t.typname IN ('citext', 'bpchar') THEN t.typname::text \
+                 ELSE c.collname::text END AS occ_collation FROM pg_attribute a \
+                 JOIN pg_type t ON t.oid = a.atttypid \
+                 LEFT JOIN pg_collation c ON c.oid = a.attcollation \
                  WHERE a.attrelid = to_regclass(quote_ident($1)) AND a.attname = $2 \
-                 AND NOT c.collisdeterministic"
+                 AND (t.typname IN ('citext', 'bpchar') OR NOT c.collisdeterministic)"
             }
         };
         let found = sqlx::query::<DB>(AssertSqlSafe(sql))
@@ -1716,6 +1722,7 @@ where
         };
         // MySQL/MariaDB: binary and without padding (`utf8mb4_bin` pads).
         let exact = DB::DIALECT == Dialect::MySql
+            && !collation.starts_with("CHAR ")
             && collation.ends_with("_bin")
             && (collation.contains("nopad") || collation.contains("0900"));
         (!exact).then_some(collation)
@@ -2021,7 +2028,8 @@ where
                 // hand-written mapping that binds it is refused.
                 MemberBinding::Column(column)
                     if self.scope.as_ref().is_some_and(|state| {
-                        state.scope.column() == column
+                        // Column names are case-insensitive on MariaDB and SQLite.
+                        state.scope.column().eq_ignore_ascii_case(column)
                             && (state.declared || !state.scope.matches_json(value))
                     }) =>
                 {
