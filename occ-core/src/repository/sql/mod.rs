@@ -407,7 +407,11 @@ impl Statements {
     /// `NOCASE`), and on MariaDB/MySQL, whose default collations ignore
     /// case, accents and trailing spaces, the binary strings compared too
     /// (the plain comparison first, so that the key's index is used). Its
-    /// value is bound [`scope_binds`](Self::scope_binds) times.
+    /// value is bound [`scope_binds`](Self::scope_binds) times. This keeps
+    /// reads exact; the table's unique keys still compare with the
+    /// column's collation, which `verify()` checks on PostgreSQL and
+    /// MariaDB (SQLite's catalog does not say it: declare the column
+    /// without `NOCASE` or `RTRIM`).
     fn scope_condition(&self, sql: &mut SqlText, alias: Option<&str>) {
         let Some(scope) = &self.scope else { return };
         column(sql, alias, &scope.name);
