@@ -716,7 +716,7 @@ where
     let id = match scope_check(config, conditions.scope()) {
         Err(refusal) => Err(refusal),
         Ok(()) => match Path::<M::Id>::from_request_parts(&mut parts, &()).await {
-            Ok(Path(id)) => match unusable_id(&id.to_string()) {
+            Ok(Path(id)) => match unusable_id(&id) {
                 None => Ok(id),
                 Some(why) => Err(Problem::new(StatusCode::BAD_REQUEST)
                     .with_detail(format!("the id in the URL is not valid: {why}"))
@@ -728,13 +728,29 @@ where
     (conditions, id, parts.headers, body)
 }
 
-/// Why no resource may have an id that reads as `text`: an empty id (its
-/// `Location` would be the collection's) or one with control characters
-/// (which no URL or header shows as they are).
-fn unusable_id(text: &str) -> Option<&'static str> {
-    if text.is_empty() {
+/// Why no resource may have an id that reads as `id` does: an empty id
+/// (its `Location` would be the collection's) or one with control
+/// characters (which no URL or header shows as they are). Read through
+/// `Display` without allocating: it runs on every item request.
+fn unusable_id(id: &impl Display) -> Option<&'static str> {
+    use std::fmt::Write as _;
+    #[derive(Default)]
+    struct Seen {
+        any: bool,
+        control: bool,
+    }
+    impl std::fmt::Write for Seen {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.any |= !s.is_empty();
+            self.control |= s.chars().any(char::is_control);
+            Ok(())
+        }
+    }
+    let mut seen = Seen::default();
+    let _ = write!(seen, "{id}");
+    if !seen.any {
         Some("an id cannot be empty")
-    } else if text.chars().any(char::is_control) {
+    } else if seen.control {
         Some("an id cannot contain control characters")
     } else {
         None
@@ -1288,7 +1304,7 @@ where
         let new_id = fill_new::<M>(&mut body)?;
         let mut model: M = model_from(body)?;
         if new_id == NewId::InBody {
-            if let Some(why) = unusable_id(&model.id().to_string()) {
+            if let Some(why) = unusable_id(model.id()) {
                 return Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
                     .with_detail(why)
                     .into());
