@@ -255,8 +255,13 @@ impl Refusal {
             Rejection::NotModified {
                 etag,
                 last_modified,
+                as_of,
             } => Self::new(
-                Kind::NotModified(NotModified::new(Some(etag)).with_last_modified(last_modified)),
+                Kind::NotModified(
+                    NotModified::new(Some(etag))
+                        .with_last_modified(last_modified)
+                        .as_of(as_of),
+                ),
                 None,
             ),
             Rejection::NotFound => Self::missing(),

@@ -32,6 +32,8 @@ pub struct Tagged<M> {
     no_store: bool,
     /// The model's tag, when the caller has it already.
     etag: Option<EntityTag>,
+    /// What `Last-Modified` is rounded with, when the caller knows it.
+    as_of: Option<SystemTime>,
 }
 
 impl<M: Versioned + Serialize> Tagged<M> {
@@ -43,6 +45,7 @@ impl<M: Versioned + Serialize> Tagged<M> {
             location: None,
             no_store: false,
             etag: None,
+            as_of: None,
         }
     }
 
@@ -51,6 +54,9 @@ impl<M: Versioned + Serialize> Tagged<M> {
     pub fn written(model: M) -> Self {
         Self {
             no_store: true,
+            // The writes this one does not include come after it, stamped
+            // later: the date is rounded down (it passes no state).
+            as_of: model.last_modified(),
             ..Self::ok(model)
         }
     }
@@ -62,6 +68,20 @@ impl<M: Versioned + Serialize> Tagged<M> {
             location: Some(location),
             ..Self::written(model)
         }
+    }
+
+    /// The time its `Last-Modified` is rounded with: no later than the
+    /// stamp of any write the representation does not include (a
+    /// [`Snapshot::as_of`](occ_core::repository::Snapshot::as_of); the
+    /// generated routes and [`ConditionalRequest::read`] set it). Without
+    /// it, this server's clock less
+    /// [`COMMIT_MARGIN`](occ_core::repository::COMMIT_MARGIN) when the
+    /// response is built: right only if the model was read just before.
+    ///
+    /// [`ConditionalRequest::read`]: crate::ConditionalRequest::read
+    pub fn as_of(mut self, as_of: SystemTime) -> Self {
+        self.as_of = Some(as_of);
+        self
     }
 
     /// The model.
@@ -81,7 +101,10 @@ impl<M: Versioned + Serialize> Tagged<M> {
 impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
     fn into_response(self) -> Response {
         let etag = self.etag.unwrap_or_else(|| self.model.entity_tag());
-        let last_modified = self.model.last_modified().and_then(last_modified_value);
+        let last_modified = self
+            .model
+            .last_modified()
+            .and_then(|modified| last_modified_value(modified, self.as_of));
         let mut response = match serde_json::to_vec(&self.model) {
             Ok(body) => (
                 self.status,
@@ -109,12 +132,21 @@ impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
     }
 }
 
-/// `Last-Modified` for a modification at `modified` (full precision), as
-/// sent now: rounded to a whole second so that a date-conditioned write
-/// can never pass over a write its client did not see
+/// `Last-Modified` for a modification at `modified` (full precision),
+/// rounded to a whole second with `as_of` (no later than the stamp of any
+/// write the representation does not include) so that a date-conditioned
+/// write can never pass over a write its client did not see
 /// ([`occ_core::date::http_last_modified`], design decision 13).
-pub(crate) fn last_modified_value(modified: SystemTime) -> Option<HeaderValue> {
-    let sent = occ_core::date::http_last_modified(modified, SystemTime::now());
+pub(crate) fn last_modified_value(
+    modified: SystemTime,
+    as_of: Option<SystemTime>,
+) -> Option<HeaderValue> {
+    let as_of = as_of.unwrap_or_else(|| {
+        let now = SystemTime::now();
+        now.checked_sub(occ_core::repository::COMMIT_MARGIN)
+            .unwrap_or(now)
+    });
+    let sent = occ_core::date::http_last_modified(modified, as_of);
     occ_core::fmt_http_date(sent).and_then(|s| HeaderValue::from_str(&s).ok())
 }
 
@@ -126,6 +158,7 @@ pub(crate) fn last_modified_value(modified: SystemTime) -> Option<HeaderValue> {
 pub struct NotModified {
     etag: Option<EntityTag>,
     last_modified: Option<SystemTime>,
+    as_of: Option<SystemTime>,
     cache_control: Option<HeaderValue>,
     vary: Option<HeaderValue>,
 }
@@ -143,6 +176,13 @@ impl NotModified {
     /// time.
     pub fn with_last_modified(mut self, modified: Option<SystemTime>) -> Self {
         self.last_modified = modified;
+        self
+    }
+
+    /// The time `Last-Modified` is rounded with, as for
+    /// [`Tagged::as_of`].
+    pub fn as_of(mut self, as_of: SystemTime) -> Self {
+        self.as_of = Some(as_of);
         self
     }
 
@@ -166,7 +206,11 @@ impl IntoResponse for NotModified {
         if let Some(etag) = self.etag {
             headers.insert(ETAG, etag.to_header_value());
         }
-        if let Some(lm) = self.last_modified.and_then(last_modified_value) {
+        let as_of = self.as_of;
+        if let Some(lm) = self
+            .last_modified
+            .and_then(|modified| last_modified_value(modified, as_of))
+        {
             headers.insert(LAST_MODIFIED, lm);
         }
         if let Some(cc) = self.cache_control {

@@ -68,7 +68,8 @@ use crate::date::DateField;
 use crate::entity_tag::{EntityTag, EntityTagRef};
 use crate::precondition::{Decision, Failure, Policy, Preconditions, Target};
 use crate::repository::{
-    merge_patch_model, Fetched, KnownVersions, Repository, RepositoryError, Scope, WriteCondition,
+    merge_patch_model, Fetched, KnownVersions, Repository, RepositoryError, Scope, Snapshot,
+    WriteCondition,
 };
 use crate::tag_list::{EntityTagList, ListElement, ListKind};
 use crate::versioned::{VersionNumber, Versioned};
@@ -102,6 +103,9 @@ pub enum Rejection<M: Versioned, B = std::convert::Infallible> {
         etag: EntityTag,
         /// The current modification time, when known.
         last_modified: Option<SystemTime>,
+        /// The read's [`Snapshot::as_of`]: what `Last-Modified` is rounded
+        /// with.
+        as_of: SystemTime,
     },
     /// No such resource, and the method cannot create it.
     NotFound,
@@ -145,6 +149,18 @@ impl<M: Versioned, B> From<RepositoryError<M>> for Rejection<M, B> {
             other => Self::Repository(other),
         }
     }
+}
+
+/// The representation a GET sends: the state read, its tag, and the time
+/// its `Last-Modified` is rounded with ([`Snapshot::as_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representation<M> {
+    /// The current state.
+    pub model: M,
+    /// Its entity tag.
+    pub etag: EntityTag,
+    /// No later than the stamp of any write the read does not include.
+    pub as_of: SystemTime,
 }
 
 /// What a successful replacing write did.
@@ -275,7 +291,7 @@ impl<'a> Pipeline<'a> {
     /// `If-None-Match` (and no `If-Match`, nor an `If-Unmodified-Since` that
     /// applies) it is one [`Repository::get_unless`]: a 304 reads only the
     /// version.
-    pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<(M, EntityTag), Rejection<M>>
+    pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<Representation<M>, Rejection<M>>
     where
         M: Versioned + Send + Sync + 'static,
         M::Id: Send + Sync,
@@ -285,41 +301,78 @@ impl<'a> Pipeline<'a> {
         in_scope!(self, repo, |r| self.read_in(r, id))
     }
 
-    async fn read_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<(M, EntityTag), Rejection<M>>
+    async fn read_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<Representation<M>, Rejection<M>>
     where
         M: Versioned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        if let Some((known, tags)) = self.known_versions::<M>(id) {
-            return match repo.get_unless(id, &known).await? {
-                Fetched::Changed(model) => {
-                    let etag = model.entity_tag();
-                    Ok((model, etag))
+        let Some((known, tags)) = self.known_versions::<M>(id) else {
+            // Evaluated on the state read: `If-Match` or a date.
+            let none = KnownVersions::Listed(Vec::new());
+            let (current, as_of) = match repo.read(id, &none).await {
+                Ok(Snapshot {
+                    fetched: Fetched::Changed(model),
+                    as_of,
+                }) => (Some(model), Some(as_of)),
+                Ok(Snapshot {
+                    fetched: Fetched::Unchanged { .. },
+                    ..
+                }) => {
+                    return Err(Rejection::Repository(RepositoryError::internal(
+                        "a read that knew no version found the current one known",
+                    )))
                 }
-                Fetched::Unchanged {
-                    version,
-                    last_modified,
-                } => {
-                    // The client sent the current tag: copy it rather than
-                    // render it again.
-                    let etag = tags.into_iter().find(|(v, _)| *v == version).map_or_else(
-                        || M::entity_tag_for(id, version),
-                        |(_, tag)| tag.to_entity_tag(),
-                    );
-                    Err(Rejection::NotModified {
+                Err(RepositoryError::NotFound) => (None, None),
+                Err(other) => return Err(Rejection::Repository(other)),
+            };
+            let decided = self
+                .decide(current)
+                .map_err(|rejection| match (rejection, as_of) {
+                    (
+                        Rejection::NotModified {
+                            etag,
+                            last_modified,
+                            ..
+                        },
+                        Some(as_of),
+                    ) => Rejection::NotModified {
                         etag,
                         last_modified,
-                    })
+                        as_of,
+                    },
+                    (other, _) => other,
+                })?;
+            return match (decided, as_of) {
+                (Some(model), Some(as_of)) => {
+                    let etag = model.entity_tag();
+                    Ok(Representation { model, etag, as_of })
                 }
+                _ => Err(Rejection::NotFound),
             };
-        }
-        match self.check_in(repo, id).await? {
-            Some(model) => {
+        };
+        let Snapshot { fetched, as_of } = repo.read(id, &known).await?;
+        match fetched {
+            Fetched::Changed(model) => {
                 let etag = model.entity_tag();
-                Ok((model, etag))
+                Ok(Representation { model, etag, as_of })
             }
-            None => Err(Rejection::NotFound),
+            Fetched::Unchanged {
+                version,
+                last_modified,
+            } => {
+                // The client sent the current tag: copy it rather than
+                // render it again.
+                let etag = tags.into_iter().find(|(v, _)| *v == version).map_or_else(
+                    || M::entity_tag_for(id, version),
+                    |(_, tag)| tag.to_entity_tag(),
+                );
+                Err(Rejection::NotModified {
+                    etag,
+                    last_modified,
+                    as_of,
+                })
+            }
         }
     }
 
@@ -693,10 +746,15 @@ impl<'a> Pipeline<'a> {
             .evaluate(self.method, &target, self.policy);
         match (decision, etag) {
             (Decision::Proceed, _) => Ok(current),
-            (Decision::NotModified, Some(etag)) => Err(Rejection::NotModified {
-                etag,
-                last_modified: current.as_ref().and_then(Versioned::last_modified),
-            }),
+            (Decision::NotModified, Some(etag)) => {
+                let last_modified = current.as_ref().and_then(Versioned::last_modified);
+                Err(Rejection::NotModified {
+                    etag,
+                    last_modified,
+                    // Not known here: a date no later write can pass.
+                    as_of: last_modified.unwrap_or(SystemTime::UNIX_EPOCH),
+                })
+            }
             (Decision::NotFound | Decision::NotModified, _) => Err(Rejection::NotFound),
             (Decision::PreconditionRequired, _) => Err(Rejection::PreconditionRequired),
             (Decision::PreconditionFailed(failure), _) => Err(Rejection::PreconditionFailed {

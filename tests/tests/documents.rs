@@ -208,10 +208,11 @@ fn ceil(t: SystemTime) -> SystemTime {
     }
 }
 
-/// Waits until the clock is past the second that ends after `t`: from
-/// then on, `Last-Modified` for `t` is rounded up.
+/// Waits until the clock is past the second that ends after `t` and the
+/// margin a write may take to commit after its stamp: from then on,
+/// `Last-Modified` for `t` is rounded up.
 async fn until_past_second_of(t: SystemTime) {
-    let target = ceil(t) + Duration::from_millis(20);
+    let target = ceil(t) + occ_core::repository::COMMIT_MARGIN + Duration::from_millis(20);
     if let Ok(wait) = target.duration_since(SystemTime::now()) {
         tokio::time::sleep(wait).await;
     }
@@ -754,7 +755,7 @@ async fn d13_stress_date_only_writers_lose_no_update(backend: Backend) {
     let run_for = Duration::from_secs(if std::env::var_os("OCC_LONG_TESTS").is_some() {
         30
     } else {
-        5
+        7
     });
     let (addr, doc) = serve_one(&backend).await;
     let reset = backend.repo.get(&doc.id).await.expect("read");
@@ -811,8 +812,10 @@ async fn d13_stress_date_only_writers_lose_no_update(backend: Backend) {
         "{}",
         backend.name
     );
+    // A row quiet for a second and the commit margin accepts a date-only
+    // write: at least one every two seconds or so.
     assert!(
-        acked >= 3,
+        acked >= 2,
         "{}: date-only writers starved ({acked} in {run_for:?})",
         backend.name
     );

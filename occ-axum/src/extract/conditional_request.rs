@@ -252,7 +252,9 @@ impl ConditionalRequest {
         R: Repository<M> + ?Sized,
     {
         match self.pipeline().read(repo, id).await {
-            Ok((model, etag)) => Ok(Tagged::ok(model).with_entity_tag(etag)),
+            Ok(read) => Ok(Tagged::ok(read.model)
+                .with_entity_tag(read.etag)
+                .as_of(read.as_of)),
             Err(rejection) => Err(self.refuse_with_current(rejection)),
         }
     }

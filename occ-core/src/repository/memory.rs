@@ -14,7 +14,8 @@ use serde::Serialize;
 use super::memory_keys::{HasKeys, MemoryKeys};
 use super::merge_patch::merge_patch_model;
 use super::{
-    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, WriteCondition,
+    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, Snapshot,
+    WriteCondition,
 };
 use crate::idempotency::{Claim, Fingerprint, IdempotencyKey, KeyPolicy};
 use crate::versioned::{VersionNumber, Versioned};
@@ -85,6 +86,28 @@ struct State<M: Versioned> {
     tombstones: BTreeMap<M::Id, M::Version>,
     /// Which version last wrote each member of each row (merging).
     fields: BTreeMap<M::Id, FieldVersions<M::Version>>,
+    /// The latest time the clock was read under the lock: the clock, as
+    /// this repository sees it, never goes back, so a read's `as_of` is
+    /// never later than the stamp of a write after it.
+    clock: SystemTime,
+}
+
+/// This server's clock, or the last time read (`clock`) when it has gone
+/// back.
+fn now(clock: &mut SystemTime) -> SystemTime {
+    *clock = (*clock).max(SystemTime::now());
+    *clock
+}
+
+/// The time of a write: the clock, or just after the previous write when
+/// the clock has not moved past it, so that times of one resource only
+/// grow (a date-conditioned write relies on it).
+fn stamp(clock: &mut SystemTime, previous: Option<SystemTime>) -> SystemTime {
+    let now = now(clock);
+    match previous {
+        Some(previous) if previous >= now => previous + Duration::from_micros(1),
+        _ => now,
+    }
 }
 
 /// The version that last wrote each top-level member of a row: `all` for
@@ -118,6 +141,7 @@ where
                 rows: BTreeMap::new(),
                 tombstones: BTreeMap::new(),
                 fields: BTreeMap::new(),
+                clock: SystemTime::UNIX_EPOCH,
             }),
             sequence: AtomicI64::new(0),
             keys: MemoryKeys::default(),
@@ -188,12 +212,32 @@ where
         Ok(Fetched::of(current, known).unwrap_or_else(|| Fetched::Changed(current.clone())))
     }
 
+    fn read_in(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+        visible: Visible<'_, M>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        let mut state = self.state();
+        // Under the lock every write takes: a write after this read is
+        // stamped at this time or later.
+        let as_of = now(&mut state.clock);
+        let current = state
+            .rows
+            .get(id)
+            .filter(|m| visible(m))
+            .ok_or(RepositoryError::NotFound)?;
+        let fetched =
+            Fetched::of(current, known).unwrap_or_else(|| Fetched::Changed(current.clone()));
+        Ok(Snapshot { fetched, as_of })
+    }
+
     fn create_in(&self, mut model: M, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
         if !visible(&model) {
             return Err(outside_scope());
         }
         let mut state = self.state();
-        model.set_last_modified(SystemTime::now());
+        model.set_last_modified(now(&mut state.clock));
         if let Some(current) = state.rows.get(model.id()) {
             return Err(RepositoryError::AlreadyExists {
                 current: visible(current).then(|| Box::new(current.clone())),
@@ -295,7 +339,7 @@ where
             .next()
             .ok_or(RepositoryError::VersionExhausted)?;
         model.set_version(next);
-        model.set_last_modified(later_than(current.last_modified()));
+        model.set_last_modified(stamp(&mut state.clock, current.last_modified()));
         *current = model.clone();
         state.fields.insert(
             model.id().clone(),
@@ -409,7 +453,7 @@ where
             .next()
             .ok_or(RepositoryError::VersionExhausted)?;
         patched.set_version(next);
-        patched.set_last_modified(later_than(current.last_modified()));
+        patched.set_last_modified(stamp(&mut state.clock, current.last_modified()));
         *current = patched.clone();
         let fields = state
             .fields
@@ -449,17 +493,6 @@ where
     }
 }
 
-/// The time of a write: the clock, or just after the previous write when
-/// the clock has not moved past it, so that times of one resource only
-/// grow (a date-conditioned write relies on it).
-fn later_than(previous: Option<SystemTime>) -> SystemTime {
-    let now = SystemTime::now();
-    match previous {
-        Some(previous) if previous >= now => previous + Duration::from_micros(1),
-        _ => now,
-    }
-}
-
 fn outside_scope<M>() -> RepositoryError<M> {
     RepositoryError::Invalid("the resource would be outside the caller's scope".into())
 }
@@ -486,6 +519,15 @@ where
     ) -> Result<Fetched<M>, RepositoryError<M>> {
         unscoped::<M>()?;
         self.get_unless_in(id, known, &everything)
+    }
+
+    async fn read(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        unscoped::<M>()?;
+        self.read_in(id, known, &everything)
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
@@ -650,6 +692,14 @@ where
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
         self.rows.get_unless_in(id, known, &|m| self.visible(m))
+    }
+
+    async fn read(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        self.rows.read_in(id, known, &|m| self.visible(m))
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, WriteCondition};
+use super::{
+    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, Snapshot, WriteCondition,
+};
 use crate::idempotency::{
     owner_token, Claim, Fingerprint, Finished, KeyPolicy, KeyedWrite, StoredResponse,
 };
@@ -271,6 +273,14 @@ where
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
         self.inner().get_unless(id, known).await
+    }
+
+    async fn read(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        self.inner().read(id, known).await
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {

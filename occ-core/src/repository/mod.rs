@@ -16,7 +16,7 @@ mod scope;
 #[cfg(feature = "sqlx")]
 pub mod sql;
 
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
@@ -120,7 +120,32 @@ impl<M: Versioned> Fetched<M> {
     }
 }
 
+/// What [`Repository::read`] found, and how far it is complete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot<M: Versioned> {
+    /// The representation, or only its validators.
+    pub fetched: Fetched<M>,
+    /// A time, on the clock that stamps modification times, no later than
+    /// the stamp of any write the read does not include. The
+    /// `Last-Modified` sent for the read is rounded up to a whole second
+    /// only once this time has passed that second
+    /// ([`http_last_modified`](crate::date::http_last_modified)), so an
+    /// `If-Unmodified-Since` with that date can never pass over a write the
+    /// client did not see.
+    pub as_of: SystemTime,
+}
+
+/// How long a write may take from its stamp to its commit, on a store
+/// whose writes are stamped before they commit (SQL: the statement reads
+/// the clock, the commit follows). A read's [`Snapshot::as_of`] is its own
+/// time less this much, and a write held open longer (an
+/// `Idempotency-Key`'s transaction) is rolled back rather than committed
+/// under a date already sent. A row that has been quiet for this long and
+/// a second more accepts a date-only write.
+pub const COMMIT_MARGIN: Duration = Duration::from_secs(1);
+
 /// One page of a keyset-paginated listing.
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<M: Versioned> {
     /// The resources, in ascending id order.
@@ -203,7 +228,28 @@ where
         Ok(Fetched::of(&current, known).unwrap_or(Fetched::Changed(current)))
     }
 
-    /// Stores a new resource as given (version included), or fails with
+    /// [`get_unless`](Self::get_unless), with the time up to which the
+    /// read is complete ([`Snapshot::as_of`]): what a GET's
+    /// `Last-Modified` is rounded with.
+    ///
+    /// The default takes this server's clock before the read, less
+    /// [`COMMIT_MARGIN`]; right for a store whose writes are stamped on the
+    /// same clock and commit within that margin. The memory repository
+    /// reads its clock under the lock its writes take; the SQL repository
+    /// reads the database's clock in the statement that reads the row.
+    async fn read(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        let now = SystemTime::now();
+        let fetched = self.get_unless(id, known).await?;
+        Ok(Snapshot {
+            fetched,
+            as_of: now.checked_sub(COMMIT_MARGIN).unwrap_or(now),
+        })
+    }
+
     /// [`RepositoryError::AlreadyExists`] if the id is taken.
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>>;
 

@@ -159,7 +159,26 @@ impl SqlText {
         })
     }
 
-    /// Appends the time of a write to a row whose modification time is in
+    /// Appends the time the statement began, on the database's clock, as
+    /// whole microseconds since the epoch (a `BIGINT`): a read's own time,
+    /// taken before the snapshot it reads, so every write it does not
+    /// include commits after it.
+    pub(crate) fn statement_time(&mut self) -> &mut Self {
+        self.push(match self.dialect {
+            // 'now' is fixed for the whole statement; milliseconds, as the
+            // times SQLite's writes keep.
+            Dialect::Sqlite => {
+                "(CAST(round((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER) * 1000)"
+            }
+            Dialect::Postgres => {
+                "CAST(EXTRACT(EPOCH FROM statement_timestamp()) * 1000000 AS BIGINT)"
+            }
+            // NOW(6) is the statement's start (SYSDATE(6), the write's clock,
+            // is the moment it is evaluated).
+            Dialect::MySql => "TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', NOW(6))",
+        })
+    }
+
     /// `column`: the database's clock, or the smallest step after the
     /// stored time when the clock has not passed it (two writes within
     /// the clock's resolution, or a clock set back). So the times of one

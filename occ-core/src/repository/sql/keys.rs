@@ -95,6 +95,8 @@ pub(super) struct SqlKeys {
     read: String,
     /// Records the response, only while the claim is this attempt's.
     finish: String,
+    /// `finish`, only until a deadline on the database's clock.
+    finish_by: String,
     /// Releases an unfinished claim of this attempt's.
     release: String,
     /// Deletes expired keys.
@@ -206,6 +208,15 @@ impl SqlKeys {
             "UPDATE {t} SET status = {a}, headers = {b}, body = {c}, lease_until = 0 \
              WHERE idem_key = {d} AND owner = {e} AND status IS NULL"
         );
+        let deadline = {
+            let mut sql = SqlText::new(dialect);
+            (0..6).for_each(|_| {
+                sql.text.clear();
+                sql.param();
+            });
+            sql.text
+        };
+        let finish_by = format!("{finish} AND {now} <= {deadline}");
         let release =
             format!("DELETE FROM {t} WHERE idem_key = {a} AND owner = {b} AND status IS NULL");
         let read = format!("SELECT {RETURNED} FROM {t} WHERE idem_key = {a}");
@@ -216,6 +227,7 @@ impl SqlKeys {
             claim,
             read,
             finish,
+            finish_by,
             release,
             sweep,
             next_sweep: AtomicI64::new(0),
@@ -306,7 +318,7 @@ where
             };
             let view = Self {
                 pool: self.pool.clone(),
-                held: Some(Arc::new(tokio::sync::Mutex::new(Some(tx)))),
+                held: Some(super::HeldTransaction::new(tx)),
                 keys: self.keys.clone(),
                 statements: self.statements.clone(),
                 scope: self.scope.as_ref().map(|s| ScopeState {
@@ -454,23 +466,38 @@ where
                 "a keyed write holds no transaction",
             ));
         };
-        let Some(mut tx) = held.lock().await.take() else {
+        let Some(mut tx) = held.tx.lock().await.take() else {
             return Err(RepositoryError::internal(
                 "the write's transaction has ended",
             ));
         };
-        let done = sqlx::query::<DB>(AssertSqlSafe(self.keys.finish.clone()))
+        // A write stamped its rows before this commit: past half the
+        // margin the reads' dates allow for, it must not land (its stamp
+        // could be under a date already sent for the state before it).
+        let deadline = held.deadline_millis();
+        let finish = match deadline {
+            Some(_) => self.keys.finish_by.clone(),
+            None => self.keys.finish.clone(),
+        };
+        let mut statement = sqlx::query::<DB>(AssertSqlSafe(finish))
             .bind(i64::from(response.status))
             .bind(response.headers_json())
             .bind(response.body.clone())
             .bind(self.name.clone())
-            .bind(self.owner.clone())
-            .execute(&mut *tx)
-            .await;
+            .bind(self.owner.clone());
+        if let Some(deadline) = deadline {
+            statement = statement.bind(deadline);
+        }
+        let done = statement.execute(&mut *tx).await;
         let outcome = match done {
             Ok(done) if DB::rows_affected(&done) == 1 => {
                 tx.commit().await.map(|()| Finished::Recorded)
             }
+            // Too long since its stamp (or taken over meanwhile): it must
+            // not land, and the key is released for a retry.
+            Ok(_) if deadline.is_some() => tx.rollback().await.and(Err(sqlx::Error::Protocol(
+                "a keyed write held its transaction too long after its write".into(),
+            ))),
             // Another attempt took the key over: this write must not land.
             Ok(_) => tx.rollback().await.map(|()| Finished::Superseded),
             Err(e) => {
@@ -489,7 +516,7 @@ where
 
     async fn abandon(self: Box<Self>) {
         if let Some(held) = &self.view.held {
-            if let Some(tx) = held.lock().await.take() {
+            if let Some(tx) = held.tx.lock().await.take() {
                 if let Err(e) = tx.rollback().await {
                     tracing::warn!(error = %e, "an abandoned keyed write did not roll back cleanly");
                 }

@@ -43,7 +43,8 @@ use sqlx::{
 };
 
 use super::{
-    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, WriteCondition,
+    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, Snapshot,
+    WriteCondition, COMMIT_MARGIN,
 };
 use crate::idempotency::{Claim, Fingerprint, IdempotencyKey};
 use crate::versioned::{VersionNumber, Versioned};
@@ -291,6 +292,9 @@ struct Statements {
     members: &'static [&'static str],
     max_version: i64,
     select: SqlStr,
+    /// `select`, and the statement's time when the model has a
+    /// modification time (a GET's `Last-Modified` is rounded with it).
+    select_dated: SqlStr,
     select_version: SqlStr,
     update_one: SqlStr,
     delete_one: SqlStr,
@@ -360,6 +364,7 @@ impl Statements {
             members: M::DATA_MEMBERS,
             max_version: <M::Version as VersionNumber>::MAX_I64,
             select: SqlStr::from_static(""),
+            select_dated: SqlStr::from_static(""),
             select_version: SqlStr::from_static(""),
             update_one: SqlStr::from_static(""),
             delete_one: SqlStr::from_static(""),
@@ -368,6 +373,12 @@ impl Statements {
             list_after: SqlStr::from_static(""),
         };
         st.select = finish(st.select_sql(false));
+        let mut dated = st.sql();
+        dated.push("SELECT ").idents(None, &st.columns);
+        st.push_statement_time(&mut dated);
+        dated.push(" FROM ").ident(st.table).push(" WHERE ");
+        st.key(&mut dated, None);
+        st.select_dated = finish(dated);
         let mut version = st.sql();
         version.push("SELECT ").qualified("occ_k", st.version);
         if let Some(column) = st.last_modified {
@@ -376,6 +387,7 @@ impl Statements {
                 .epoch_of("occ_k", column)
                 .push(" AS occ_current_modified");
         }
+        st.push_statement_time(&mut version);
         version.push(" FROM ").ident(st.table).push(" occ_k WHERE ");
         st.key(&mut version, Some("occ_k"));
         st.select_version = finish(version);
@@ -389,6 +401,14 @@ impl Statements {
 
     fn sql(&self) -> SqlText {
         SqlText::new(self.dialect)
+    }
+
+    /// `, <the statement's time> AS occ_as_of` for a model with a
+    /// modification time: a read's [`Snapshot::as_of`].
+    fn push_statement_time(&self, sql: &mut SqlText) {
+        if self.last_modified.is_some() {
+            sql.push(", ").statement_time().push(" AS occ_as_of");
+        }
     }
 
     /// `id = ?`, and `AND scope = ?` in a scoped repository: bound by
@@ -806,7 +826,9 @@ impl Statements {
             .push(" AS occ_current_version, ");
         if let Some(column) = self.last_modified {
             sql.epoch_of("occ_k", column)
-                .push(" AS occ_current_modified, ");
+                .push(" AS occ_current_modified, ")
+                .statement_time()
+                .push(" AS occ_as_of, ");
         }
         sql.idents(Some("occ_t"), &self.columns)
             .push(" FROM ")
@@ -919,6 +941,15 @@ fn micros_since_epoch(t: SystemTime) -> i64 {
     }
 }
 
+/// A written row, its time noted in the held transaction (if any), which
+/// must commit soon after it.
+fn stamped<DB: sqlx::Database, M: Versioned>(held: Option<&Held<DB>>, written: M) -> M {
+    if let Some(held) = held {
+        held.stamped(written.last_modified());
+    }
+    written
+}
+
 /// The inverse of [`micros_since_epoch`].
 fn time_of_micros(micros: i64) -> Option<SystemTime> {
     let magnitude = Duration::from_micros(micros.unsigned_abs());
@@ -999,9 +1030,49 @@ pub struct SqlRepository<DB: sqlx::Database, M> {
 }
 
 /// The open transaction of a write under an idempotency key, shared by
-/// the views made of its repository; `None` once it is committed or
-/// rolled back.
-type Held<DB> = Arc<tokio::sync::Mutex<Option<sqlx::Transaction<'static, DB>>>>;
+/// the views made of its repository.
+type Held<DB> = Arc<HeldTransaction<DB>>;
+
+/// A keyed write's transaction, and the time of its first dated write.
+pub(crate) struct HeldTransaction<DB: sqlx::Database> {
+    /// `None` once it is committed or rolled back.
+    tx: tokio::sync::Mutex<Option<sqlx::Transaction<'static, DB>>>,
+    /// The earliest modification time this transaction stamped
+    /// (microseconds since the epoch, on the database's clock), or
+    /// `i64::MAX`: it must commit within half the
+    /// [`COMMIT_MARGIN`] of it, or not at all.
+    first_stamp: std::sync::atomic::AtomicI64,
+}
+
+impl<DB: sqlx::Database> HeldTransaction<DB> {
+    pub(crate) fn new(tx: sqlx::Transaction<'static, DB>) -> Arc<Self> {
+        Arc::new(Self {
+            tx: tokio::sync::Mutex::new(Some(tx)),
+            first_stamp: std::sync::atomic::AtomicI64::new(i64::MAX),
+        })
+    }
+
+    /// Notes the modification time of a write in this transaction.
+    fn stamped(&self, time: Option<SystemTime>) {
+        if let Some(time) = time {
+            self.first_stamp.fetch_min(
+                micros_since_epoch(time),
+                std::sync::atomic::Ordering::SeqCst,
+            );
+        }
+    }
+
+    /// The latest time (milliseconds since the epoch, on the database's
+    /// clock) this transaction's record may be written and still commit:
+    /// `None` when it wrote no dated row.
+    pub(crate) fn deadline_millis(&self) -> Option<i64> {
+        let first = self.first_stamp.load(std::sync::atomic::Ordering::SeqCst);
+        (first != i64::MAX).then(|| {
+            let half = i64::try_from(COMMIT_MARGIN.as_micros() / 2).unwrap_or(i64::MAX);
+            first.saturating_add(half) / 1000
+        })
+    }
+}
 
 /// A connection for one statement: a pooled one, or the held
 /// transaction's.
@@ -1255,7 +1326,7 @@ where
                 .await
                 .map(Conn::Pooled)
                 .map_err(map_error),
-            Some(held) => tokio::sync::MutexGuard::try_map(held.lock().await, Option::as_mut)
+            Some(held) => tokio::sync::MutexGuard::try_map(held.tx.lock().await, Option::as_mut)
                 .map(Conn::Held)
                 .map_err(|_| RepositoryError::internal("the write's transaction has ended")),
         }
@@ -1425,7 +1496,7 @@ where
             settle(tx, written).await?
         };
         match written {
-            Some(row) => Ok(row),
+            Some(row) => Ok(stamped(self.held.as_ref(), row)),
             None => Err(match merging {
                 Some((since, set)) => self.explain_merge_miss(id, since, set).await,
                 None => self.explain_miss(id, false).await,
@@ -1766,7 +1837,7 @@ where
         else {
             return result;
         };
-        let mut held = held.lock().await;
+        let mut held = held.tx.lock().await;
         if let Some(tx) = held.take() {
             if let Err(e) = tx.rollback().await {
                 tracing::warn!(error = %e, "a keyed write's failed transaction did not roll back cleanly");
@@ -1792,59 +1863,76 @@ where
         .ok_or(RepositoryError::NotFound)
     }
 
-    async fn sql_get_unless(
+    async fn sql_read(
         &self,
         id: &M::Id,
         known: &KnownVersions<M::Version>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
         self.require_scope()?;
         let st = &self.statements;
-        let versions = match known {
-            KnownVersions::Any => {
-                let args = self.key_args(id).map_err(bind_error)?;
-                let row = sqlx::query_with::<DB, DB::Arguments>(st.select_version.clone(), args)
-                    .fetch_optional(&mut *self.conn().await?)
-                    .await
-                    .map_err(map_error)?
-                    .ok_or(RepositoryError::NotFound)?;
-                let version: i64 = row.try_get(st.version).map_err(map_error)?;
-                return Ok(Fetched::Unchanged {
-                    version: stored_version::<M>(version)?,
-                    last_modified: self.modified_of(&row)?,
-                });
-            }
+        let (sql, args) = match known {
+            KnownVersions::Any => (st.select_version.clone(), self.key_args(id)),
             KnownVersions::Listed(v) if v.is_empty() => {
-                return self.get(id).await.map(Fetched::Changed);
+                (st.select_dated.clone(), self.key_args(id))
             }
-            KnownVersions::Listed(v) => v,
+            KnownVersions::Listed(versions) => {
+                let sql = if versions.len() == 1 {
+                    st.changed_one.clone()
+                } else {
+                    finish(st.changed_sql(versions.len()))
+                };
+                let args = (|| {
+                    let mut args = DB::Arguments::default();
+                    for v in versions {
+                        args.add(v.to_i64().unwrap_or(-1))?;
+                    }
+                    self.bind_key(&mut args, id)?;
+                    Ok(args)
+                })();
+                (sql, args)
+            }
         };
-        let sql = if versions.len() == 1 {
-            st.changed_one.clone()
-        } else {
-            finish(st.changed_sql(versions.len()))
-        };
-        let mut args = DB::Arguments::default();
-        for v in versions {
-            args.add(v.to_i64().unwrap_or(-1)).map_err(bind_error)?;
-        }
-        self.bind_key(&mut args, id).map_err(bind_error)?;
-        let row = sqlx::query_with::<DB, DB::Arguments>(sql, args)
+        let now = SystemTime::now();
+        let row = sqlx::query_with::<DB, DB::Arguments>(sql, args.map_err(bind_error)?)
             .fetch_optional(&mut *self.conn().await?)
             .await
             .map_err(map_error)?
             .ok_or(RepositoryError::NotFound)?;
-        let current: i64 = row.try_get("occ_current_version").map_err(map_error)?;
-        // The joined row is NULL exactly when a known version matched.
-        // Whatever the column's integer type.
-        let unchanged = row.try_get_raw(st.version).map_err(map_error)?.is_null();
-        if unchanged {
-            Ok(Fetched::Unchanged {
-                version: stored_version::<M>(current)?,
-                last_modified: self.modified_of(&row)?,
-            })
+        let as_of = if st.last_modified.is_some() {
+            let micros: i64 = row.try_get("occ_as_of").map_err(map_error)?;
+            let read = time_of_micros(micros).unwrap_or(now);
+            // A write stamped before this read may commit after it.
+            read.checked_sub(COMMIT_MARGIN).unwrap_or(read)
         } else {
-            M::from_row(&row).map(Fetched::Changed).map_err(map_error)
-        }
+            // No `Last-Modified` to round.
+            now
+        };
+        let fetched = match known {
+            KnownVersions::Any => {
+                let version: i64 = row.try_get(st.version).map_err(map_error)?;
+                Fetched::Unchanged {
+                    version: stored_version::<M>(version)?,
+                    last_modified: self.modified_of(&row)?,
+                }
+            }
+            KnownVersions::Listed(v) if v.is_empty() => {
+                Fetched::Changed(M::from_row(&row).map_err(map_error)?)
+            }
+            KnownVersions::Listed(_) => {
+                let current: i64 = row.try_get("occ_current_version").map_err(map_error)?;
+                // The joined row is NULL exactly when a known version
+                // matched. Whatever the column's integer type.
+                if row.try_get_raw(st.version).map_err(map_error)?.is_null() {
+                    Fetched::Unchanged {
+                        version: stored_version::<M>(current)?,
+                        last_modified: self.modified_of(&row)?,
+                    }
+                } else {
+                    Fetched::Changed(M::from_row(&row).map_err(map_error)?)
+                }
+            }
+        };
+        Ok(Snapshot { fetched, as_of })
     }
 
     async fn sql_create(&self, model: M) -> Result<M, RepositoryError<M>> {
@@ -2258,15 +2346,29 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.recover(self.sql_get_unless(id, known).await).await
+        self.recover(self.sql_read(id, known).await)
+            .await
+            .map(|snapshot| snapshot.fetched)
+    }
+
+    async fn read(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        self.recover(self.sql_read(id, known).await).await
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
-        self.recover(self.sql_create(model).await).await
+        self.recover(self.sql_create(model).await)
+            .await
+            .map(|created| stamped(self.held.as_ref(), created))
     }
 
     async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
-        self.recover(self.sql_create_with_new_id(model).await).await
+        self.recover(self.sql_create_with_new_id(model).await)
+            .await
+            .map(|created| stamped(self.held.as_ref(), created))
     }
 
     async fn update(
