@@ -1151,6 +1151,9 @@ enum SchemaProblem {
     /// The scope's column compares values that differ as equal: its
     /// collation (named) folds case, accents or trailing spaces.
     InexactScope(String),
+    /// A MariaDB `UUID` column, sent as text, for a `uuid::Uuid` field,
+    /// which sqlx decodes from 16 bytes only.
+    TextUuid { rust_type: &'static str },
 }
 
 impl SchemaError {
@@ -1187,6 +1190,15 @@ impl fmt::Display for SchemaError {
                      `compatible` accepts the column (see the enum recipe in occ's README)"
                 )
             }
+            (SchemaProblem::TextUuid { rust_type }, column) => {
+                let column = column.unwrap_or("?");
+                write!(
+                    f,
+                    "column `{column}` of table `{table}` is MariaDB's `UUID` type, which is \
+                     sent as text; `{rust_type}` decodes from 16 bytes only on MariaDB/MySQL. \
+                     Make the column `BINARY(16)`, or the field `uuid::fmt::Hyphenated`"
+                )
+            }
             (SchemaProblem::InexactScope(collation), column) => {
                 let column = column.unwrap_or("?");
                 write!(
@@ -1208,7 +1220,9 @@ impl std::error::Error for SchemaError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.problem {
             SchemaProblem::Unreadable(source) => Some(source),
-            SchemaProblem::InexactScope(_) | SchemaProblem::WrongType { .. } => None,
+            SchemaProblem::InexactScope(_)
+            | SchemaProblem::WrongType { .. }
+            | SchemaProblem::TextUuid { .. } => None,
         }
     }
 }
@@ -1750,8 +1764,45 @@ where
                     },
                 });
             }
+            // MariaDB's `UUID` type is sent as text, which sqlx's `Uuid`
+            // (16 bytes on MySQL) does not decode, though it says it does.
+            if let (Dialect::MySql, Some(ColumnFit { rust_type, .. })) =
+                (DB::DIALECT, M::column_type(column, info))
+            {
+                if rust_type.ends_with("uuid::Uuid") || rust_type.ends_with("uuid::Uuid>") {
+                    self.refuse_mariadb_uuid(column, rust_type).await?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Refuses a MariaDB `UUID` column for a `uuid::Uuid` field.
+    async fn refuse_mariadb_uuid(
+        &self,
+        column: &'static str,
+        rust_type: &'static str,
+    ) -> Result<(), SchemaError> {
+        let table = self.statements.table;
+        let found = sqlx::query::<DB>(AssertSqlSafe(
+            "SELECT DATA_TYPE AS occ_type FROM information_schema.COLUMNS \
+             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+        ))
+        .bind(table.to_owned())
+        .bind(column.to_owned())
+        .fetch_optional(&self.pool)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|row| row.try_get::<String, _>("occ_type").ok());
+        match found {
+            Some(sql_type) if sql_type.eq_ignore_ascii_case("uuid") => Err(SchemaError {
+                table: table.to_owned(),
+                column: Some(column),
+                problem: SchemaProblem::TextUuid { rust_type },
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// The collation of `table.column` when it does not compare byte for
