@@ -392,8 +392,7 @@ async fn conformance(b: &Backend, base: &str, id: &str, body: &Value, change: (&
     assert!(
         items
             .iter()
-            .any(|item| item["id"].to_string() == json!(id).to_string()
-                || item["id"].to_string() == id),
+            .any(|item| item["id"] == json!(id) || item["id"].to_string() == id),
         "{}: {items:?}",
         b.name
     );
