@@ -71,6 +71,7 @@
 #![forbid(unsafe_code)]
 
 mod bodiless;
+mod coding;
 pub mod extract;
 pub mod idempotency;
 mod layer;
@@ -83,6 +84,7 @@ mod rejection;
 mod response;
 pub mod routes;
 
+pub use coding::{CodingTags, CodingTagsFuture, CodingTagsLayer};
 pub use extract::{
     Conditional, ConditionalRequest, IfMatch, IfMatchRejection, IfModifiedSince, IfNoneMatch,
     IfUnmodifiedSince,
