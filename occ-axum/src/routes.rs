@@ -111,6 +111,10 @@ type Validate<M> = Arc<dyn Fn(&M) -> Result<(), String> + Send + Sync>;
 /// A change to a new state ([`ConditionalRoutes::before_write`]).
 type BeforeWrite<M> = Arc<dyn Fn(&mut M) + Send + Sync>;
 
+/// A check of a new state against the one it replaces
+/// ([`ConditionalRoutes::validate_transition`]).
+type Transition<M> = Arc<dyn Fn(Option<&M>, &M) -> Result<(), String> + Send + Sync>;
+
 struct Config<M, R: ?Sized> {
     repo: Arc<R>,
     policy: Policy,
@@ -130,6 +134,7 @@ struct Config<M, R: ?Sized> {
     member_warned: Arc<AtomicBool>,
     validate: Option<Validate<M>>,
     before_write: Option<BeforeWrite<M>>,
+    transition: Option<Transition<M>>,
 }
 
 impl<M, R: ?Sized> Clone for Config<M, R> {
@@ -149,25 +154,30 @@ impl<M, R: ?Sized> Clone for Config<M, R> {
             member_warned: self.member_warned.clone(),
             validate: self.validate.clone(),
             before_write: self.before_write.clone(),
+            transition: self.transition.clone(),
         }
     }
 }
 
 impl<M, R: ?Sized> Config<M, R> {
     fn has_hooks(&self) -> bool {
-        self.validate.is_some() || self.before_write.is_some()
+        self.validate.is_some() || self.before_write.is_some() || self.transition.is_some()
     }
 
-    /// Runs the hooks on a new state: `before_write` first, so that
-    /// `validate` checks what will be written. A refusal is the body's
-    /// fault (422), reported after the preconditions (EV-1).
-    fn prepare(&self, model: &mut M) -> Result<(), Problem> {
+    /// Runs the hooks on a new state, replacing `current` (`None`: a
+    /// create): `before_write` first, so that `validate` and
+    /// `validate_transition` check what will be written. A refusal is the
+    /// body's fault (422), reported after the preconditions (EV-1).
+    fn prepare(&self, current: Option<&M>, model: &mut M) -> Result<(), Problem> {
         if let Some(fill) = &self.before_write {
             fill(model);
         }
-        match &self.validate {
-            Some(check) => check(model)
-                .map_err(|why| Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(why)),
+        let refused = |why| Problem::new(StatusCode::UNPROCESSABLE_ENTITY).with_detail(why);
+        if let Some(check) = &self.validate {
+            check(model).map_err(refused)?;
+        }
+        match &self.transition {
+            Some(check) => check(current, model).map_err(refused),
             None => Ok(()),
         }
     }
@@ -245,6 +255,7 @@ where
                 member_warned: Arc::new(AtomicBool::new(false)),
                 validate: None,
                 before_write: None,
+                transition: None,
             },
         }
     }
@@ -607,6 +618,70 @@ where
             Some(first) => Arc::new(move |model: &mut M| {
                 first(model);
                 fill(model);
+            }),
+        });
+        self
+    }
+
+    /// Checks every write against the state it replaces: `current` is the
+    /// stored state (`None` for a create), `next` the state to be written
+    /// (after [`before_write`](Self::before_write) and
+    /// [`validate`](Self::validate)). A refusal is a 422 with its text as
+    /// the detail, after the preconditions. For what one state cannot say
+    /// alone: a status that moves only forward, a member only an action
+    /// may set.
+    ///
+    /// It runs on every write path: POST and a creating PUT (`None`), a
+    /// replacing PUT, a PATCH and a merging PUT. With it, those writes
+    /// read first and swap on the version read (two statements instead of
+    /// one); a swap that loses a race reads and checks again, so the hook
+    /// always judges the state the write replaces and no update is lost.
+    /// DELETE does not run it.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Arc;
+    /// use axum::body::Body;
+    /// use http::{Request, StatusCode};
+    /// use occ_axum::routes::ConditionalRoutes;
+    /// use occ_core::repository::{MemoryRepository, Repository};
+    /// use occ_core::Versioned;
+    /// use tower::ServiceExt;
+    ///
+    /// #[derive(Clone, serde::Serialize, serde::Deserialize, Versioned)]
+    /// #[occ(etag = "o-{id}-v{version}")]
+    /// struct Order { id: i64, #[version] version: i64, status: u8 }
+    ///
+    /// let repo = Arc::new(MemoryRepository::<Order>::new());
+    /// repo.create(Order { id: 1, version: 1, status: 2 }).await.unwrap();
+    /// let app: axum::Router = ConditionalRoutes::new(repo.clone())
+    ///     .validate_transition(|current: Option<&Order>, next: &Order| match current {
+    ///         Some(current) if next.status < current.status => {
+    ///             Err("an order's status only moves forward".into())
+    ///         }
+    ///         _ => Ok(()),
+    ///     })
+    ///     .into_router();
+    ///
+    /// let back = Request::put("/1")
+    ///     .header("content-type", "application/json")
+    ///     .header("if-match", "\"o-1-v1\"")
+    ///     .body(Body::from(r#"{"id":1,"status":1}"#))
+    ///     .unwrap();
+    /// let response = app.oneshot(back).await.unwrap();
+    /// assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    /// assert_eq!(repo.get(&1).await.unwrap().status, 2);
+    /// # });
+    /// ```
+    pub fn validate_transition<F>(mut self, check: F) -> Self
+    where
+        F: Fn(Option<&M>, &M) -> Result<(), String> + Send + Sync + 'static,
+    {
+        self.config.transition = Some(match self.config.transition.take() {
+            None => Arc::new(check),
+            Some(first) => Arc::new(move |current: Option<&M>, next: &M| {
+                first(current, next)?;
+                check(current, next)
             }),
         });
         self
@@ -1049,6 +1124,13 @@ where
                 .is_some_and(|list| list.check() == Ok(ListKind::Any));
         let written = if config.put_mode == PutMode::Merge && !create_once {
             merge_put(config, repo, &conditions, &id, body).await
+        } else if config.transition.is_some() {
+            // The hook judges the state replaced: read it first.
+            let model = body.and_then(|bytes| parsed_state::<M>(&bytes, &id));
+            let hooks = |current: Option<&M>, model: &mut M| config.prepare(current, model);
+            conditions
+                .replace_with(repo, &id, model, config.creating_put, hooks)
+                .await
         } else {
             let model = body.and_then(|bytes| new_state(config, &bytes, &id));
             conditions
@@ -1061,8 +1143,19 @@ where
 }
 
 /// The state a replacing or creating PUT body describes, through the
-/// hooks.
+/// hooks (as a create's: a transition hook is run by `replace_with`).
 fn new_state<M, R: ?Sized>(config: &Config<M, R>, body: &[u8], id: &M::Id) -> Result<M, Problem>
+where
+    M: Versioned + DeserializeOwned,
+    M::Id: Serialize,
+{
+    let mut model = parsed_state::<M>(body, id)?;
+    config.prepare(None, &mut model)?;
+    Ok(model)
+}
+
+/// The state a PUT body describes, before the hooks.
+fn parsed_state<M>(body: &[u8], id: &M::Id) -> Result<M, Problem>
 where
     M: Versioned + DeserializeOwned,
     M::Id: Serialize,
@@ -1070,13 +1163,11 @@ where
     // A complete body reads in one pass; filling in the members the URL
     // and the server own (and telling 400 from 422) needs a JSON value
     // first, which only an incomplete or a bad body pays for.
-    let mut model = match serde_json::from_slice::<M>(body) {
-        Ok(model) if same_id::<M>(model.id(), id) => model,
-        Ok(_) => return Err(id_differs()),
-        Err(_) => model_for_put::<M>(parse_value(body)?, id)?,
-    };
-    config.prepare(&mut model)?;
-    Ok(model)
+    match serde_json::from_slice::<M>(body) {
+        Ok(model) if same_id::<M>(model.id(), id) => Ok(model),
+        Ok(_) => Err(id_differs()),
+        Err(_) => model_for_put::<M>(parse_value(body)?, id),
+    }
 }
 
 /// PUT in merge mode: the body's members merged into the resource. On
@@ -1136,7 +1227,7 @@ where
 {
     let pipeline = conditions.pipeline().merging(config.merging);
     if config.has_hooks() {
-        let hooks = |model: &mut M| config.prepare(model);
+        let hooks = |current: &M, model: &mut M| config.prepare(Some(current), model);
         pipeline.merge_with(repo, id, patch, hooks).await
     } else {
         pipeline.merge(repo, id, patch).await
@@ -1311,7 +1402,7 @@ where
             }
         }
         model.set_version(M::Version::INITIAL);
-        config.prepare(&mut model)?;
+        config.prepare(None, &mut model)?;
         let created = match (conditions.scope(), new_id) {
             (Some(scope), new_id) => match repo.scoped(scope) {
                 Ok(scoped) if new_id == NewId::FromStore => scoped.create_with_new_id(model).await,

@@ -172,6 +172,11 @@ pub enum Written<M> {
     Created(M),
 }
 
+/// How many times a read-first write reads again after losing a race, as
+/// [`merge_by_swap`](crate::repository::merge_by_swap) does: only writes
+/// that keep landing between the read and the swap exhaust them.
+const ATTEMPTS: usize = 8;
+
 /// How a write will run.
 enum Plan<V> {
     /// One statement, with this condition in it.
@@ -466,6 +471,73 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// [`replace`](Pipeline::replace) through a hook that sees the state
+    /// it replaces (`None` for a create): the resource is read, the
+    /// preconditions evaluated on it (PR-1), `hook` runs on the new state
+    /// with the current one, and the write is a compare-and-swap on the
+    /// version read. A swap that loses a race reads and evaluates again (a
+    /// bounded number of times): an `If-Match` of the old tag then fails
+    /// with 412, `If-Match: *` and `If-Unmodified-Since` that still hold
+    /// go on, and no write is lost. Two statements on success instead of
+    /// one: the price of a hook over the transition.
+    pub async fn replace_with<M, R, B, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        body: Result<M, B>,
+        hook: F,
+    ) -> Result<Written<M>, Rejection<M, B>>
+    where
+        M: Versioned + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        M: Serialize,
+        F: Fn(Option<&M>, &mut M) -> Result<(), B> + Send + Sync,
+    {
+        in_scope!(self, repo, |r| self.replace_with_in(r, id, body, &hook))
+    }
+
+    async fn replace_with_in<M, R, B, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        body: Result<M, B>,
+        hook: &F,
+    ) -> Result<Written<M>, Rejection<M, B>>
+    where
+        M: Versioned + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        F: Fn(Option<&M>, &mut M) -> Result<(), B> + Send + Sync,
+    {
+        let model = match body {
+            Ok(model) => model,
+            Err(body) => return Err(self.body_error(repo, id, body).await),
+        };
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let current = self.check_in::<M, R, B>(repo, id).await?;
+            let mut next = model.clone();
+            hook(current.as_ref(), &mut next).map_err(Rejection::Body)?;
+            let Some(current) = current else {
+                // Missing, and the preconditions let it be created.
+                return self.create(repo, next).await;
+            };
+            match repo
+                .update(next, &WriteCondition::VersionIn(vec![current.version()]))
+                .await
+            {
+                Ok(saved) => return Ok(Written::Updated(saved)),
+                // Changed (or deleted) since the read: the next round
+                // evaluates the preconditions again, on what is there.
+                Err(RepositoryError::PreconditionFailed { current }) => last = Some(current),
+                Err(RepositoryError::NotFound) => {}
+                Err(other) => return Err(self.after_swap(other)),
+            }
+        }
+        Err(self.raced(last))
+    }
+
     /// PUT that merges members, PATCH with a JSON merge patch, or a custom
     /// action that sets members: one statement where the store can merge
     /// the members in place (see [`Repository::merge_patch`]). Never
@@ -538,7 +610,9 @@ impl<'a> Pipeline<'a> {
     /// `If-Match` on the old tag now fails with 412, while a request whose
     /// preconditions still hold (or an unconditional one, under
     /// [`Policy::Optional`]) is merged again: no write is ever lost, and
-    /// the hook always sees the state that is written. `patch`'s error and
+    /// the hook always sees the state that is written, beside the state it
+    /// replaces (so it can refuse a transition: a status that may only
+    /// move forward, a member only an action may set). `patch`'s error and
     /// the hook's are reported only if the preconditions pass (EV-1).
     ///
     /// ```
@@ -559,7 +633,7 @@ impl<'a> Pipeline<'a> {
     /// headers.insert("if-match", "\"p-1-v1\"".parse().unwrap());
     /// let pre = Preconditions::from_headers(&headers);
     /// let patch = Pipeline::new(&Method::PATCH, &pre);
-    /// let trim_and_check = |p: &mut Profile| {
+    /// let trim_and_check = |_: &Profile, p: &mut Profile| {
     ///     p.name = p.name.trim().to_owned();
     ///     if p.name.is_empty() { Err("the name cannot be empty") } else { Ok(()) }
     /// };
@@ -585,7 +659,7 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
-        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+        F: Fn(&M, &mut M) -> Result<(), B> + Send + Sync,
     {
         in_scope!(self, repo, |r| self.merge_with_in(r, id, patch, &hook))
     }
@@ -601,11 +675,8 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
-        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+        F: Fn(&M, &mut M) -> Result<(), B> + Send + Sync,
     {
-        // As many tries as `merge_by_swap`: only writes that keep landing
-        // between our read and our swap exhaust them.
-        const ATTEMPTS: usize = 8;
         let this = self.creatable(false);
         let patch = match patch {
             Ok(patch) => patch,
@@ -626,7 +697,7 @@ impl<'a> Pipeline<'a> {
             };
             let read = current.version();
             let mut merged = merge_patch_model(&current, &patch).map_err(Rejection::Repository)?;
-            hook(&mut merged).map_err(Rejection::Body)?;
+            hook(&current, &mut merged).map_err(Rejection::Body)?;
             match repo
                 .update(merged, &WriteCondition::VersionIn(vec![read]))
                 .await
@@ -661,14 +732,14 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
-        F: Fn(&mut M) -> Result<(), B> + Send + Sync,
+        F: Fn(&M, &mut M) -> Result<(), B> + Send + Sync,
     {
         let current = repo.get(id).await?;
         if matches!(&condition, WriteCondition::UnchangedSince(v) if current.version() < *v) {
             return Ok(None);
         }
         let mut merged = merge_patch_model(&current, patch).map_err(Rejection::Repository)?;
-        hook(&mut merged).map_err(Rejection::Body)?;
+        hook(&current, &mut merged).map_err(Rejection::Body)?;
         let to_value = |m: &M| {
             serde_json::to_value(m).map_err(|e| Rejection::Repository(RepositoryError::internal(e)))
         };

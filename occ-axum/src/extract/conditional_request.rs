@@ -291,12 +291,51 @@ impl ConditionalRequest {
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        match self
+        let written = self
             .pipeline()
             .creatable(creatable)
             .replace(repo, id, body)
-            .await
-        {
+            .await;
+        self.written(written, creatable)
+    }
+
+    /// [`replace`](Self::replace) through `hook`, which sees the state it
+    /// replaces (`None` for a create) beside the new one, and may refuse
+    /// the transition (a 422 from its problem): read first, then a
+    /// compare-and-swap on the version read, evaluated again after a lost
+    /// race ([`Pipeline::replace_with`](occ_core::pipeline::Pipeline::replace_with)).
+    pub async fn replace_with<M, R, F>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        body: Result<M, Problem>,
+        creatable: bool,
+        hook: F,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + Clone + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        F: Fn(Option<&M>, &mut M) -> Result<(), Problem> + Send + Sync,
+    {
+        let written = self
+            .pipeline()
+            .creatable(creatable)
+            .replace_with(repo, id, body, hook)
+            .await;
+        self.written(written, creatable)
+    }
+
+    /// The answer to a replacing write: 200, or 201 with `Location`.
+    fn written<M>(
+        &self,
+        written: Result<Written<M>, Rejection<M, Problem>>,
+        creatable: bool,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize,
+    {
+        match written {
             Ok(Written::Updated(saved)) => Ok(Tagged::written(saved)),
             Ok(Written::Created(saved)) => Ok(match HeaderValue::from_str(self.uri.path()) {
                 Ok(location) => Tagged::created(saved, location),
