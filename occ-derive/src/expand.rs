@@ -236,8 +236,10 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
     let data_members = data_members(input, table);
     // Each column the repository reads and binds, with its field's type:
     // `verify()` asks whether the column's type is one it decodes from.
-    let typed = std::iter::once((id_column, id_ty)).chain(data.iter().map(|(f, c)| (c, f.ty)));
-    let type_arms = typed.map(|(column, ty)| {
+    let typed: Vec<_> = std::iter::once((id_column, id_ty))
+        .chain(data.iter().map(|(f, c)| (c, f.ty)))
+        .collect();
+    let type_arms = typed.iter().map(|(column, ty)| {
         quote! {
             #column => ::core::option::Option::Some(::occ_core::repository::sql::ColumnFit {
                 fits: <#ty as #sqlx::Type<__OccDb>>::compatible(column_type),
@@ -245,6 +247,29 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
             }),
         }
     });
+    // The same columns' declared types, for the schema occ writes.
+    let decl_arms = typed.iter().map(|(column, ty)| {
+        quote! {
+            #column => ::core::option::Option::Some(::occ_core::repository::sql::ColumnDecl {
+                sql_type: #sqlx::TypeInfo::name(&<#ty as #sqlx::Type<__OccDb>>::type_info()).to_owned(),
+                rust_type: ::core::any::type_name::<#ty>(),
+            }),
+        }
+    });
+    // The modification time is the database clock's type: only whether it
+    // may be NULL is the field's.
+    let lm_arm = match (&table.last_modified, &input.last_modified) {
+        (Some(column), Some(field)) => {
+            let ty = field.ty;
+            quote! {
+                #column => ::core::option::Option::Some(::occ_core::repository::sql::ColumnDecl {
+                    sql_type: ::std::string::String::new(),
+                    rust_type: ::core::any::type_name::<#ty>(),
+                }),
+            }
+        }
+        _ => TokenStream::new(),
+    };
     let bind_scope = input.scope.as_ref().map(|field| {
         let ty = field.ty;
         let message = format!(
@@ -300,6 +325,16 @@ fn sql_model(input: &Input<'_>) -> TokenStream {
             ) -> ::core::option::Option<::occ_core::repository::sql::ColumnFit> {
                 match column {
                     #(#type_arms)*
+                    _ => ::core::option::Option::None,
+                }
+            }
+
+            fn column_decl(
+                column: &str,
+            ) -> ::core::option::Option<::occ_core::repository::sql::ColumnDecl> {
+                match column {
+                    #(#decl_arms)*
+                    #lm_arm
                     _ => ::core::option::Option::None,
                 }
             }

@@ -612,3 +612,169 @@ fn specimen_with(member: &str, value: &str) -> String {
     body[member] = json!("@@");
     body.to_string().replace("\"@@\"", value)
 }
+
+/// A tenant's ledger: a declared scope, merge companions, tombstones and
+/// ids the store assigns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+#[occ(table = "zoo_ledger", tombstones = "zoo_ledger_tombstones", merge)]
+struct Ledger {
+    #[occ(generated)]
+    id: i64,
+    #[version]
+    version: i32,
+    #[occ(scope)]
+    #[serde(skip)]
+    tenant_id: String,
+    entry: String,
+    amount: Option<i64>,
+    #[occ(last_modified)]
+    #[serde(default)]
+    at: Option<DateTime<Utc>>,
+}
+
+/// Creates the tables `create_table` writes for `M`, checks them with
+/// `verify()`, and writes and reads a resource through them.
+async fn schema_serves<DB, M>(pool: &sqlx::Pool<DB>, model: M, assigned: bool, name: &str)
+where
+    DB: occ_core::repository::sql::Backend,
+    M: occ_core::repository::sql::SqlModel<DB>
+        + Clone
+        + Serialize
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    M::Id: Clone + Send + Sync + std::fmt::Debug,
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    DB::Arguments: sqlx::IntoArguments<DB>,
+    i64: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    String: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    Vec<u8>: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
+    for<'n> &'n str: sqlx::ColumnIndex<DB::Row>,
+{
+    let statements = occ_core::repository::sql::create_table::<DB, M>();
+    for ddl in &statements {
+        sqlx::query(sqlx::AssertSqlSafe(ddl.clone()))
+            .execute(pool)
+            .await
+            .unwrap_or_else(|e| panic!("{name}: {ddl}: {e}"));
+    }
+    let repo = SqlRepository::<DB, M>::new(pool.clone());
+    repo.verify()
+        .await
+        .unwrap_or_else(|e| panic!("{name}: {statements:?}: {e}"));
+    let scope = occ_core::repository::Scope::new("tenant_id", "acme");
+    let created = match M::SCOPE_COLUMN {
+        Some(_) => {
+            let scoped = repo.scoped(&scope).unwrap();
+            let created = if assigned {
+                scoped.create_with_new_id(model).await
+            } else {
+                scoped.create(model).await
+            }
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let read = scoped.get(created.id()).await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&read).unwrap(),
+                serde_json::to_value(&created).unwrap()
+            );
+            created
+        }
+        None => {
+            let created = if assigned {
+                repo.create_with_new_id(model).await
+            } else {
+                repo.create(model).await
+            }
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let read = repo.get(created.id()).await.unwrap();
+            assert_eq!(
+                serde_json::to_value(&read).unwrap(),
+                serde_json::to_value(&created).unwrap()
+            );
+            created
+        }
+    };
+    println!(
+        "{name}: {} statements, served {:?}",
+        statements.len(),
+        created.id()
+    );
+}
+
+fn zoo_specimen() -> Specimen {
+    serde_json::from_value(specimen("written")).unwrap()
+}
+
+fn ledger() -> Ledger {
+    Ledger {
+        id: 0,
+        version: 1,
+        tenant_id: String::new(),
+        entry: "opening".into(),
+        amount: Some(-5),
+        at: None,
+    }
+}
+
+fn document() -> occ_examples::document::Document {
+    occ_examples::document::Document {
+        id: Uuid::now_v7(),
+        revision: 1,
+        title: "t".into(),
+        body: "b".into(),
+        tags: None,
+        updated_at: DateTime::<Utc>::UNIX_EPOCH,
+    }
+}
+
+#[tokio::test]
+async fn the_schema_occ_writes_passes_verify_and_serves_sqlite() {
+    let (pool, _) = occ_tests::sqlite_file_pool("zoo_schema").await;
+    schema_serves(&pool, zoo_specimen(), false, "sqlite zoo").await;
+    schema_serves(&pool, ledger(), true, "sqlite ledger").await;
+    schema_serves(&pool, document(), false, "sqlite documents").await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn the_schema_occ_writes_passes_verify_and_serves_postgres() {
+    let Some(url) = occ_tests::postgres_url("zoo_schema") else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_zoo");
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
+    let _cleanup = DropOnExit::Schema { url, schema };
+    schema_serves(&pool, zoo_specimen(), false, "postgres zoo").await;
+    schema_serves(&pool, ledger(), true, "postgres ledger").await;
+    schema_serves(&pool, document(), false, "postgres documents").await;
+    // An enum type is the application's to create first.
+    sqlx::query(PG_TYPES[0]).execute(&pool).await.unwrap();
+    let typed = PgSpecimen {
+        id: 3,
+        version: 1,
+        mood: Mood::Wild,
+        price: Some("12.34".parse().unwrap()),
+        tags: vec!["a".into()],
+    };
+    schema_serves(&pool, typed, false, "postgres types").await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn the_schema_occ_writes_passes_verify_and_serves_mariadb() {
+    let Some(url) = occ_tests::mysql_url("zoo_schema") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_zoo");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
+    let _cleanup = DropOnExit::Database { url, database };
+    schema_serves(&pool, zoo_specimen(), false, "mariadb zoo").await;
+    schema_serves(&pool, ledger(), true, "mariadb ledger").await;
+    schema_serves(&pool, document(), false, "mariadb documents").await;
+    let typed = MySpecimen {
+        id: 3,
+        version: 1,
+        price: Some("12.34".parse().unwrap()),
+        status: Status::Shipped,
+    };
+    schema_serves(&pool, typed, false, "mariadb types").await;
+}

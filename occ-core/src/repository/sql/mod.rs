@@ -54,7 +54,7 @@ pub use dialect::{Backend, Dialect};
 pub use keys::idempotency_table;
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
-pub use schema::add_merge_columns;
+pub use schema::{add_merge_columns, create_table};
 
 #[doc(hidden)]
 pub use sqlx;
@@ -210,6 +210,15 @@ pub trait SqlModel<DB: sqlx::Database>:
         None
     }
 
+    /// The type the field read from `column` declares for `DB` (sqlx's
+    /// `Type::type_info`), with its Rust type: what [`create_table`] writes
+    /// the column as. `None` for a column it does not know. The derive
+    /// implements it; the default knows no column.
+    fn column_decl(column: &str) -> Option<ColumnDecl> {
+        let _ = column;
+        None
+    }
+
     /// Binds a row-level scope's value for the scope's column. The derive
     /// binds it as the `#[occ(scope)]` field's own type (a UUID as the
     /// column stores UUIDs), refusing a value that does not fit; the
@@ -249,6 +258,16 @@ pub struct ColumnFit {
     /// The field decodes from it.
     pub fits: bool,
     /// The field's Rust type, for messages.
+    pub rust_type: &'static str,
+}
+
+/// A column's type as its field declares it ([`SqlModel::column_decl`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ColumnDecl {
+    /// sqlx's name of the field's SQL type for the database (`TEXT`,
+    /// `INT8`, `VARCHAR`, …).
+    pub sql_type: String,
+    /// The field's Rust type (an `Option` is a nullable column).
     pub rust_type: &'static str,
 }
 
