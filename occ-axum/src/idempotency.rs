@@ -148,7 +148,7 @@ where
         ));
     }
     let (parts, body) = request.into_parts();
-    let bytes = match crate::routes::read_body(body, body_limit).await {
+    let bytes = match crate::body::read_body(body, body_limit).await {
         Ok(bytes) => bytes,
         Err(too_large) => return answer(too_large),
     };

@@ -71,6 +71,7 @@
 #![forbid(unsafe_code)]
 
 mod bodiless;
+mod body;
 mod coding;
 pub mod extract;
 pub mod idempotency;

@@ -904,14 +904,6 @@ fn require_media_type(
     Err(response.into())
 }
 
-/// Reads the body up to the limit (413 beyond).
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Problem> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        Problem::new(StatusCode::PAYLOAD_TOO_LARGE)
-            .with_detail(format!("the body is larger than {limit} bytes"))
-    })
-}
-
 /// Parses JSON text: anything that is not one JSON value is 400.
 fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {
     let mut value = serde_json::from_slice(bytes).map_err(|e| {
@@ -1113,10 +1105,11 @@ where
     Q: Repository<M> + ?Sized,
 {
     let (conditions, id, headers, body) = split::<M, R>(request, config).await;
+    // Read before any refusal: a body left unread costs the connection.
+    let body = crate::body::read_body(body, config.body_limit).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, "application/json", false)?;
-        let body = read_body(body, config.body_limit).await;
         let create_once = config.creating_put
             && conditions
                 .preconditions()
@@ -1251,11 +1244,12 @@ where
     Q: Repository<M> + ?Sized,
 {
     let (conditions, id, headers, body) = split::<M, R>(request, config).await;
+    // Read before any refusal: a body left unread costs the connection.
+    let body = crate::body::read_body(body, config.body_limit).await;
     let result = async {
         let id = id?;
         require_media_type(&headers, MERGE_PATCH_JSON, true)?;
-        let patch = read_body(body, config.body_limit)
-            .await
+        let patch = body
             .and_then(|bytes| {
                 let mut patch = serde_json::from_slice::<Value>(&bytes).map_err(|e| {
                     Problem::new(StatusCode::BAD_REQUEST)
@@ -1293,7 +1287,10 @@ where
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {
-    let (conditions, id, _, _) = split::<M, R>(request, config).await;
+    let (conditions, id, _, body) = split::<M, R>(request, config).await;
+    // A DELETE has no use for a body, but one left unread costs the
+    // connection.
+    crate::body::drain(body).await;
     let result = async {
         let id = id?;
         conditions
@@ -1382,6 +1379,8 @@ where
     // own: If-Match is false (IM-3) and `If-None-Match: *` holds. A POST
     // that creates needs no precondition (design decision 2).
     let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(Policy::Optional);
+    // Read before any refusal: a body left unread costs the connection.
+    let bytes = crate::body::read_body(body, config.body_limit).await;
     let result = async {
         scope_check(config, conditions.scope())?;
         require_media_type(&parts.headers, "application/json", false)?;
@@ -1390,7 +1389,7 @@ where
             .creatable(true)
             .decide::<M, Problem>(None)
             .map_err(|rejection| conditions.refuse(rejection))?;
-        let bytes = read_body(body, config.body_limit).await?;
+        let bytes = bytes?;
         let mut body = parse_value(&bytes)?;
         let new_id = fill_new::<M>(&mut body)?;
         let mut model: M = model_from(body)?;

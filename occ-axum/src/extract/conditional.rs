@@ -8,6 +8,7 @@ use occ_core::Versioned;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::body::{drain, Kept};
 use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 
 /// A [`ConditionalRequest`] with its body extractor `T` held back until the
@@ -107,7 +108,7 @@ where
     /// Extracts the body, without evaluating anything. Its rejections
     /// (syntax 400, media type 415, size 413, data 422) are problem details.
     pub async fn into_body(self) -> Result<T, Problem> {
-        T::from_request(self.request, &()).await.map_err(Into::into)
+        body_of(self.request).await
     }
 
     /// Evaluates the preconditions on `current`, a state the handler read
@@ -124,13 +125,11 @@ where
             Ok(current) => current,
             Err(rejection) => {
                 let refusal = self.conditions.refuse_with_current(rejection);
-                drain(self.request).await;
+                drain(self.request.into_body()).await;
                 return Err(refusal);
             }
         };
-        let body = T::from_request(self.request, &())
-            .await
-            .map_err(|rejection| Refusal::from(rejection.into()))?;
+        let body = body_of(self.request).await.map_err(Refusal::from)?;
         Ok((current, body))
     }
 
@@ -145,19 +144,17 @@ where
         let current = match self.conditions.check(repo, id).await {
             Ok(Some(current)) => current,
             Ok(None) => {
-                drain(self.request).await;
+                drain(self.request.into_body()).await;
                 return Err(self
                     .conditions
                     .refuse(occ_core::pipeline::Rejection::<M, Problem>::NotFound));
             }
             Err(refusal) => {
-                drain(self.request).await;
+                drain(self.request.into_body()).await;
                 return Err(refusal);
             }
         };
-        let body = T::from_request(self.request, &())
-            .await
-            .map_err(|rejection| Refusal::from(rejection.into()))?;
+        let body = body_of(self.request).await.map_err(Refusal::from)?;
         Ok((current, body))
     }
 
@@ -176,7 +173,7 @@ where
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        let body = T::from_request(self.request, &()).await.map_err(Into::into);
+        let body = body_of(self.request).await;
         self.conditions
             .replace(repo, id, body.and_then(build), creatable)
             .await
@@ -196,18 +193,26 @@ where
         M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
-        let body = T::from_request(self.request, &()).await.map_err(Into::into);
+        let body = body_of(self.request).await;
         self.conditions.merge(repo, id, body.and_then(build)).await
     }
 }
 
-/// The most of a refused request's body that is read and dropped.
-const DRAINED: usize = 2 * 1024 * 1024;
-
-/// Reads a refused request's body (up to [`DRAINED`] bytes) before the
-/// refusal is sent: a body left unread, when it arrives after the headers,
-/// makes the server close the connection, and a client's next request on
-/// it fails. A larger body is left unread, and the connection with it.
-async fn drain(request: Request) {
-    let _ = axum::body::to_bytes(request.into_body(), DRAINED).await;
+/// `T` extracted from the request's body; when `T` refuses it, what it
+/// left unread is drained (a 415 before reading, a 413 half way), so the
+/// refusal leaves the connection usable.
+async fn body_of<T>(request: Request) -> Result<T, Problem>
+where
+    T: FromRequest<()>,
+    T::Rejection: Into<Problem>,
+{
+    let (parts, body) = request.into_parts();
+    let kept = Kept::new(body);
+    match T::from_request(Request::from_parts(parts, kept.reader()), &()).await {
+        Ok(body) => Ok(body),
+        Err(rejection) => {
+            kept.drain().await;
+            Err(rejection.into())
+        }
+    }
 }
