@@ -797,6 +797,60 @@ async fn list_refuses_unknown_query_parameters_naming_them() {
     assert!(r.json()["detail"].as_str().unwrap().contains("limit"));
 }
 
+/// EV-2 behind the layer: the handler's own 403 and 404 come before the
+/// 428, which the extractor answers where the handler evaluates the
+/// preconditions; a conditional write passes.
+#[tokio::test]
+async fn ev_2_behind_the_layer_403_and_404_come_before_the_428() {
+    use axum::extract::Path;
+    use axum::routing::put;
+    use occ_axum::{ConditionalRequest, Refusal, RequirePreconditionsLayer, Tagged};
+
+    #[derive(Clone, Serialize, Deserialize, Versioned)]
+    #[occ(etag = "n-{id}-v{version}")]
+    struct Note {
+        id: u64,
+        #[version]
+        version: u64,
+    }
+
+    async fn touch(
+        Path(id): Path<u64>,
+        headers: http::HeaderMap,
+        request: ConditionalRequest,
+    ) -> Result<Tagged<Note>, Refusal> {
+        if headers.get("x-user").is_none_or(|user| user != "owner") {
+            return Err(occ_axum::Problem::new(StatusCode::FORBIDDEN).into());
+        }
+        if id != 1 {
+            return Err(occ_axum::Problem::new(StatusCode::NOT_FOUND).into());
+        }
+        let current = Note { id, version: 1 };
+        let current = request
+            .pipeline()
+            .decide::<Note, occ_axum::Problem>(Some(current))
+            .map_err(|rejection| request.refuse(rejection))?
+            .expect("it exists");
+        Ok(Tagged::written(Note {
+            version: current.version + 1,
+            ..current
+        }))
+    }
+
+    let app: Router = Router::new()
+        .route("/notes/{id}", put(touch))
+        .layer(RequirePreconditionsLayer::new());
+    let r = send(&app, Method::PUT, "/notes/1", &[("x-user", "mallory")], "").await;
+    r.assert_problem(StatusCode::FORBIDDEN);
+    let r = send(&app, Method::PUT, "/notes/2", &[("x-user", "owner")], "").await;
+    r.assert_problem(StatusCode::NOT_FOUND);
+    let r = send(&app, Method::PUT, "/notes/1", &[("x-user", "owner")], "").await;
+    r.assert_problem(StatusCode::PRECONDITION_REQUIRED);
+    let tag = [("x-user", "owner"), ("if-match", "\"n-1-v1\"")];
+    let r = send(&app, Method::PUT, "/notes/1", &tag, "").await;
+    assert_eq!(r.status, StatusCode::OK);
+}
+
 #[tokio::test]
 async fn r428_1_layer_refuses_unconditional_writes_of_hand_written_handlers() {
     use axum::routing::get;
@@ -809,7 +863,7 @@ async fn r428_1_layer_refuses_unconditional_writes_of_hand_written_handlers() {
                 .put(|| async { "written" })
                 .delete(|| async { "deleted" }),
         )
-        .layer(RequirePreconditionsLayer::new());
+        .layer(RequirePreconditionsLayer::new().before_handlers());
     for method in [Method::PUT, Method::DELETE] {
         let r = send(&app, method.clone(), "/notes/1", &[], "").await;
         r.assert_problem(StatusCode::PRECONDITION_REQUIRED);

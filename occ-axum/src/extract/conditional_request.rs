@@ -105,6 +105,9 @@ impl ConditionalRequest {
     }
 
     fn with_uri(parts: &Parts, uri: Uri) -> Self {
+        if let Some(consulted) = parts.extensions.get::<crate::layer::Consulted>() {
+            consulted.mark();
+        }
         Self {
             method: parts.method.clone(),
             uri,
