@@ -73,7 +73,8 @@ async fn edit(State(notes): State<Notes>, Path(id): Path<u32>, request: Request)
             let response = write_edit(claim.repository(), id, request).await;
             finish(claim, response.into_response()).await
         }
-        Keyed::Answered(response) => response,
+        Keyed::Replayed(response) => response,
+        Keyed::Refused(refusal) => refusal.into_response(),
     }
 }
 
@@ -101,7 +102,8 @@ async fn pin(State(notes): State<Notes>, Path(id): Path<u32>, request: Request) 
             let response = write_pin(claim.repository(), id, request).await;
             finish(claim, response.into_response()).await
         }
-        Keyed::Answered(response) => response,
+        Keyed::Replayed(response) => response,
+        Keyed::Refused(refusal) => refusal.into_response(),
     }
 }
 

@@ -32,7 +32,8 @@
 //!             let response = write(claim.repository(), request).await;
 //!             finish(claim, response).await
 //!         }
-//!         Keyed::Answered(response) => response,
+//!         Keyed::Replayed(response) => response,
+//!         Keyed::Refused(refusal) => refusal.into_response(),
 //!     }
 //! }
 //! ```
@@ -67,7 +68,7 @@ use occ_core::repository::{Repository, RepositoryError, Scope, ScopeValue};
 use occ_core::Versioned;
 
 use crate::routes::ACCEPT_PATCH;
-use crate::Problem;
+use crate::{Problem, Refusal};
 
 /// `Idempotency-Key`.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
@@ -101,9 +102,14 @@ where
     /// The key is this request's: write through
     /// [`claim.repository()`](KeyedWrite::repository), then [`finish`].
     Claimed(Box<dyn KeyedWrite<M> + 'a>, Request),
-    /// Answered without running the handler: a replay, or a 400, 409,
-    /// 413, 422 or 5xx problem.
-    Answered(Response),
+    /// The key's first request completed: its recorded answer, sent again
+    /// without running the handler (`Idempotent-Replayed: true`).
+    Replayed(Response),
+    /// Refused without running the handler: a 400 (a malformed key, or
+    /// one where none are kept), 409 (in progress), 413, 422 (used for
+    /// another request) or 5xx problem; convert it as any other
+    /// [`Refusal`].
+    Refused(Refusal),
 }
 
 impl<M> std::fmt::Debug for Keyed<'_, M>
@@ -115,7 +121,8 @@ where
         match self {
             Self::Plain(_) => f.write_str("Plain"),
             Self::Claimed(..) => f.write_str("Claimed"),
-            Self::Answered(response) => f.debug_tuple("Answered").field(response).finish(),
+            Self::Replayed(response) => f.debug_tuple("Replayed").field(response).finish(),
+            Self::Refused(refusal) => f.debug_tuple("Refused").field(&refusal.status()).finish(),
         }
     }
 }
@@ -160,7 +167,7 @@ where
         }
         Ok(Claim::Replay(stored)) => {
             tracing::debug!(key = %key, status = stored.status, "idempotent response replayed");
-            Keyed::Answered(replay(stored))
+            Keyed::Replayed(replay(stored))
         }
         Ok(Claim::InFlight) => answer(
             Problem::new(StatusCode::CONFLICT)
@@ -335,5 +342,5 @@ where
     M: Versioned + Send + Sync + 'static,
     M::Id: Send + Sync,
 {
-    Keyed::Answered(problem.into_response())
+    Keyed::Refused(Refusal::from(problem))
 }

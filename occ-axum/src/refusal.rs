@@ -124,6 +124,62 @@ impl Refusal {
         }
     }
 
+    /// The headers this refusal answers with: a 304's `ETag`,
+    /// `Last-Modified`, `Vary` and `Cache-Control`; a problem's
+    /// `Content-Type`, current `ETag`, `Cache-Control`, `Retry-After`,
+    /// `Allow` or `Accept-Patch`. For an application that answers in its
+    /// own error format and must keep them; one that keeps occ's format
+    /// wraps the refusal and renders it unchanged:
+    ///
+    /// ```
+    /// use axum::response::{IntoResponse, Response};
+    /// use http::{header, StatusCode};
+    /// use occ_axum::{NotModified, Refusal};
+    /// use occ_core::EntityTag;
+    ///
+    /// /// The application's errors, occ's refusals among them.
+    /// enum AppError {
+    ///     Forbidden,
+    ///     Occ(Refusal),
+    /// }
+    ///
+    /// impl From<Refusal> for AppError {
+    ///     fn from(refusal: Refusal) -> Self {
+    ///         Self::Occ(refusal)
+    ///     }
+    /// }
+    ///
+    /// impl IntoResponse for AppError {
+    ///     fn into_response(self) -> Response {
+    ///         match self {
+    ///             Self::Forbidden => (StatusCode::FORBIDDEN, "forbidden").into_response(),
+    ///             // The app's own body, occ's status and headers.
+    ///             Self::Occ(refusal) if refusal.status() != StatusCode::NOT_MODIFIED => {
+    ///                 let detail = refusal.body_text().unwrap_or_default().to_owned();
+    ///                 (refusal.status(), refusal.headers(), format!("error: {detail}"))
+    ///                     .into_response()
+    ///             }
+    ///             // Or occ's own answer, unchanged.
+    ///             Self::Occ(refusal) => refusal.into_response(),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let tag = EntityTag::strong("note-1-v3").unwrap();
+    /// let refusal = Refusal::from(NotModified::new(Some(tag)));
+    /// assert_eq!(refusal.headers()[header::ETAG], "\"note-1-v3\"");
+    /// let response = AppError::from(refusal).into_response();
+    /// assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    /// assert_eq!(response.headers()[header::ETAG], "\"note-1-v3\"");
+    /// ```
+    pub fn headers(&self) -> http::HeaderMap {
+        let response = match &self.0.kind {
+            Kind::NotModified(not_modified) => not_modified.clone().into_response(),
+            Kind::Problem(problem) => problem.clone().into_response(),
+        };
+        response.into_parts().0.headers
+    }
+
     /// The problem, unless this is a 304.
     pub fn problem(&self) -> Option<&Problem> {
         match &self.0.kind {

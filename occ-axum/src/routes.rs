@@ -1083,7 +1083,8 @@ macro_rules! keyed {
                 let response = $run(&$config, claim.repository(), request).await;
                 crate::idempotency::finish(claim, response).await
             }
-            Keyed::Answered(response) => response,
+            Keyed::Replayed(response) => response,
+            Keyed::Refused(refusal) => refusal.into_response(),
         }
     };
 }

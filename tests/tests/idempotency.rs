@@ -969,7 +969,7 @@ async fn decision_17_a_memory_write_is_never_applied_twice() {
     )
     .await;
     assert_eq!(failed.status(), 500);
-    let Keyed::Answered(retry) = begin(&*repo, request("fails"), 1024).await else {
+    let Keyed::Replayed(retry) = begin(&*repo, request("fails"), 1024).await else {
         panic!("the retry is answered, not run again");
     };
     assert_eq!(retry.status(), 409);
@@ -988,7 +988,7 @@ async fn decision_17_a_memory_write_is_never_applied_twice() {
     };
     write_lyon(claim.repository()).await;
     drop(claim);
-    let Keyed::Answered(retry) = begin(&*repo, request("dropped"), 1024).await else {
+    let Keyed::Replayed(retry) = begin(&*repo, request("dropped"), 1024).await else {
         panic!("the retry is answered, not run again");
     };
     assert_eq!(retry.status(), 409);
