@@ -4,6 +4,7 @@
 
 pub mod document;
 pub mod page;
+pub mod users;
 
 use std::sync::Arc;
 

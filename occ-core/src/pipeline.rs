@@ -172,6 +172,23 @@ pub enum Written<M> {
     Created(M),
 }
 
+/// How a write can honour a request's preconditions
+/// ([`Pipeline::write_plan`]), for a handler with statements of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WritePlan<V> {
+    /// In the write's own statement: this condition in its `WHERE` clause
+    /// ([`condition_sql`](crate::repository::sql::condition_sql) writes
+    /// it); a write that touches no row is explained by reading again
+    /// ([`Pipeline::swap`] does both).
+    Condition(WriteCondition<V>),
+    /// `If-None-Match: *` where the request may create: an insert, which
+    /// fails if the id is taken.
+    CreateOnly,
+    /// Read first, evaluate on the state read ([`Pipeline::decide`]), then
+    /// write on its version.
+    ReadFirst,
+}
+
 /// How many times a read-first write reads again after losing a race, as
 /// [`merge_by_swap`](crate::repository::merge_by_swap) does: only writes
 /// that keep landing between the read and the swap exhaust them.
@@ -836,6 +853,108 @@ impl<'a> Pipeline<'a> {
     }
 
     /// How a write with these preconditions runs.
+    /// How a write can honour this request's preconditions on resource
+    /// `id`: a condition for the write's own statement, an insert only, or
+    /// a read first.
+    pub fn write_plan<M: Versioned>(&self, id: &M::Id) -> WritePlan<M::Version> {
+        match self.plan::<M>(id, self.creatable) {
+            Plan::Push(condition) => WritePlan::Condition(condition),
+            Plan::CreateOnly => WritePlan::CreateOnly,
+            Plan::General => WritePlan::ReadFirst,
+        }
+    }
+
+    /// A write of the handler's own, under occ's rules: `write` runs the
+    /// handler's statement with the condition it is given in its `WHERE`
+    /// clause (first the one the preconditions reduce to, if they do), and
+    /// returns the state written, or `None` when it touched no row; `read`
+    /// reads the current state (`None`: missing). After a miss, the state
+    /// is read and the preconditions evaluated on it again (PR-1): a false
+    /// one is the refusal (412 with the current state, 404, 428), a true
+    /// one (`If-Match: *`, a date still met) writes again on the version
+    /// read, a bounded number of times. So no update is lost and no
+    /// request is refused for a race it did not lose.
+    ///
+    /// The outer error is the handler's own (its database's); the inner
+    /// is the refusal. It never creates: a missing resource is 404.
+    ///
+    /// ```
+    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+    /// use std::sync::Mutex;
+    /// use http::{HeaderMap, Method};
+    /// use occ_core::pipeline::{Pipeline, Rejection};
+    /// use occ_core::repository::WriteCondition;
+    /// use occ_core::{Preconditions, Versioned};
+    ///
+    /// #[derive(Clone, Debug, Versioned)]
+    /// struct Counter { id: u64, #[version] version: u64, value: i64 }
+    ///
+    /// // The handler's own store: one row.
+    /// let row = Mutex::new(Counter { id: 1, version: 3, value: 10 });
+    /// let mut headers = HeaderMap::new();
+    /// headers.insert("if-match", "*".parse().unwrap());
+    /// let pre = Preconditions::from_headers(&headers);
+    /// let put = Pipeline::new(&Method::PUT, &pre);
+    ///
+    /// let saved = put
+    ///     .swap(
+    ///         &1,
+    ///         || async { Ok::<_, String>(Some(row.lock().unwrap().clone())) },
+    ///         |condition: WriteCondition<u64>| {
+    ///             // `UPDATE … SET value = value + 1, version = version + 1
+    ///             //  WHERE id = 1 AND <condition> RETURNING …`
+    ///             let mut row = row.lock().unwrap();
+    ///             let met = condition.is_met_by(&*row);
+    ///             if met {
+    ///                 row.value += 1;
+    ///                 row.version += 1;
+    ///             }
+    ///             let written = met.then(|| row.clone());
+    ///             async move { Ok(written) }
+    ///         },
+    ///     )
+    ///     .await
+    ///     .unwrap()
+    ///     .unwrap();
+    /// assert_eq!((saved.version, saved.value), (4, 11));
+    /// # });
+    /// ```
+    pub async fn swap<M, E, R, FR, W, FW>(
+        &self,
+        id: &M::Id,
+        mut read: R,
+        mut write: W,
+    ) -> Result<Result<M, Rejection<M>>, E>
+    where
+        M: Versioned,
+        R: FnMut() -> FR,
+        FR: std::future::Future<Output = Result<Option<M>, E>>,
+        W: FnMut(WriteCondition<M::Version>) -> FW,
+        FW: std::future::Future<Output = Result<Option<M>, E>>,
+    {
+        let this = self.creatable(false);
+        if let Plan::Push(condition) = this.plan::<M>(id, false) {
+            if let Some(saved) = write(condition).await? {
+                return Ok(Ok(saved));
+            }
+        }
+        let mut last = None;
+        for _ in 0..ATTEMPTS {
+            let current = match this.decide::<M, std::convert::Infallible>(read().await?) {
+                Ok(Some(current)) => current,
+                Ok(None) => return Ok(Err(Rejection::NotFound)),
+                Err(rejection) => return Ok(Err(rejection)),
+            };
+            let condition = WriteCondition::VersionIn(vec![current.version()]);
+            match write(condition).await? {
+                Some(saved) => return Ok(Ok(saved)),
+                // Changed since the read: read and evaluate again.
+                None => last = Some(Box::new(current)),
+            }
+        }
+        Ok(Err(this.raced(last)))
+    }
+
     fn plan<M: Versioned>(&self, id: &M::Id, creatable: bool) -> Plan<M::Version> {
         let pre = self.preconditions;
         match (pre.if_match(), pre.if_none_match()) {

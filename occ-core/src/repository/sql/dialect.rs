@@ -25,6 +25,23 @@ impl Dialect {
         !matches!(self, Self::MySql)
     }
 
+    /// The `n`th placeholder of a statement (from 1): `$n` on PostgreSQL,
+    /// `?n` on SQLite, `?` on MariaDB/MySQL, where values bind in order.
+    ///
+    /// ```
+    /// use occ_core::repository::sql::Dialect;
+    ///
+    /// assert_eq!(Dialect::Postgres.placeholder(2), "$2");
+    /// assert_eq!(Dialect::MySql.placeholder(2), "?");
+    /// ```
+    pub fn placeholder(self, n: usize) -> String {
+        match self {
+            Self::Sqlite => format!("?{n}"),
+            Self::Postgres => format!("${n}"),
+            Self::MySql => "?".to_owned(),
+        }
+    }
+
     /// SQLite takes a double-quoted name that matches no column for a
     /// string literal, so a missing column would read as its own name:
     /// backquotes are identifiers only, there as on MySQL.
@@ -104,6 +121,13 @@ impl SqlText {
             params: 0,
             dialect,
         }
+    }
+
+    /// Numbers the placeholders after `n` others, of a statement this text
+    /// goes into.
+    pub(crate) fn after_params(mut self, n: usize) -> Self {
+        self.params = n;
+        self
     }
 
     /// Appends SQL as is.

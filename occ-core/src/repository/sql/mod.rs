@@ -24,6 +24,7 @@
 
 mod dialect;
 mod keys;
+mod own;
 #[cfg(feature = "postgres")]
 mod pooler;
 mod schema;
@@ -52,6 +53,7 @@ use crate::versioned::{VersionNumber, Versioned};
 use dialect::SqlText;
 pub use dialect::{Backend, Dialect};
 pub use keys::idempotency_table;
+pub use own::{condition_sql, stamp_sql, ConditionSql};
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
 pub use schema::{add_merge_columns, create_table};

@@ -1,0 +1,271 @@
+//! The `own_sql` example (a service with its own SQL over `sqlx::Any`, its
+//! own error type and hand-written handlers) on SQLite, PostgreSQL and
+//! MariaDB: the conformance basics, and contention through its own
+//! `UPDATE` with occ's condition in it: writers with the tag they read
+//! lose nothing, and writers with `If-Match: *` are never refused for a
+//! race they did not lose.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use axum::Router;
+use http::{Method, StatusCode};
+use occ_examples::users::{self, Users};
+use occ_tests::{send, DropOnExit};
+
+struct Backend {
+    name: &'static str,
+    app: Router,
+    _cleanup: Option<DropOnExit>,
+}
+
+impl Backend {
+    async fn with(name: &'static str, url: &str, cleanup: Option<DropOnExit>) -> Self {
+        let users = Users::connect(url).await.expect("connect");
+        users.insert(1, "Ava").await.expect("seed");
+        Self {
+            name,
+            app: users::app(Arc::new(users)),
+            _cleanup: cleanup,
+        }
+    }
+
+    async fn sqlite(test: &str) -> Self {
+        let (_, url) = occ_tests::sqlite_file_pool(test).await;
+        Self::with("sqlite", &format!("{url}?mode=rwc"), None).await
+    }
+
+    async fn postgres(test: &str) -> Option<Self> {
+        let url = occ_tests::postgres_url(test)?;
+        let schema = occ_tests::unique_name("occ_own");
+        occ_tests::postgres_pool_in_schema(&url, &schema, 1)
+            .await
+            .close()
+            .await;
+        let glue = if url.contains('?') { '&' } else { '?' };
+        let any = format!("{url}{glue}options=-c%20search_path%3D{schema}");
+        Some(Self::with("postgres", &any, Some(DropOnExit::Schema { url, schema })).await)
+    }
+
+    async fn mariadb(test: &str) -> Option<Self> {
+        let url = occ_tests::mysql_url(test)?;
+        let database = occ_tests::unique_name("occ_own");
+        occ_tests::mysql_pool_in_database(&url, &database, 1)
+            .await
+            .close()
+            .await;
+        let any = occ_tests::mysql_database_url(&url, &database);
+        Some(
+            Self::with(
+                "mariadb",
+                &any,
+                Some(DropOnExit::Database { url, database }),
+            )
+            .await,
+        )
+    }
+}
+
+macro_rules! on_every_sql_backend {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            use super::Backend;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$test(Backend::sqlite(stringify!($test)).await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+            async fn postgres() {
+                if let Some(backend) = Backend::postgres(stringify!($test)).await {
+                    super::$test(backend).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+            async fn mariadb() {
+                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
+                    super::$test(backend).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_every_sql_backend!(
+    the_conformance_basics_hold_with_its_own_sql,
+    writers_with_the_tag_they_read_lose_nothing,
+    writers_with_if_match_star_are_never_refused_for_a_race,
+);
+
+const JSON: (&str, &str) = ("content-type", "application/json");
+
+async fn the_conformance_basics_hold_with_its_own_sql(b: Backend) {
+    let app = &b.app;
+    let r = send(app, Method::GET, "/users/1", &[], "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    assert_eq!(r.header("etag"), Some("\"user-1-v1\""));
+    assert_eq!(r.json()["visits"], 0);
+    let r = send(
+        app,
+        Method::GET,
+        "/users/1",
+        &[("if-none-match", "\"user-1-v1\"")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED, "{}", b.name);
+    let body = r#"{"name":"Ava Smith","visits":5}"#;
+    let r = send(app, Method::PUT, "/users/1", &[JSON], body).await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_REQUIRED,
+        "{}: {r:?}",
+        b.name
+    );
+    let r = send(
+        app,
+        Method::PUT,
+        "/users/1",
+        &[JSON, ("if-match", "\"user-1-v1\"")],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    assert_eq!(r.header("etag"), Some("\"user-1-v2\""));
+    assert_eq!(r.json()["name"], "Ava Smith");
+    // The stale tag: 412 with the current state.
+    let r = send(
+        app,
+        Method::PUT,
+        "/users/1",
+        &[JSON, ("if-match", "\"user-1-v1\"")],
+        body,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}: {r:?}",
+        b.name
+    );
+    assert_eq!(r.json()["current"]["visits"], 5);
+    assert_eq!(r.header("etag"), Some("\"user-1-v2\""));
+    let r = send(
+        app,
+        Method::POST,
+        "/users/2/visit",
+        &[("if-match", "*")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {r:?}", b.name);
+    let r = send(
+        app,
+        Method::POST,
+        "/users/1/visit",
+        &[("if-match", "\"user-1-v2\"")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    assert_eq!(r.json()["visits"], 6);
+}
+
+/// 8 writers × 25 visits, each with the tag it read, reading again on 412:
+/// the count ends at the visits acknowledged.
+async fn writers_with_the_tag_they_read_lose_nothing(b: Backend) {
+    const WRITERS: usize = 8;
+    const VISITS: usize = 25;
+    let (acked, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let (app, acked, refused) = (b.app.clone(), acked.clone(), refused.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut done = 0;
+            while done < VISITS {
+                let read = send(&app, Method::GET, "/users/1", &[], "").await;
+                let tag = read.header("etag").unwrap().to_owned();
+                let w = send(
+                    &app,
+                    Method::POST,
+                    "/users/1/visit",
+                    &[("if-match", &tag)],
+                    "",
+                )
+                .await;
+                match w.status {
+                    StatusCode::OK => {
+                        acked.fetch_add(1, Ordering::Relaxed);
+                        done += 1;
+                    }
+                    StatusCode::PRECONDITION_FAILED => {
+                        refused.fetch_add(1, Ordering::Relaxed);
+                    }
+                    other => panic!("{other}: {w:?}"),
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let end = send(&b.app, Method::GET, "/users/1", &[], "").await.json();
+    let acked = acked.load(Ordering::Relaxed);
+    println!(
+        "{}: {WRITERS} writers x {VISITS} visits with the tag read: {acked} acknowledged, {} refused with 412, count {}",
+        b.name,
+        refused.load(Ordering::Relaxed),
+        end["visits"]
+    );
+    assert_eq!(acked, (WRITERS * VISITS) as u64);
+    assert_eq!(
+        end["visits"].as_u64().unwrap(),
+        acked,
+        "{}: lost updates",
+        b.name
+    );
+}
+
+/// 8 writers × 25 visits with `If-Match: *`: each is a write on whatever
+/// is current, so every one succeeds (a race lost inside is read again,
+/// never a 412) and the count ends at 200.
+async fn writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
+    const WRITERS: usize = 8;
+    const VISITS: usize = 25;
+    let mut tasks = Vec::new();
+    for _ in 0..WRITERS {
+        let app = b.app.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..VISITS {
+                let w = send(
+                    &app,
+                    Method::POST,
+                    "/users/1/visit",
+                    &[("if-match", "*")],
+                    "",
+                )
+                .await;
+                assert_eq!(w.status, StatusCode::OK, "{w:?}");
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let end = send(&b.app, Method::GET, "/users/1", &[], "").await.json();
+    println!(
+        "{}: {WRITERS} writers x {VISITS} visits with If-Match: *: count {}",
+        b.name, end["visits"]
+    );
+    assert_eq!(
+        end["visits"].as_u64().unwrap(),
+        (WRITERS * VISITS) as u64,
+        "{}",
+        b.name
+    );
+}
