@@ -4,7 +4,7 @@
 //! blocks for the rules: the request's preconditions evaluated on the row
 //! read ([`Pipeline::decide`](occ_core::pipeline::Pipeline::decide)), their
 //! condition in the handler's own `UPDATE`
-//! ([`condition_sql`](occ_core::repository::sql::condition_sql)), and a
+//! ([`condition_sql`]), and a
 //! write that touched no row explained by reading again
 //! ([`Pipeline::swap`](occ_core::pipeline::Pipeline::swap)).
 //!
