@@ -56,7 +56,7 @@ pub use keys::idempotency_table;
 pub use own::{condition_sql, stamp_sql, ConditionSql};
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
-pub use schema::{add_merge_columns, create_table};
+pub use schema::{add_merge_columns, add_version_column, create_table, version_triggers};
 
 #[doc(hidden)]
 pub use sqlx;

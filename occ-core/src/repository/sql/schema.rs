@@ -266,3 +266,157 @@ fn mysql_type(decl: &ColumnDecl, key: bool) -> String {
         other => other.to_owned(),
     }
 }
+
+/// The statements that give a table without a version column one (`ALTER
+/// TABLE … ADD COLUMN <version> BIGINT NOT NULL DEFAULT 1`, every row at
+/// version 1), then, for a merging model, its merge companions
+/// ([`add_merge_columns`]). Follow them with [`version_triggers`], so that
+/// the writers that do not know the column keep it right.
+pub fn add_version_column<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
+    let mut add = SqlText::new(DB::DIALECT);
+    add.push("ALTER TABLE ")
+        .ident(M::TABLE)
+        .push(" ADD COLUMN ")
+        .ident(M::VERSION_COLUMN)
+        .push(" BIGINT NOT NULL DEFAULT 1");
+    let mut statements = vec![add.text];
+    statements.extend(add_merge_columns::<DB, M>());
+    statements
+}
+
+/// Triggers that keep a model's version right whoever writes the table:
+/// an `UPDATE` that leaves the version as it was (a batch job, an admin
+/// console, another service) bumps it, and sets the modification time when
+/// the model has one; an update that changes a merged column without
+/// setting its companion sets the companion to the new version. occ's own
+/// writes set both, and are left alone. So a writer outside occ cannot
+/// make a stale tag pass a compare-and-swap or a merge.
+///
+/// One statement each, to run as they are (MariaDB's have `BEGIN … END`
+/// bodies: send them with the text protocol, `sqlx::raw_sql`, which takes
+/// them whole). The tables' rows must be reachable by `rowid` on SQLite
+/// (not `WITHOUT ROWID`).
+///
+/// ```
+/// # #[cfg(feature = "postgres")] {
+/// use occ_core::repository::sql::version_triggers;
+/// use occ_core::Versioned;
+///
+/// #[derive(Versioned, sqlx::FromRow)]
+/// #[occ(table = "notes")]
+/// struct Note { id: i64, #[version] version: i64, body: String }
+///
+/// let statements = version_triggers::<sqlx::Postgres, Note>();
+/// assert_eq!(statements.len(), 2);
+/// assert!(statements[1].starts_with(r#"CREATE TRIGGER "occ_version_notes" BEFORE UPDATE ON "notes""#));
+/// # }
+/// ```
+pub fn version_triggers<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
+    let dialect = DB::DIALECT;
+    let name = format!("occ_version_{}", M::TABLE);
+    let companions: Vec<(&str, &str)> = M::FIELD_VERSION_COLUMNS
+        .map(|c| {
+            M::DATA_COLUMNS
+                .iter()
+                .copied()
+                .zip(c.iter().copied())
+                .collect()
+        })
+        .unwrap_or_default();
+    let q = |name: &str| {
+        let mut sql = SqlText::new(dialect);
+        sql.ident(name);
+        sql.text
+    };
+    let (table, version) = (q(M::TABLE), q(M::VERSION_COLUMN));
+    match dialect {
+        Dialect::Postgres => {
+            let mut body = format!(
+                "IF NEW.{version} IS NOT DISTINCT FROM OLD.{version} THEN NEW.{version} := OLD.{version} + 1;"
+            );
+            if let Some(column) = M::LAST_MODIFIED_COLUMN {
+                let m = q(column);
+                body.push_str(&format!(
+                    " NEW.{m} := GREATEST(clock_timestamp(), OLD.{m} + INTERVAL '1 microsecond');"
+                ));
+            }
+            body.push_str(" END IF;");
+            for (column, companion) in &companions {
+                let (c, v) = (q(column), q(companion));
+                body.push_str(&format!(
+                    " IF NEW.{c} IS DISTINCT FROM OLD.{c} AND NEW.{v} IS NOT DISTINCT FROM OLD.{v} THEN NEW.{v} := NEW.{version}; END IF;"
+                ));
+            }
+            let function = q(&name);
+            vec![
+                format!(
+                    "CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $occ$ BEGIN {body} RETURN NEW; END $occ$"
+                ),
+                format!(
+                    "CREATE TRIGGER {function} BEFORE UPDATE ON {table} FOR EACH ROW EXECUTE FUNCTION {function}()"
+                ),
+            ]
+        }
+        Dialect::MySql => {
+            let mut body = format!(
+                "IF NEW.{version} <=> OLD.{version} THEN SET NEW.{version} = OLD.{version} + 1;"
+            );
+            if let Some(column) = M::LAST_MODIFIED_COLUMN {
+                let m = q(column);
+                body.push_str(&format!(
+                    " SET NEW.{m} = GREATEST(SYSDATE(6), COALESCE(OLD.{m} + INTERVAL 1 MICROSECOND, SYSDATE(6)));"
+                ));
+            }
+            body.push_str(" END IF;");
+            for (column, companion) in &companions {
+                let (c, v) = (q(column), q(companion));
+                body.push_str(&format!(
+                    " IF NOT (NEW.{c} <=> OLD.{c}) AND NEW.{v} <=> OLD.{v} THEN SET NEW.{v} = NEW.{version}; END IF;"
+                ));
+            }
+            vec![format!(
+                "CREATE TRIGGER {} BEFORE UPDATE ON {table} FOR EACH ROW BEGIN {body} END",
+                q(&name)
+            )]
+        }
+        Dialect::Sqlite => {
+            // A BEFORE trigger cannot change the row: an AFTER trigger
+            // updates it again (triggers do not fire themselves).
+            let mut bump = vec![format!("{version} = OLD.{version} + 1")];
+            if let Some(column) = M::LAST_MODIFIED_COLUMN {
+                let m = q(column);
+                bump.push(format!(
+                    "{m} = max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', OLD.{m}, '+0.001 seconds'), ''))"
+                ));
+            }
+            for (column, companion) in &companions {
+                let (c, v) = (q(column), q(companion));
+                bump.push(format!(
+                    "{v} = CASE WHEN NEW.{c} IS NOT OLD.{c} AND NEW.{v} IS OLD.{v} THEN OLD.{version} + 1 ELSE NEW.{v} END"
+                ));
+            }
+            let mut statements = vec![format!(
+                "CREATE TRIGGER {} AFTER UPDATE ON {table} FOR EACH ROW WHEN NEW.{version} IS OLD.{version} BEGIN UPDATE {table} SET {} WHERE rowid = NEW.rowid; END",
+                q(&name),
+                bump.join(", ")
+            )];
+            if !companions.is_empty() {
+                let set: Vec<String> = companions
+                    .iter()
+                    .map(|(column, companion)| {
+                        let (c, v) = (q(column), q(companion));
+                        format!(
+                            "{v} = CASE WHEN NEW.{c} IS NOT OLD.{c} AND NEW.{v} IS OLD.{v} THEN NEW.{version} ELSE NEW.{v} END"
+                        )
+                    })
+                    .collect();
+                statements.push(format!(
+                    "CREATE TRIGGER {} AFTER UPDATE ON {table} FOR EACH ROW WHEN NEW.{version} IS NOT OLD.{version} BEGIN UPDATE {table} SET {} WHERE rowid = NEW.rowid; END",
+                    q(&format!("{name}_members")),
+                    set.join(", ")
+                ));
+            }
+            statements
+        }
+    }
+}
