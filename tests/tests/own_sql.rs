@@ -269,3 +269,138 @@ async fn writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
         b.name
     );
 }
+
+/// An `Idempotency-Key` with statements of the application's own: claim,
+/// its `UPDATE` in the claimed transaction, the answer recorded in it, and
+/// a retry replayed; an abandoned attempt leaves nothing and frees the
+/// key; the key used for another request is a mismatch.
+macro_rules! keys_in_own_transaction {
+    ($name:literal, $db:ty, $pool:expr, $dialect:expr) => {{
+        use occ_core::idempotency::{
+            Fingerprint, Finished, IdempotencyKey, KeyPolicy, StoredResponse,
+        };
+        use occ_core::repository::sql::{idempotency_table, OwnClaim, SqlRepository};
+        let pool = $pool;
+        sqlx::query(occ_examples::users::SCHEMA)
+            .execute(&pool)
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO users (id, version, name, visits) VALUES (1, 1, 'Ava', 0)")
+            .execute(&pool)
+            .await
+            .unwrap();
+        for ddl in idempotency_table($dialect, "own_keys") {
+            sqlx::query(sqlx::AssertSqlSafe(ddl))
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        let keys = SqlRepository::<$db, occ_examples::Profile>::new(pool.clone())
+            .with_idempotency_keys("own_keys", KeyPolicy::default());
+        let visits = || async {
+            sqlx::query_scalar::<_, i64>("SELECT visits FROM users WHERE id = 1")
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        };
+        let visit = "UPDATE users SET visits = visits + 1, version = version + 1 WHERE id = 1";
+        let print = Fingerprint::builder().part(b"POST /users/1/visit").finish();
+        let answer = StoredResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: b"ok".to_vec(),
+        };
+        let k1 = IdempotencyKey::new("k1").unwrap();
+        let OwnClaim::Claimed(mut write) =
+            keys.claim_for_own_sql(&k1, "alice", &print).await.unwrap()
+        else {
+            panic!("{}: claimed", $name);
+        };
+        sqlx::query(visit)
+            .execute(&mut **write.transaction())
+            .await
+            .unwrap();
+        assert_eq!(write.finish(&answer).await.unwrap(), Finished::Recorded);
+        assert_eq!(visits().await, 1, "{}", $name);
+        // The retry: the recorded answer, nothing run again.
+        match keys.claim_for_own_sql(&k1, "alice", &print).await.unwrap() {
+            OwnClaim::Replay(stored) => {
+                assert_eq!((stored.status, stored.body), (200, b"ok".to_vec()))
+            }
+            other => panic!("{}: {other:?}", $name),
+        }
+        // Another caller's key of the same name is another key.
+        assert!(matches!(
+            keys.claim_for_own_sql(&k1, "bob", &print).await.unwrap(),
+            OwnClaim::Claimed(_)
+        ));
+        // Another request under k1: a mismatch.
+        let other = Fingerprint::builder().part(b"PUT /users/1").finish();
+        assert!(matches!(
+            keys.claim_for_own_sql(&k1, "alice", &other).await.unwrap(),
+            OwnClaim::Mismatch
+        ));
+        // Abandoned: rolled back, and the key free again.
+        let k2 = IdempotencyKey::new("k2").unwrap();
+        let OwnClaim::Claimed(mut write) =
+            keys.claim_for_own_sql(&k2, "alice", &print).await.unwrap()
+        else {
+            panic!("{}: claimed", $name);
+        };
+        sqlx::query(visit)
+            .execute(&mut **write.transaction())
+            .await
+            .unwrap();
+        write.abandon().await;
+        assert_eq!(visits().await, 1, "{}: an abandoned write landed", $name);
+        assert!(matches!(
+            keys.claim_for_own_sql(&k2, "alice", &print).await.unwrap(),
+            OwnClaim::Claimed(_)
+        ));
+    }};
+}
+
+#[tokio::test]
+async fn keys_in_an_own_transaction_sqlite() {
+    let (pool, _) = occ_tests::sqlite_file_pool("own_keys").await;
+    keys_in_own_transaction!(
+        "sqlite",
+        sqlx::Sqlite,
+        pool,
+        occ_core::repository::sql::Dialect::Sqlite
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn keys_in_an_own_transaction_postgres() {
+    let Some(url) = occ_tests::postgres_url("own_keys") else {
+        return;
+    };
+    let schema = occ_tests::unique_name("occ_ownk");
+    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
+    let _cleanup = DropOnExit::Schema { url, schema };
+    keys_in_own_transaction!(
+        "postgres",
+        sqlx::Postgres,
+        pool,
+        occ_core::repository::sql::Dialect::Postgres
+    );
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn keys_in_an_own_transaction_mariadb() {
+    let Some(url) = occ_tests::mysql_url("own_keys") else {
+        return;
+    };
+    let database = occ_tests::unique_name("occ_ownk");
+    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+    let _cleanup = DropOnExit::Database { url, database };
+    keys_in_own_transaction!(
+        "mariadb",
+        sqlx::MySql,
+        pool,
+        occ_core::repository::sql::Dialect::MySql
+    );
+}

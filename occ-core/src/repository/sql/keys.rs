@@ -270,6 +270,85 @@ where
         namespace: &str,
         fingerprint: &Fingerprint,
     ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        let (name, owner) = match self.claim_row(keys, key, namespace, fingerprint).await? {
+            Claimed::Ours { name, owner } => (name, owner),
+            Claimed::Replay(stored) => return Ok(Claim::Replay(stored)),
+            Claimed::InFlight => return Ok(Claim::InFlight),
+            Claimed::Mismatch => return Ok(Claim::Mismatch),
+        };
+        let tx = match begin_held(&self.pool).await {
+            Ok(tx) => tx,
+            Err(e) => {
+                release::<DB>(&self.pool, keys, &name, &owner).await;
+                return Err(map_error(e));
+            }
+        };
+        let view = Self {
+            pool: self.pool.clone(),
+            held: Some(super::HeldTransaction::new(tx)),
+            keys: self.keys.clone(),
+            statements: self.statements.clone(),
+            scope: self.scope.as_ref().map(|s| ScopeState {
+                scope: s.scope.clone(),
+                declared: s.declared,
+                contains: s.contains,
+            }),
+            scoped: OnceLock::new(),
+            _model: PhantomData,
+        };
+        Ok(Claim::Claimed(Box::new(SqlKeyed {
+            view,
+            keys: keys.clone(),
+            name,
+            owner,
+        })))
+    }
+
+    /// Claims `key` for a write in a transaction of the application's own:
+    /// its statements, then [`KeyedTransaction::finish`] records the
+    /// answer in the same transaction and commits. What
+    /// [`Repository::claim_key`] is to the repository's own writes, for
+    /// handlers with their own SQL (design decision 23).
+    pub async fn claim_for_own_sql(
+        &self,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<OwnClaim<DB>, RepositoryError<M>> {
+        let Some(keys) = &self.keys else {
+            return Err(RepositoryError::internal(
+                "this repository keeps no idempotency keys: see `with_idempotency_keys`",
+            ));
+        };
+        let (name, owner) = match self.claim_row(keys, key, namespace, fingerprint).await? {
+            Claimed::Ours { name, owner } => (name, owner),
+            Claimed::Replay(stored) => return Ok(OwnClaim::Replay(stored)),
+            Claimed::InFlight => return Ok(OwnClaim::InFlight),
+            Claimed::Mismatch => return Ok(OwnClaim::Mismatch),
+        };
+        match begin_held(&self.pool).await {
+            Ok(tx) => Ok(OwnClaim::Claimed(KeyedTransaction {
+                tx,
+                pool: self.pool.clone(),
+                keys: keys.clone(),
+                name,
+                owner,
+            })),
+            Err(e) => {
+                release::<DB>(&self.pool, keys, &name, &owner).await;
+                Err(map_error(e))
+            }
+        }
+    }
+
+    /// The claim statement, and what it found.
+    async fn claim_row(
+        &self,
+        keys: &Arc<SqlKeys>,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claimed, RepositoryError<M>> {
         let name = key.stored_name(namespace);
         let owner = owner_token();
         let fingerprint = fingerprint.to_hex();
@@ -304,45 +383,20 @@ where
                 Some(row) => row,
                 // Released by its attempt between the two statements: the
                 // key is free, and the client may retry at once.
-                None => return Ok(Claim::InFlight),
+                None => return Ok(Claimed::InFlight),
             }
         };
         let row_owner: String = row.try_get("owner").map_err(map_error)?;
         if row_owner == owner {
-            let tx = match begin_held(&self.pool).await {
-                Ok(tx) => tx,
-                Err(e) => {
-                    release::<DB>(&self.pool, keys, &name, &owner).await;
-                    return Err(map_error(e));
-                }
-            };
-            let view = Self {
-                pool: self.pool.clone(),
-                held: Some(super::HeldTransaction::new(tx)),
-                keys: self.keys.clone(),
-                statements: self.statements.clone(),
-                scope: self.scope.as_ref().map(|s| ScopeState {
-                    scope: s.scope.clone(),
-                    declared: s.declared,
-                    contains: s.contains,
-                }),
-                scoped: OnceLock::new(),
-                _model: PhantomData,
-            };
-            return Ok(Claim::Claimed(Box::new(SqlKeyed {
-                view,
-                keys: keys.clone(),
-                name,
-                owner,
-            })));
+            return Ok(Claimed::Ours { name, owner });
         }
         let row_fingerprint: String = row.try_get("fingerprint").map_err(map_error)?;
         if row_fingerprint != fingerprint {
-            return Ok(Claim::Mismatch);
+            return Ok(Claimed::Mismatch);
         }
         let status: Option<i64> = row.try_get("status").map_err(map_error)?;
         let Some(status) = status else {
-            return Ok(Claim::InFlight);
+            return Ok(Claimed::InFlight);
         };
         let headers: Option<String> = row.try_get("headers").map_err(map_error)?;
         let body: Option<Vec<u8>> = row.try_get("body").map_err(map_error)?;
@@ -351,7 +405,7 @@ where
             headers.as_deref().unwrap_or("[]"),
             body.unwrap_or_default(),
         )
-        .map(Claim::Replay)
+        .map(Claimed::Replay)
         .ok_or_else(|| RepositoryError::internal("a recorded response does not read back"))
     }
 
@@ -428,6 +482,113 @@ where
         .await;
     if let Err(e) = released {
         tracing::warn!(error = %e, "an idempotency key's claim was not released; it lapses with its lease");
+    }
+}
+
+/// What a claim statement found.
+enum Claimed {
+    /// The key is this attempt's.
+    Ours {
+        name: String,
+        owner: String,
+    },
+    Replay(StoredResponse),
+    InFlight,
+    Mismatch,
+}
+
+/// What [`SqlRepository::claim_for_own_sql`] found.
+#[derive(Debug)]
+pub enum OwnClaim<DB: sqlx::Database> {
+    /// The key is this attempt's: run the write's statements in
+    /// [`KeyedTransaction::transaction`], then
+    /// [`finish`](KeyedTransaction::finish) it.
+    Claimed(KeyedTransaction<DB>),
+    /// The key's first request completed: its answer, to send again.
+    Replay(StoredResponse),
+    /// Another attempt with this key is still running (409).
+    InFlight,
+    /// The key was used for a different request (422).
+    Mismatch,
+}
+
+/// A claimed key and the transaction its write runs in: the
+/// application's statements, then the record of the answer, commit
+/// together or not at all.
+pub struct KeyedTransaction<DB: sqlx::Database> {
+    tx: sqlx::Transaction<'static, DB>,
+    pool: Pool<DB>,
+    keys: Arc<SqlKeys>,
+    name: String,
+    owner: String,
+}
+
+impl<DB: sqlx::Database> std::fmt::Debug for KeyedTransaction<DB> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyedTransaction")
+            .field("key", &self.name)
+            .finish()
+    }
+}
+
+impl<DB> KeyedTransaction<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    /// The transaction to run the write's statements in (`&mut *tx` is
+    /// an executor). Commit it only through [`finish`](Self::finish).
+    pub fn transaction(&mut self) -> &mut sqlx::Transaction<'static, DB> {
+        &mut self.tx
+    }
+
+    /// Records `response` in the transaction and commits:
+    /// [`Finished::Recorded`], or [`Finished::Superseded`] (rolled back)
+    /// when another attempt took the key over. Commit promptly after the
+    /// write: a transaction held open long after its rows were stamped
+    /// delays the dates other readers may send (design decision 13).
+    pub async fn finish(self, response: &StoredResponse) -> Result<Finished, sqlx::Error> {
+        let Self {
+            mut tx,
+            pool,
+            keys,
+            name,
+            owner,
+        } = self;
+        let done = sqlx::query::<DB>(AssertSqlSafe(keys.finish.clone()))
+            .bind(i64::from(response.status))
+            .bind(response.headers_json())
+            .bind(response.body.clone())
+            .bind(name.clone())
+            .bind(owner.clone())
+            .execute(&mut *tx)
+            .await;
+        let outcome = match done {
+            Ok(done) if DB::rows_affected(&done) == 1 => {
+                tx.commit().await.map(|()| Finished::Recorded)
+            }
+            Ok(_) => tx.rollback().await.map(|()| Finished::Superseded),
+            Err(e) => {
+                drop(tx);
+                Err(e)
+            }
+        };
+        if outcome.is_err() {
+            release::<DB>(&pool, &keys, &name, &owner).await;
+        }
+        outcome
+    }
+
+    /// Rolls the write back and frees the key, for a retry to run again.
+    pub async fn abandon(self) {
+        if let Err(e) = self.tx.rollback().await {
+            tracing::warn!(error = %e, "an abandoned keyed write did not roll back cleanly");
+        }
+        release::<DB>(&self.pool, &self.keys, &self.name, &self.owner).await;
     }
 }
 

@@ -52,7 +52,7 @@ use crate::versioned::{VersionNumber, Versioned};
 
 use dialect::SqlText;
 pub use dialect::{Backend, Dialect};
-pub use keys::idempotency_table;
+pub use keys::{idempotency_table, KeyedTransaction, OwnClaim};
 pub use own::{condition_sql, stamp_sql, ConditionSql};
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
