@@ -8,7 +8,9 @@
 //! `#[utoipa::path(...)]`: the headers as [`ReadPreconditions`] and
 //! [`WritePreconditions`] (or one at a time, [`if_match`] and the others),
 //! the refusals as [`ReadRefusals`] and [`WriteRefusals`] (or one at a
-//! time, [`problem_response`]), and `body = Problem` for the schema.
+//! time, [`problem_response`]), and `body = Problem` for the schema; where
+//! a handler keeps `Idempotency-Key`, [`idempotency_key`] and
+//! [`KeyRefusals`] too.
 //!
 //! ```
 //! use occ_axum::openapi::{WritePreconditions, WriteRefusals};
@@ -40,10 +42,7 @@
 //!     .iter()
 //!     .map(|p| p["name"].as_str().unwrap())
 //!     .collect();
-//! assert_eq!(
-//!     headers,
-//!     ["id", "If-Match", "If-None-Match", "If-Unmodified-Since", "Idempotency-Key"]
-//! );
+//! assert_eq!(headers, ["id", "If-Match", "If-None-Match", "If-Unmodified-Since"]);
 //! assert_eq!(
 //!     put["responses"]["412"]["content"]["application/problem+json"]["schema"]["$ref"],
 //!     "#/components/schemas/Problem"
@@ -56,7 +55,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use http::StatusCode;
-use occ_core::{IdSource, Policy, Versioned};
+use occ_core::{IdSource, Policy, VersionNumber, Versioned};
 use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::{Header, HeaderBuilder};
@@ -82,6 +81,10 @@ use crate::Problem;
 /// The name of the [`Problem`] schema among the components:
 /// `#/components/schemas/Problem`.
 pub const PROBLEM_SCHEMA: &str = "Problem";
+
+/// The entity tag the pieces of this module show as an example; the
+/// description of generated routes shows one of the model's own instead.
+pub const EXAMPLE_TAG: &str = "\"v1\"";
 
 /// The request header of an idempotent retry (`Idempotency-Key`).
 pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
@@ -141,14 +144,14 @@ fn header_parameter(name: &str, description: &str, schema: ObjectBuilder) -> Par
 pub fn if_match(required: bool) -> Parameter {
     let mut parameter = header_parameter(
         "If-Match",
-        "Entity tags from an earlier GET (`\"prof-42-v7\"`), comma-separated, or `*`: the \
+        "Entity tags from an earlier GET, comma-separated, or `*`: the \
          request is applied only if the resource's current tag is one of them (`*`: if it \
          exists), compared strongly, so a weak tag never matches. Otherwise 412 with the \
          current ETag; a value that does not parse is 412 too.",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(TAG_LIST_PATTERN))
-            .examples([json!("\"prof-42-v7\"")]),
+            .examples([json!(EXAMPLE_TAG)]),
     );
     if required {
         parameter.required = Required::True;
@@ -174,7 +177,7 @@ pub fn if_none_match() -> Parameter {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(TAG_LIST_PATTERN))
-            .examples([json!("\"prof-42-v7\"")]),
+            .examples([json!(EXAMPLE_TAG)]),
     )
 }
 
@@ -183,12 +186,12 @@ pub fn if_none_match() -> Parameter {
 fn if_none_match_on_read() -> Parameter {
     header_parameter(
         "If-None-Match",
-        "Entity tags the client holds (`\"prof-42-v7\"`), comma-separated, or `*`, compared \
+        "Entity tags the client holds, comma-separated, or `*`, compared \
          weakly: 304 Not Modified when one matches the current tag. A value that does not \
          parse is ignored.",
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .examples([json!("\"prof-42-v7\"")]),
+            .examples([json!(EXAMPLE_TAG)]),
     )
 }
 
@@ -268,7 +271,7 @@ pub fn etag_header() -> Header {
             "The entity tag of the representation, to send back in If-Match (writes) or \
              If-None-Match (reads)",
         ))
-        .example(Some(json!("\"prof-42-v7\"")))
+        .example(Some(json!(EXAMPLE_TAG)))
         .build()
 }
 
@@ -560,27 +563,64 @@ impl IntoParams for ReadPreconditions {
 }
 
 /// The headers of a conditional write (PUT, PATCH, DELETE), for
-/// `params(…)` of `#[utoipa::path]`: `If-Match`, `If-None-Match`,
-/// `If-Unmodified-Since` and `Idempotency-Key`, all optional (one of the
-/// first three is required under [`Policy::Required`], which OpenAPI
-/// cannot say: [`WriteRefusals`] documents the 428).
+/// `params(…)` of `#[utoipa::path]`: `If-Match`, `If-None-Match` and
+/// `If-Unmodified-Since`, all optional (one is required under
+/// [`Policy::Required`], which OpenAPI cannot say: [`WriteRefusals`]
+/// documents the 428). Add [`idempotency_key`] (and [`KeyRefusals`])
+/// where the handler keeps keys, and only there.
 ///
 /// ```
 /// use utoipa::IntoParams;
 /// let params = occ_axum::openapi::WritePreconditions::into_params(|| None);
-/// assert_eq!(params.len(), 4);
+/// assert_eq!(params.len(), 3);
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WritePreconditions;
 
 impl IntoParams for WritePreconditions {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
-        vec![
-            if_match(false),
-            if_none_match(),
-            if_unmodified_since(),
-            idempotency_key(),
-        ]
+        vec![if_match(false), if_none_match(), if_unmodified_since()]
+    }
+}
+
+/// The answers of a write under an `Idempotency-Key` that it did not run,
+/// for `responses(…)` of `#[utoipa::path]`: 400 (a malformed key), 409
+/// (the key's first request still running, with `Retry-After`) and 422
+/// (the key used for another request). A replay answers as the first
+/// request did, with `Idempotent-Replayed: true`.
+///
+/// ```
+/// use utoipa::IntoResponses;
+/// let statuses: Vec<String> = occ_axum::openapi::KeyRefusals::responses().into_keys().collect();
+/// assert_eq!(statuses, ["400", "409", "422"]);
+/// ```
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyRefusals;
+
+impl IntoResponses for KeyRefusals {
+    fn responses() -> BTreeMap<String, RefOr<Response>> {
+        BTreeMap::from([
+            (
+                "400".to_owned(),
+                problem_response("Bad Request: the Idempotency-Key is not a valid sf-string")
+                    .into(),
+            ),
+            (
+                "409".to_owned(),
+                problem_response(
+                    "Conflict: a request with this Idempotency-Key is still being processed \
+                     (with Retry-After)",
+                )
+                .into(),
+            ),
+            (
+                "422".to_owned(),
+                problem_response(
+                    "Unprocessable Content: this Idempotency-Key was used for a different request",
+                )
+                .into(),
+            ),
+        ])
     }
 }
 
@@ -1344,6 +1384,7 @@ fn snake(name: &str) -> String {
 impl<M, R: ?Sized> ConditionalRoutes<M, R>
 where
     M: Versioned + ToSchema,
+    M::Id: serde::de::DeserializeOwned,
 {
     /// The OpenAPI 3.1 description of these routes, nested at
     /// `base_path` (the path given to `Router::nest`, such as
@@ -1435,7 +1476,7 @@ where
             .schema(describer.page_name(), describer.page_schema())
             .schemas_from_iter(nested)
             .build();
-        OpenApiBuilder::new()
+        let spec = OpenApiBuilder::new()
             .info(
                 InfoBuilder::new()
                     .title(format!("{name} resources"))
@@ -1448,6 +1489,46 @@ where
                     .path(format!("{base}/{{id}}"), item),
             )
             .components(Some(components))
-            .build()
+            .build();
+        match example_tag::<M>() {
+            Some(tag) => with_example_tag(spec, &tag),
+            None => spec,
+        }
     }
+}
+
+/// A tag of the model's own, for its examples: its first version, for an
+/// id of 42 (or `"42"`, or a UUID) if the id reads one.
+fn example_tag<M: Versioned>() -> Option<String>
+where
+    M::Id: serde::de::DeserializeOwned,
+{
+    let candidates = [
+        json!(42),
+        json!("42"),
+        json!("0192f0c4-7a3b-7c2e-9d4f-0123456789ab"),
+    ];
+    let id = candidates
+        .into_iter()
+        .find_map(|value| serde_json::from_value::<M::Id>(value).ok())?;
+    Some(M::entity_tag_for(&id, M::Version::INITIAL).to_string())
+}
+
+/// `spec` with every example tag ([`EXAMPLE_TAG`]) replaced by `tag`.
+fn with_example_tag(spec: OpenApi, tag: &str) -> OpenApi {
+    fn replace(value: &mut serde_json::Value, tag: &str) {
+        match value {
+            serde_json::Value::String(text) if text == EXAMPLE_TAG => *text = tag.to_owned(),
+            serde_json::Value::Array(items) => items.iter_mut().for_each(|v| replace(v, tag)),
+            serde_json::Value::Object(members) => {
+                members.values_mut().for_each(|v| replace(v, tag))
+            }
+            _ => {}
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&spec) else {
+        return spec;
+    };
+    replace(&mut value, tag);
+    serde_json::from_value(value).unwrap_or(spec)
 }

@@ -795,3 +795,27 @@ async fn oa_13_idempotency_key_only_where_keys_are_kept() {
         );
     }
 }
+
+/// The description shows the model's own tags as examples, never another
+/// service's; the hand-written pieces show a neutral one, and the write
+/// headers leave `Idempotency-Key` to the handlers that keep keys.
+#[test]
+fn examples_are_the_models_own_tags() {
+    use occ_examples::document::Document;
+    use utoipa::IntoParams;
+
+    let repo = std::sync::Arc::new(occ_core::repository::MemoryRepository::<Document>::new());
+    let spec = occ_axum::routes::ConditionalRoutes::<Document, _>::new(repo).openapi("/documents");
+    let text = serde_json::to_string(&spec).unwrap();
+    assert!(
+        text.contains(r#"\"doc-0192f0c4-7a3b-7c2e-9d4f-0123456789ab-r1\""#),
+        "{text}"
+    );
+    assert!(!text.contains("prof-42"));
+    assert!(!text.contains(&serde_json::to_string(occ_axum::openapi::EXAMPLE_TAG).unwrap()));
+    let names: Vec<String> = occ_axum::openapi::WritePreconditions::into_params(|| None)
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert_eq!(names, ["If-Match", "If-None-Match", "If-Unmodified-Since"]);
+}
