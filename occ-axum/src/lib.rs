@@ -93,6 +93,7 @@ pub use extract::{
 pub use layer::{RequirePreconditions, RequirePreconditionsLayer, ResponseFuture};
 pub use occ_core;
 pub use occ_core::Policy;
+pub use page::Listing;
 pub use problem::{Problem, PROBLEM_JSON};
 pub use refusal::Refusal;
 pub use response::{NotModified, Tagged};

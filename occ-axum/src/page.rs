@@ -22,10 +22,189 @@
 //! page; an item updated, deleted or added changes an item line (or the
 //! `next` line), and so the tag, but for a 64-bit collision.
 
-use occ_core::repository::{Scope, ScopeValue};
-use occ_core::EntityTag;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use axum::response::{IntoResponse, Response};
+use http::header::{CONTENT_TYPE, ETAG};
+use http::{HeaderMap, Method, StatusCode};
+use occ_core::repository::{Page, Scope, ScopeValue};
+use occ_core::{Decision, EntityTag, Policy, Preconditions, Target, Versioned};
 use serde::de::IgnoredAny;
+use serde::Serialize;
 use serde_json::Value;
+
+use crate::{NotModified, Problem};
+
+/// A page of a list, answered as the generated routes answer theirs
+/// (design decision 18), for a hand-written list handler: each item as a
+/// GET of it shows it, with its entity tag in a member (`etag` unless
+/// [`item_tags`](Self::item_tags) says otherwise), `next_after` when there
+/// may be more, the page's weak `ETag`, and 304 to an `If-None-Match`
+/// that names it (412 to an `If-Match` that does not).
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use http::{HeaderMap, Method, StatusCode};
+/// use occ_axum::Listing;
+/// use occ_core::repository::Page;
+/// use occ_core::Versioned;
+///
+/// #[derive(serde::Serialize, Versioned)]
+/// #[occ(etag = "n-{id}-v{version}")]
+/// struct Note { id: u64, #[version] version: u64 }
+///
+/// let page = Page { items: vec![Note { id: 1, version: 2 }], next_after: None };
+/// let listing = Listing::new(page, None::<&u64>, 100).unwrap();
+/// let etag = listing.etag().to_string();
+/// let response = listing.respond(&Method::GET, &HeaderMap::new());
+/// assert_eq!(response.status(), StatusCode::OK);
+/// assert_eq!(response.headers()["etag"], etag.as_str());
+///
+/// // The client's copy is current: 304.
+/// let page = Page { items: vec![Note { id: 1, version: 2 }], next_after: None };
+/// let mut headers = HeaderMap::new();
+/// headers.insert("if-none-match", etag.parse().unwrap());
+/// let again = Listing::new(page, None::<&u64>, 100).unwrap().respond(&Method::GET, &headers);
+/// assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+/// ```
+#[derive(Debug)]
+pub struct Listing<'a, M> {
+    items: Vec<M>,
+    tags: Vec<EntityTag>,
+    after: Option<Vec<u8>>,
+    next_after: Option<Vec<u8>>,
+    limit: u32,
+    scope: Option<&'a Scope>,
+    member: Option<&'a str>,
+}
+
+impl<'a, M: Versioned + Serialize> Listing<'a, M> {
+    /// The page read with `after` (the request's, if any) and `limit`
+    /// (as applied).
+    pub fn new<I: Serialize>(
+        page: Page<M>,
+        after: Option<&I>,
+        limit: u32,
+    ) -> Result<Self, serde_json::Error>
+    where
+        M::Id: Serialize,
+    {
+        let after = after.map(serde_json::to_vec).transpose()?;
+        let next_after = page
+            .next_after
+            .as_ref()
+            .map(serde_json::to_vec)
+            .transpose()?;
+        let tags = page.items.iter().map(Versioned::entity_tag).collect();
+        Ok(Self {
+            items: page.items,
+            tags,
+            after,
+            next_after,
+            limit,
+            scope: None,
+            member: Some("etag"),
+        })
+    }
+
+    /// The request's scope, which the page's tag covers.
+    pub fn scope(mut self, scope: Option<&'a Scope>) -> Self {
+        self.scope = scope;
+        self
+    }
+
+    /// The member each item's tag goes in; `None`: no member.
+    pub fn item_tags(mut self, member: Option<&'a str>) -> Self {
+        self.member = member;
+        self
+    }
+
+    /// The page's weak entity tag.
+    pub fn etag(&self) -> EntityTag {
+        let params = PageParams {
+            after: self.after.as_deref(),
+            limit: self.limit,
+            scope: self.scope,
+            member: self.member,
+        };
+        page_tag(&params, &self.tags, self.next_after.as_deref())
+    }
+
+    /// The answer to `method` with the request's `headers`: 200 with the
+    /// page and its `ETag`, 304 to an `If-None-Match` that names it (or
+    /// `*`), 412 to an `If-Match` other than `*` (a page's tag is weak).
+    pub fn respond(self, method: &Method, headers: &HeaderMap) -> Response {
+        let etag = self.etag();
+        // The page as a resource of its own: `If-None-Match` compares
+        // weakly (INM-1) and `*` matches any page; a weak tag never passes
+        // `If-Match` (IM-1), save `*`. The 304 is decided before a byte of
+        // the body is written.
+        let decision = Preconditions::from_headers(headers).evaluate(
+            method,
+            &Target::present(&etag),
+            Policy::Optional,
+        );
+        match decision {
+            Decision::NotModified => return NotModified::new(Some(etag)).into_response(),
+            Decision::PreconditionFailed(failure) => {
+                return Problem::new(StatusCode::PRECONDITION_FAILED)
+                    .with_detail(failure.message())
+                    .with_current_etag(etag)
+                    .for_head(method == Method::HEAD)
+                    .into_response()
+            }
+            Decision::Proceed | Decision::PreconditionRequired | Decision::NotFound => {}
+        }
+        match self.body() {
+            Ok(body) => {
+                let mut response =
+                    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response();
+                response.headers_mut().insert(ETAG, etag.to_header_value());
+                response
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot serialize a page of the collection");
+                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
+                    .with_detail("the server could not complete the request")
+                    .into_response()
+            }
+        }
+    }
+
+    /// `{"items":[…],"next_after":…}`, each item as a GET of it shows it,
+    /// with its tag appended in the member.
+    fn body(&self) -> Result<Vec<u8>, serde_json::Error> {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        let mut body = Vec::with_capacity(64 + self.items.len() * 96);
+        body.extend_from_slice(b"{\"items\":[");
+        for (n, (item, tag)) in self.items.iter().zip(&self.tags).enumerate() {
+            let mut text = serde_json::to_vec(item)?;
+            if let Some(member) = self.member {
+                if with_member(&mut text, member, tag) == Added::Taken
+                    && !WARNED.swap(true, Ordering::Relaxed)
+                {
+                    tracing::warn!(
+                        member,
+                        "list items have a member of the name meant for their entity tags: it is \
+                         left as the model has it; choose another with \
+                         ConditionalRoutes::list_etag_member"
+                    );
+                }
+            }
+            if n > 0 {
+                body.push(b',');
+            }
+            body.extend_from_slice(&text);
+        }
+        body.push(b']');
+        if let Some(next) = &self.next_after {
+            body.extend_from_slice(b",\"next_after\":");
+            body.extend_from_slice(next);
+        }
+        body.push(b'}');
+        Ok(body)
+    }
+}
 
 /// FNV-1a 64, the function the page tag is built with.
 #[derive(Debug, Clone, Copy)]

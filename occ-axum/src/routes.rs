@@ -4,7 +4,6 @@
 //! request on the happy path.
 
 use std::fmt::Display;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
@@ -19,18 +18,14 @@ use http::header::{ALLOW, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, StatusCode};
 use occ_core::pipeline::Rejection;
 use occ_core::repository::{Repository, RepositoryError, Scope};
-use occ_core::{
-    Decision, EntityTag, IdSource, ListKind, Policy, Preconditions, Target, VersionNumber,
-    Versioned,
-};
+use occ_core::{IdSource, ListKind, Policy, VersionNumber, Versioned};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::idempotency::Keyed;
-use crate::page::{page_tag, with_member, Added, PageParams};
 use crate::refusal::Creation;
-use crate::{ConditionalRequest, NotModified, Problem, Refusal, Tagged};
+use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 
 /// `Accept-Patch` (RFC 5789 §3.1).
 pub(crate) const ACCEPT_PATCH: http::HeaderName = http::HeaderName::from_static("accept-patch");
@@ -130,8 +125,6 @@ struct Config<M, R: ?Sized> {
     /// description and the routes agree).
     #[cfg_attr(not(feature = "openapi"), allow(dead_code))]
     keeps_keys: bool,
-    /// Whether the list has logged an item whose member was taken already.
-    member_warned: Arc<AtomicBool>,
     validate: Option<Validate<M>>,
     before_write: Option<BeforeWrite<M>>,
     transition: Option<Transition<M>>,
@@ -151,7 +144,6 @@ impl<M, R: ?Sized> Clone for Config<M, R> {
             merging: self.merging,
             etag_member: self.etag_member,
             keeps_keys: self.keeps_keys,
-            member_warned: self.member_warned.clone(),
             validate: self.validate.clone(),
             before_write: self.before_write.clone(),
             transition: self.transition.clone(),
@@ -252,7 +244,6 @@ where
                 merging: false,
                 etag_member: Some("etag"),
                 keeps_keys: repo.keeps_idempotency_keys(),
-                member_warned: Arc::new(AtomicBool::new(false)),
                 validate: None,
                 before_write: None,
                 transition: None,
@@ -1473,87 +1464,13 @@ where
         Ok(page) => page,
         Err(e) => return Refusal::from(e).into_response(),
     };
-    let (after, next_after) = match (
-        query.after.as_ref().map(serde_json::to_vec).transpose(),
-        page.next_after.as_ref().map(serde_json::to_vec).transpose(),
-    ) {
-        (Ok(after), Ok(next_after)) => (after, next_after),
-        (Err(error), _) | (_, Err(error)) => return unserializable(&error),
-    };
-    let tags: Vec<EntityTag> = page.items.iter().map(Versioned::entity_tag).collect();
-    let params = PageParams {
-        after: after.as_deref(),
-        limit,
-        scope: scope.as_ref(),
-        member: config.etag_member,
-    };
-    let etag = page_tag(&params, &tags, next_after.as_deref());
-    // The page as a resource of its own: `If-None-Match` compares weakly
-    // (INM-1) and `*` matches any page; a weak tag never passes
-    // `If-Match` (IM-1), save `*`. The 304 is decided before a byte of the
-    // body is written.
-    let decision = Preconditions::from_headers(&headers).evaluate(
-        &method,
-        &Target::present(&etag),
-        Policy::Optional,
-    );
-    match decision {
-        Decision::NotModified => return NotModified::new(Some(etag)).into_response(),
-        Decision::PreconditionFailed(failure) => {
-            return Problem::new(StatusCode::PRECONDITION_FAILED)
-                .with_detail(failure.message())
-                .with_current_etag(etag)
-                .for_head(method == http::Method::HEAD)
-                .into_response()
-        }
-        Decision::Proceed | Decision::PreconditionRequired | Decision::NotFound => {}
+    match crate::Listing::new(page, query.after.as_ref(), limit) {
+        Ok(listing) => listing
+            .scope(scope.as_ref())
+            .item_tags(config.etag_member)
+            .respond(&method, &headers),
+        Err(error) => unserializable(&error),
     }
-    let body = match page_body(&config, &page.items, &tags, next_after.as_deref()) {
-        Ok(body) => body,
-        Err(error) => return unserializable(&error),
-    };
-    let mut response = (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response();
-    response
-        .headers_mut()
-        .insert(http::header::ETAG, etag.to_header_value());
-    response
-}
-
-/// `{"items":[…],"next_after":…}`, each item as a GET of it shows it, with
-/// its tag appended in the configured member (design decision 18).
-fn page_body<M: Serialize, R: ?Sized>(
-    config: &Config<M, R>,
-    items: &[M],
-    tags: &[EntityTag],
-    next_after: Option<&[u8]>,
-) -> Result<Vec<u8>, serde_json::Error> {
-    let mut body = Vec::with_capacity(64 + items.len() * 96);
-    body.extend_from_slice(b"{\"items\":[");
-    for (n, (item, tag)) in items.iter().zip(tags).enumerate() {
-        let mut text = serde_json::to_vec(item)?;
-        if let Some(member) = config.etag_member {
-            if with_member(&mut text, member, tag) == Added::Taken
-                && !config.member_warned.swap(true, Ordering::Relaxed)
-            {
-                tracing::warn!(
-                    member,
-                    "list items have a member of the name meant for their entity tags: it is left \
-                     as the model has it; choose another with ConditionalRoutes::list_etag_member"
-                );
-            }
-        }
-        if n > 0 {
-            body.push(b',');
-        }
-        body.extend_from_slice(&text);
-    }
-    body.push(b']');
-    if let Some(next) = next_after {
-        body.extend_from_slice(b",\"next_after\":");
-        body.extend_from_slice(next);
-    }
-    body.push(b'}');
-    Ok(body)
 }
 
 fn unserializable(error: &serde_json::Error) -> Response {
