@@ -308,7 +308,7 @@ where
     /// its statements, then [`KeyedTransaction::finish`] records the
     /// answer in the same transaction and commits. What
     /// [`Repository::claim_key`] is to the repository's own writes, for
-    /// handlers with their own SQL (design decision 23).
+    /// handlers with their own SQL (design decision 25).
     pub async fn claim_for_own_sql(
         &self,
         key: &IdempotencyKey,
