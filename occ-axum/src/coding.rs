@@ -207,12 +207,20 @@ fn with_coding(etag: &HeaderValue, coding: &str) -> Option<HeaderValue> {
 }
 
 /// The 304's `ETag`, replaced by the tag the client sent for the same
-/// state, in the coding it holds.
+/// state, in the coding it holds; the identity tag when it sent that one
+/// too (a cache that holds several serves the one it can).
 fn answer_with_held_tag(headers: &mut HeaderMap, held: &[HeaderValue]) {
     let Some(etag) = headers.get(ETAG) else {
         return;
     };
     let current = etag.as_bytes();
+    let plain = held.iter().any(|line| {
+        let bytes = line.as_bytes();
+        tags(bytes).any(|(open, close, coding)| coding.is_none() && current == &bytes[open..=close])
+    });
+    if plain {
+        return;
+    }
     for line in held {
         let bytes = line.as_bytes();
         for (open, close, coding) in tags(bytes) {

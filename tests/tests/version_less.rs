@@ -174,6 +174,8 @@ macro_rules! on_every_sql_backend {
 }
 
 on_every_sql_backend!(
+    occs_own_writes_bump_once,
+    an_outside_writer_that_bumps_the_version_still_stamps_the_time,
     a_write_outside_occ_makes_the_tag_stale,
     merges_keep_outside_changes_of_other_members,
     an_outside_writer_that_bumps_the_version_still_marks_its_member,
@@ -255,4 +257,57 @@ async fn an_outside_writer_that_bumps_the_version_still_marks_its_member(b: Back
         b.name
     );
     assert_eq!(r.json()["current"]["title"], "Bumped outside", "{}", b.name);
+}
+
+/// The triggers leave occ's own writes alone: each PUT and PATCH with the
+/// tag the last one returned succeeds, one version at a time.
+async fn occs_own_writes_bump_once(b: Backend) {
+    let mut tag = b.tag().await;
+    for n in 0..3 {
+        let body = format!(r#"{{"id":1,"title":"Plans","body":"draft {n}"}}"#);
+        let r = b
+            .send(Method::PUT, &[JSON, ("if-match", &tag)], &body)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+        tag = r.header("etag").unwrap().to_owned();
+        let patch = format!(r#"{{"title":"Plans {n}"}}"#);
+        let r = b
+            .send(Method::PATCH, &[MERGE_PATCH, ("if-match", &tag)], &patch)
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+        tag = r.header("etag").unwrap().to_owned();
+    }
+    assert_eq!(tag, "\"note-1-v7\"", "{}", b.name);
+    assert_eq!(
+        b.tag().await,
+        tag,
+        "{}: the table moved past what was answered",
+        b.name
+    );
+}
+
+/// A writer that bumps the version but leaves the time gets the time
+/// stamped all the same: a date sent before it passes no later state.
+async fn an_outside_writer_that_bumps_the_version_still_stamps_the_time(b: Backend) {
+    // A row the legacy service wrote has no time yet: occ writes it first.
+    let tag = b.tag().await;
+    let body = r#"{"id":1,"title":"Plans","body":"dated"}"#;
+    let r = b.send(Method::PUT, &[JSON, ("if-match", &tag)], body).await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+    let before = b.send(Method::GET, &[], "").await;
+    let since = before.header("last-modified").unwrap().to_owned();
+    // Past the second of the last stamp, and the margin.
+    tokio::time::sleep(std::time::Duration::from_millis(2_300)).await;
+    (b.outside)(OUTSIDE_BUMPING).await;
+    let body = r#"{"id":1,"title":"Plans","body":"mine"}"#;
+    let r = b
+        .send(Method::PUT, &[JSON, ("if-unmodified-since", &since)], body)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}: {r:?}",
+        b.name
+    );
 }

@@ -632,6 +632,17 @@ where
                 "the write's transaction has ended",
             ));
         };
+        if held.lost_a_write() {
+            // A write was rolled back with a failed statement after it: the
+            // answer may claim it. Nothing lands, and a retry runs again.
+            if let Err(e) = tx.rollback().await {
+                tracing::warn!(error = %e, "a keyed write's transaction did not roll back cleanly");
+            }
+            release::<DB>(&self.view.pool, &self.keys, &self.name, &self.owner).await;
+            return Err(RepositoryError::internal(
+                "a write of this keyed request was rolled back with a later failed statement",
+            ));
+        }
         // A write stamped its rows before this commit: past half the
         // margin the reads' dates allow for, it must not land (its stamp
         // could be under a date already sent for the state before it).

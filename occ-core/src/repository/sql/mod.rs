@@ -53,7 +53,7 @@ use crate::versioned::{VersionNumber, Versioned};
 use dialect::SqlText;
 pub use dialect::{Backend, Dialect};
 pub use keys::{idempotency_table, KeyedTransaction, OwnClaim};
-pub use own::{condition_sql, stamp_sql, ConditionSql};
+pub use own::{condition_sql, stamp_sql, statement_time_sql, ConditionSql};
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
 pub use schema::{add_merge_columns, add_version_column, create_table, version_triggers};
@@ -1063,6 +1063,12 @@ pub(crate) struct HeldTransaction<DB: sqlx::Database> {
     /// `i64::MAX`: it must commit within half the
     /// [`COMMIT_MARGIN`] of it, or not at all.
     first_stamp: std::sync::atomic::AtomicI64,
+    /// A write succeeded in it.
+    wrote: std::sync::atomic::AtomicBool,
+    /// It was rolled back after a failed statement with a write of its
+    /// own in it: what the handler answers may claim that write, so it
+    /// must not be recorded.
+    lost_a_write: std::sync::atomic::AtomicBool,
 }
 
 impl<DB: sqlx::Database> HeldTransaction<DB> {
@@ -1070,11 +1076,20 @@ impl<DB: sqlx::Database> HeldTransaction<DB> {
         Arc::new(Self {
             tx: tokio::sync::Mutex::new(Some(tx)),
             first_stamp: std::sync::atomic::AtomicI64::new(i64::MAX),
+            wrote: std::sync::atomic::AtomicBool::new(false),
+            lost_a_write: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    /// Notes the modification time of a write in this transaction.
+    /// Whether a write of this transaction was rolled back after a failed
+    /// statement.
+    pub(crate) fn lost_a_write(&self) -> bool {
+        self.lost_a_write.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Notes a write in this transaction, and its modification time.
     fn stamped(&self, time: Option<SystemTime>) {
+        self.wrote.store(true, std::sync::atomic::Ordering::SeqCst);
         if let Some(time) = time {
             self.first_stamp.fetch_min(
                 micros_since_epoch(time),
@@ -1909,6 +1924,10 @@ where
         else {
             return result;
         };
+        if held.wrote.load(std::sync::atomic::Ordering::SeqCst) {
+            held.lost_a_write
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
         let mut held = held.tx.lock().await;
         if let Some(tx) = held.take() {
             if let Err(e) = tx.rollback().await {

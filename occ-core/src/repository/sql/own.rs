@@ -83,8 +83,11 @@ pub fn condition_sql<V: VersionNumber>(
                     .push(")");
                 vec![micros_since_epoch(*since)]
             }
+            // A date the statement cannot compare here: no row matches,
+            // and `Pipeline::swap` reads the row and evaluates the date on
+            // it (fails closed rather than writing unconditionally).
             None => {
-                sql.push("1 = 1");
+                sql.push("1 = 0");
                 Vec::new()
             }
         },
@@ -99,6 +102,24 @@ pub fn condition_sql<V: VersionNumber>(
         text: sql.text,
         binds,
     }
+}
+
+/// The time a reading statement began, on the database's clock, as whole
+/// microseconds since the epoch: select it beside the row (`SELECT …,
+/// <this> AS read_at`), subtract
+/// [`COMMIT_MARGIN`](crate::repository::COMMIT_MARGIN), and give it to
+/// `Tagged::as_of`, so the `Last-Modified` sent is rounded with the
+/// read's own time, not the response's.
+///
+/// ```
+/// use occ_core::repository::sql::{statement_time_sql, Dialect};
+///
+/// assert!(statement_time_sql(Dialect::Postgres).contains("statement_timestamp()"));
+/// ```
+pub fn statement_time_sql(dialect: Dialect) -> String {
+    let mut sql = SqlText::new(dialect);
+    sql.statement_time();
+    sql.text
 }
 
 /// The value to `SET` a modification time column to in a write: the

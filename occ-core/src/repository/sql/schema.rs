@@ -285,12 +285,16 @@ pub fn add_version_column<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
 }
 
 /// Triggers that keep a model's version right whoever writes the table:
-/// an `UPDATE` that leaves the version as it was (a batch job, an admin
-/// console, another service) bumps it, and sets the modification time when
-/// the model has one; an update that changes a merged column without
-/// setting its companion sets the companion to the new version. occ's own
-/// writes set both, and are left alone. So a writer outside occ cannot
-/// make a stale tag pass a compare-and-swap or a merge.
+/// an `UPDATE` (a batch job, an admin console, another service) that
+/// leaves the version as it was bumps it; one that leaves the
+/// modification time as it was (or moves it back) stamps it, on the
+/// database's clock in UTC; one that changes a merged column (byte for
+/// byte on MariaDB) without setting its companion sets the companion to
+/// the new version. occ's own writes set all three, and are left alone.
+/// So a writer outside occ can neither make a stale tag pass a
+/// compare-and-swap or a merge, nor slip under a date already sent. (On
+/// PostgreSQL and SQLite, a change only a collation ignores, such as case
+/// under a case-insensitive one, is not seen as a change.)
 ///
 /// One statement each, to run as they are (MariaDB's have `BEGIN … END`
 /// bodies: send them with the text protocol, `sqlx::raw_sql`, which takes
@@ -313,7 +317,7 @@ pub fn add_version_column<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
 /// ```
 pub fn version_triggers<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
     let dialect = DB::DIALECT;
-    let name = format!("occ_version_{}", M::TABLE);
+    let name = trigger_name(M::TABLE);
     let companions: Vec<(&str, &str)> = M::FIELD_VERSION_COLUMNS
         .map(|c| {
             M::DATA_COLUMNS
@@ -329,18 +333,21 @@ pub fn version_triggers<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
         sql.text
     };
     let (table, version) = (q(M::TABLE), q(M::VERSION_COLUMN));
+    let modified = M::LAST_MODIFIED_COLUMN.map(q);
     match dialect {
         Dialect::Postgres => {
+            // The version never stays or goes back; the time is stamped
+            // whenever the writer left it; a member changed without its
+            // companion is marked. `IS DISTINCT FROM` compares as the
+            // column's (deterministic) collation does.
             let mut body = format!(
-                "IF NEW.{version} IS NOT DISTINCT FROM OLD.{version} THEN NEW.{version} := OLD.{version} + 1;"
+                "IF NEW.{version} IS NULL OR NEW.{version} <= OLD.{version} THEN NEW.{version} := OLD.{version} + 1; END IF;"
             );
-            if let Some(column) = M::LAST_MODIFIED_COLUMN {
-                let m = q(column);
+            if let Some(m) = &modified {
                 body.push_str(&format!(
-                    " NEW.{m} := GREATEST(clock_timestamp(), OLD.{m} + INTERVAL '1 microsecond');"
+                    " IF NEW.{m} IS NULL OR NEW.{m} <= OLD.{m} THEN NEW.{m} := GREATEST(clock_timestamp(), OLD.{m} + INTERVAL '1 microsecond'); END IF;"
                 ));
             }
-            body.push_str(" END IF;");
             for (column, companion) in &companions {
                 let (c, v) = (q(column), q(companion));
                 body.push_str(&format!(
@@ -358,20 +365,22 @@ pub fn version_triggers<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
             ]
         }
         Dialect::MySql => {
+            // Times in UTC, as occ's own sessions write them, whatever the
+            // outside writer's session time zone; members compared byte
+            // for byte, whatever the column's collation.
+            let clock = "UTC_TIMESTAMP(6)";
             let mut body = format!(
-                "IF NEW.{version} <=> OLD.{version} THEN SET NEW.{version} = OLD.{version} + 1;"
+                "IF NEW.{version} IS NULL OR NEW.{version} <= OLD.{version} THEN SET NEW.{version} = OLD.{version} + 1; END IF;"
             );
-            if let Some(column) = M::LAST_MODIFIED_COLUMN {
-                let m = q(column);
+            if let Some(m) = &modified {
                 body.push_str(&format!(
-                    " SET NEW.{m} = GREATEST(SYSDATE(6), COALESCE(OLD.{m} + INTERVAL 1 MICROSECOND, SYSDATE(6)));"
+                    " IF NEW.{m} IS NULL OR NEW.{m} <= OLD.{m} THEN SET NEW.{m} = GREATEST({clock}, COALESCE(OLD.{m} + INTERVAL 1 MICROSECOND, {clock})); END IF;"
                 ));
             }
-            body.push_str(" END IF;");
             for (column, companion) in &companions {
                 let (c, v) = (q(column), q(companion));
                 body.push_str(&format!(
-                    " IF NOT (NEW.{c} <=> OLD.{c}) AND NEW.{v} <=> OLD.{v} THEN SET NEW.{v} = NEW.{version}; END IF;"
+                    " IF NOT (BINARY NEW.{c} <=> BINARY OLD.{c}) AND NEW.{v} <=> OLD.{v} THEN SET NEW.{v} = NEW.{version}; END IF;"
                 ));
             }
             vec![format!(
@@ -380,14 +389,22 @@ pub fn version_triggers<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
             )]
         }
         Dialect::Sqlite => {
-            // A BEFORE trigger cannot change the row: an AFTER trigger
-            // updates it again (triggers do not fire themselves).
+            // A BEFORE trigger cannot change the row: AFTER triggers update
+            // it again by rowid. Neither can fire the other from its own
+            // update: the first runs only on updates of the data columns
+            // that left the version, and updates only the version, the
+            // time and companions; the second runs only when the version
+            // moved and something is left to set, which its own update
+            // leaves set.
+            let stamp = |m: &str| {
+                format!(
+                    "max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', OLD.{m}, '+0.001 seconds'), ''))"
+                )
+            };
+            let data: Vec<String> = M::DATA_COLUMNS.iter().map(|c| q(c)).collect();
             let mut bump = vec![format!("{version} = OLD.{version} + 1")];
-            if let Some(column) = M::LAST_MODIFIED_COLUMN {
-                let m = q(column);
-                bump.push(format!(
-                    "{m} = max(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'), coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', OLD.{m}, '+0.001 seconds'), ''))"
-                ));
+            if let Some(m) = &modified {
+                bump.push(format!("{m} = {}", stamp(m)));
             }
             for (column, companion) in &companions {
                 let (c, v) = (q(column), q(companion));
@@ -396,27 +413,56 @@ pub fn version_triggers<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
                 ));
             }
             let mut statements = vec![format!(
-                "CREATE TRIGGER {} AFTER UPDATE ON {table} FOR EACH ROW WHEN NEW.{version} IS OLD.{version} BEGIN UPDATE {table} SET {} WHERE rowid = NEW.rowid; END",
+                "CREATE TRIGGER {} AFTER UPDATE OF {} ON {table} FOR EACH ROW WHEN NEW.{version} IS OLD.{version} BEGIN UPDATE {table} SET {} WHERE rowid = NEW.rowid; END",
                 q(&name),
+                data.join(", "),
                 bump.join(", ")
             )];
-            if !companions.is_empty() {
-                let set: Vec<String> = companions
-                    .iter()
-                    .map(|(column, companion)| {
-                        let (c, v) = (q(column), q(companion));
-                        format!(
-                            "{v} = CASE WHEN NEW.{c} IS NOT OLD.{c} AND NEW.{v} IS OLD.{v} THEN NEW.{version} ELSE NEW.{v} END"
-                        )
-                    })
-                    .collect();
+            let mut left = Vec::new();
+            let mut set = Vec::new();
+            if let Some(m) = &modified {
+                left.push(format!("NEW.{m} IS OLD.{m}"));
+                set.push(format!(
+                    "{m} = CASE WHEN NEW.{m} IS OLD.{m} THEN {} ELSE NEW.{m} END",
+                    stamp(m)
+                ));
+            }
+            for (column, companion) in &companions {
+                let (c, v) = (q(column), q(companion));
+                let needed = format!("NEW.{c} IS NOT OLD.{c} AND NEW.{v} IS OLD.{v}");
+                set.push(format!(
+                    "{v} = CASE WHEN {needed} THEN NEW.{version} ELSE NEW.{v} END"
+                ));
+                left.push(format!("({needed})"));
+            }
+            if !left.is_empty() {
                 statements.push(format!(
-                    "CREATE TRIGGER {} AFTER UPDATE ON {table} FOR EACH ROW WHEN NEW.{version} IS NOT OLD.{version} BEGIN UPDATE {table} SET {} WHERE rowid = NEW.rowid; END",
-                    q(&format!("{name}_members")),
+                    "CREATE TRIGGER {} AFTER UPDATE ON {table} FOR EACH ROW WHEN NEW.{version} IS NOT OLD.{version} AND ({}) BEGIN UPDATE {table} SET {} WHERE rowid = NEW.rowid; END",
+                    q(&trigger_name(&format!("{}_rest", M::TABLE))),
+                    left.join(" OR "),
                     set.join(", ")
                 ));
             }
             statements
         }
     }
+}
+
+/// `occ_version_<table>`, within the 63 bytes PostgreSQL and the 64
+/// characters MariaDB keep of a name: a longer one ends in a hash of the
+/// whole, so two long table names never share a trigger.
+fn trigger_name(table: &str) -> String {
+    let name = format!("occ_version_{table}");
+    if name.len() <= 60 {
+        return name;
+    }
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    for b in name.bytes() {
+        hash = (hash ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut cut = 43;
+    while !name.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}_{hash:016x}", &name[..cut])
 }
