@@ -45,11 +45,12 @@ pub(crate) fn expand(input: &DeriveInput, error: syn::Error) -> TokenStream {
 /// reads.
 fn has_table(input: &DeriveInput) -> bool {
     input.attrs.iter().any(|attr| {
-        attr.path().is_ident("occ") && attr.meta.require_list().is_ok_and(|list| {
-            list.tokens.clone().into_iter().any(
+        attr.path().is_ident("occ")
+            && attr.meta.require_list().is_ok_and(|list| {
+                list.tokens.clone().into_iter().any(
                 |token| matches!(token, proc_macro2::TokenTree::Ident(ident) if ident == "table"),
             )
-        })
+            })
     })
 }
 
