@@ -852,7 +852,6 @@ impl<'a> Pipeline<'a> {
         }
     }
 
-    /// How a write with these preconditions runs.
     /// How a write can honour this request's preconditions on resource
     /// `id`: a condition for the write's own statement, an insert only, or
     /// a read first.
@@ -955,6 +954,7 @@ impl<'a> Pipeline<'a> {
         Ok(Err(this.raced(last)))
     }
 
+    /// How a write with these preconditions runs.
     fn plan<M: Versioned>(&self, id: &M::Id, creatable: bool) -> Plan<M::Version> {
         let pre = self.preconditions;
         match (pre.if_match(), pre.if_none_match()) {

@@ -196,22 +196,6 @@ where
             .ok_or(RepositoryError::NotFound)
     }
 
-    fn get_unless_in(
-        &self,
-        id: &M::Id,
-        known: &KnownVersions<M::Version>,
-        visible: Visible<'_, M>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
-        let state = self.state();
-        let current = state
-            .rows
-            .get(id)
-            .filter(|m| visible(m))
-            .ok_or(RepositoryError::NotFound)?;
-        // Only the validators are copied for a 304.
-        Ok(Fetched::of(current, known).unwrap_or_else(|| Fetched::Changed(current.clone())))
-    }
-
     fn read_in(
         &self,
         id: &M::Id,
@@ -518,7 +502,8 @@ where
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
         unscoped::<M>()?;
-        self.get_unless_in(id, known, &everything)
+        self.read_in(id, known, &everything)
+            .map(|read| read.fetched)
     }
 
     async fn read(
@@ -691,7 +676,9 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.rows.get_unless_in(id, known, &|m| self.visible(m))
+        self.rows
+            .read_in(id, known, &|m| self.visible(m))
+            .map(|read| read.fetched)
     }
 
     async fn read(

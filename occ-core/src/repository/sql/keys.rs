@@ -552,35 +552,16 @@ where
     /// write: a transaction held open long after its rows were stamped
     /// delays the dates other readers may send (design decision 13).
     pub async fn finish(self, response: &StoredResponse) -> Result<Finished, sqlx::Error> {
-        let Self {
-            mut tx,
-            pool,
-            keys,
-            name,
-            owner,
-        } = self;
-        let done = sqlx::query::<DB>(AssertSqlSafe(keys.finish.clone()))
-            .bind(i64::from(response.status))
-            .bind(response.headers_json())
-            .bind(response.body.clone())
-            .bind(name.clone())
-            .bind(owner.clone())
-            .execute(&mut *tx)
-            .await;
-        let outcome = match done {
-            Ok(done) if DB::rows_affected(&done) == 1 => {
-                tx.commit().await.map(|()| Finished::Recorded)
-            }
-            Ok(_) => tx.rollback().await.map(|()| Finished::Superseded),
-            Err(e) => {
-                drop(tx);
-                Err(e)
-            }
-        };
-        if outcome.is_err() {
-            release::<DB>(&pool, &keys, &name, &owner).await;
-        }
-        outcome
+        record(
+            self.tx,
+            &self.pool,
+            &self.keys,
+            &self.name,
+            &self.owner,
+            response,
+            None,
+        )
+        .await
     }
 
     /// Rolls the write back and frees the key, for a retry to run again.
@@ -590,6 +571,64 @@ where
         }
         release::<DB>(&self.pool, &self.keys, &self.name, &self.owner).await;
     }
+}
+
+/// Records `response` for the claim `name`/`owner` in `tx` and commits:
+/// only while the claim is this attempt's and, with a `deadline`
+/// (milliseconds since the epoch, on the database's clock), not after it.
+/// A record refused without a deadline is [`Finished::Superseded`] (rolled
+/// back); with one, an error. On any error the claim is released, so that
+/// a retry need not wait for the lease (if a failed commit landed after
+/// all, the record is there and the release touches nothing).
+async fn record<DB>(
+    mut tx: sqlx::Transaction<'static, DB>,
+    pool: &Pool<DB>,
+    keys: &SqlKeys,
+    name: &str,
+    owner: &str,
+    response: &StoredResponse,
+    deadline: Option<i64>,
+) -> Result<Finished, sqlx::Error>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let finish = match deadline {
+        Some(_) => keys.finish_by.clone(),
+        None => keys.finish.clone(),
+    };
+    let mut statement = sqlx::query::<DB>(AssertSqlSafe(finish))
+        .bind(i64::from(response.status))
+        .bind(response.headers_json())
+        .bind(response.body.clone())
+        .bind(name.to_owned())
+        .bind(owner.to_owned());
+    if let Some(deadline) = deadline {
+        statement = statement.bind(deadline);
+    }
+    let done = statement.execute(&mut *tx).await;
+    let outcome = match done {
+        Ok(done) if DB::rows_affected(&done) == 1 => tx.commit().await.map(|()| Finished::Recorded),
+        // Too long since its stamp (or taken over meanwhile): it must not
+        // land, and the key is released for a retry.
+        Ok(_) if deadline.is_some() => tx.rollback().await.and(Err(sqlx::Error::Protocol(
+            "a keyed write held its transaction too long after its write".into(),
+        ))),
+        // Another attempt took the key over: this write must not land.
+        Ok(_) => tx.rollback().await.map(|()| Finished::Superseded),
+        Err(e) => {
+            drop(tx);
+            Err(e)
+        }
+    };
+    if outcome.is_err() {
+        release::<DB>(pool, keys, name, owner).await;
+    }
+    outcome
 }
 
 /// A claimed key of a SQL repository: the view whose statements run in
@@ -627,7 +666,7 @@ where
                 "a keyed write holds no transaction",
             ));
         };
-        let Some(mut tx) = held.tx.lock().await.take() else {
+        let Some(tx) = held.tx.lock().await.take() else {
             return Err(RepositoryError::internal(
                 "the write's transaction has ended",
             ));
@@ -647,42 +686,16 @@ where
         // margin the reads' dates allow for, it must not land (its stamp
         // could be under a date already sent for the state before it).
         let deadline = held.deadline_millis();
-        let finish = match deadline {
-            Some(_) => self.keys.finish_by.clone(),
-            None => self.keys.finish.clone(),
-        };
-        let mut statement = sqlx::query::<DB>(AssertSqlSafe(finish))
-            .bind(i64::from(response.status))
-            .bind(response.headers_json())
-            .bind(response.body.clone())
-            .bind(self.name.clone())
-            .bind(self.owner.clone());
-        if let Some(deadline) = deadline {
-            statement = statement.bind(deadline);
-        }
-        let done = statement.execute(&mut *tx).await;
-        let outcome = match done {
-            Ok(done) if DB::rows_affected(&done) == 1 => {
-                tx.commit().await.map(|()| Finished::Recorded)
-            }
-            // Too long since its stamp (or taken over meanwhile): it must
-            // not land, and the key is released for a retry.
-            Ok(_) if deadline.is_some() => tx.rollback().await.and(Err(sqlx::Error::Protocol(
-                "a keyed write held its transaction too long after its write".into(),
-            ))),
-            // Another attempt took the key over: this write must not land.
-            Ok(_) => tx.rollback().await.map(|()| Finished::Superseded),
-            Err(e) => {
-                drop(tx);
-                Err(e)
-            }
-        };
-        if outcome.is_err() {
-            // Rolled back (or, if a failed commit landed after all, the
-            // record is there and the release touches nothing): a retry
-            // need not wait for the lease.
-            release::<DB>(&self.view.pool, &self.keys, &self.name, &self.owner).await;
-        }
+        let outcome = record(
+            tx,
+            &self.view.pool,
+            &self.keys,
+            &self.name,
+            &self.owner,
+            response,
+            deadline,
+        )
+        .await;
         outcome.map_err(map_error)
     }
 

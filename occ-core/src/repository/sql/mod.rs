@@ -1786,11 +1786,10 @@ where
             if info.is_null() {
                 continue;
             }
-            if let Some(ColumnFit {
-                fits: false,
-                rust_type,
-            }) = M::column_type(column, info)
-            {
+            let Some(ColumnFit { fits, rust_type }) = M::column_type(column, info) else {
+                continue;
+            };
+            if !fits {
                 return Err(SchemaError {
                     table: st.table.to_owned(),
                     column: Some(column),
@@ -1802,12 +1801,10 @@ where
             }
             // MariaDB's `UUID` type is sent as text, which sqlx's `Uuid`
             // (16 bytes on MySQL) does not decode, though it says it does.
-            if let (Dialect::MySql, Some(ColumnFit { rust_type, .. })) =
-                (DB::DIALECT, M::column_type(column, info))
+            if DB::DIALECT == Dialect::MySql
+                && (rust_type.ends_with("uuid::Uuid") || rust_type.ends_with("uuid::Uuid>"))
             {
-                if rust_type.ends_with("uuid::Uuid") || rust_type.ends_with("uuid::Uuid>") {
-                    self.refuse_mariadb_uuid(column, rust_type).await?;
-                }
+                self.refuse_mariadb_uuid(column, rust_type).await?;
             }
         }
         Ok(())
