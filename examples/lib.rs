@@ -2,6 +2,7 @@
 //! `profiles` example and the tests that replay the scenario.
 #![forbid(unsafe_code)]
 
+pub mod contacts;
 pub mod document;
 pub mod page;
 pub mod users;

@@ -7,6 +7,7 @@
 //! cargo run --example own_sql
 //! curl -i localhost:3002/users/1
 //! curl -i -X POST localhost:3002/users/1/visit -H 'if-match: "user-1-v1"'
+//! curl -i localhost:3002/contacts/1   # a table without a version column
 //! ```
 //!
 //! `LISTEN_ADDR` (default `127.0.0.1:3002`) and `DATABASE_URL` (default:

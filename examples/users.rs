@@ -11,7 +11,9 @@
 //! `GET /users/{id}` answers 200 with its `ETag`, or 304; `PUT
 //! /users/{id}` replaces the name and the visit count under `If-Match`
 //! (428 without it, 412 with the current state when it is stale);
-//! `POST /users/{id}/visit` counts a visit, under `If-Match` too.
+//! `POST /users/{id}/visit` counts a visit, under `If-Match` too. The
+//! same service serves a table without a version column
+//! ([`contacts`](crate::contacts)).
 
 use std::sync::Arc;
 
@@ -26,6 +28,8 @@ use occ_core::repository::WriteCondition;
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use sqlx::{AnyPool, AssertSqlSafe, Row};
+
+use crate::contacts::Contacts;
 
 /// A user, as the service already had it: its table has a `version`
 /// column, bumped by every write (occ's derive only describes it).
@@ -77,6 +81,16 @@ impl Users {
             .await?;
         sqlx::query(SCHEMA).execute(&pool).await?;
         Ok(Self { pool, dialect })
+    }
+
+    /// The pool, for other tables of the same database.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// The dialect the database speaks.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// The `n`th placeholder of this dialect.
@@ -299,8 +313,8 @@ async fn visit(
         .map_err(|rejection| request.refuse_with_current(rejection).into())
 }
 
-/// Opens the database, seeds user 1 if missing, and serves until
-/// `shutdown`.
+/// Opens the database, seeds user 1 and contact 1 if missing, and serves
+/// both until `shutdown`.
 pub async fn run(
     listen_addr: &str,
     database_url: &str,
@@ -313,7 +327,12 @@ pub async fn run(
     if users.read(1).await?.is_none() {
         users.insert(1, "Ava").await?;
     }
-    crate::serve(listen_addr, app(Arc::new(users)), on_listening, shutdown).await
+    let contacts = Contacts::new(users.pool().clone(), users.dialect()).await?;
+    if contacts.read(1).await?.is_none() {
+        contacts.insert(1, "Ava").await?;
+    }
+    let app = app(Arc::new(users)).merge(crate::contacts::app(Arc::new(contacts)));
+    crate::serve(listen_addr, app, on_listening, shutdown).await
 }
 
 /// The service.

@@ -91,6 +91,7 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod content_hash;
 pub mod date;
 mod entity_tag;
 pub mod idempotency;
@@ -181,6 +182,7 @@ pub mod __private {
 mod tag_list;
 mod versioned;
 
+pub use content_hash::content_hash;
 pub use date::{fmt_http_date, DateField};
 pub use entity_tag::{EntityTag, EntityTagRef, InvalidEntityTag};
 pub use precondition::{Current, Decision, Failure, Policy, Preconditions, Target};

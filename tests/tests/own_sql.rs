@@ -3,7 +3,8 @@
 //! MariaDB: the conformance basics, and contention through its own
 //! `UPDATE` with occ's condition in it: writers with the tag they read
 //! lose nothing, and writers with `If-Match: *` are never refused for a
-//! race they did not lose.
+//! race they did not lose. The same for its table without a version
+//! column, validated by a content hash.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -11,12 +12,15 @@ use std::sync::Arc;
 
 use axum::Router;
 use http::{Method, StatusCode};
+use occ_examples::contacts::{self, Contacts};
 use occ_examples::users::{self, Users};
 use occ_tests::{send, DropOnExit};
 
 struct Backend {
     name: &'static str,
     app: Router,
+    /// The database, for writers outside the service.
+    pool: sqlx::AnyPool,
     _cleanup: Option<DropOnExit>,
 }
 
@@ -24,9 +28,16 @@ impl Backend {
     async fn with(name: &'static str, url: &str, cleanup: Option<DropOnExit>) -> Self {
         let users = Users::connect(url).await.expect("connect");
         users.insert(1, "Ava").await.expect("seed");
+        let pool = users.pool().clone();
+        let contacts = Contacts::new(pool.clone(), users.dialect())
+            .await
+            .expect("contacts");
+        contacts.insert(1, "Ava").await.expect("seed");
+        contacts.insert(2, "Ava").await.expect("seed");
         Self {
             name,
-            app: users::app(Arc::new(users)),
+            app: users::app(Arc::new(users)).merge(contacts::app(Arc::new(contacts))),
+            pool,
             _cleanup: cleanup,
         }
     }
@@ -100,7 +111,31 @@ on_every_sql_backend!(
     the_conformance_basics_hold_with_its_own_sql,
     writers_with_the_tag_they_read_lose_nothing,
     writers_with_if_match_star_are_never_refused_for_a_race,
+    content_hash_tags_hold_the_conformance_basics,
+    content_hash_writers_with_the_tag_they_read_lose_nothing,
+    content_hash_writers_with_if_match_star_are_never_refused_for_a_race,
+    a_writer_outside_the_service_is_caught_by_the_content_hash,
 );
+
+/// A resource with a counter: where it is read, the action that counts
+/// one, and the member that holds the count.
+struct Counter {
+    item: &'static str,
+    action: &'static str,
+    count: &'static str,
+}
+
+const VISITS: Counter = Counter {
+    item: "/users/1",
+    action: "/users/1/visit",
+    count: "visits",
+};
+
+const CALLS: Counter = Counter {
+    item: "/contacts/1",
+    action: "/contacts/1/call",
+    count: "calls",
+};
 
 const JSON: (&str, &str) = ("content-type", "application/json");
 
@@ -176,9 +211,25 @@ async fn the_conformance_basics_hold_with_its_own_sql(b: Backend) {
     assert_eq!(r.json()["visits"], 6);
 }
 
-/// 8 writers × 25 visits, each with the tag it read, reading again on 412:
-/// the count ends at the visits acknowledged.
 async fn writers_with_the_tag_they_read_lose_nothing(b: Backend) {
+    tagged_writers_lose_nothing(b, &VISITS).await;
+}
+
+async fn content_hash_writers_with_the_tag_they_read_lose_nothing(b: Backend) {
+    tagged_writers_lose_nothing(b, &CALLS).await;
+}
+
+async fn writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
+    star_writers_are_never_refused(b, &VISITS).await;
+}
+
+async fn content_hash_writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
+    star_writers_are_never_refused(b, &CALLS).await;
+}
+
+/// 8 writers × 25 counts, each with the tag it read, reading again on 412:
+/// the count ends at the counts acknowledged.
+async fn tagged_writers_lose_nothing(b: Backend, counter: &'static Counter) {
     const WRITERS: usize = 8;
     const VISITS: usize = 25;
     let (acked, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
@@ -188,12 +239,12 @@ async fn writers_with_the_tag_they_read_lose_nothing(b: Backend) {
         tasks.push(tokio::spawn(async move {
             let mut done = 0;
             while done < VISITS {
-                let read = send(&app, Method::GET, "/users/1", &[], "").await;
+                let read = send(&app, Method::GET, counter.item, &[], "").await;
                 let tag = read.header("etag").unwrap().to_owned();
                 let w = send(
                     &app,
                     Method::POST,
-                    "/users/1/visit",
+                    counter.action,
                     &[("if-match", &tag)],
                     "",
                 )
@@ -214,27 +265,30 @@ async fn writers_with_the_tag_they_read_lose_nothing(b: Backend) {
     for task in tasks {
         task.await.unwrap();
     }
-    let end = send(&b.app, Method::GET, "/users/1", &[], "").await.json();
+    let end = send(&b.app, Method::GET, counter.item, &[], "")
+        .await
+        .json();
     let acked = acked.load(Ordering::Relaxed);
     println!(
-        "{}: {WRITERS} writers x {VISITS} visits with the tag read: {acked} acknowledged, {} refused with 412, count {}",
+        "{}: {WRITERS} writers x {VISITS} counts on {} with the tag read: {acked} acknowledged, {} refused with 412, count {}",
         b.name,
+        counter.item,
         refused.load(Ordering::Relaxed),
-        end["visits"]
+        end[counter.count]
     );
     assert_eq!(acked, (WRITERS * VISITS) as u64);
     assert_eq!(
-        end["visits"].as_u64().unwrap(),
+        end[counter.count].as_u64().unwrap(),
         acked,
         "{}: lost updates",
         b.name
     );
 }
 
-/// 8 writers × 25 visits with `If-Match: *`: each is a write on whatever
+/// 8 writers × 25 counts with `If-Match: *`: each is a write on whatever
 /// is current, so every one succeeds (a race lost inside is read again,
 /// never a 412) and the count ends at 200.
-async fn writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
+async fn star_writers_are_never_refused(b: Backend, counter: &'static Counter) {
     const WRITERS: usize = 8;
     const VISITS: usize = 25;
     let mut tasks = Vec::new();
@@ -242,14 +296,7 @@ async fn writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
         let app = b.app.clone();
         tasks.push(tokio::spawn(async move {
             for _ in 0..VISITS {
-                let w = send(
-                    &app,
-                    Method::POST,
-                    "/users/1/visit",
-                    &[("if-match", "*")],
-                    "",
-                )
-                .await;
+                let w = send(&app, Method::POST, counter.action, &[("if-match", "*")], "").await;
                 assert_eq!(w.status, StatusCode::OK, "{w:?}");
             }
         }));
@@ -257,17 +304,167 @@ async fn writers_with_if_match_star_are_never_refused_for_a_race(b: Backend) {
     for task in tasks {
         task.await.unwrap();
     }
-    let end = send(&b.app, Method::GET, "/users/1", &[], "").await.json();
+    let end = send(&b.app, Method::GET, counter.item, &[], "")
+        .await
+        .json();
     println!(
-        "{}: {WRITERS} writers x {VISITS} visits with If-Match: *: count {}",
-        b.name, end["visits"]
+        "{}: {WRITERS} writers x {VISITS} counts on {} with If-Match: *: count {}",
+        b.name, counter.item, end[counter.count]
     );
     assert_eq!(
-        end["visits"].as_u64().unwrap(),
+        end[counter.count].as_u64().unwrap(),
         (WRITERS * VISITS) as u64,
         "{}",
         b.name
     );
+}
+
+/// A table without a version column, validated by a content hash: a
+/// strong tag per state, 304, 428, 200 with the new tag, 412 with the
+/// current state for a stale one, and a tag that names one resource only.
+async fn content_hash_tags_hold_the_conformance_basics(b: Backend) {
+    let app = &b.app;
+    let r = send(app, Method::GET, "/contacts/1", &[], "").await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    let first = r.header("etag").unwrap().to_owned();
+    assert!(first.starts_with("\"contact-1-h"), "{first}");
+    assert_eq!(r.json()["calls"], 0);
+    // GET again: the same state, the same strong tag (G-4).
+    let r = send(app, Method::GET, "/contacts/1", &[], "").await;
+    assert_eq!(r.header("etag"), Some(first.as_str()));
+    let r = send(
+        app,
+        Method::GET,
+        "/contacts/1",
+        &[("if-none-match", &first)],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_MODIFIED, "{}", b.name);
+    assert_eq!(r.header("etag"), Some(first.as_str()));
+    // Contact 2 holds the same name and count: its tag is its own.
+    let r = send(app, Method::GET, "/contacts/2", &[], "").await;
+    let second = r.header("etag").unwrap().to_owned();
+    assert_ne!(second, first, "{}: one tag for two resources", b.name);
+    let body = r#"{"name":"Ava Smith","calls":5}"#;
+    let r = send(app, Method::PUT, "/contacts/1", &[JSON], body).await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_REQUIRED,
+        "{}: {r:?}",
+        b.name
+    );
+    // Another resource's tag is not this one's.
+    let r = send(
+        app,
+        Method::PUT,
+        "/contacts/1",
+        &[JSON, ("if-match", &second)],
+        body,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}: {r:?}",
+        b.name
+    );
+    let r = send(
+        app,
+        Method::PUT,
+        "/contacts/1",
+        &[JSON, ("if-match", &first)],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    let written = r.header("etag").unwrap().to_owned();
+    assert_ne!(written, first);
+    assert_eq!(r.json()["name"], "Ava Smith");
+    let r = send(app, Method::GET, "/contacts/1", &[], "").await;
+    assert_eq!(
+        r.header("etag"),
+        Some(written.as_str()),
+        "{}: the read disagrees with the write",
+        b.name
+    );
+    // The stale tag: 412 with the current state and its tag.
+    let r = send(
+        app,
+        Method::PUT,
+        "/contacts/1",
+        &[JSON, ("if-match", &first)],
+        body,
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}: {r:?}",
+        b.name
+    );
+    assert_eq!(r.json()["current"]["calls"], 5);
+    assert_eq!(r.header("etag"), Some(written.as_str()));
+    // A write of the same state keeps the tag: the representation is the same.
+    let r = send(
+        app,
+        Method::PUT,
+        "/contacts/1",
+        &[JSON, ("if-match", &written)],
+        body,
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    assert_eq!(r.header("etag"), Some(written.as_str()));
+    let r = send(
+        app,
+        Method::POST,
+        "/contacts/9/call",
+        &[("if-match", "*")],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}: {r:?}", b.name);
+}
+
+/// A plain `UPDATE` from outside the service between a client's read and
+/// its write changes the hash: the write is refused with the state the
+/// outside writer left.
+async fn a_writer_outside_the_service_is_caught_by_the_content_hash(b: Backend) {
+    let app = &b.app;
+    let r = send(app, Method::GET, "/contacts/1", &[], "").await;
+    let tag = r.header("etag").unwrap().to_owned();
+    sqlx::query("UPDATE contacts SET name = 'Ava (by the batch job)' WHERE id = 1")
+        .execute(&b.pool)
+        .await
+        .unwrap();
+    let r = send(
+        app,
+        Method::POST,
+        "/contacts/1/call",
+        &[("if-match", &tag)],
+        "",
+    )
+    .await;
+    assert_eq!(
+        r.status,
+        StatusCode::PRECONDITION_FAILED,
+        "{}: {r:?}",
+        b.name
+    );
+    assert_eq!(r.json()["current"]["name"], "Ava (by the batch job)");
+    let current = r.header("etag").unwrap().to_owned();
+    assert_ne!(current, tag);
+    let r = send(
+        app,
+        Method::POST,
+        "/contacts/1/call",
+        &[("if-match", &current)],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::OK, "{}: {r:?}", b.name);
+    assert_eq!(r.json()["calls"], 1);
 }
 
 /// An `Idempotency-Key` with statements of the application's own: claim,

@@ -53,7 +53,10 @@ use crate::versioned::{VersionNumber, Versioned};
 use dialect::SqlText;
 pub use dialect::{Backend, Dialect};
 pub use keys::{idempotency_table, KeyedTransaction, OwnClaim};
-pub use own::{condition_sql, stamp_sql, statement_time_sql, ConditionSql};
+pub use own::{
+    condition_sql, content_condition_sql, content_hash_sql, stamp_sql, statement_time_sql,
+    ConditionSql,
+};
 #[cfg(feature = "postgres")]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
 pub use schema::{add_merge_columns, add_version_column, create_table, version_triggers};

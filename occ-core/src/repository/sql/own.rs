@@ -47,9 +47,41 @@ pub fn condition_sql<V: VersionNumber>(
     modified_column: Option<&str>,
     params_before: usize,
 ) -> ConditionSql {
+    condition_on(
+        dialect,
+        condition,
+        Validator::Column(version_column),
+        modified_column,
+        params_before,
+    )
+}
+
+/// Where a condition finds the value its tags name.
+enum Validator<'a> {
+    /// A version column.
+    Column(&'a str),
+    /// An expression, such as a content hash.
+    Expression(&'a str),
+}
+
+fn condition_on<V: VersionNumber>(
+    dialect: Dialect,
+    condition: &WriteCondition<V>,
+    validator: Validator<'_>,
+    modified_column: Option<&str>,
+    params_before: usize,
+) -> ConditionSql {
     // A version beyond i64 is stored nowhere: bound as an impossible one.
     let ints = |v: &[V]| -> Vec<i64> { v.iter().map(|v| v.to_i64().unwrap_or(-1)).collect() };
     let mut sql = SqlText::new(dialect).after_params(params_before);
+    let validator = |sql: &mut SqlText| match validator {
+        Validator::Column(column) => {
+            sql.ident(column);
+        }
+        Validator::Expression(expression) => {
+            sql.push(expression);
+        }
+    };
     let binds = match condition {
         WriteCondition::VersionIn(v) | WriteCondition::VersionNotIn(v) if !v.is_empty() => {
             let op = if matches!(condition, WriteCondition::VersionIn(_)) {
@@ -57,7 +89,8 @@ pub fn condition_sql<V: VersionNumber>(
             } else {
                 " NOT IN ("
             };
-            sql.ident(version_column).push(op).params(v.len()).push(")");
+            validator(&mut sql);
+            sql.push(op).params(v.len()).push(")");
             ints(v)
         }
         // An empty `If-Match` list matches nothing.
@@ -67,7 +100,8 @@ pub fn condition_sql<V: VersionNumber>(
         }
         // Strict where no per-member versions are kept.
         WriteCondition::UnchangedSince(v) => {
-            sql.ident(version_column).push(" IN (").param().push(")");
+            validator(&mut sql);
+            sql.push(" IN (").param().push(")");
             ints(&[*v])
         }
         WriteCondition::UnmodifiedSince(since) => match modified_column {
@@ -140,4 +174,79 @@ pub fn stamp_sql(dialect: Dialect, modified_column: &str) -> String {
     let mut sql = SqlText::new(dialect);
     sql.clock_after(modified_column);
     sql.text
+}
+
+/// The content hash of a row's `columns`, computed by the database: the
+/// first 60 bits of the SHA-256 of its text of the values, as a `BIGINT`.
+/// Select it beside the row into the model's `#[version]` field, and use
+/// [`content_condition_sql`] in writes, for a table that has no version
+/// column and cannot get one (see [`content_hash`](crate::content_hash)
+/// for the trade-offs). List every column the representation shows, the
+/// key included, so that a tag binds the resource's identity too.
+///
+/// `None` on SQLite, which has no hash function: hash the row read with
+/// [`content_hash`](crate::content_hash), and write in the same `BEGIN
+/// IMMEDIATE` transaction after checking the condition on it
+/// ([`WriteCondition::is_met_by`]).
+///
+/// ```
+/// use occ_core::repository::sql::{content_hash_sql, Dialect};
+///
+/// let hash = content_hash_sql(Dialect::Postgres, &["id", "email"]).unwrap();
+/// assert!(hash.contains(r#"json_build_array("id", "email")"#));
+/// assert!(content_hash_sql(Dialect::Sqlite, &["id"]).is_none());
+/// ```
+pub fn content_hash_sql(dialect: Dialect, columns: &[&str]) -> Option<String> {
+    let digits = crate::content_hash::CONTENT_HASH_HEX_DIGITS;
+    let mut sql = SqlText::new(dialect);
+    match dialect {
+        Dialect::Sqlite => return None,
+        Dialect::Postgres => {
+            sql.push("('x' || left(encode(sha256(convert_to(json_build_array(")
+                .idents(None, columns)
+                .push(&format!(
+                    ")::text, 'UTF8')), 'hex'), {digits}))::bit({})::bigint",
+                    4 * digits
+                ));
+        }
+        // `CONV` gives the number as text, which `CAST` reads exactly (60
+        // bits fit a signed `BIGINT`).
+        Dialect::MySql => {
+            sql.push("CAST(CONV(LEFT(SHA2(JSON_ARRAY(")
+                .idents(None, columns)
+                .push(&format!("), 256), {digits}), 16, 10) AS SIGNED)"));
+        }
+    }
+    Some(sql.text)
+}
+
+/// [`condition_sql`] for a table validated by a content hash: the
+/// condition on [`content_hash_sql`] of `columns` (the same columns, in
+/// the same order, as the reads hash). `None` on SQLite (see
+/// [`content_hash_sql`]).
+///
+/// ```
+/// use occ_core::repository::sql::{content_condition_sql, content_hash_sql, Dialect};
+/// use occ_core::repository::WriteCondition;
+///
+/// let columns = ["id", "email"];
+/// let sql = content_condition_sql(Dialect::MySql, &WriteCondition::VersionIn(vec![41i64]), &columns, 2).unwrap();
+/// let hash = content_hash_sql(Dialect::MySql, &columns).unwrap();
+/// assert_eq!(sql.text, format!("{hash} IN (?)"));
+/// assert_eq!(sql.binds, [41]);
+/// ```
+pub fn content_condition_sql(
+    dialect: Dialect,
+    condition: &WriteCondition<i64>,
+    columns: &[&str],
+    params_before: usize,
+) -> Option<ConditionSql> {
+    let hash = content_hash_sql(dialect, columns)?;
+    Some(condition_on(
+        dialect,
+        condition,
+        Validator::Expression(&hash),
+        None,
+        params_before,
+    ))
 }
