@@ -8,6 +8,8 @@
 //! "trait not implemented" ones.
 #![forbid(unsafe_code)]
 
+mod attrs;
+mod errors;
 mod expand;
 mod fallback;
 mod parse;
