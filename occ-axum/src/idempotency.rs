@@ -67,14 +67,10 @@ use occ_core::idempotency::{
 use occ_core::repository::{Repository, RepositoryError, Scope, ScopeValue};
 use occ_core::Versioned;
 
-use crate::routes::ACCEPT_PATCH;
+use crate::headers::ACCEPT_PATCH;
 use crate::{Problem, Refusal};
 
-/// `Idempotency-Key`.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-
-/// `Idempotent-Replayed: true` marks a replayed response.
-pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+pub use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 
 /// The headers a recorded response keeps: those that describe the
 /// outcome. `Date` and the connection's own are the replay's.
@@ -201,7 +197,7 @@ where
         Err(e) => {
             tracing::error!(error = %e, "a response body could not be read for its record");
             claim.abandon().await;
-            return server_error().into_response();
+            return Problem::internal_error().into_response();
         }
     };
     let stored = StoredResponse {
@@ -327,14 +323,9 @@ fn unavailable<M>(error: &RepositoryError<M>) -> Problem {
         }
         _ => {
             tracing::error!(error = %error, "idempotency key store failed");
-            server_error()
+            Problem::internal_error()
         }
     }
-}
-
-fn server_error() -> Problem {
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .with_detail("the server could not complete the request")
 }
 
 fn answer<M>(problem: Problem) -> Keyed<'static, M>

@@ -74,6 +74,7 @@ mod bodiless;
 mod body;
 mod coding;
 pub mod extract;
+mod headers;
 pub mod idempotency;
 mod layer;
 #[cfg(feature = "openapi")]
@@ -90,10 +91,11 @@ pub use extract::{
     Conditional, ConditionalRequest, IfMatch, IfMatchRejection, IfModifiedSince, IfNoneMatch,
     IfUnmodifiedSince,
 };
+pub use headers::PROBLEM_JSON;
 pub use layer::{RequirePreconditions, RequirePreconditionsLayer, ResponseFuture};
 pub use occ_core;
 pub use occ_core::Policy;
 pub use page::Listing;
-pub use problem::{Problem, PROBLEM_JSON};
+pub use problem::Problem;
 pub use refusal::Refusal;
 pub use response::{NotModified, Tagged};

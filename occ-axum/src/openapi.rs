@@ -74,8 +74,8 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
-use crate::problem::PROBLEM_JSON;
-use crate::routes::{ConditionalRoutes, PutMode, MERGE_PATCH_JSON};
+use crate::headers::{shown, JSON, MERGE_PATCH_JSON, PROBLEM_JSON};
+use crate::routes::{ConditionalRoutes, PutMode};
 use crate::Problem;
 
 /// The name of the [`Problem`] schema among the components:
@@ -86,11 +86,7 @@ pub const PROBLEM_SCHEMA: &str = "Problem";
 /// description of generated routes shows one of the model's own instead.
 pub const EXAMPLE_TAG: &str = "\"v1\"";
 
-/// The request header of an idempotent retry (`Idempotency-Key`).
-pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
-
-/// The response header of a replayed answer (`Idempotent-Replayed: true`).
-pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+pub use crate::headers::shown::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 
 /// An entity tag or a list of them, or `*`, as `If-Match` and
 /// `If-None-Match` take them (RFC 9110 §8.8.3, §13.1.1).
@@ -143,7 +139,7 @@ fn header_parameter(name: &str, description: &str, schema: ObjectBuilder) -> Par
 /// ```
 pub fn if_match(required: bool) -> Parameter {
     let mut parameter = header_parameter(
-        "If-Match",
+        shown::IF_MATCH,
         "Entity tags from an earlier GET, comma-separated, or `*`: the \
          request is applied only if the resource's current tag is one of them (`*`: if it \
          exists), compared strongly, so a weak tag never matches. Otherwise 412 with the \
@@ -170,7 +166,7 @@ pub fn if_match(required: bool) -> Parameter {
 /// ```
 pub fn if_none_match() -> Parameter {
     header_parameter(
-        "If-None-Match",
+        shown::IF_NONE_MATCH,
         "Entity tags the client holds, comma-separated, or `*`, compared weakly: the write is \
          applied only if none matches the current tag (`*`: only if the resource does not \
          exist), otherwise 412; a value that does not parse is 412 too.",
@@ -185,7 +181,7 @@ pub fn if_none_match() -> Parameter {
 /// ignored (RFC 9110 §13.1.2), so that any string is valid.
 fn if_none_match_on_read() -> Parameter {
     header_parameter(
-        "If-None-Match",
+        shown::IF_NONE_MATCH,
         "Entity tags the client holds, comma-separated, or `*`, compared \
          weakly: 304 Not Modified when one matches the current tag. A value that does not \
          parse is ignored.",
@@ -204,7 +200,7 @@ fn if_none_match_on_read() -> Parameter {
 /// ```
 pub fn if_modified_since() -> Parameter {
     header_parameter(
-        "If-Modified-Since",
+        shown::IF_MODIFIED_SINCE,
         "An HTTP-date (RFC 9110 §5.6.7; the `Last-Modified` of an earlier GET): GET and HEAD \
          answer 304 Not Modified when the resource has not changed since. Ignored when \
          If-None-Match is sent, and when it is not a valid date.",
@@ -221,7 +217,7 @@ pub fn if_modified_since() -> Parameter {
 /// ```
 pub fn if_unmodified_since() -> Parameter {
     header_parameter(
-        "If-Unmodified-Since",
+        shown::IF_UNMODIFIED_SINCE,
         "An HTTP-date (RFC 9110 §5.6.7; the `Last-Modified` of an earlier GET): the request \
          is applied only if the resource has not changed since, otherwise 412. Compared with \
          the modification time at full precision. Ignored when If-Match is sent, and when it \
@@ -387,9 +383,9 @@ pub fn not_modified_response(last_modified: bool) -> Response {
             "Not Modified: the client's copy (If-None-Match, or If-Modified-Since) is current. \
              No body.",
         )
-        .header("ETag", etag_header());
+        .header(shown::ETAG, etag_header());
     if last_modified {
-        response = response.header("Last-Modified", last_modified_header());
+        response = response.header(shown::LAST_MODIFIED, last_modified_header());
     }
     response.build()
 }
@@ -419,7 +415,7 @@ fn precondition_failed_response(head: bool, current_in_412: bool, merging: bool)
     };
     let response = ResponseBuilder::new()
         .description(format!("{base}{current}{conflicts}{end}"))
-        .header("ETag", etag_header());
+        .header(shown::ETAG, etag_header());
     if head {
         response.build()
     } else {
@@ -440,7 +436,7 @@ fn precondition_required_response() -> Response {
     );
     response
         .headers
-        .insert("Cache-Control".to_owned(), no_store_header().into());
+        .insert(shown::CACHE_CONTROL.to_owned(), no_store_header().into());
     response
 }
 
@@ -911,14 +907,14 @@ impl Describer {
                     }
                 }
                 (
-                    "application/json",
+                    JSON,
                     schema,
                     format!("The new resource, {note}; at most {limit} bytes"),
                 )
             }
             Op::Put => match self.shape.put_mode {
                 PutMode::Replace => (
-                    "application/json",
+                    JSON,
                     self.body_schema(
                         true,
                         true,
@@ -929,7 +925,7 @@ impl Describer {
                     format!("The whole new representation; at most {limit} bytes"),
                 ),
                 PutMode::Merge => (
-                    "application/json",
+                    JSON,
                     self.body_schema(
                         true,
                         false,
@@ -973,21 +969,21 @@ impl Describer {
     fn representation(&self, description: &str, op: Op, created: bool) -> Response {
         let mut response = ResponseBuilder::new()
             .description(description)
-            .header("ETag", etag_header());
+            .header(shown::ETAG, etag_header());
         if self.has_last_modified {
-            response = response.header("Last-Modified", last_modified_header());
+            response = response.header(shown::LAST_MODIFIED, last_modified_header());
         }
         if created {
-            response = response.header("Location", location_header());
+            response = response.header(shown::LOCATION, location_header());
         }
         if op.is_write() {
             response = response
-                .header("Cache-Control", no_store_header())
+                .header(shown::CACHE_CONTROL, no_store_header())
                 .header(IDEMPOTENT_REPLAYED, idempotent_replayed_header());
         }
         if !op.is_head() {
             response = response.content(
-                "application/json",
+                JSON,
                 ContentBuilder::new().schema(Some(self.model_ref())).build(),
             );
         }
@@ -1096,7 +1092,7 @@ impl Describer {
                 let mut ok = ResponseBuilder::new()
                     .description("A page of the collection")
                     .header(
-                        "ETag",
+                        shown::ETAG,
                         HeaderBuilder::new()
                             .schema(Some(
                                 ObjectBuilder::new()
@@ -1111,7 +1107,7 @@ impl Describer {
                     );
                 if !head {
                     ok = ok.content(
-                        "application/json",
+                        JSON,
                         ContentBuilder::new()
                             .schema(Some(Ref::from_schema_name(self.page_name())))
                             .build(),
@@ -1124,7 +1120,7 @@ impl Describer {
                         .description(
                             "Not Modified: If-None-Match names the page's current tag. No body.",
                         )
-                        .header("ETag", etag_header())
+                        .header(shown::ETAG, etag_header())
                         .build(),
                 ));
             }
@@ -1174,7 +1170,7 @@ impl Describer {
             let mut conflict = problem_response(text);
             conflict
                 .headers
-                .insert("Retry-After".to_owned(), retry_after_header().into());
+                .insert(shown::RETRY_AFTER.to_owned(), retry_after_header().into());
             out.push((StatusCode::CONFLICT, conflict));
         }
         out.push((
@@ -1202,7 +1198,7 @@ impl Describer {
             if op == Op::Patch {
                 unsupported
                     .headers
-                    .insert("Accept-Patch".to_owned(), accept_patch_header().into());
+                    .insert(shown::ACCEPT_PATCH.to_owned(), accept_patch_header().into());
             }
             out.push((StatusCode::UNSUPPORTED_MEDIA_TYPE, unsupported));
         }
@@ -1321,9 +1317,9 @@ impl Describer {
         let name = &self.name;
         let mut response = ResponseBuilder::new()
             .description("The methods allowed (Allow) and, on an item, the patch format")
-            .header("Allow", text_header("The methods this URL allows"));
+            .header(shown::ALLOW, text_header("The methods this URL allows"));
         if item {
-            response = response.header("Accept-Patch", accept_patch_header());
+            response = response.header(shown::ACCEPT_PATCH, accept_patch_header());
         }
         let operation = OperationBuilder::new()
             .operation_id(Some(format!(

@@ -33,6 +33,7 @@ use serde::de::IgnoredAny;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::headers::JSON;
 use crate::{NotModified, Problem};
 
 /// A page of a list, answered as the generated routes answer theirs
@@ -157,16 +158,13 @@ impl<'a, M: Versioned + Serialize> Listing<'a, M> {
         }
         match self.body() {
             Ok(body) => {
-                let mut response =
-                    (StatusCode::OK, [(CONTENT_TYPE, "application/json")], body).into_response();
+                let mut response = (StatusCode::OK, [(CONTENT_TYPE, JSON)], body).into_response();
                 response.headers_mut().insert(ETAG, etag.to_header_value());
                 response
             }
             Err(error) => {
                 tracing::error!(%error, "cannot serialize a page of the collection");
-                Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                    .with_detail("the server could not complete the request")
-                    .into_response()
+                Problem::internal_error().into_response()
             }
         }
     }

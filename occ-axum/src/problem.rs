@@ -8,8 +8,11 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use occ_core::EntityTag;
 use serde::Serialize;
 
-/// The media type of problem details (PD-1).
-pub const PROBLEM_JSON: &str = "application/problem+json";
+use crate::headers::PROBLEM_JSON;
+
+/// The detail of a 404: the URL names nothing, or names a resource that
+/// does not exist (whose 404 may name the id instead).
+const NO_RESOURCE: &str = "no resource exists at this URL";
 
 /// An `application/problem+json` error response (RFC 9457).
 ///
@@ -79,6 +82,18 @@ impl Problem {
             no_store: false,
             head: false,
         }))
+    }
+
+    /// The 500 of a failure the client can do nothing about; what failed
+    /// stays in the log (PD-11), which the caller writes.
+    pub(crate) fn internal_error() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR)
+            .with_detail("the server could not complete the request")
+    }
+
+    /// The 404 of a URL that names no resource.
+    pub(crate) fn no_resource() -> Self {
+        Self::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE)
     }
 
     /// Sets the human-readable explanation of this occurrence.

@@ -108,7 +108,7 @@ impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
         let mut response = match serde_json::to_vec(&self.model) {
             Ok(body) => (
                 self.status,
-                [(http::header::CONTENT_TYPE, "application/json")],
+                [(http::header::CONTENT_TYPE, crate::headers::JSON)],
                 body,
             )
                 .into_response(),

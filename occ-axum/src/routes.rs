@@ -23,15 +23,12 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::headers::{ACCEPT_PATCH, JSON};
 use crate::idempotency::Keyed;
 use crate::refusal::Creation;
 use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 
-/// `Accept-Patch` (RFC 5789 §3.1).
-pub(crate) const ACCEPT_PATCH: http::HeaderName = http::HeaderName::from_static("accept-patch");
-
-/// The media type PATCH accepts (MP-1).
-pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
+pub use crate::headers::MERGE_PATCH_JSON;
 
 const ALLOW_ITEM: &str = "GET, HEAD, PUT, PATCH, DELETE, OPTIONS";
 const ALLOW_COLLECTION: &str = "GET, HEAD, POST, OPTIONS";
@@ -740,7 +737,7 @@ where
         Router::new()
             .route("/", collection)
             .route("/{id}", item)
-            .fallback(|| async { Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE) })
+            .fallback(|| async { Problem::no_resource() })
             .with_state(config)
     }
 }
@@ -841,9 +838,7 @@ fn invalid_id(rejection: PathRejection) -> Refusal {
             .into(),
         None => {
             tracing::error!(%rejection, "the route's id cannot be extracted");
-            Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_detail("the server could not complete the request")
-                .into()
+            Problem::internal_error().into()
         }
     }
 }
@@ -870,8 +865,6 @@ fn scope_check<M: Versioned, R: ?Sized>(
         .with_detail("the service is misconfigured: this route needs the caller's scope, and its authentication layer did not provide one")
         .into())
 }
-
-const NO_RESOURCE: &str = "no resource exists at this URL";
 
 /// Checks the media type (415 beats 412, EV-2) for a body of `expected`.
 fn require_media_type(
@@ -1101,7 +1094,7 @@ where
     let body = crate::body::read_body(body, config.body_limit).await;
     let result = async {
         let id = id?;
-        require_media_type(&headers, "application/json", false)?;
+        require_media_type(&headers, JSON, false)?;
         let create_once = config.creating_put
             && conditions
                 .preconditions()
@@ -1338,8 +1331,7 @@ where
         }
         Some(Err(e)) => {
             tracing::error!(error = %e, "a generated id does not serialize");
-            Err(Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_detail("the server could not complete the request"))
+            Err(Problem::internal_error())
         }
         None => {
             // A placeholder, so that the body deserializes: the store
@@ -1375,7 +1367,7 @@ where
     let bytes = crate::body::read_body(body, config.body_limit).await;
     let result = async {
         scope_check(config, conditions.scope())?;
-        require_media_type(&parts.headers, "application/json", false)?;
+        require_media_type(&parts.headers, JSON, false)?;
         conditions
             .pipeline()
             .creatable(true)
@@ -1475,7 +1467,5 @@ where
 
 fn unserializable(error: &serde_json::Error) -> Response {
     tracing::error!(%error, "cannot serialize a page of the collection");
-    Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-        .with_detail("the server could not complete the request")
-        .into_response()
+    Problem::internal_error().into_response()
 }

@@ -1,0 +1,57 @@
+//! The header names and media types occ-axum sends and reads that `http`
+//! does not define, each spelled once. The public ones are re-exported
+//! where they have always been (`occ_axum::PROBLEM_JSON`,
+//! `occ_axum::routes::MERGE_PATCH_JSON`, `occ_axum::idempotency::…`,
+//! `occ_axum::openapi::…`).
+
+use http::HeaderName;
+
+/// `Accept-Patch` (RFC 5789 §3.1).
+pub(crate) const ACCEPT_PATCH: HeaderName = HeaderName::from_static("accept-patch");
+
+/// `Idempotency-Key`.
+pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// `Idempotent-Replayed: true` marks a replayed response.
+pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+
+/// The media type of JSON bodies: representations, pages.
+pub(crate) const JSON: &str = "application/json";
+
+/// The media type PATCH accepts (MP-1).
+pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
+
+/// The media type of problem details (PD-1).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Header names as a description shows them (an OpenAPI document keys
+/// headers by name, in their usual capitalisation).
+#[cfg_attr(not(feature = "openapi"), allow(dead_code))]
+pub(crate) mod shown {
+    /// `Accept-Patch`.
+    pub(crate) const ACCEPT_PATCH: &str = "Accept-Patch";
+    /// `Allow`.
+    pub(crate) const ALLOW: &str = "Allow";
+    /// `Cache-Control`.
+    pub(crate) const CACHE_CONTROL: &str = "Cache-Control";
+    /// `ETag`.
+    pub(crate) const ETAG: &str = "ETag";
+    /// `If-Match`.
+    pub(crate) const IF_MATCH: &str = "If-Match";
+    /// `If-Modified-Since`.
+    pub(crate) const IF_MODIFIED_SINCE: &str = "If-Modified-Since";
+    /// `If-None-Match`.
+    pub(crate) const IF_NONE_MATCH: &str = "If-None-Match";
+    /// `If-Unmodified-Since`.
+    pub(crate) const IF_UNMODIFIED_SINCE: &str = "If-Unmodified-Since";
+    /// The request header of an idempotent retry (`Idempotency-Key`).
+    pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+    /// The response header of a replayed answer (`Idempotent-Replayed: true`).
+    pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
+    /// `Last-Modified`.
+    pub(crate) const LAST_MODIFIED: &str = "Last-Modified";
+    /// `Location`.
+    pub(crate) const LOCATION: &str = "Location";
+    /// `Retry-After`.
+    pub(crate) const RETRY_AFTER: &str = "Retry-After";
+}
