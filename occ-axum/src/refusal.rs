@@ -56,7 +56,7 @@ struct Inner {
 
 /// Whether the request refused with 428 could have created the resource,
 /// which decides whether the answer suggests `If-None-Match: *`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) enum Creation {
     /// The route never creates with this request (DELETE, PATCH, a PUT
     /// that does not create, a custom action).
@@ -67,6 +67,7 @@ pub(crate) enum Creation {
     /// Not known here (a layer or a hand-written handler): only a PUT may
     /// create, so only a PUT is told about `If-None-Match: *`, as a
     /// possibility.
+    #[default]
     Unknown,
 }
 
@@ -88,9 +89,7 @@ impl Refusal {
 
     /// The 404 of a resource that does not exist.
     fn missing() -> Self {
-        let mut refusal: Self = Problem::new(StatusCode::NOT_FOUND)
-            .with_detail(NO_RESOURCE)
-            .into();
+        let mut refusal: Self = Problem::no_resource().into();
         refusal.0.missing = true;
         refusal
     }
@@ -199,7 +198,7 @@ impl Refusal {
     }
 
     /// Leaves the body out, for a response to HEAD (412-2).
-    pub(crate) fn for_head(mut self, head: bool) -> Self {
+    fn for_head(mut self, head: bool) -> Self {
         if let Kind::Problem(problem) = self.0.kind {
             self.0.kind = Kind::Problem(problem.for_head(head));
         }
@@ -215,25 +214,43 @@ impl Refusal {
         )
     }
 
-    /// The refusal for an outcome of the pipeline on a request with these
-    /// preconditions: the 428 says what this method can send, and a 412
-    /// on a weak tag in `If-Match` says why a weak tag cannot pass.
-    pub(crate) fn from_rejection_for<M, B>(
-        rejection: Rejection<M, B>,
-        method: &Method,
-        preconditions: &Preconditions,
-        creation: Creation,
-    ) -> Self
+    /// The one way from an outcome of the pipeline to a refusal: every
+    /// other conversion (`From`, [`from_rejection`](Self::from_rejection),
+    /// [`ConditionalRequest::refuse`](crate::ConditionalRequest::refuse))
+    /// comes here, with what it knows of the request.
+    pub(crate) fn from_outcome<M, B>(rejection: Rejection<M, B>, request: Refused<'_>) -> Self
     where
         M: Versioned,
         B: Into<Problem>,
     {
-        match rejection {
-            Rejection::PreconditionRequired => Self::precondition_required(method, creation),
+        let refusal = match rejection {
+            Rejection::NotModified {
+                etag,
+                last_modified,
+                as_of,
+            } => Self::new(
+                Kind::NotModified(
+                    NotModified::new(Some(etag))
+                        .with_last_modified(last_modified)
+                        .as_of(as_of),
+                ),
+                None,
+            ),
+            Rejection::NotFound => Self::missing(),
+            // The 428 says what this method can send.
+            Rejection::PreconditionRequired => match request.method {
+                Some(method) => Self::precondition_required(method, request.creation),
+                None => Self::new(
+                    Kind::Problem(precondition_required()),
+                    Some(http::header::IF_MATCH),
+                ),
+            },
+            // A weak tag in `If-Match` never passes: say so (IM-1), not
+            // "the resource was changed".
             Rejection::PreconditionFailed {
                 failure: Failure::IfMatchMismatch,
                 current,
-            } if has_weak_tag(preconditions) => {
+            } if request.preconditions.is_some_and(has_weak_tag) => {
                 let problem =
                     Problem::new(StatusCode::PRECONDITION_FAILED).with_detail(WEAK_IF_MATCH);
                 let problem = match current {
@@ -242,7 +259,22 @@ impl Refusal {
                 };
                 Self::new(Kind::Problem(problem), Some(http::header::IF_MATCH))
             }
-            other => Self::from_rejection(other),
+            Rejection::PreconditionFailed { failure, current } => {
+                precondition_failed(&failure, current.map(|c| c.entity_tag()))
+            }
+            Rejection::Body(body) => body.into().into(),
+            Rejection::Repository(error) => error.into(),
+        };
+        let refusal = refusal.with_current_text(request.current);
+        match request.method {
+            Some(method) => {
+                let refusal = match request.resource {
+                    Some(resource) => refusal.for_request(method, resource),
+                    None => refusal,
+                };
+                refusal.for_head(*method == Method::HEAD)
+            }
+            None => refusal,
         }
     }
 
@@ -250,7 +282,7 @@ impl Refusal {
     /// the current tag; any other refusal is kept as it is, so that a
     /// missing resource (or one outside the caller's scope, a 404) never
     /// shows one.
-    pub(crate) fn with_current_text(mut self, current: Option<String>) -> Self {
+    fn with_current_text(mut self, current: Option<String>) -> Self {
         if let (Some(text), Kind::Problem(problem)) = (current, &mut self.0.kind) {
             if problem.status() == StatusCode::PRECONDITION_FAILED
                 && problem.current_etag().is_some()
@@ -295,7 +327,7 @@ impl Refusal {
         B: Into<Problem>,
     {
         let current = current_text(&rejection);
-        Self::from_rejection(rejection).with_current_text(current)
+        Self::from_outcome(rejection, Refused::default().with_current(current))
     }
 
     /// The refusal for an outcome of the pipeline; the body's own error
@@ -307,34 +339,32 @@ impl Refusal {
         M: Versioned,
         B: Into<Problem>,
     {
-        match rejection {
-            Rejection::NotModified {
-                etag,
-                last_modified,
-                as_of,
-            } => Self::new(
-                Kind::NotModified(
-                    NotModified::new(Some(etag))
-                        .with_last_modified(last_modified)
-                        .as_of(as_of),
-                ),
-                None,
-            ),
-            Rejection::NotFound => Self::missing(),
-            Rejection::PreconditionRequired => Self::new(
-                Kind::Problem(precondition_required()),
-                Some(http::header::IF_MATCH),
-            ),
-            Rejection::PreconditionFailed { failure, current } => {
-                precondition_failed(&failure, current.map(|c| c.entity_tag()))
-            }
-            Rejection::Body(body) => body.into().into(),
-            Rejection::Repository(error) => error.into(),
-        }
+        Self::from_outcome(rejection, Refused::default())
     }
 }
 
-const NO_RESOURCE: &str = "no resource exists at this URL";
+/// What a refusal may say of the request it refuses; a conversion without
+/// a request (`From`, [`Refusal::from_rejection`]) knows none of it.
+#[derive(Debug, Default)]
+pub(crate) struct Refused<'a> {
+    /// The method: a 428 suggests what it can send, HEAD gets no body.
+    pub(crate) method: Option<&'a Method>,
+    /// The target, for the log event of a 412 or 428.
+    pub(crate) resource: Option<&'a Uri>,
+    /// The preconditions, to explain a 412 on a weak tag.
+    pub(crate) preconditions: Option<&'a Preconditions>,
+    /// Whether the request could have created the resource.
+    pub(crate) creation: Creation,
+    /// The current representation as JSON text, for a 412 that names it.
+    pub(crate) current: Option<String>,
+}
+
+impl Refused<'_> {
+    fn with_current(mut self, current: Option<String>) -> Self {
+        self.current = current;
+        self
+    }
+}
 
 /// The current representation a rejection holds, as JSON text: only a
 /// failed precondition on a resource that exists has one.
@@ -468,9 +498,7 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
     /// the backend refused (a schema that does not fit the model) is 500.
     fn from(error: RepositoryError<M>) -> Self {
         match error {
-            RepositoryError::NotFound => {
-                Problem::new(StatusCode::NOT_FOUND).with_detail(NO_RESOURCE)
-            }
+            RepositoryError::NotFound => Problem::no_resource(),
             RepositoryError::PreconditionFailed { current } => {
                 Problem::new(StatusCode::PRECONDITION_FAILED)
                     .with_detail(Failure::IfMatchMismatch.message())
@@ -497,8 +525,7 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
                 .with_detail("the resource's version counter is exhausted"),
             RepositoryError::Unavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
                 .with_detail("the storage backend is unavailable; retry later"),
-            RepositoryError::Internal(_) => Problem::new(StatusCode::INTERNAL_SERVER_ERROR)
-                .with_detail("the server could not complete the request"),
+            RepositoryError::Internal(_) => Problem::internal_error(),
             _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR),
         }
     }

@@ -12,7 +12,7 @@ use occ_core::{Policy, Preconditions, Versioned};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::refusal::Creation;
+use crate::refusal::{Creation, Refused};
 use crate::{Problem, Refusal, Tagged};
 
 /// A request's method, resource and precondition headers (parsed once),
@@ -239,10 +239,14 @@ impl ConditionalRequest {
         creation: Creation,
         current: Option<String>,
     ) -> Refusal {
-        Refusal::from_rejection_for(rejection, &self.method, &self.preconditions, creation)
-            .with_current_text(current)
-            .for_request(&self.method, &self.uri)
-            .for_head(self.method == Method::HEAD)
+        let request = Refused {
+            method: Some(&self.method),
+            resource: Some(&self.uri),
+            preconditions: Some(&self.preconditions),
+            creation,
+            current,
+        };
+        Refusal::from_outcome(rejection, request)
     }
 
     /// GET/HEAD: 200 with the representation and its `ETag`, or 304, 404,
