@@ -700,7 +700,7 @@ impl Op {
 /// What the description of one set of routes needs.
 struct Describer {
     name: String,
-    shape: crate::routes::Shape,
+    shape: crate::routes::Settings,
     has_last_modified: bool,
     /// The model's schema, as an object, when it is one.
     object: Option<utoipa::openapi::schema::Object>,
@@ -1434,7 +1434,7 @@ where
         };
         let describer = Describer {
             name: name.clone(),
-            shape: self.shape(),
+            shape: self.settings(),
             has_last_modified: M::HAS_LAST_MODIFIED,
             object,
             id_member: M::MEMBERS.id,
