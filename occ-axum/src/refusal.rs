@@ -216,8 +216,8 @@ impl Refusal {
 
     /// The one way from an outcome of the pipeline to a refusal: every
     /// other conversion (`From`, [`from_rejection`](Self::from_rejection),
-    /// [`ConditionalRequest::refuse`](crate::ConditionalRequest::refuse))
-    /// comes here, with what it knows of the request.
+    /// `ConditionalRequest::refuse` and its kin) comes here, with what it
+    /// knows of the request.
     pub(crate) fn from_outcome<M, B>(rejection: Rejection<M, B>, request: Refused<'_>) -> Self
     where
         M: Versioned,

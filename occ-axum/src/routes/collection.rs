@@ -17,7 +17,6 @@ use super::json::{initial_version, model_from, parse_value};
 use super::request::{keyed, require_media_type, scope_check, unusable_id};
 use super::settings::Config;
 use crate::headers::JSON;
-use crate::idempotency::Keyed;
 use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 
 fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {

@@ -19,7 +19,6 @@ use super::json::{
 use super::request::{keyed, require_media_type, split};
 use super::settings::{Config, PutMode};
 use crate::headers::{JSON, MERGE_PATCH_JSON};
-use crate::idempotency::Keyed;
 use crate::refusal::Creation;
 use crate::{ConditionalRequest, Problem, Refusal, Tagged};
 

@@ -25,13 +25,15 @@ macro_rules! keyed {
     ($config:ident, $request:ident, $run:ident) => {
         match crate::idempotency::begin(&*$config.repo, $request, $config.settings.body_limit).await
         {
-            Keyed::Plain(request) => $run(&$config, &*$config.repo, request).await,
-            Keyed::Claimed(claim, request) => {
+            crate::idempotency::Keyed::Plain(request) => {
+                $run(&$config, &*$config.repo, request).await
+            }
+            crate::idempotency::Keyed::Claimed(claim, request) => {
                 let response = $run(&$config, claim.repository(), request).await;
                 crate::idempotency::finish(claim, response).await
             }
-            Keyed::Replayed(response) => response,
-            Keyed::Refused(refusal) => refusal.into_response(),
+            crate::idempotency::Keyed::Replayed(response) => response,
+            crate::idempotency::Keyed::Refused(refusal) => refusal.into_response(),
         }
     };
 }
