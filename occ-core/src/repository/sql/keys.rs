@@ -1,10 +1,10 @@
 //! The SQL repository's idempotency keys ([`crate::idempotency`]): a
-//! table of their own, a claim in one statement, and the response
-//! recorded in the write's transaction, so that the write and its record
-//! commit together or not at all.
+//! claim in one statement on the key table ([`key_table`](super::key_table)),
+//! and the response recorded in the write's transaction, so that the write
+//! and its record commit together or not at all.
 
 use std::marker::PhantomData;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
@@ -12,8 +12,12 @@ use async_trait::async_trait;
 use sqlx::{Arguments, AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row};
 use sqlx::{Pool, Type};
 
-use super::dialect::{Backend, Dialect, SqlText};
-use super::{map_error, ScopeState, SqlModel, SqlRepository};
+use super::conn::{begin_held, HeldTransaction};
+use super::dialect::Backend;
+use super::error::{bind_error, map_error};
+use super::key_table::SqlKeys;
+use super::model::SqlModel;
+use super::repository::{ScopeState, SqlRepository};
 use crate::idempotency::{
     epoch_millis, millis, owner_token, Claim, Fingerprint, Finished, IdempotencyKey, KeyPolicy,
     KeyedWrite, StoredResponse,
@@ -23,221 +27,9 @@ use crate::repository::{Repository, RepositoryError};
 /// How often expired keys are deleted, at most, per repository.
 const SWEEP_EVERY_MS: i64 = 60_000;
 
-/// The `CREATE TABLE IF NOT EXISTS` (and index) statements of an
-/// idempotency key table named `table`, for
-/// [`SqlRepository::with_idempotency_keys`]. Run them at startup or copy
-/// them into a migration.
-///
-/// ```
-/// use occ_core::repository::sql::{idempotency_table, Dialect};
-///
-/// let ddl = idempotency_table(Dialect::Postgres, "occ_idempotency_keys");
-/// assert!(ddl[0].starts_with("CREATE TABLE IF NOT EXISTS \"occ_idempotency_keys\""));
-/// ```
-pub fn idempotency_table(dialect: Dialect, table: &str) -> Vec<String> {
-    // Keys are stored as a SHA-256 in hex: fixed length, ASCII.
-    let (key, int, blob) = match dialect {
-        Dialect::MySql => ("CHAR(64) CHARACTER SET ascii", "BIGINT", "LONGBLOB"),
-        Dialect::Postgres => ("TEXT", "BIGINT", "BYTEA"),
-        Dialect::Sqlite => ("TEXT", "INTEGER", "BLOB"),
-    };
-    let mut create = SqlText::new(dialect);
-    create
-        .push("CREATE TABLE IF NOT EXISTS ")
-        .ident(table)
-        .push(" (")
-        .ident("idem_key")
-        .push(&format!(" {key} PRIMARY KEY, "))
-        .ident("fingerprint")
-        .push(&format!(" {key} NOT NULL, "))
-        .ident("owner")
-        .push(&format!(" {key} NOT NULL, "))
-        .ident("lease_until")
-        .push(&format!(" {int} NOT NULL, "))
-        .ident("expires_at")
-        .push(&format!(" {int} NOT NULL, "))
-        .ident("status")
-        .push(&format!(" {int}, "))
-        .ident("headers")
-        .push(" TEXT, ")
-        .ident("body")
-        .push(&format!(" {blob}"));
-    if dialect == Dialect::MySql {
-        create.push(", INDEX (").ident("expires_at").push(")");
-    }
-    create.push(")");
-    let mut statements = vec![create.text];
-    if dialect != Dialect::MySql {
-        let mut index = SqlText::new(dialect);
-        index
-            .push("CREATE INDEX IF NOT EXISTS ")
-            .ident(&format!("{table}_expires_at"))
-            .push(" ON ")
-            .ident(table)
-            .push(" (")
-            .ident("expires_at")
-            .push(")");
-        statements.push(index.text);
-    }
-    statements
-}
-
-/// A repository's key table: its statements and its policy.
-#[derive(Debug)]
-pub(super) struct SqlKeys {
-    /// The key table.
-    pub(super) table: String,
-    policy: KeyPolicy,
-    /// Records a claim, or takes over an expired key or a lapsed claim;
-    /// returns the key's row where the database can.
-    claim: String,
-    /// The key's row (MySQL, after its claim).
-    read: String,
-    /// Records the response, only while the claim is this attempt's.
-    finish: String,
-    /// `finish`, only until a deadline on the database's clock.
-    finish_by: String,
-    /// Releases an unfinished claim of this attempt's.
-    release: String,
-    /// Deletes expired keys.
-    sweep: String,
-    /// When the next sweep is due (milliseconds since the epoch, on this
-    /// server's clock: only how often it sweeps depends on it).
-    next_sweep: AtomicI64,
-}
-
-const RETURNED: &str = "owner, fingerprint, status, headers, body";
-
-/// Every column of the key table.
-pub(super) const COLUMNS: [&str; 8] = [
-    "idem_key",
-    "fingerprint",
-    "owner",
-    "lease_until",
-    "expires_at",
-    "status",
-    "headers",
-    "body",
-];
-
-impl SqlKeys {
-    pub(super) fn new(dialect: Dialect, table: &str, mut policy: KeyPolicy) -> Self {
-        // A claim cannot outlive its key.
-        policy.lease = policy.lease.min(policy.time_to_live);
-        let t = {
-            let mut sql = SqlText::new(dialect);
-            sql.ident(table);
-            sql.text
-        };
-        // `$1`…, `?1`…, or MySQL's positional `?`.
-        let p: Vec<String> = {
-            let mut sql = SqlText::new(dialect);
-            (0..5)
-                .map(|_| {
-                    sql.text.clear();
-                    sql.param();
-                    sql.text.clone()
-                })
-                .collect()
-        };
-        // Leases and lifetimes are read on the database's clock, one clock
-        // for every application server: a server whose clock is off by
-        // more than a lease (or a key's whole life) can neither take over
-        // a running attempt nor revive an expired key.
-        let now = match dialect {
-            Dialect::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)",
-            Dialect::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
-            Dialect::MySql => {
-                "(TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', UTC_TIMESTAMP(6)) DIV 1000)"
-            }
-        };
-        let claim = match dialect {
-            Dialect::Postgres | Dialect::Sqlite => {
-                // The SET expressions all see the row as it was: a key
-                // past its time, or a claim without a response past its
-                // lease, becomes this attempt's; any other stays as it is
-                // (and is returned, for the caller to tell apart).
-                let free = format!(
-                    "({t}.expires_at <= {now} OR ({t}.status IS NULL AND {t}.lease_until <= {now}))"
-                );
-                let take = |column: &str| {
-                    format!(
-                        "{column} = CASE WHEN {free} THEN excluded.{column} ELSE {t}.{column} END"
-                    )
-                };
-                let clear = |column: &str| {
-                    format!("{column} = CASE WHEN {free} THEN NULL ELSE {t}.{column} END")
-                };
-                format!(
-                    "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
-                     VALUES ({}, {}, {}, {now} + {}, {now} + {}) ON CONFLICT (idem_key) DO UPDATE SET {}, {}, {}, {}, {}, {}, {} \
-                     RETURNING {RETURNED}",
-                    p[0],
-                    p[1],
-                    p[2],
-                    p[3],
-                    p[4],
-                    take("owner"),
-                    take("fingerprint"),
-                    take("lease_until"),
-                    take("expires_at"),
-                    clear("status"),
-                    clear("headers"),
-                    clear("body"),
-                )
-            }
-            Dialect::MySql => {
-                // Assignments see the columns assigned before them: the
-                // owner goes first, and the others follow it.
-                let ours = "owner = VALUES(owner)";
-                format!(
-                    "INSERT INTO {t} (idem_key, fingerprint, owner, lease_until, expires_at) \
-                     VALUES (?, ?, ?, {now} + ?, {now} + ?) ON DUPLICATE KEY UPDATE \
-                     owner = IF(expires_at <= {now} OR (status IS NULL AND lease_until <= {now}), VALUES(owner), owner), \
-                     fingerprint = IF({ours}, VALUES(fingerprint), fingerprint), \
-                     lease_until = IF({ours}, VALUES(lease_until), lease_until), \
-                     expires_at = IF({ours}, VALUES(expires_at), expires_at), \
-                     status = IF({ours}, NULL, status), \
-                     headers = IF({ours}, NULL, headers), \
-                     body = IF({ours}, NULL, body)"
-                )
-            }
-        };
-        let (a, b, c, d, e) = (&p[0], &p[1], &p[2], &p[3], &p[4]);
-        let finish = format!(
-            "UPDATE {t} SET status = {a}, headers = {b}, body = {c}, lease_until = 0 \
-             WHERE idem_key = {d} AND owner = {e} AND status IS NULL"
-        );
-        let deadline = {
-            let mut sql = SqlText::new(dialect);
-            (0..6).for_each(|_| {
-                sql.text.clear();
-                sql.param();
-            });
-            sql.text
-        };
-        let finish_by = format!("{finish} AND {now} <= {deadline}");
-        let release =
-            format!("DELETE FROM {t} WHERE idem_key = {a} AND owner = {b} AND status IS NULL");
-        let read = format!("SELECT {RETURNED} FROM {t} WHERE idem_key = {a}");
-        let sweep = format!("DELETE FROM {t} WHERE expires_at <= {now}");
-        Self {
-            table: table.to_owned(),
-            policy,
-            claim,
-            read,
-            finish,
-            finish_by,
-            release,
-            sweep,
-            next_sweep: AtomicI64::new(0),
-        }
-    }
-}
-
 impl<DB: Backend, M> SqlRepository<DB, M> {
     /// Keeps idempotency keys in `table` (create it with
-    /// [`idempotency_table`]), with `policy`'s time to live and lease: the
+    /// [`idempotency_table`](super::key_table::idempotency_table)), with `policy`'s time to live and lease: the
     /// generated routes then honour `Idempotency-Key` on writes, and a
     /// write under a key runs in one transaction with the record of its
     /// response ([`crate::idempotency`]).
@@ -285,7 +77,7 @@ where
         };
         let view = Self {
             pool: self.pool.clone(),
-            held: Some(super::HeldTransaction::new(tx)),
+            held: Some(HeldTransaction::new(tx)),
             keys: self.keys.clone(),
             statements: self.statements.clone(),
             scope: self.scope.as_ref().map(|s| ScopeState {
@@ -363,7 +155,7 @@ where
             args.add(millis(keys.policy.time_to_live))?;
             Ok::<_, sqlx::error::BoxDynError>(args)
         })()
-        .map_err(super::bind_error)?;
+        .map_err(bind_error)?;
         let row = if DB::DIALECT.has_returning() {
             sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(keys.claim.clone()), args)
                 .fetch_one(&self.pool)
@@ -443,26 +235,6 @@ where
                 Err(e) => tracing::warn!(error = %e, "expired idempotency keys not deleted"),
             }
         });
-    }
-}
-
-/// Begins the transaction a keyed write holds.
-pub(super) async fn begin_held<DB: Backend>(
-    pool: &Pool<DB>,
-) -> Result<sqlx::Transaction<'static, DB>, sqlx::Error> {
-    match DB::DIALECT {
-        // Take the write lock now: a deferred transaction that reads
-        // first could not upgrade under a concurrent writer.
-        Dialect::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await,
-        // Each statement sees the latest commits, as it does outside a
-        // transaction (PostgreSQL's default): under InnoDB's REPEATABLE
-        // READ, a read after a missed swap would see the snapshot of the
-        // first, and report or retry from a stale state.
-        Dialect::MySql => {
-            pool.begin_with("SET TRANSACTION ISOLATION LEVEL READ COMMITTED; START TRANSACTION")
-                .await
-        }
-        Dialect::Postgres => pool.begin().await,
     }
 }
 

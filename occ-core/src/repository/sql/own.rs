@@ -7,7 +7,7 @@
 //! statements.
 
 use super::dialect::{Dialect, SqlText};
-use super::micros_since_epoch;
+use super::epoch::micros_since_epoch;
 use crate::repository::WriteCondition;
 use crate::versioned::VersionNumber;
 

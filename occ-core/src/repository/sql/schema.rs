@@ -1,7 +1,7 @@
 //! Migrations occ can write for a model's table.
 
 use super::dialect::{Backend, Dialect, SqlText};
-use super::{ColumnDecl, SqlModel};
+use super::model::{ColumnDecl, SqlModel};
 use crate::versioned::{IdSource, Versioned};
 
 /// The statements that turn merging on for a table that already has rows
@@ -81,7 +81,7 @@ pub fn add_merge_columns<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
 /// field declares, `NOT NULL` unless the field is an `Option`, the merge
 /// companions when the model merges, the key `(scope, id)` when it
 /// declares a scope, else `id`), then its tombstone table when it has one.
-/// The key table of idempotency keys is [`idempotency_table`](super::idempotency_table)'s.
+/// The key table of idempotency keys is [`idempotency_table`](super::key_table::idempotency_table)'s.
 ///
 /// The types are sqlx's for each field, adjusted where the database needs
 /// more: on MariaDB/MySQL a text key is `VARCHAR(255)` with the binary
@@ -89,7 +89,7 @@ pub fn add_merge_columns<DB: Backend, M: SqlModel<DB>>() -> Vec<String> {
 /// other text `TEXT`, a `uuid::Uuid` `BINARY(16)`, JSON `JSON`, a time
 /// `DATETIME(6)` and a decimal `DECIMAL(38, 10)`. Read them before a
 /// production migration: lengths and precisions are the application's to
-/// choose. What they give passes [`SqlRepository::verify`](super::SqlRepository::verify).
+/// choose. What they give passes [`SqlRepository::verify`](super::repository::SqlRepository::verify).
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {

@@ -1,0 +1,168 @@
+//! [`SqlRepository`] as a [`Repository`]: each operation, run so that a
+//! keyed write's held transaction recovers from a failed statement.
+
+use std::marker::PhantomData;
+use std::sync::{Arc, OnceLock};
+
+use async_trait::async_trait;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
+
+use super::conn::stamped;
+use super::dialect::Backend;
+use super::model::SqlModel;
+use super::repository::{ScopeState, SqlRepository};
+use super::statements::Statements;
+use crate::idempotency::{Claim, Fingerprint, IdempotencyKey};
+use crate::repository::{
+    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, Snapshot, WriteCondition,
+};
+
+#[async_trait]
+impl<DB, M> Repository<M> for SqlRepository<DB, M>
+where
+    DB: Backend,
+    M: SqlModel<DB>,
+    M::Id: Clone + Send + Sync,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    for<'n> &'n str: ColumnIndex<DB::Row>,
+{
+    fn keeps_idempotency_keys(&self) -> bool {
+        self.keys.is_some()
+    }
+
+    async fn claim_key(
+        &self,
+        key: &IdempotencyKey,
+        namespace: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<Claim<'_, M>, RepositoryError<M>> {
+        match &self.keys {
+            Some(keys) => self.claim_in(keys, key, namespace, fingerprint).await,
+            None => Err(RepositoryError::internal(
+                "this repository keeps no idempotency keys: see `with_idempotency_keys`",
+            )),
+        }
+    }
+
+    async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_get(id).await).await
+    }
+
+    async fn get_unless(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Fetched<M>, RepositoryError<M>> {
+        self.recover(self.sql_read(id, known).await)
+            .await
+            .map(|snapshot| snapshot.fetched)
+    }
+
+    async fn read(
+        &self,
+        id: &M::Id,
+        known: &KnownVersions<M::Version>,
+    ) -> Result<Snapshot<M>, RepositoryError<M>> {
+        self.recover(self.sql_read(id, known).await).await
+    }
+
+    async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_create(model).await)
+            .await
+            .map(|created| stamped(self.held.as_ref(), created))
+    }
+
+    async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_create_with_new_id(model).await)
+            .await
+            .map(|created| stamped(self.held.as_ref(), created))
+    }
+
+    async fn update(
+        &self,
+        model: M,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_update(model, condition).await).await
+    }
+
+    async fn merge_patch(
+        &self,
+        id: &M::Id,
+        patch: &serde_json::Value,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>>
+    where
+        M: Serialize + DeserializeOwned,
+    {
+        self.recover(self.sql_merge_patch(id, patch, condition).await)
+            .await
+    }
+
+    async fn delete(
+        &self,
+        id: &M::Id,
+        condition: &WriteCondition<M::Version>,
+    ) -> Result<M, RepositoryError<M>> {
+        self.recover(self.sql_delete(id, condition).await).await
+    }
+
+    async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
+        self.recover(self.sql_list(after, limit).await).await
+    }
+
+    fn scoped<'a>(
+        &'a self,
+        scope: &Scope,
+    ) -> Result<Box<dyn Repository<M> + 'a>, RepositoryError<M>>
+    where
+        M: Serialize,
+    {
+        let (scope, declared) = match M::SCOPE_COLUMN {
+            Some(column) => {
+                let value = crate::repository::scope::declared_value::<M>(column, scope)?;
+                (Scope::new(column, value), true)
+            }
+            None => (scope.clone(), false),
+        };
+        let column = scope.column();
+        let statements = match (&self.scope, self.scoped.get()) {
+            (Some(state), _) => {
+                // A view is never scoped again to anything else: it would
+                // widen, or move to another tenant.
+                crate::repository::scope::same_scope(&state.scope, &scope)?;
+                self.statements.clone()
+            }
+            (None, Some(cached))
+                if cached.scope.as_ref().map(|s| s.name.as_str()) == Some(column) =>
+            {
+                cached.clone()
+            }
+            _ => {
+                let built = Arc::new(Statements::new::<DB, M>(Some(column.to_owned())));
+                // The first scope column asked for is kept; others are rare.
+                let _ = self.scoped.set(built.clone());
+                built
+            }
+        };
+        Ok(Box::new(Self {
+            pool: self.pool.clone(),
+            held: self.held.clone(),
+            keys: self.keys.clone(),
+            statements,
+            scope: Some(ScopeState {
+                scope,
+                declared,
+                contains: Scope::contains::<M>,
+            }),
+            scoped: OnceLock::new(),
+            _model: PhantomData,
+        }))
+    }
+}
