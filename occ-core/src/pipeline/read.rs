@@ -1,0 +1,153 @@
+//! The read path: a GET's representation (one statement that reads the
+//! row only when the client's tags do not match), and the read-and-decide
+//! of the general path.
+
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+use crate::entity_tag::EntityTag;
+use crate::repository::{Fetched, KnownVersions, Repository, RepositoryError, Snapshot};
+use crate::versioned::Versioned;
+
+use super::rejection::Rejection;
+use super::request::Pipeline;
+
+/// The representation a GET sends: the state read, its tag, and the time
+/// its `Last-Modified` is rounded with ([`Snapshot::as_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Representation<M> {
+    /// The current state.
+    pub model: M,
+    /// Its entity tag.
+    pub etag: EntityTag,
+    /// No later than the stamp of any write the read does not include.
+    pub as_of: SystemTime,
+}
+
+impl<'a> Pipeline<'a> {
+    /// GET/HEAD: the representation and its tag, or why not. With
+    /// `If-None-Match` (and no `If-Match`, nor an `If-Unmodified-Since` that
+    /// applies) it is one [`Repository::get_unless`]: a 304 reads only the
+    /// version.
+    pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<Representation<M>, Rejection<M>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        in_scope!(self, repo, |r| self.read_in(r, id))
+    }
+
+    pub(super) async fn read_in<M, R>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+    ) -> Result<Representation<M>, Rejection<M>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let Some((known, tags)) = self.known_versions::<M>(id) else {
+            // Evaluated on the state read: `If-Match` or a date.
+            let none = KnownVersions::Listed(Vec::new());
+            let (current, as_of) = match repo.read(id, &none).await {
+                Ok(Snapshot {
+                    fetched: Fetched::Changed(model),
+                    as_of,
+                }) => (Some(model), Some(as_of)),
+                Ok(Snapshot {
+                    fetched: Fetched::Unchanged { .. },
+                    ..
+                }) => {
+                    return Err(Rejection::Repository(RepositoryError::internal(
+                        "a read that knew no version found the current one known",
+                    )))
+                }
+                Err(RepositoryError::NotFound) => (None, None),
+                Err(other) => return Err(Rejection::Repository(other)),
+            };
+            let decided = self
+                .decide(current)
+                .map_err(|rejection| match (rejection, as_of) {
+                    (
+                        Rejection::NotModified {
+                            etag,
+                            last_modified,
+                            ..
+                        },
+                        Some(as_of),
+                    ) => Rejection::NotModified {
+                        etag,
+                        last_modified,
+                        as_of,
+                    },
+                    (other, _) => other,
+                })?;
+            return match (decided, as_of) {
+                (Some(model), Some(as_of)) => {
+                    let etag = model.entity_tag();
+                    Ok(Representation { model, etag, as_of })
+                }
+                _ => Err(Rejection::NotFound),
+            };
+        };
+        let Snapshot { fetched, as_of } = repo.read(id, &known).await?;
+        match fetched {
+            Fetched::Changed(model) => {
+                let etag = model.entity_tag();
+                Ok(Representation { model, etag, as_of })
+            }
+            Fetched::Unchanged {
+                version,
+                last_modified,
+            } => {
+                // The client sent the current tag: copy it rather than
+                // render it again.
+                let etag = tags.into_iter().find(|(v, _)| *v == version).map_or_else(
+                    || M::entity_tag_for(id, version),
+                    |(_, tag)| tag.to_entity_tag(),
+                );
+                Err(Rejection::NotModified {
+                    etag,
+                    last_modified,
+                    as_of,
+                })
+            }
+        }
+    }
+
+    /// The general path, for handlers that write on their own: reads the
+    /// resource and evaluates the preconditions on it (PR-1). `Ok(Some)` to
+    /// proceed with a compare-and-swap on that state's version, `Ok(None)`
+    /// when the resource is missing and the request may create it.
+    pub async fn check<M, R, B>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+        M: Serialize,
+    {
+        in_scope!(self, repo, |r| self.check_in(r, id))
+    }
+
+    pub(super) async fn check_in<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+    ) -> Result<Option<M>, Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        M::Id: Send + Sync,
+        R: Repository<M> + ?Sized,
+    {
+        let current = match repo.get(id).await {
+            Ok(model) => Some(model),
+            Err(RepositoryError::NotFound) => None,
+            Err(other) => return Err(Rejection::Repository(other)),
+        };
+        self.decide(current)
+    }
+}
