@@ -276,7 +276,7 @@ pub struct Target<'a> {
 
 impl<'a> Target<'a> {
     /// A resource that exists with this entity tag.
-    pub fn present(etag: &'a crate::EntityTag) -> Self {
+    pub fn present(etag: &'a crate::entity_tag::EntityTag) -> Self {
         Self {
             current: Some(Current {
                 etag: etag.as_tag_ref(),
@@ -299,7 +299,7 @@ impl<'a> Target<'a> {
     /// The state of an existing model value; `etag` is its
     /// [`Versioned::entity_tag`], passed in so the caller can reuse it for
     /// the response.
-    pub fn of<M: Versioned>(model: &M, etag: &'a crate::EntityTag) -> Self {
+    pub fn of<M: Versioned>(model: &M, etag: &'a crate::entity_tag::EntityTag) -> Self {
         Self::present(etag)
             .with_last_modified(model.last_modified())
             .tracking_last_modified(M::HAS_LAST_MODIFIED)

@@ -4,7 +4,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::RepositoryError;
+use super::error::RepositoryError;
 use crate::versioned::Versioned;
 
 /// Applies `patch` to `target` in place, by the algorithm of RFC 7396 §2
@@ -113,7 +113,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::{EntityTag, EntityTagBuilder};
+    use crate::entity_tag::EntityTag;
+    use crate::versioned::EntityTagBuilder;
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct Profile {

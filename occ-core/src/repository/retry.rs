@@ -120,8 +120,9 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
+    use crate::entity_tag::EntityTag;
     use crate::repository::{MemoryRepository, Page};
-    use crate::{EntityTag, EntityTagBuilder};
+    use crate::versioned::EntityTagBuilder;
 
     #[derive(Debug, Clone, PartialEq)]
     struct Item {

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::RepositoryError;
+use super::error::RepositoryError;
 use crate::versioned::Versioned;
 
 /// A row-level scope: a tenant or owner column that must equal a value the
