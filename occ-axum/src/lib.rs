@@ -69,6 +69,7 @@
 //! - `openapi` (feature `openapi`): the routes' OpenAPI 3.1
 //!   description, and its pieces for hand-written handlers.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bodiless;
 mod body;
@@ -78,6 +79,7 @@ mod headers;
 pub mod idempotency;
 mod layer;
 #[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
 pub mod openapi;
 mod page;
 mod problem;

@@ -247,4 +247,5 @@ pub use versioned::{
 ///   `#[serde(skip)]`. With `table`, a tombstone table has the scope's
 ///   column too.
 #[cfg(feature = "derive")]
+#[cfg_attr(docsrs, doc(cfg(feature = "derive")))]
 pub use occ_derive::Versioned;

@@ -293,6 +293,7 @@ impl<T: Timestamp + From<SystemTime>> Timestamp for Option<T> {
 }
 
 #[cfg(feature = "chrono")]
+#[cfg_attr(docsrs, doc(cfg(feature = "chrono")))]
 impl Timestamp for chrono::DateTime<chrono::Utc> {
     fn to_system_time(&self) -> Option<SystemTime> {
         Some(SystemTime::from(*self))
@@ -304,6 +305,7 @@ impl Timestamp for chrono::DateTime<chrono::Utc> {
 }
 
 #[cfg(feature = "time")]
+#[cfg_attr(docsrs, doc(cfg(feature = "time")))]
 impl Timestamp for time::OffsetDateTime {
     fn to_system_time(&self) -> Option<SystemTime> {
         Some(SystemTime::from(*self))
@@ -353,6 +355,7 @@ macro_rules! generated_integer {
 generated_integer!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 
 #[cfg(feature = "uuid")]
+#[cfg_attr(docsrs, doc(cfg(feature = "uuid")))]
 impl GeneratedId for uuid::Uuid {
     fn generate() -> Option<Self> {
         Some(Self::now_v7())

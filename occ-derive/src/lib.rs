@@ -7,6 +7,7 @@
 //! (`fallback`), so the user sees the real error and not a cascade of
 //! "trait not implemented" ones.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod attrs;
 mod errors;

@@ -14,6 +14,7 @@ mod merge_patch;
 mod retry;
 mod scope;
 #[cfg(feature = "sqlx")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlx")))]
 pub mod sql;
 
 use std::time::{Duration, SystemTime};
@@ -29,6 +30,7 @@ pub use error::RepositoryError;
 pub use memory::MemoryRepository;
 pub use merge_patch::{apply_merge_patch, merge_patch_model};
 #[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use retry::{retry_on_conflict, RetryPolicy};
 pub use scope::{Scope, ScopeField, ScopeValue};
 

@@ -239,6 +239,7 @@ macro_rules! int_scope_field {
 int_scope_field!(i8, i16, i32, i64, u8, u16, u32);
 
 #[cfg(feature = "uuid")]
+#[cfg_attr(docsrs, doc(cfg(feature = "uuid")))]
 impl ScopeField for uuid::Uuid {
     fn to_scope_value(&self) -> ScopeValue {
         ScopeValue::Text(self.hyphenated().to_string())

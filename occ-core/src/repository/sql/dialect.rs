@@ -76,6 +76,7 @@ pub trait Backend: Database {
 macro_rules! backend {
     ($($feature:literal, $db:ty, $dialect:expr;)*) => {$(
         #[cfg(feature = $feature)]
+        #[cfg_attr(docsrs, doc(cfg(feature = $feature)))]
         impl Backend for $db {
             const DIALECT: Dialect = $dialect;
 
@@ -92,6 +93,7 @@ backend!(
 );
 
 #[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 impl Backend for sqlx::MySql {
     const DIALECT: Dialect = Dialect::MySql;
 

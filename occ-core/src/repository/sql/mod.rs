@@ -57,6 +57,7 @@ pub use own::{
     ConditionSql,
 };
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
 #[cfg(feature = "mysql")]
 pub use repository::MySqlRepository;

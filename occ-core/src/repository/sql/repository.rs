@@ -97,14 +97,17 @@ pub(super) struct ScopeState<M> {
 
 /// A [`SqlRepository`] on SQLite. Open the pool with [`sqlite_pool`](super::sqlite::sqlite_pool).
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub type SqliteRepository<M> = SqlRepository<sqlx::Sqlite, M>;
 
 /// A [`SqlRepository`] on PostgreSQL.
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub type PgRepository<M> = SqlRepository<sqlx::Postgres, M>;
 
 /// A [`SqlRepository`] on MariaDB or MySQL.
 #[cfg(feature = "mysql")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mysql")))]
 pub type MySqlRepository<M> = SqlRepository<sqlx::MySql, M>;
 
 impl<DB: sqlx::Database, M> fmt::Debug for SqlRepository<DB, M> {

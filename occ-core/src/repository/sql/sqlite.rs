@@ -8,6 +8,7 @@ use std::time::Duration;
 /// `url` is a sqlx SQLite URL: `sqlite://profiles.db`, `sqlite::memory:`.
 /// An in-memory database lives in one connection, so the pool gets one.
 #[cfg(feature = "sqlite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sqlite")))]
 pub async fn sqlite_pool(url: &str) -> Result<sqlx::SqlitePool, sqlx::Error> {
     use sqlx::sqlite::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
