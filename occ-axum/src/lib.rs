@@ -68,6 +68,10 @@
 //!   replayed.
 //! - `openapi` (feature `openapi`): the routes' OpenAPI 3.1
 //!   description, and its pieces for hand-written handlers.
+//!
+//! # Features
+//!
+#![doc = document_features::document_features!()]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

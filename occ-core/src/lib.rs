@@ -88,6 +88,10 @@
 //! assert!(matches!(decision, Decision::PreconditionFailed(_)));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Features
+//!
+#![doc = document_features::document_features!()]
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
