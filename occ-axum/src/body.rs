@@ -17,7 +17,7 @@ use axum::body::{Body, Bytes};
 use http::StatusCode;
 use http_body::{Body as _, Frame, SizeHint};
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// The most of a refused request's body that is read and dropped.
 pub(crate) const DRAINED: usize = 2 * 1024 * 1024;

@@ -61,14 +61,13 @@ use http::header::{
     VARY,
 };
 use http::{HeaderName, HeaderValue, StatusCode};
-use occ_core::idempotency::{
-    Claim, Fingerprint, Finished, IdempotencyKey, KeyedWrite, Principal, StoredResponse,
-};
-use occ_core::repository::{Repository, RepositoryError, Scope, ScopeValue};
+use occ_core::idempotency::{Fingerprint, Finished, IdempotencyKey, Principal, StoredResponse};
+use occ_core::repository::{Claim, KeyedWrite, Repository, RepositoryError, Scope, ScopeValue};
 use occ_core::Versioned;
 
 use crate::headers::ACCEPT_PATCH;
-use crate::{Problem, Refusal};
+use crate::problem::Problem;
+use crate::refusal::Refusal;
 
 pub use crate::headers::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED};
 

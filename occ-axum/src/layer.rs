@@ -13,7 +13,7 @@ use occ_core::Policy;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::Refusal;
+use crate::refusal::Refusal;
 
 /// Sets [`Policy::Required`] for every request of a router of hand-written
 /// handlers, so that every unsafe request (PUT, PATCH, DELETE, POST, …:

@@ -34,7 +34,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::headers::JSON;
-use crate::{NotModified, Problem};
+use crate::problem::Problem;
+use crate::response::NotModified;
 
 /// A page of a list, answered as the generated routes answer theirs
 /// (design decision 18), for a hand-written list handler: each item as a

@@ -10,7 +10,8 @@ use occ_core::repository::RepositoryError;
 use occ_core::{Failure, ListElement, Preconditions, Versioned};
 use serde::Serialize;
 
-use crate::{NotModified, Problem};
+use crate::problem::Problem;
+use crate::response::NotModified;
 
 /// Why a request was not performed: a 304, or a problem (404, 412, 422,
 /// 428, 500, 503, …) as `application/problem+json`.

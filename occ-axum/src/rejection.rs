@@ -4,7 +4,7 @@ use axum::extract::rejection::{
     BytesRejection, FormRejection, JsonRejection, PathRejection, QueryRejection, StringRejection,
 };
 
-use crate::Problem;
+use crate::problem::Problem;
 
 macro_rules! from_axum_rejection {
     ($($rejection:ty),*) => {$(

@@ -8,7 +8,7 @@ use http::{HeaderValue, StatusCode};
 use occ_core::{EntityTag, Versioned};
 use serde::Serialize;
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// A [`Versioned`] model as a JSON response with its `ETag` (G-5) and, when
 /// the model has one, `Last-Modified`.

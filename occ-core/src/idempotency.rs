@@ -27,17 +27,18 @@
 //!    released, so that a retry runs again.
 //!
 //! [`Repository::claim_key`]: crate::repository::Repository::claim_key
+//! [`Claim::Replay`]: crate::repository::Claim::Replay
+//! [`Claim::Mismatch`]: crate::repository::Claim::Mismatch
+//! [`Claim::InFlight`]: crate::repository::Claim::InFlight
+//! [`KeyedWrite::repository`]: crate::repository::KeyedWrite::repository
+//! [`KeyedWrite::abandon`]: crate::repository::KeyedWrite::abandon
 
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_trait::async_trait;
 use sha2::{Digest, Sha256};
-
-use crate::repository::{Repository, RepositoryError};
-use crate::Versioned;
 
 /// The longest key accepted, in characters: keys are UUIDs or similar.
 pub const MAX_KEY_LEN: usize = 255;
@@ -309,38 +310,7 @@ impl Default for KeyPolicy {
     }
 }
 
-/// What claiming a key found.
-pub enum Claim<'a, M>
-where
-    M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
-{
-    /// The key is this attempt's: write through it, then finish it.
-    Claimed(Box<dyn KeyedWrite<M> + 'a>),
-    /// The key's first request completed: its response, to send again.
-    Replay(StoredResponse),
-    /// Another attempt with this key is still running (409).
-    InFlight,
-    /// The key was used for a different request (422).
-    Mismatch,
-}
-
-impl<M> fmt::Debug for Claim<'_, M>
-where
-    M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
-{
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Claimed(_) => f.write_str("Claimed"),
-            Self::Replay(response) => f.debug_tuple("Replay").field(response).finish(),
-            Self::InFlight => f.write_str("InFlight"),
-            Self::Mismatch => f.write_str("Mismatch"),
-        }
-    }
-}
-
-/// How a [`KeyedWrite`] ended.
+/// How a [`KeyedWrite`](crate::repository::KeyedWrite) ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finished {
     /// The response is recorded with the write: retries replay it.
@@ -348,28 +318,6 @@ pub enum Finished {
     /// Another attempt took the key over (this one outlived its lease):
     /// this attempt's write is rolled back.
     Superseded,
-}
-
-/// A claimed key: the write's repository, and the end of the write.
-#[async_trait]
-pub trait KeyedWrite<M>: Send + Sync
-where
-    M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
-{
-    /// The repository to write through: its statements run in the
-    /// transaction that [`finish`](Self::finish) commits.
-    fn repository(&self) -> &(dyn Repository<M> + '_);
-
-    /// Records `response` for the key and commits the write with it.
-    async fn finish(
-        self: Box<Self>,
-        response: &StoredResponse,
-    ) -> Result<Finished, RepositoryError<M>>;
-
-    /// Rolls the write back and releases the claim, so that a retry runs
-    /// again (after a failure that must not be replayed, such as a 5xx).
-    async fn abandon(self: Box<Self>);
 }
 
 /// A token that tells this attempt's claim from any other's: 128 bits

@@ -102,6 +102,7 @@ pub mod idempotency;
 pub mod pipeline;
 mod precondition;
 pub mod repository;
+mod scope_value;
 
 /// Not public API: what `#[derive(Versioned)]` expands to.
 #[doc(hidden)]

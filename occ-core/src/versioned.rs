@@ -4,7 +4,7 @@ use std::fmt::{self, Write as _};
 use std::time::SystemTime;
 
 use crate::entity_tag::{is_etagc, EntityTag, EntityTagRef};
-use crate::repository::ScopeValue;
+use crate::scope_value::ScopeValue;
 
 /// A resource with a version that changes on every write.
 ///

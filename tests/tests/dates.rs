@@ -14,12 +14,11 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use occ_core::idempotency::{
-    Claim, Fingerprint, Finished, IdempotencyKey, KeyPolicy, StoredResponse,
-};
+use occ_core::idempotency::{Fingerprint, Finished, IdempotencyKey, KeyPolicy, StoredResponse};
 use occ_core::repository::sql::{
     idempotency_table, Dialect, MySqlRepository, PgRepository, SqlRepository, SqliteRepository,
 };
+use occ_core::repository::Claim;
 use occ_core::repository::{
     Fetched, KnownVersions, MemoryRepository, Page, Repository, RepositoryError, Snapshot,
     WriteCondition, COMMIT_MARGIN,

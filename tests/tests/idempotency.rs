@@ -12,12 +12,11 @@ use axum::Router;
 use http::Method;
 use occ_axum::idempotency::{fingerprint, namespace_of};
 use occ_axum::routes::{ConditionalRoutes, PutMode};
-use occ_core::idempotency::{
-    Claim, Finished, IdempotencyKey, KeyPolicy, Principal, StoredResponse,
-};
+use occ_core::idempotency::{Finished, IdempotencyKey, KeyPolicy, Principal, StoredResponse};
 use occ_core::repository::sql::{
     idempotency_table, Dialect, MySqlRepository, PgRepository, SqlRepository, SqliteRepository,
 };
+use occ_core::repository::Claim;
 use occ_core::repository::{MemoryRepository, RepositoryError, WriteCondition};
 use occ_examples::{Profile, Profiles};
 use occ_tests::{send, Reply};

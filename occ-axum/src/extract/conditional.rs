@@ -9,7 +9,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::body::{drain, Kept};
-use crate::{ConditionalRequest, Problem, Refusal, Tagged};
+use crate::extract::conditional_request::ConditionalRequest;
+use crate::problem::Problem;
+use crate::refusal::Refusal;
+use crate::response::Tagged;
 
 /// A [`ConditionalRequest`] with its body extractor `T` held back until the
 /// preconditions pass.

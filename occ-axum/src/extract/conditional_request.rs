@@ -12,8 +12,10 @@ use occ_core::{Policy, Preconditions, Versioned};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::problem::Problem;
+use crate::refusal::Refusal;
 use crate::refusal::{Creation, Refused};
-use crate::{Problem, Refusal, Tagged};
+use crate::response::Tagged;
 
 /// A request's method, resource and precondition headers (parsed once),
 /// with the [`Policy`] in force: what occ-core's

@@ -7,7 +7,7 @@ use http::request::Parts;
 use http::StatusCode;
 use occ_core::EntityTagList;
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// The `If-Match` field, all lines, kept raw until evaluated against the
 /// current tag in one pass ([`EntityTagList::matches`] with

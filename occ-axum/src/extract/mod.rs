@@ -1,7 +1,7 @@
 //! Extractors for precondition headers.
 
 mod conditional;
-mod conditional_request;
+pub(crate) mod conditional_request;
 mod dates;
 mod if_match;
 mod if_none_match;

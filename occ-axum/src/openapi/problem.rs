@@ -10,7 +10,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
 use super::syntax::{string_schema, TAG_PATTERN};
-use crate::Problem;
+use crate::problem::Problem;
 
 /// The name of the [`Problem`] schema among the components:
 /// `#/components/schemas/Problem`.

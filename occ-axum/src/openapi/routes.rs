@@ -13,8 +13,8 @@ use utoipa::{PartialSchema, ToSchema};
 use super::describer::{Describer, Op};
 use super::problem::PROBLEM_SCHEMA;
 use super::syntax::EXAMPLE_TAG;
+use crate::problem::Problem;
 use crate::routes::ConditionalRoutes;
-use crate::Problem;
 impl<M, R: ?Sized> ConditionalRoutes<M, R>
 where
     M: Versioned + ToSchema,

@@ -16,8 +16,11 @@ use serde_json::Value;
 use super::json::{initial_version, model_from, parse_value};
 use super::request::{keyed, require_media_type, scope_check, unusable_id};
 use super::settings::Config;
+use crate::extract::conditional_request::ConditionalRequest;
 use crate::headers::JSON;
-use crate::{ConditionalRequest, Problem, Refusal, Tagged};
+use crate::problem::Problem;
+use crate::refusal::Refusal;
+use crate::response::Tagged;
 
 fn location(uri: &http::Uri, id: &impl Display) -> Option<HeaderValue> {
     let path = uri.path().trim_end_matches('/');

@@ -18,9 +18,12 @@ use super::json::{
 };
 use super::request::{keyed, require_media_type, split};
 use super::settings::{Config, PutMode};
+use crate::extract::conditional_request::ConditionalRequest;
 use crate::headers::{JSON, MERGE_PATCH_JSON};
+use crate::problem::Problem;
 use crate::refusal::Creation;
-use crate::{ConditionalRequest, Problem, Refusal, Tagged};
+use crate::refusal::Refusal;
+use crate::response::Tagged;
 
 pub(super) async fn get_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where

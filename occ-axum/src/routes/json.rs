@@ -8,7 +8,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::Problem;
+use crate::problem::Problem;
 
 /// Parses JSON text: anything that is not one JSON value is 400.
 pub(super) fn parse_value(bytes: &[u8]) -> Result<Value, Problem> {

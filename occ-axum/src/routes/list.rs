@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::request::scope_check;
 use super::settings::Config;
-use crate::{Problem, Refusal};
+use crate::problem::Problem;
+use crate::refusal::Refusal;
 
 /// `GET /?after=<id>&limit=<n>`. Any other parameter is 400, naming it:
 /// a filter or sort the list does not know would otherwise be ignored

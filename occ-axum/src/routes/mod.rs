@@ -22,7 +22,7 @@ use self::list::list;
 use self::settings::Config;
 pub(crate) use self::settings::Settings;
 use crate::headers::ACCEPT_PATCH;
-use crate::Problem;
+use crate::problem::Problem;
 
 pub use self::settings::PutMode;
 pub use crate::headers::MERGE_PATCH_JSON;

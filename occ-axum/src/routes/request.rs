@@ -15,8 +15,10 @@ use occ_core::Versioned;
 use serde::de::DeserializeOwned;
 
 use super::settings::Config;
+use crate::extract::conditional_request::ConditionalRequest;
 use crate::headers::{ACCEPT_PATCH, MERGE_PATCH_JSON};
-use crate::{ConditionalRequest, Problem, Refusal};
+use crate::problem::Problem;
+use crate::refusal::Refusal;
 
 /// Runs a write handler `$run(&config, repo, request)` under the
 /// request's `Idempotency-Key`, if it has one the repository can keep:

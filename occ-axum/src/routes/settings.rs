@@ -7,8 +7,8 @@ use std::sync::Arc;
 use http::StatusCode;
 use occ_core::Policy;
 
+use crate::problem::Problem;
 use crate::refusal::Creation;
-use crate::Problem;
 
 /// How PUT treats its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -11,13 +11,16 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use super::condition::{KnownVersions, WriteCondition};
+use super::contract::Claim;
+use super::contract::Repository;
+use super::error::RepositoryError;
 use super::memory_keys::{HasKeys, MemoryKeys};
 use super::merge_patch::merge_patch_model;
-use super::{
-    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, ScopeValue, Snapshot,
-    WriteCondition,
-};
-use crate::idempotency::{Claim, Fingerprint, IdempotencyKey, KeyPolicy};
+use super::scope::Scope;
+use super::snapshot::{Fetched, Page, Snapshot};
+use crate::idempotency::{Fingerprint, IdempotencyKey, KeyPolicy};
+use crate::scope_value::ScopeValue;
 use crate::versioned::{VersionNumber, Versioned};
 
 /// A repository in a `BTreeMap` behind a mutex: same semantics as the SQL

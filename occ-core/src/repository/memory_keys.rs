@@ -11,12 +11,13 @@ use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use super::{
-    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, Snapshot, WriteCondition,
-};
-use crate::idempotency::{
-    owner_token, Claim, Fingerprint, Finished, KeyPolicy, KeyedWrite, StoredResponse,
-};
+use super::condition::{KnownVersions, WriteCondition};
+use super::contract::Repository;
+use super::contract::{Claim, KeyedWrite};
+use super::error::RepositoryError;
+use super::scope::Scope;
+use super::snapshot::{Fetched, Page, Snapshot};
+use crate::idempotency::{owner_token, Fingerprint, Finished, KeyPolicy, StoredResponse};
 use crate::versioned::Versioned;
 
 /// How often expired keys are swept out, at most.

@@ -3,7 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Repository, RepositoryError, WriteCondition};
+use super::condition::WriteCondition;
+use super::contract::Repository;
+use super::error::RepositoryError;
 use crate::versioned::Versioned;
 
 /// How often and how patiently [`retry_on_conflict`] retries.
@@ -121,7 +123,8 @@ mod tests {
 
     use super::*;
     use crate::entity_tag::EntityTag;
-    use crate::repository::{MemoryRepository, Page};
+    use crate::repository::memory::MemoryRepository;
+    use crate::repository::snapshot::Page;
     use crate::versioned::EntityTagBuilder;
 
     #[derive(Debug, Clone, PartialEq)]

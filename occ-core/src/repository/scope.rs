@@ -1,12 +1,12 @@
 //! Row-level scope: a column every statement of a request carries.
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use super::error::RepositoryError;
+use crate::scope_value::ScopeValue;
 use crate::versioned::Versioned;
 
 /// A row-level scope: a tenant or owner column that must equal a value the
@@ -58,16 +58,6 @@ use crate::versioned::Versioned;
 pub struct Scope {
     column: Cow<'static, str>,
     value: ScopeValue,
-}
-
-/// The value of a [`Scope`]'s column.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum ScopeValue {
-    /// An integer column (`BIGINT`).
-    Int(i64),
-    /// A text column (UUIDs included, in their hyphenated form).
-    Text(String),
 }
 
 impl Scope {
@@ -153,39 +143,6 @@ pub(crate) fn same_scope<M>(current: &Scope, asked: &Scope) -> Result<(), Reposi
             asked.column(),
             asked.value()
         )))
-    }
-}
-
-impl fmt::Display for ScopeValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Int(i) => write!(f, "{i}"),
-            Self::Text(s) => f.write_str(s),
-        }
-    }
-}
-
-macro_rules! int_scope {
-    ($($t:ty),*) => {$(
-        impl From<$t> for ScopeValue {
-            fn from(value: $t) -> Self {
-                Self::Int(i64::from(value))
-            }
-        }
-    )*};
-}
-
-int_scope!(i8, i16, i32, i64, u8, u16, u32);
-
-impl From<String> for ScopeValue {
-    fn from(value: String) -> Self {
-        Self::Text(value)
-    }
-}
-
-impl From<&str> for ScopeValue {
-    fn from(value: &str) -> Self {
-        Self::Text(value.to_owned())
     }
 }
 

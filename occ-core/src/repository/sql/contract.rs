@@ -14,7 +14,8 @@ use super::dialect::Backend;
 use super::model::SqlModel;
 use super::repository::{ScopeState, SqlRepository};
 use super::statements::Statements;
-use crate::idempotency::{Claim, Fingerprint, IdempotencyKey};
+use crate::idempotency::{Fingerprint, IdempotencyKey};
+use crate::repository::contract::Claim;
 use crate::repository::{
     Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, Snapshot, WriteCondition,
 };

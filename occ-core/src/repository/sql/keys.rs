@@ -19,9 +19,10 @@ use super::key_table::SqlKeys;
 use super::model::SqlModel;
 use super::repository::{ScopeState, SqlRepository};
 use crate::idempotency::{
-    epoch_millis, millis, owner_token, Claim, Fingerprint, Finished, IdempotencyKey, KeyPolicy,
-    KeyedWrite, StoredResponse,
+    epoch_millis, millis, owner_token, Fingerprint, Finished, IdempotencyKey, KeyPolicy,
+    StoredResponse,
 };
+use crate::repository::contract::{Claim, KeyedWrite};
 use crate::repository::{Repository, RepositoryError};
 
 /// How often expired keys are deleted, at most, per repository.
