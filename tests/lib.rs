@@ -1,10 +1,17 @@
 //! Support for the workspace-level tests: backends to run the same suites
-//! against, each isolated so tests run in parallel.
+//! against ([`Db`], [`on_every_backend!`]), each isolated so tests run in
+//! parallel and cleaned up even when a test panics ([`DropOnExit`]), and
+//! clients for the services under test ([`send`] in process, [`http`]
+//! over TCP).
 #![forbid(unsafe_code)]
 // Test support: a failed setup step should stop the test loudly.
 #![allow(clippy::expect_used)]
 
 use std::sync::atomic::{AtomicU32, Ordering};
+
+#[path = "support/backend.rs"]
+mod backend;
+pub use backend::Db;
 
 use occ_core::repository::sql::SqlModel;
 use occ_core::repository::{Repository, RetryPolicy};
@@ -210,6 +217,37 @@ pub enum DropOnExit {
         /// The database.
         database: String,
     },
+    /// A SQLite file, with its journal (`-wal`, `-shm`).
+    File {
+        /// The file's path.
+        path: std::path::PathBuf,
+    },
+}
+
+impl DropOnExit {
+    /// The schema `schema` on the PostgreSQL server of `url`.
+    pub fn schema(url: &str, schema: &str) -> Self {
+        Self::Schema {
+            url: url.to_owned(),
+            schema: schema.to_owned(),
+        }
+    }
+
+    /// The database `database` on the MariaDB server of `url`.
+    pub fn database(url: &str, database: &str) -> Self {
+        Self::Database {
+            url: url.to_owned(),
+            database: database.to_owned(),
+        }
+    }
+
+    /// The SQLite file of `url` (`sqlite://…`, as [`sqlite_file_pool`]
+    /// returns it).
+    pub fn sqlite_file(url: &str) -> Self {
+        Self::File {
+            path: url.trim_start_matches("sqlite://").into(),
+        }
+    }
 }
 
 impl Drop for DropOnExit {
@@ -217,6 +255,14 @@ impl Drop for DropOnExit {
         let what = match self {
             Self::Schema { url, schema } => (url.clone(), schema.clone(), true),
             Self::Database { url, database } => (url.clone(), database.clone(), false),
+            Self::File { path } => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    let _ = std::fs::remove_file(file);
+                }
+                return;
+            }
         };
         // Dropping needs a runtime of its own: the test's is shutting down.
         let _ = std::thread::spawn(move || {
@@ -283,6 +329,30 @@ pub async fn drop_database(url: &str, database: &str) {
         .await;
         admin.close().await;
     }
+}
+
+/// A PostgreSQL schema of the test's own, named after `prefix`: a pool of
+/// at most `max` connections that use it, and the guard that drops it when
+/// the test ends, even on a panic. `None` (the test `test` said to be
+/// skipped) when `OCC_TEST_POSTGRES_URL` is unset.
+pub async fn postgres_schema(test: &str, prefix: &str, max: u32) -> Option<(PgPool, DropOnExit)> {
+    let url = postgres_url(test)?;
+    let schema = unique_name(prefix);
+    let guard = DropOnExit::schema(&url, &schema);
+    Some((postgres_pool_in_schema(&url, &schema, max).await, guard))
+}
+
+/// A MariaDB database of the test's own, as [`postgres_schema`] makes a
+/// schema: `None` when `OCC_TEST_MYSQL_URL` is unset.
+pub async fn mariadb_database(
+    test: &str,
+    prefix: &str,
+    max: u32,
+) -> Option<(MySqlPool, DropOnExit)> {
+    let url = mysql_url(test)?;
+    let database = unique_name(prefix);
+    let guard = DropOnExit::database(&url, &database);
+    Some((mysql_pool_in_database(&url, &database, max).await, guard))
 }
 
 /// A fresh SQLite file in the system's temporary directory, opened for
@@ -616,8 +686,6 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
     let mut request = http::Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         request = request.header(*name, *value);
@@ -625,6 +693,13 @@ pub async fn send(
     let request = request
         .body(axum::body::Body::from(body.to_owned()))
         .expect("a valid request");
+    send_request(app, request).await
+}
+
+/// [`send`] for a request built by the caller (with extensions, say).
+pub async fn send_request(app: &axum::Router, request: http::Request<axum::body::Body>) -> Reply {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
     let response = app.clone().oneshot(request).await.expect("infallible");
     let (parts, body) = response.into_parts();
     Reply {

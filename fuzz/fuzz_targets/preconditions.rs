@@ -392,7 +392,7 @@ fn oracle(w: &World, f: &Fields) -> Shape {
 
 /// The one failure found so far, pinned by the regression test
 /// `g_7_g_14_ows_around_an_rfc850_date_keeps_the_fifty_year_rule` in
-/// `occ-core/tests/fuzz_regressions.rs`: with surrounding OWS, an RFC 850
+/// `occ-core/tests/testsuite/fuzz_regressions.rs`: with surrounding OWS, an RFC 850
 /// date escapes `DateField`'s fifty-year rule and gets `httpdate`'s century
 /// instead. While occ-core still does that, such values skip the two date
 /// assertions so the run can go on; once it is fixed this returns `false`

@@ -26,6 +26,7 @@
 //! so a date-conditioned write is one statement too.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
+use occ_tests::{Db, DropOnExit};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Once};
@@ -182,17 +183,12 @@ enum Backend {
     MySql,
 }
 
-enum Cleanup {
-    File(std::path::PathBuf),
-    Schema { url: String, schema: String },
-    Database { url: String, database: String },
-}
-
 struct Fixture {
     backend: Backend,
     test: String,
     app: Router,
-    cleanup: Cleanup,
+    /// Drops the test's file, schema or database, even on a panic.
+    _cleanup: DropOnExit,
 }
 
 /// Replacing PUT at `/profiles`, merging PUT at `/merging`, same table.
@@ -222,6 +218,16 @@ async fn seeded<R: Repository<Profile> + 'static>(repo: Arc<R>) -> Router {
 }
 
 impl Fixture {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => unreachable!("SQL backends only"),
+            Db::Sqlite => Some(Self::sqlite(&format!("{test}::sqlite")).await),
+            Db::Postgres => Self::postgres(&format!("{test}::postgres")).await,
+            Db::MariaDb => Self::mysql(&format!("{test}::mysql")).await,
+        }
+    }
+
     async fn sqlite(test: &str) -> Self {
         use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
         let path =
@@ -251,7 +257,7 @@ impl Fixture {
             backend: Backend::Sqlite,
             test: test.to_owned(),
             app,
-            cleanup: Cleanup::File(path),
+            _cleanup: DropOnExit::File { path },
         }
     }
 
@@ -275,7 +281,7 @@ impl Fixture {
             backend: Backend::Postgres,
             test: test.to_owned(),
             app,
-            cleanup: Cleanup::Schema { url, schema },
+            _cleanup: DropOnExit::Schema { url, schema },
         })
     }
 
@@ -299,24 +305,8 @@ impl Fixture {
             backend: Backend::MySql,
             test: test.to_owned(),
             app,
-            cleanup: Cleanup::Database { url, database },
+            _cleanup: DropOnExit::Database { url, database },
         })
-    }
-
-    async fn finish(self) {
-        match self.cleanup {
-            Cleanup::File(path) => {
-                for suffix in ["", "-wal", "-shm"] {
-                    let mut file = path.clone().into_os_string();
-                    file.push(suffix);
-                    let _ = std::fs::remove_file(file);
-                }
-            }
-            Cleanup::Schema { url, schema } => occ_tests::drop_schema(&url, &schema).await,
-            Cleanup::Database { url, database } => {
-                occ_tests::drop_database(&url, &database).await;
-            }
-        }
     }
 
     /// Sends one request and returns its response and the statements it
@@ -641,70 +631,20 @@ async fn unkeyed_put_pays_nothing_for_keys(f: &Fixture) {
 // `<kind>::mysql`. The database ones are skipped (and say so) only where
 // their URL is unset; `.ci/run` requires both.
 
-macro_rules! on_every_backend {
-    () => {};
-    ($kind:ident; $($rest:tt)*) => {
-        backend_tests!(
-            $kind,
-            [],
-            [cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")],
-            [cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-        );
-        on_every_backend!($($rest)*);
-    };
-}
-
-macro_rules! backend_tests {
-    ($kind:ident, [$($sqlite:meta)?], [$($postgres:meta)?], [$($mysql:meta)?]) => {
-        mod $kind {
-            #[tokio::test]
-            $(#[$sqlite])?
-            async fn sqlite() {
-                let test = concat!(stringify!($kind), "::sqlite");
-                let f = super::Fixture::sqlite(test).await;
-                super::$kind(&f).await;
-                f.finish().await;
-            }
-
-            #[tokio::test]
-            $(#[$postgres])?
-            async fn postgres() {
-                let test = concat!(stringify!($kind), "::postgres");
-                let Some(f) = super::Fixture::postgres(test).await else {
-                    return;
-                };
-                super::$kind(&f).await;
-                f.finish().await;
-            }
-
-            #[tokio::test]
-            $(#[$mysql])?
-            async fn mysql() {
-                let test = concat!(stringify!($kind), "::mysql");
-                let Some(f) = super::Fixture::mysql(test).await else {
-                    return;
-                };
-                super::$kind(&f).await;
-                f.finish().await;
-            }
-        }
-    };
-}
-
-on_every_backend! {
-    get_200_is_one_statement;
-    get_304_with_matching_if_none_match_is_one_statement;
-    put_replace_200_with_matching_if_match_is_one_statement;
-    put_merge_200_with_matching_if_match_is_one_statement;
-    patch_merge_patch_200_with_matching_if_match_is_one_statement;
-    delete_204_with_matching_if_match_is_one_statement;
-    create_after_delete_is_one_statement;
-    put_412_on_a_stale_if_match_is_at_most_two_statements;
-    put_428_without_precondition_is_one_read;
-    list_200_is_one_statement;
-    list_304_with_the_page_etag_is_one_statement;
-    keyed_put_is_a_claim_and_one_transaction;
-    unkeyed_put_pays_nothing_for_keys;
+occ_tests::on_every_backend! {[sqlite, postgres, mysql] &Fixture =>
+    get_200_is_one_statement,
+    get_304_with_matching_if_none_match_is_one_statement,
+    put_replace_200_with_matching_if_match_is_one_statement,
+    put_merge_200_with_matching_if_match_is_one_statement,
+    patch_merge_patch_200_with_matching_if_match_is_one_statement,
+    delete_204_with_matching_if_match_is_one_statement,
+    create_after_delete_is_one_statement,
+    put_412_on_a_stale_if_match_is_at_most_two_statements,
+    put_428_without_precondition_is_one_read,
+    list_200_is_one_statement,
+    list_304_with_the_page_etag_is_one_statement,
+    keyed_put_is_a_claim_and_one_transaction,
+    unkeyed_put_pays_nothing_for_keys,
 }
 
 // ---------------------------------------------------------------------------
@@ -830,6 +770,7 @@ mod if_unmodified_since_is_one_statement {
             return;
         };
         let schema = occ_tests::unique_name("occ_statements_dated");
+        let _drop = occ_tests::DropOnExit::schema(&url, &schema);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
         let ddl = super::stamped_ddl(Backend::Postgres);
         sqlx::query(sqlx::AssertSqlSafe(ddl))
@@ -839,7 +780,6 @@ mod if_unmodified_since_is_one_statement {
         let repo = PgRepository::<Stamped>::new(pool.clone());
         super::if_unmodified_since_is_one_statement(Backend::Postgres, &repo).await;
         pool.close().await;
-        occ_tests::drop_schema(&url, &schema).await;
     }
 
     #[tokio::test]
@@ -850,6 +790,7 @@ mod if_unmodified_since_is_one_statement {
             return;
         };
         let database = occ_tests::unique_name("occ_statements_dated");
+        let _drop = occ_tests::DropOnExit::database(&url, &database);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
         let ddl = super::stamped_ddl(Backend::MySql);
         sqlx::query(sqlx::AssertSqlSafe(ddl))
@@ -859,7 +800,6 @@ mod if_unmodified_since_is_one_statement {
         let repo = MySqlRepository::<Stamped>::new(pool.clone());
         super::if_unmodified_since_is_one_statement(Backend::MySql, &repo).await;
         pool.close().await;
-        occ_tests::drop_database(&url, &database).await;
     }
 }
 
@@ -977,12 +917,12 @@ mod merging_patch_is_one_statement {
             return;
         };
         let schema = occ_tests::unique_name("occ_statements_merged");
+        let _drop = occ_tests::DropOnExit::schema(&url, &schema);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
         sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
         let repo = Arc::new(PgRepository::<Merged>::new(pool.clone()));
         super::merging_patch_is_one_statement(Backend::Postgres, repo).await;
         pool.close().await;
-        occ_tests::drop_schema(&url, &schema).await;
     }
 
     #[tokio::test]
@@ -993,11 +933,11 @@ mod merging_patch_is_one_statement {
             return;
         };
         let database = occ_tests::unique_name("occ_statements_merged");
+        let _drop = occ_tests::DropOnExit::database(&url, &database);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
         sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
         let repo = Arc::new(MySqlRepository::<Merged>::new(pool.clone()));
         super::merging_patch_is_one_statement(Backend::MySql, repo).await;
         pool.close().await;
-        occ_tests::drop_database(&url, &database).await;
     }
 }

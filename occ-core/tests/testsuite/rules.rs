@@ -8,7 +8,7 @@
 //! (IUS-*), when to evaluate (EV-*), precedence (PR-1) and the special-case
 //! matrix S1–S18. Aspects that only exist on the wire (headers of the 304,
 //! problem bodies, 401/403/405/415 ordering, status codes of the write
-//! itself) belong to the HTTP tests in `tests/tests/http_rules.rs`; each is
+//! itself) belong to the HTTP tests in `tests/tests/testsuite/http_rules.rs`; each is
 //! named below where it is skipped.
 //!
 //! Requests are built as `http::HeaderMap`s and parsed with
@@ -331,7 +331,7 @@ fn g_4_a_weak_generator_marks_its_tags_weak() {
 }
 
 // G-5 (always send ETag on 200 GET/HEAD) is a response property: see
-// tests/tests/http_rules.rs.
+// tests/tests/testsuite/http_rules.rs.
 
 #[test]
 fn g_6_an_encoded_variant_has_a_distinct_tag() {
@@ -1049,7 +1049,7 @@ fn ius_8_if_unmodified_since_on_get_or_head_gives_412() {
 fn ev_1_preconditions_decide_before_the_body_is_read() {
     // `evaluate` takes no body: a stale tag is 412 whatever the content
     // would be, and the body is only read after `Proceed` (412 beats 422:
-    // see S16/S17 in tests/tests/http_rules.rs for the wire side).
+    // see S16/S17 in tests/tests/testsuite/http_rules.rs for the wire side).
     for method in [Method::PUT, Method::PATCH] {
         check_v1(&method, &im(r#""v0""#), IM_MISMATCH);
         check_v1(&method, &im(r#""v1""#), PROCEED);
@@ -1077,7 +1077,7 @@ fn ev_2_a_missing_resource_is_404_whatever_the_preconditions() {
         }
     }
     // 401/403/405/415 and redirects beating 412/304 are decided before the
-    // engine runs: see tests/tests/http_rules.rs (ev_2_s13_*).
+    // engine runs: see tests/tests/testsuite/http_rules.rs (ev_2_s13_*).
 }
 
 #[test]
@@ -1346,7 +1346,7 @@ fn s12_get_head_on_missing_is_404() {
 }
 
 // S13 (a request failing auth, method or media type gets that error, not
-// 412/304) is decided before the engine runs: see tests/tests/http_rules.rs
+// 412/304) is decided before the engine runs: see tests/tests/testsuite/http_rules.rs
 // (ev_2_s13_wrong_media_type_415_beats_412).
 
 #[test]
@@ -1392,7 +1392,7 @@ fn s15_unconditional_write_under_required_policy_is_428() {
 #[test]
 fn s16_passing_if_match_proceeds_to_body_validation() {
     // The 400/422 for the invalid body comes after `Proceed`: see
-    // tests/tests/http_rules.rs (s16_*).
+    // tests/tests/testsuite/http_rules.rs (s16_*).
     for method in [Method::PUT, Method::PATCH] {
         check_v1(&method, &im(r#""v1""#), PROCEED);
     }

@@ -277,8 +277,8 @@ async fn contract_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_contract");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     contract(&pg_repo(&url, &schema, 4).await).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -288,8 +288,8 @@ async fn contract_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_contract");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     contract(&mysql_repo(&url, &database, 4).await).await;
-    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -313,8 +313,8 @@ async fn contention_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_contention");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     no_lost_update(Arc::new(pg_repo(&url, &schema, 16).await), "postgres").await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,8 +324,8 @@ async fn contention_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_contention");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     no_lost_update(Arc::new(mysql_repo(&url, &database, 16).await), "mysql").await;
-    occ_tests::drop_database(&url, &database).await;
 }
 
 /// Runs `PROCESSES` copies of the worker binary against one database and
@@ -395,9 +395,9 @@ async fn contention_postgres_across_processes() {
         return;
     };
     let schema = occ_tests::unique_name("occ_processes");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     let repo = pg_repo(&url, &schema, 2).await;
     across_processes(&repo, "postgres", &url, &schema).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -407,9 +407,9 @@ async fn contention_mysql_across_processes() {
         return;
     };
     let database = occ_tests::unique_name("occ_processes");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     let repo = mysql_repo(&url, &database, 2).await;
     across_processes(&repo, "mysql", &url, &database).await;
-    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 //! is checked on the raw row, read with plain sqlx.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
+use occ_tests::{Db, DropOnExit};
 use std::fmt::Debug;
 use std::time::{Duration, SystemTime};
 
@@ -28,70 +29,48 @@ use sqlx::{AssertSqlSafe, MySql, MySqlPool, PgPool, Postgres, Row, Sqlite, Sqlit
 // ---------------------------------------------------------------------------
 // Backends.
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Memory,
-    Sqlite,
-    Postgres,
-    MySql,
-}
-
 enum Store {
     Memory,
-    Sqlite {
-        pool: SqlitePool,
-        path: String,
-    },
-    Postgres {
-        pool: PgPool,
-        url: String,
-        schema: String,
-    },
-    MySql {
-        pool: MySqlPool,
-        url: String,
-        database: String,
-    },
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+    MySql(MySqlPool),
 }
 
 /// One backend for one test: an empty store of its own.
 struct Backend {
-    kind: Kind,
+    kind: Db,
     store: Store,
+    /// Drops the test's file, schema or database, even on a panic.
+    _cleanup: Option<DropOnExit>,
 }
 
 impl Backend {
     /// `None` when the database's URL is not set (the test says so).
-    async fn open(kind: Kind, test: &str) -> Option<Self> {
-        let store = match kind {
-            Kind::Memory => Store::Memory,
-            Kind::Sqlite => {
+    async fn open(kind: Db, test: &str) -> Option<Self> {
+        let (store, cleanup) = match kind {
+            Db::Memory => (Store::Memory, None),
+            Db::Sqlite => {
                 let (pool, url) = occ_tests::sqlite_file_pool("occ_fit").await;
-                let path = url.trim_start_matches("sqlite://").to_owned();
-                Store::Sqlite { pool, path }
+                (Store::Sqlite(pool), Some(DropOnExit::sqlite_file(&url)))
             }
-            Kind::Postgres => {
-                let url = occ_tests::postgres_url(test)?;
-                let schema = occ_tests::unique_name("occ_fit");
-                let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
-                Store::Postgres { pool, url, schema }
+            Db::Postgres => {
+                let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_fit", 2).await?;
+                (Store::Postgres(pool), Some(cleanup))
             }
-            Kind::MySql => {
-                let url = occ_tests::mysql_url(test)?;
-                let database = occ_tests::unique_name("occ_fit");
-                let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
-                Store::MySql {
-                    pool,
-                    url,
-                    database,
-                }
+            Db::MariaDb => {
+                let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_fit", 2).await?;
+                (Store::MySql(pool), Some(cleanup))
             }
         };
-        Some(Self { kind, store })
+        Some(Self {
+            kind,
+            store,
+            _cleanup: cleanup,
+        })
     }
 
     fn is_sql(&self) -> bool {
-        self.kind != Kind::Memory
+        self.kind != Db::Memory
     }
 
     /// Runs a statement written for all three databases, with `$TEXT`
@@ -104,20 +83,20 @@ impl Backend {
     /// Nothing on memory.
     async fn exec(&self, sql: &str) {
         let serial = match self.kind {
-            Kind::Sqlite => "$AUTO AUTOINCREMENT",
+            Db::Sqlite => "$AUTO AUTOINCREMENT",
             _ => "$AUTO",
         };
         let sql = sql.replace("$SERIAL", serial);
         let (text, time, auto, uuid) = match self.kind {
-            Kind::Memory => return,
-            Kind::Sqlite => ("TEXT", "TEXT", "INTEGER PRIMARY KEY", "BLOB"),
-            Kind::Postgres => (
+            Db::Memory => return,
+            Db::Sqlite => ("TEXT", "TEXT", "INTEGER PRIMARY KEY", "BLOB"),
+            Db::Postgres => (
                 "TEXT",
                 "TIMESTAMPTZ",
                 "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
                 "UUID",
             ),
-            Kind::MySql => (
+            Db::MariaDb => (
                 "TEXT",
                 "DATETIME(6)",
                 "BIGINT AUTO_INCREMENT PRIMARY KEY",
@@ -129,15 +108,15 @@ impl Backend {
             .replace("$TIME", time)
             .replace("$AUTO", auto)
             .replace("$UUID", uuid);
-        if self.kind == Kind::MySql {
+        if self.kind == Db::MariaDb {
             sql = sql.replace('"', "`");
         }
         let sql = AssertSqlSafe(sql);
         match &self.store {
             Store::Memory => {}
-            Store::Sqlite { pool, .. } => drop(sqlx::query(sql).execute(pool).await.unwrap()),
-            Store::Postgres { pool, .. } => drop(sqlx::query(sql).execute(pool).await.unwrap()),
-            Store::MySql { pool, .. } => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            Store::Sqlite(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            Store::Postgres(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
+            Store::MySql(pool) => drop(sqlx::query(sql).execute(pool).await.unwrap()),
         }
     }
 
@@ -149,11 +128,9 @@ impl Backend {
     {
         match &self.store {
             Store::Memory => Box::new(MemoryRepository::<M>::new()),
-            Store::Sqlite { pool, .. } => Box::new(SqlRepository::<Sqlite, M>::new(pool.clone())),
-            Store::Postgres { pool, .. } => {
-                Box::new(SqlRepository::<Postgres, M>::new(pool.clone()))
-            }
-            Store::MySql { pool, .. } => Box::new(SqlRepository::<MySql, M>::new(pool.clone())),
+            Store::Sqlite(pool) => Box::new(SqlRepository::<Sqlite, M>::new(pool.clone())),
+            Store::Postgres(pool) => Box::new(SqlRepository::<Postgres, M>::new(pool.clone())),
+            Store::MySql(pool) => Box::new(SqlRepository::<MySql, M>::new(pool.clone())),
         }
     }
 
@@ -168,9 +145,9 @@ impl Backend {
         id: i64,
     ) -> Option<Vec<Option<String>>> {
         let (quote, text) = match self.kind {
-            Kind::Memory => panic!("memory has no rows to read"),
-            Kind::Sqlite | Kind::Postgres => ('"', "TEXT"),
-            Kind::MySql => ('`', "CHAR"),
+            Db::Memory => panic!("memory has no rows to read"),
+            Db::Sqlite | Db::Postgres => ('"', "TEXT"),
+            Db::MariaDb => ('`', "CHAR"),
         };
         let list: Vec<String> = columns
             .iter()
@@ -183,45 +160,21 @@ impl Backend {
         let n = columns.len();
         match &self.store {
             Store::Memory => None,
-            Store::Sqlite { pool, .. } => sqlx::query(sql)
+            Store::Sqlite(pool) => sqlx::query(sql)
                 .fetch_optional(pool)
                 .await
                 .unwrap()
                 .map(|row| (0..n).map(|i| row.get(i)).collect()),
-            Store::Postgres { pool, .. } => sqlx::query(sql)
+            Store::Postgres(pool) => sqlx::query(sql)
                 .fetch_optional(pool)
                 .await
                 .unwrap()
                 .map(|row| (0..n).map(|i| row.get(i)).collect()),
-            Store::MySql { pool, .. } => sqlx::query(sql)
+            Store::MySql(pool) => sqlx::query(sql)
                 .fetch_optional(pool)
                 .await
                 .unwrap()
                 .map(|row| (0..n).map(|i| row.get(i)).collect()),
-        }
-    }
-
-    async fn finish(self) {
-        match self.store {
-            Store::Memory => {}
-            Store::Sqlite { pool, path } => {
-                pool.close().await;
-                for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{path}{suffix}"));
-                }
-            }
-            Store::Postgres { pool, url, schema } => {
-                pool.close().await;
-                occ_tests::drop_schema(&url, &schema).await;
-            }
-            Store::MySql {
-                pool,
-                url,
-                database,
-            } => {
-                pool.close().await;
-                occ_tests::drop_database(&url, &database).await;
-            }
         }
     }
 }
@@ -890,66 +843,17 @@ async fn a_row_without_a_time_passes_unmodified_since(b: &Backend) {
 // `<case>::postgres`, `<case>::mysql`. The database ones are skipped (and
 // say so) only where their URL is unset.
 
-macro_rules! on_every_backend {
-    ($($case:ident;)*) => {$(
-        on_sql_backends!($case {
-            #[tokio::test]
-            async fn memory() {
-                run(Kind::Memory).await;
-            }
-        };);
-    )*};
+occ_tests::on_every_backend! {[memory, sqlite, postgres, mysql] &Backend =>
+    assigned_integer_ids_are_distinct_increasing_and_readable,
+    assigned_ids_are_not_reused_after_delete,
+    generated_uuid_ids_are_new_v7_and_stored,
+    renamed_columns_are_read_and_written,
+    rename_all_columns_are_read_and_written,
+    chrono_modification_times_are_the_stores,
+    time_modification_times_are_the_stores,
+    system_time_modification_times_are_the_stores,
 }
 
-/// `<case>::sqlite`, `<case>::postgres`, `<case>::mysql`, and the tests
-/// given.
-macro_rules! on_sql_backends {
-    ($($case:ident $({ $($more:item)* })?;)*) => {$(
-        mod $case {
-            use super::{Backend, Kind};
-
-            async fn run(kind: Kind) {
-                let test = format!("{}::{kind:?}", stringify!($case));
-                let Some(backend) = Backend::open(kind, &test).await else {
-                    return;
-                };
-                super::$case(&backend).await;
-                backend.finish().await;
-            }
-
-            $($($more)*)?
-
-            #[tokio::test]
-            async fn sqlite() {
-                run(Kind::Sqlite).await;
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                run(Kind::Postgres).await;
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mysql() {
-                run(Kind::MySql).await;
-            }
-        }
-    )*};
-}
-
-on_every_backend! {
-    assigned_integer_ids_are_distinct_increasing_and_readable;
-    assigned_ids_are_not_reused_after_delete;
-    generated_uuid_ids_are_new_v7_and_stored;
-    renamed_columns_are_read_and_written;
-    rename_all_columns_are_read_and_written;
-    chrono_modification_times_are_the_stores;
-    time_modification_times_are_the_stores;
-    system_time_modification_times_are_the_stores;
-}
-
-on_sql_backends! {
-    a_row_without_a_time_passes_unmodified_since;
+occ_tests::on_every_backend! {[sqlite, postgres, mysql] &Backend =>
+    a_row_without_a_time_passes_unmodified_since,
 }

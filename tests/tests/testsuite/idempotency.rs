@@ -19,7 +19,7 @@ use occ_core::repository::sql::{
 use occ_core::repository::Claim;
 use occ_core::repository::{MemoryRepository, RepositoryError, WriteCondition};
 use occ_examples::{Profile, Profiles};
-use occ_tests::{send, Reply};
+use occ_tests::{send, Db, Reply};
 
 const KEYS: &str = "profile_idempotency_keys";
 const JSON: (&str, &str) = ("content-type", "application/json");
@@ -50,6 +50,17 @@ macro_rules! schema {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`, keys kept under `policy`; `None`
+    /// when its URL is unset.
+    async fn open(db: Db, test: &str, policy: KeyPolicy) -> Option<Self> {
+        match db {
+            Db::Memory => Some(Self::memory(test, policy).await),
+            Db::Sqlite => Some(Self::sqlite(test, policy).await),
+            Db::Postgres => Self::postgres(test, policy).await,
+            Db::MariaDb => Self::mariadb(test, policy).await,
+        }
+    }
+
     async fn memory(_: &str, policy: KeyPolicy) -> Self {
         let repo = MemoryRepository::<Profile>::new().with_key_policy(policy);
         Self::seeded("memory", Arc::new(repo), None).await
@@ -145,42 +156,6 @@ impl Backend {
     }
 }
 
-/// One test per backend: `decision_17_…::postgres`. A backend whose URL
-/// is not set shows as ignored, with the reason.
-macro_rules! on_every_backend {
-    ($($test:ident => $policy:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                super::$test(Backend::memory(stringify!($test), super::$policy).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test), super::$policy).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test), super::$policy).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test), super::$policy).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
 const DEFAULT: KeyPolicy = KeyPolicy {
     time_to_live: Duration::from_secs(24 * 60 * 60),
     lease: Duration::from_secs(10),
@@ -194,20 +169,20 @@ const SHORT_LIFE: KeyPolicy = KeyPolicy {
     lease: Duration::from_millis(400),
 };
 
-on_every_backend!(
-    decision_17_a_retried_put_gets_its_200_and_is_applied_once => DEFAULT,
-    decision_17_the_replay_comes_before_the_preconditions => DEFAULT,
-    decision_17_post_patch_and_delete_are_applied_once => DEFAULT,
-    decision_17_the_same_key_on_another_request_is_422 => DEFAULT,
-    decision_17_refusals_are_replayed_too => DEFAULT,
-    decision_17_bad_keys_are_400_and_write_nothing => DEFAULT,
-    decision_17_a_key_whose_attempt_died_is_409_until_its_lease_ends => SHORT_LEASE,
-    decision_17_an_attempt_that_outlived_its_lease_is_rolled_back => SHORT_LEASE,
-    decision_17_concurrent_retries_apply_once => DEFAULT,
-    decision_17_keys_expire => SHORT_LIFE,
-    decision_17_reads_in_a_keyed_write_see_the_latest_commit => DEFAULT,
-    decision_17_a_memory_claim_is_never_taken_over_while_its_attempt_runs => SHORT_LEASE,
-    decision_17_keys_of_two_callers_never_meet => DEFAULT,
+occ_tests::on_every_backend!(Backend =>
+    decision_17_a_retried_put_gets_its_200_and_is_applied_once(DEFAULT),
+    decision_17_the_replay_comes_before_the_preconditions(DEFAULT),
+    decision_17_post_patch_and_delete_are_applied_once(DEFAULT),
+    decision_17_the_same_key_on_another_request_is_422(DEFAULT),
+    decision_17_refusals_are_replayed_too(DEFAULT),
+    decision_17_bad_keys_are_400_and_write_nothing(DEFAULT),
+    decision_17_a_key_whose_attempt_died_is_409_until_its_lease_ends(SHORT_LEASE),
+    decision_17_an_attempt_that_outlived_its_lease_is_rolled_back(SHORT_LEASE),
+    decision_17_concurrent_retries_apply_once(DEFAULT),
+    decision_17_keys_expire(SHORT_LIFE),
+    decision_17_reads_in_a_keyed_write_see_the_latest_commit(DEFAULT),
+    decision_17_a_memory_claim_is_never_taken_over_while_its_attempt_runs(SHORT_LEASE),
+    decision_17_keys_of_two_callers_never_meet(DEFAULT),
 );
 
 async fn decision_17_reads_in_a_keyed_write_see_the_latest_commit(b: Backend) {

@@ -20,7 +20,7 @@ use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
-use occ_tests::{send, DropOnExit, Reply};
+use occ_tests::{send, Db, DropOnExit, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -160,6 +160,16 @@ struct Backend {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => Some(Self::memory()),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     fn memory() -> Self {
         let app = routes::<Specimen, _>("/zoo", Arc::new(MemoryRepository::<Specimen>::new()))
             .merge(routes::<PgSpecimen, _>(
@@ -241,40 +251,6 @@ impl Backend {
 const JSON: (&str, &str) = ("content-type", "application/json");
 const MERGE_PATCH: (&str, &str) = ("content-type", "application/merge-patch+json");
 
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test]
-            async fn memory() {
-                super::$test(Backend::memory()).await;
-            }
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
 /// MariaDB's `UUID` type is sent as text, which `uuid::Uuid` does not
 /// decode on MySQL: `verify()` says so before the first request, naming
 /// the column and the fix.
@@ -300,7 +276,7 @@ async fn verify_refuses_a_mariadb_uuid_column_for_a_uuid_field() {
     assert!(error.to_string().contains("BINARY(16)"), "{error}");
 }
 
-on_every_backend!(
+occ_tests::on_every_backend!(Backend =>
     every_type_passes_the_conformance_basics,
     values_that_cannot_round_trip_are_refused_or_kept_exactly,
     database_types_pass_the_conformance_basics,

@@ -5,19 +5,16 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::Router;
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository, Scope};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
 #[occ(table = "scoped_docs", etag = "doc-{id}-v{version}")]
@@ -69,6 +66,8 @@ struct Answer {
     body: String,
 }
 
+/// [`occ_tests::send`] as `tenant` (the `x-tenant` header), with the tag
+/// and the body as text.
 async fn send(
     app: &Router,
     tenant: Option<i64>,
@@ -77,28 +76,17 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let mut request = Request::builder().method(method).uri(uri);
-    if let Some(tenant) = tenant {
-        request = request.header("x-tenant", tenant.to_string());
-    }
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let etag = response
-        .headers()
-        .get("etag")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let tenant = tenant.map(|tenant| tenant.to_string());
+    let mut all: Vec<(&str, &str)> = tenant.iter().map(|t| ("x-tenant", t.as_str())).collect();
+    all.extend_from_slice(headers);
+    let reply = occ_tests::send(app, method, uri, &all, body).await;
     Answer {
-        status,
-        etag,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        status: reply.status,
+        etag: reply
+            .headers
+            .get("etag")
+            .map(|v| v.to_str().unwrap().to_owned()),
+        body: reply.text(),
     }
 }
 
@@ -267,13 +255,13 @@ async fn scope_two_tenants_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_scope");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     two_tenants(&app(Arc::new(SqlRepository::<sqlx::Postgres, Doc>::new(
         pool,
     ))))
     .await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -283,8 +271,8 @@ async fn scope_two_tenants_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_scope");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     two_tenants(&app(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool)))).await;
-    occ_tests::drop_database(&url, &database).await;
 }

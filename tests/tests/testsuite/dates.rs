@@ -25,7 +25,7 @@ use occ_core::repository::{
 };
 use occ_core::Versioned;
 use occ_examples::document::{self, Document, Documents};
-use occ_tests::{http, DropOnExit, RawResponse};
+use occ_tests::{http, Db, DropOnExit, RawResponse};
 use uuid::Uuid;
 
 const KEYS: &str = "dates_keys";
@@ -38,6 +38,16 @@ struct Backend {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => Some(Self::memory()),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     fn memory() -> Self {
         Self {
             name: "memory",
@@ -114,41 +124,7 @@ impl Backend {
     }
 }
 
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                super::$test(Backend::memory()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_every_backend!(
+occ_tests::on_every_backend!(Backend =>
     d13_a_response_delayed_past_its_second_loses_no_update,
     d13_a_keyed_write_held_past_the_margin_does_not_commit,
     d13_a_quiet_row_accepts_a_date_only_write_and_keeps_its_date,

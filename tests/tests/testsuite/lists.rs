@@ -18,7 +18,7 @@ use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository, Scope};
 use occ_core::Versioned;
-use occ_tests::{send, Reply};
+use occ_tests::{send, Db, DropOnExit, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -122,7 +122,7 @@ fn assert_not_modified(r: &Reply, etag: &str) {
 
 // ---- the checks, each run over every backend below ----
 
-async fn decision_18_items_carry_the_etag_of_their_get(app: Router) {
+async fn decision_18_items_carry_the_etag_of_their_get(app: Served) {
     seed(&app).await;
     let list = get(&app, "/docs", &[]).await;
     assert_eq!(list.status, StatusCode::OK);
@@ -148,7 +148,7 @@ async fn decision_18_items_carry_the_etag_of_their_get(app: Router) {
     );
 }
 
-async fn decision_18_put_patch_delete_with_an_items_etag_need_no_get(app: Router) {
+async fn decision_18_put_patch_delete_with_an_items_etag_need_no_get(app: Served) {
     seed(&app).await;
     let items = get(&app, "/docs", &[]).await.items();
     let tag = |n: usize| items[n]["etag"].as_str().unwrap().to_owned();
@@ -226,7 +226,7 @@ async fn decision_18_page_etag_is_weak_and_stable(app: Router, twin: Router) {
     );
 }
 
-async fn inm_1_r304_2_to_5_a_current_page_tag_gives_304(app: Router) {
+async fn inm_1_r304_2_to_5_a_current_page_tag_gives_304(app: Served) {
     seed(&app).await;
     let tag = get(&app, "/docs", &[]).await.etag();
     assert_not_modified(&get(&app, "/docs", &[("if-none-match", &tag)]).await, &tag);
@@ -253,7 +253,7 @@ async fn inm_1_r304_2_to_5_a_current_page_tag_gives_304(app: Router) {
     }
 }
 
-async fn im_1_if_match_on_a_page_compares_strongly(app: Router) {
+async fn im_1_if_match_on_a_page_compares_strongly(app: Served) {
     seed(&app).await;
     let tag = get(&app, "/docs", &[]).await.etag();
     // A weak tag never passes If-Match (IM-1): 412 with the page's tag.
@@ -265,7 +265,7 @@ async fn im_1_if_match_on_a_page_compares_strongly(app: Router) {
     assert_eq!(r.status, StatusCode::OK);
 }
 
-async fn decision_18_page_tag_changes_on_update_delete_and_insert(app: Router) {
+async fn decision_18_page_tag_changes_on_update_delete_and_insert(app: Served) {
     seed(&app).await;
     let mut seen = vec![];
     let mut tag = get(&app, "/docs", &[]).await.etag();
@@ -324,7 +324,7 @@ async fn decision_18_page_tag_changes_on_update_delete_and_insert(app: Router) {
     assert_not_modified(&get(&app, "/docs", &[("if-none-match", &tag)]).await, &tag);
 }
 
-async fn decision_18_page_parameters_change_the_tag(app: Router) {
+async fn decision_18_page_parameters_change_the_tag(app: Served) {
     seed(&app).await;
     let mut tags = vec![];
     for uri in [
@@ -349,7 +349,7 @@ async fn decision_18_page_parameters_change_the_tag(app: Router) {
     assert_eq!(r.status, StatusCode::OK);
 }
 
-async fn decision_18_head_is_get_without_the_body(app: Router) {
+async fn decision_18_head_is_get_without_the_body(app: Served) {
     seed(&app).await;
     let full = get(&app, "/docs?limit=2", &[]).await;
     let head = send(&app, Method::HEAD, "/docs?limit=2", &[], "").await;
@@ -369,7 +369,7 @@ async fn decision_18_head_is_get_without_the_body(app: Router) {
     assert_not_modified(&r, &tag);
 }
 
-async fn decision_18_scope_changes_the_tag_and_hides_other_tenants(app: Router) {
+async fn decision_18_scope_changes_the_tag_and_hides_other_tenants(app: Served) {
     seed(&app).await;
     let everyone = get(&app, "/docs", &[]).await;
     let one = get(&app, "/docs", &[("x-tenant", "1")]).await;
@@ -441,66 +441,49 @@ async fn sqlite_pair() -> (Router, Router) {
     )
 }
 
-macro_rules! on_every_backend {
-    ($($check:ident),* $(,)?) => {
-        mod memory {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::$check(memory().await).await;
-                }
-            )*
-        }
-        mod sqlite {
-            use super::*;
-            $(
-                #[tokio::test]
-                async fn $check() {
-                    super::$check(sqlite().await).await;
-                }
-            )*
-        }
-        mod postgres {
-            use super::*;
-            $(
-                #[tokio::test]
-                #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-                async fn $check() {
-                    let Some(url) = occ_tests::postgres_url(stringify!($check)) else {
-                        return;
-                    };
-                    let schema = occ_tests::unique_name("occ_lists");
-                    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
-                    sqlx::query(DDL).execute(&pool).await.unwrap();
-                    super::$check(app(Arc::new(SqlRepository::<sqlx::Postgres, Doc>::new(pool))))
-                        .await;
-                    occ_tests::drop_schema(&url, &schema).await;
-                }
-            )*
-        }
-        mod mysql {
-            use super::*;
-            $(
-                #[tokio::test]
-                #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-                async fn $check() {
-                    let Some(url) = occ_tests::mysql_url(stringify!($check)) else {
-                        return;
-                    };
-                    let database = occ_tests::unique_name("occ_lists");
-                    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
-                    sqlx::query(DDL).execute(&pool).await.unwrap();
-                    super::$check(app(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool))))
-                        .await;
-                    occ_tests::drop_database(&url, &database).await;
-                }
-            )*
-        }
-    };
+/// The service of one test on one backend, and the guard that drops its
+/// schema or database when the test ends, even on a panic. The checks
+/// use it as the `Router` it derefs to.
+struct Served {
+    app: Router,
+    _cleanup: Option<DropOnExit>,
 }
 
-on_every_backend!(
+impl std::ops::Deref for Served {
+    type Target = Router;
+
+    fn deref(&self) -> &Router {
+        &self.app
+    }
+}
+
+impl Served {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        let (app, cleanup) = match db {
+            Db::Memory => (memory().await, None),
+            Db::Sqlite => (sqlite().await, None),
+            Db::Postgres => {
+                let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_lists", 4).await?;
+                sqlx::query(DDL).execute(&pool).await.unwrap();
+                let repo = SqlRepository::<sqlx::Postgres, Doc>::new(pool);
+                (app(Arc::new(repo)), Some(cleanup))
+            }
+            Db::MariaDb => {
+                let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_lists", 4).await?;
+                sqlx::query(DDL).execute(&pool).await.unwrap();
+                let repo = SqlRepository::<sqlx::MySql, Doc>::new(pool);
+                (app(Arc::new(repo)), Some(cleanup))
+            }
+        };
+        Some(Self {
+            app,
+            _cleanup: cleanup,
+        })
+    }
+}
+
+occ_tests::on_every_backend!(by backend: [memory, sqlite, postgres, mysql] Served =>
     decision_18_items_carry_the_etag_of_their_get,
     decision_18_put_patch_delete_with_an_items_etag_need_no_get,
     inm_1_r304_2_to_5_a_current_page_tag_gives_304,

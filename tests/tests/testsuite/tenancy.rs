@@ -37,7 +37,6 @@ use std::sync::{Arc, Mutex};
 use axum::body::Body;
 use axum::Router;
 use http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
 use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{
@@ -47,7 +46,6 @@ use occ_core::Versioned;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 /// The tenant that owns the rows under attack.
 const A: &str = "acme";
@@ -408,24 +406,19 @@ async fn send(app: &Router, scope: Option<Scope>, req: &Req) -> Answer {
     for (name, value) in &req.headers {
         request = request.header(name.as_str(), value.as_str());
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(req.body.clone())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
+    let request = request.body(Body::from(req.body.clone())).unwrap();
+    let reply = occ_tests::send_request(app, request).await;
     let header = |name: &str| {
-        parts
+        reply
             .headers
             .get(name)
             .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     };
-    let bytes = body.collect().await.unwrap().to_bytes();
     Answer {
-        status: parts.status,
+        status: reply.status,
         etag: header("etag"),
         content_type: header("content-type"),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        body: reply.text(),
     }
 }
 

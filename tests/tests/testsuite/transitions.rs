@@ -17,7 +17,7 @@ use occ_axum::routes::ConditionalRoutes;
 use occ_axum::{ConditionalRequest, Refusal, Tagged};
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository};
-use occ_tests::{send, DropOnExit, Reply};
+use occ_tests::{send, Db, DropOnExit, Reply};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -97,6 +97,16 @@ struct Backend {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => Some(Self::memory()),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     fn memory() -> Self {
         Self {
             name: "memory",
@@ -153,41 +163,7 @@ impl Backend {
 const JSON: (&str, &str) = ("content-type", "application/json");
 const MERGE_PATCH: (&str, &str) = ("content-type", "application/merge-patch+json");
 
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn memory() {
-                super::$test(Backend::memory()).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_every_backend!(
+occ_tests::on_every_backend!(Backend =>
     a_status_machine_holds_on_every_write_path,
     an_action_only_member_is_refused_elsewhere,
     contended_writers_through_the_hook_lose_nothing,

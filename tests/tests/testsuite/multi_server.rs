@@ -250,6 +250,7 @@ async fn three_servers_one_postgres_database() {
         return;
     };
     let schema = occ_tests::unique_name("occ_multi_server");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     occ_tests::postgres_pool_in_schema(&url, &schema, 1)
         .await
         .close()
@@ -257,7 +258,6 @@ async fn three_servers_one_postgres_database() {
     let sep = if url.contains('?') { '&' } else { '?' };
     let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
     contend(&scoped, "postgres").await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -267,12 +267,12 @@ async fn three_servers_one_mysql_database() {
         return;
     };
     let database = occ_tests::unique_name("occ_multi_server");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     occ_tests::mysql_pool_in_database(&url, &database, 1)
         .await
         .close()
         .await;
     contend(&occ_tests::mysql_database_url(&url, &database), "mysql").await;
-    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

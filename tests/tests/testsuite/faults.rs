@@ -308,6 +308,7 @@ async fn postgres_connections_killed_mid_load() {
     };
     let started = Instant::now();
     let schema = new_schema(&url, "occ_fault").await;
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     // The schema name is unique to this test run: it names the server's
     // connections, and only those are terminated.
     let app_name = schema.clone();
@@ -414,7 +415,6 @@ async fn postgres_connections_killed_mid_load() {
     server.assert_alive();
     drop(server);
     admin.close().await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 /// Clients increment while the server process is killed with SIGKILL and
@@ -535,6 +535,6 @@ async fn server_killed_mid_load_postgres() {
         return;
     };
     let schema = new_schema(&url, "occ_fault_kill").await;
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     server_killed_mid_load(&scoped_url(&url, &schema, &schema), "postgres").await;
-    occ_tests::drop_schema(&url, &schema).await;
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use occ_core::repository::sql::{MySqlRepository, PgRepository, SqlRepository, SqliteRepository};
 use occ_core::Versioned;
 use occ_examples::document::{self, Document, Documents};
-use occ_tests::{http, RawResponse};
+use occ_tests::{http, Db, RawResponse};
 use uuid::Uuid;
 
 /// A backend the documents app runs on, removed when dropped.
@@ -28,6 +28,16 @@ struct Backend {
 use occ_tests::DropOnExit as Cleanup;
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => unreachable!("SQL backends only"),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     /// SQLite, in a file as in production.
     async fn sqlite(test: &str) -> Self {
         let (pool, _) = occ_tests::sqlite_file_pool(test).await;
@@ -79,38 +89,7 @@ impl Backend {
     }
 }
 
-/// One test per backend for each rule: `ims_1::postgres`, … A backend
-/// whose URL is not set shows as ignored, with the reason.
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_every_backend!(
+occ_tests::on_every_sql_backend!(Backend =>
     d12_post_assigns_a_uuid_and_the_hooks_run,
     d12_renamed_revision_column_and_bad_ids,
     ims_1_ignored_when_if_none_match_is_present,

@@ -16,17 +16,14 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::Router;
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_core::repository::sql::SqlRepository;
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 /// A resource of 16 members that clients edit independently.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
@@ -82,6 +79,7 @@ struct Reply {
     body: Value,
 }
 
+/// [`occ_tests::send`], with the tag and the JSON body (`null` if none).
 async fn send(
     app: &Router,
     method: Method,
@@ -89,24 +87,14 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let mut request = axum::http::Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
+    let reply = occ_tests::send(app, method, uri, headers, body).await;
     Reply {
-        status: parts.status,
-        etag: parts
+        status: reply.status,
+        etag: reply
             .headers
             .get("etag")
             .map(|v| v.to_str().unwrap().to_owned()),
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        body: serde_json::from_slice(&reply.body).unwrap_or(Value::Null),
     }
 }
 
@@ -343,13 +331,13 @@ async fn merging_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_merging");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 16).await;
     sqlx::query(sqlx::AssertSqlSafe(ddl()))
         .execute(&pool)
         .await
         .unwrap();
     all(Arc::new(SqlRepository::<sqlx::Postgres, Wide>::new(pool))).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -359,11 +347,11 @@ async fn merging_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_merging");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 16).await;
     sqlx::query(sqlx::AssertSqlSafe(ddl()))
         .execute(&pool)
         .await
         .unwrap();
     all(Arc::new(SqlRepository::<sqlx::MySql, Wide>::new(pool))).await;
-    occ_tests::drop_database(&url, &database).await;
 }

@@ -7,17 +7,15 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use occ_axum::{Conditional, Refusal, RequirePreconditionsLayer, Tagged};
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
-use tower::ServiceExt;
 
 #[derive(Debug, Clone, Serialize, Deserialize, Versioned)]
 #[occ(etag = "doc-{id}-v{version}")]
@@ -59,25 +57,15 @@ async fn docs() -> Docs {
     docs
 }
 
+/// `POST /docs/1/publish` with `headers`, through [`occ_tests::send`]:
+/// the status, the tag and the body.
 async fn send(app: &Router, headers: &[(&str, &str)]) -> (StatusCode, Option<String>, String) {
-    let mut request = Request::builder()
-        .method(Method::POST)
-        .uri("/docs/1/publish");
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let etag = response
-        .headers()
+    let reply = occ_tests::send(app, Method::POST, "/docs/1/publish", headers, "").await;
+    let etag = reply
+        .headers
         .get("etag")
         .map(|v| v.to_str().unwrap().to_owned());
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, etag, String::from_utf8_lossy(&body).into_owned())
+    (reply.status, etag, reply.text())
 }
 
 async fn custom_action_is_a_write(app: Router, docs: &Docs) {

@@ -7,6 +7,7 @@
 //! the repository, with a race of concurrent deletes and creates.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
+use occ_tests::{Db, DropOnExit};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -23,27 +24,26 @@ use serde::{Deserialize, Serialize};
 // One backend: the profiles table and its tombstone table, private to the
 // test, with profile 42 (Ava, Paris) at version 7.
 
-enum Cleanup {
-    None,
-    File(String),
-    Schema { url: String, schema: String },
-    Database { url: String, database: String },
-}
-
 struct Fixture {
     name: &'static str,
     repo: Arc<Profiles>,
-    cleanup: Cleanup,
+    /// Drops the test's file, schema or database, even on a panic.
+    _cleanup: Option<DropOnExit>,
 }
 
 impl Fixture {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => Some(Self::memory().await),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mysql(test).await,
+        }
+    }
+
     async fn memory() -> Self {
-        Self::seeded(
-            "memory",
-            Arc::new(MemoryRepository::<Profile>::new()),
-            Cleanup::None,
-        )
-        .await
+        Self::seeded("memory", Arc::new(MemoryRepository::<Profile>::new()), None).await
     }
 
     async fn sqlite(test: &str) -> Self {
@@ -53,7 +53,12 @@ impl Fixture {
         }
         let repo: SqliteRepository<Profile> = SqlRepository::new(pool);
         repo.verify().await.expect("the tables fit");
-        Self::seeded("sqlite", Arc::new(repo), Cleanup::File(url)).await
+        Self::seeded(
+            "sqlite",
+            Arc::new(repo),
+            Some(DropOnExit::sqlite_file(&url)),
+        )
+        .await
     }
 
     async fn postgres(test: &str) -> Option<Self> {
@@ -65,7 +70,14 @@ impl Fixture {
         }
         let repo: PgRepository<Profile> = SqlRepository::new(pool);
         repo.verify().await.expect("the tables fit");
-        Some(Self::seeded("postgres", Arc::new(repo), Cleanup::Schema { url, schema }).await)
+        Some(
+            Self::seeded(
+                "postgres",
+                Arc::new(repo),
+                Some(DropOnExit::Schema { url, schema }),
+            )
+            .await,
+        )
     }
 
     async fn mysql(test: &str) -> Option<Self> {
@@ -77,31 +89,27 @@ impl Fixture {
         }
         let repo: MySqlRepository<Profile> = SqlRepository::new(pool);
         repo.verify().await.expect("the tables fit");
-        Some(Self::seeded("mysql", Arc::new(repo), Cleanup::Database { url, database }).await)
+        Some(
+            Self::seeded(
+                "mysql",
+                Arc::new(repo),
+                Some(DropOnExit::Database { url, database }),
+            )
+            .await,
+        )
     }
 
-    async fn seeded(name: &'static str, repo: Arc<Profiles>, cleanup: Cleanup) -> Self {
+    async fn seeded(name: &'static str, repo: Arc<Profiles>, cleanup: Option<DropOnExit>) -> Self {
         repo.create(ava(7)).await.expect("seed profile 42");
         Self {
             name,
             repo,
-            cleanup,
+            _cleanup: cleanup,
         }
     }
 
     fn app(&self) -> Router {
         occ_examples::app(self.repo.clone())
-    }
-
-    async fn finish(self) {
-        match self.cleanup {
-            Cleanup::None => {}
-            Cleanup::File(url) => remove_sqlite_file(&url),
-            Cleanup::Schema { url, schema } => occ_tests::drop_schema(&url, &schema).await,
-            Cleanup::Database { url, database } => {
-                occ_tests::drop_database(&url, &database).await;
-            }
-        }
     }
 }
 
@@ -463,53 +471,13 @@ async fn concurrent_delete_and_recreate_never_repeat_a_tag(f: &Fixture) {
 // `::mysql`; the database ones are skipped (and say so) where their URL is
 // unset.
 
-macro_rules! on_every_backend {
-    ($($case:ident;)*) => {$(
-        mod $case {
-            #[tokio::test]
-            async fn memory() {
-                let f = super::Fixture::memory().await;
-                super::$case(&f).await;
-                f.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let f = super::Fixture::sqlite(concat!(stringify!($case), "_sqlite")).await;
-                super::$case(&f).await;
-                f.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                let Some(f) = super::Fixture::postgres(concat!(stringify!($case), "::postgres")).await else {
-                    return;
-                };
-                super::$case(&f).await;
-                f.finish().await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mysql() {
-                let Some(f) = super::Fixture::mysql(concat!(stringify!($case), "::mysql")).await else {
-                    return;
-                };
-                super::$case(&f).await;
-                f.finish().await;
-            }
-        }
-    )*};
-}
-
-on_every_backend! {
-    recreated_by_post_refuses_the_old_tags;
-    recreated_by_creating_put_refuses_the_old_tag;
-    delete_and_recreate_again_keeps_growing;
-    create_after_delete_continues_after_the_deleted_version;
-    a_refused_delete_records_nothing;
-    concurrent_delete_and_recreate_never_repeat_a_tag;
+occ_tests::on_every_backend! {[memory, sqlite, postgres, mysql] &Fixture =>
+    recreated_by_post_refuses_the_old_tags,
+    recreated_by_creating_put_refuses_the_old_tag,
+    delete_and_recreate_again_keeps_growing,
+    create_after_delete_continues_after_the_deleted_version,
+    a_refused_delete_records_nothing,
+    concurrent_delete_and_recreate_never_repeat_a_tag,
 }
 
 // ---------------------------------------------------------------------------
@@ -684,6 +652,7 @@ async fn scoped_sql_views_continue_after_a_delete_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_tombstones");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
     for ddl in [OWNED, OWNED_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
@@ -691,7 +660,6 @@ async fn scoped_sql_views_continue_after_a_delete_postgres() {
     let repo: PgRepository<OwnedNote> = SqlRepository::new(pool);
     repo.verify().await.unwrap();
     scoped_view_continues_after_a_delete("postgres", &repo).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -701,6 +669,7 @@ async fn scoped_sql_views_continue_after_a_delete_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_tombstones");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
     for ddl in [OWNED, OWNED_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
@@ -708,7 +677,6 @@ async fn scoped_sql_views_continue_after_a_delete_mysql() {
     let repo: MySqlRepository<OwnedNote> = SqlRepository::new(pool);
     repo.verify().await.unwrap();
     scoped_view_continues_after_a_delete("mysql", &repo).await;
-    occ_tests::drop_database(&url, &database).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -766,6 +734,7 @@ async fn documents_continue_after_a_delete_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_tombstones");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
     for ddl in [POSTGRES_SCHEMA, POSTGRES_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
@@ -773,7 +742,6 @@ async fn documents_continue_after_a_delete_postgres() {
     let repo: PgRepository<occ_examples::document::Document> = SqlRepository::new(pool);
     repo.verify().await.unwrap();
     documents_continue_after_a_delete("postgres", &repo).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -784,6 +752,7 @@ async fn documents_continue_after_a_delete_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_tombstones");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
     for ddl in [MYSQL_SCHEMA, MYSQL_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
@@ -791,5 +760,4 @@ async fn documents_continue_after_a_delete_mysql() {
     let repo: MySqlRepository<occ_examples::document::Document> = SqlRepository::new(pool);
     repo.verify().await.unwrap();
     documents_continue_after_a_delete("mysql", &repo).await;
-    occ_tests::drop_database(&url, &database).await;
 }

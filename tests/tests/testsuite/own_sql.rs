@@ -14,7 +14,7 @@ use axum::Router;
 use http::{Method, StatusCode};
 use occ_examples::contacts::{self, Contacts};
 use occ_examples::users::{self, Users};
-use occ_tests::{send, DropOnExit};
+use occ_tests::{send, Db, DropOnExit};
 
 struct Backend {
     name: &'static str,
@@ -25,6 +25,16 @@ struct Backend {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => unreachable!("SQL backends only"),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     async fn with(name: &'static str, url: &str, cleanup: Option<DropOnExit>) -> Self {
         let users = Users::connect(url).await.expect("connect");
         users.insert(1, "Ava").await.expect("seed");
@@ -78,36 +88,7 @@ impl Backend {
     }
 }
 
-macro_rules! on_every_sql_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_every_sql_backend!(
+occ_tests::on_every_sql_backend!(Backend =>
     the_conformance_basics_hold_with_its_own_sql,
     writers_with_the_tag_they_read_lose_nothing,
     writers_with_if_match_star_are_never_refused_for_a_race,

@@ -72,6 +72,7 @@ async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
         return;
     };
     let schema = occ_tests::unique_name("occ_schema");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     sqlx::query(ROW).execute(&pool).await.unwrap();
@@ -79,7 +80,6 @@ async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
     let error = repo.verify().await.expect_err("a column is missing");
     assert_eq!(error.column(), Some("summary"), "{error}");
     wrong_schema(Arc::new(repo)).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -89,6 +89,7 @@ async fn schema_mistake_mysql_is_named_by_verify_and_500_on_requests() {
         return;
     };
     let database = occ_tests::unique_name("occ_schema");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     sqlx::query(ROW).execute(&pool).await.unwrap();
@@ -96,7 +97,6 @@ async fn schema_mistake_mysql_is_named_by_verify_and_500_on_requests() {
     let error = repo.verify().await.expect_err("a column is missing");
     assert_eq!(error.column(), Some("summary"), "{error}");
     wrong_schema(Arc::new(repo)).await;
-    occ_tests::drop_database(&url, &database).await;
 }
 
 #[tokio::test]

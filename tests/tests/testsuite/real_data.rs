@@ -14,7 +14,7 @@ use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::{add_merge_columns, SqlRepository};
 use occ_core::repository::{MemoryRepository, Repository};
 use occ_core::Versioned;
-use occ_tests::{send, DropOnExit, Reply};
+use occ_tests::{send, Db, DropOnExit, Reply};
 use serde::{Deserialize, Serialize};
 
 /// Text ids (slugs), a bounded text column and an optional one.
@@ -101,6 +101,16 @@ fn hooked<R: Repository<Article> + 'static>(repo: Arc<R>) -> Router {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => Some(Self::memory()),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     fn memory() -> Self {
         let repo = Arc::new(MemoryRepository::<Article>::new());
         Self {
@@ -193,43 +203,7 @@ impl Backend {
 const JSON: (&str, &str) = ("content-type", "application/json");
 const MERGE_PATCH: (&str, &str) = ("content-type", "application/merge-patch+json");
 
-/// One test per backend: `<test>::postgres`. A backend whose URL is not
-/// set shows as ignored, with the reason.
-macro_rules! on_every_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test]
-            async fn memory() {
-                super::$test(Backend::memory()).await;
-            }
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_every_backend!(
+occ_tests::on_every_backend!(Backend =>
     a_422_names_the_member_with_and_without_hooks,
     ids_that_no_resource_may_have_are_refused,
     a_nul_character_is_refused_or_kept_never_a_5xx,

@@ -97,6 +97,7 @@ async fn reference_scenario_postgres() {
         return;
     };
     let schema = occ_tests::unique_name("occ_scenario");
+    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
     // A schema of its own: the pool's search_path points at it.
     let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
     pool.close().await;
@@ -106,7 +107,6 @@ async fn reference_scenario_postgres() {
         format!("{url}?options=-c%20search_path%3D{schema}")
     };
     replay(&scoped).await;
-    occ_tests::drop_schema(&url, &schema).await;
 }
 
 #[tokio::test]
@@ -116,9 +116,9 @@ async fn reference_scenario_mysql() {
         return;
     };
     let database = occ_tests::unique_name("occ_scenario");
+    let _drop = occ_tests::DropOnExit::database(&url, &database);
     // A database of its own, named in the URL the service opens.
     let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
     pool.close().await;
     replay(&occ_tests::mysql_database_url(&url, &database)).await;
-    occ_tests::drop_database(&url, &database).await;
 }

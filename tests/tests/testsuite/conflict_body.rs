@@ -8,14 +8,13 @@
 
 use std::sync::Arc;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use http::{Method, StatusCode};
-use http_body_util::BodyExt;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_axum::{Conditional, ConditionalRequest, Refusal, Tagged};
 use occ_core::pipeline::Rejection;
@@ -24,7 +23,6 @@ use occ_core::repository::{MemoryRepository, Repository, Scope, WriteCondition};
 use occ_core::Versioned;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
 #[occ(table = "conflict_docs", etag = "doc-{id}-v{version}")]
@@ -126,6 +124,7 @@ impl Reply {
     }
 }
 
+/// [`occ_tests::send`], the body as text.
 async fn send(
     app: &Router,
     method: Method,
@@ -133,21 +132,11 @@ async fn send(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Reply {
-    let mut request = Request::builder().method(method).uri(uri);
-    for (name, value) in headers {
-        request = request.header(*name, *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::from(body.to_owned())).unwrap())
-        .await
-        .unwrap();
-    let (parts, body) = response.into_parts();
-    let bytes = body.collect().await.unwrap().to_bytes();
+    let reply = occ_tests::send(app, method, uri, headers, body).await;
     Reply {
-        status: parts.status,
-        headers: parts.headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        status: reply.status,
+        body: reply.text(),
+        headers: reply.headers,
     }
 }
 
@@ -664,6 +653,7 @@ async fn sql_412_carries_the_get_body_postgres() {
     };
     for mode in [PutMode::Replace, PutMode::Merge] {
         let schema = occ_tests::unique_name("occ_conflict");
+        let _drop = occ_tests::DropOnExit::schema(&url, &schema);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
         sqlx::query(DDL).execute(&pool).await.unwrap();
         conflicts_on(
@@ -671,7 +661,6 @@ async fn sql_412_carries_the_get_body_postgres() {
             mode,
         )
         .await;
-        occ_tests::drop_schema(&url, &schema).await;
     }
 }
 
@@ -683,9 +672,9 @@ async fn sql_412_carries_the_get_body_mysql() {
     };
     for mode in [PutMode::Replace, PutMode::Merge] {
         let database = occ_tests::unique_name("occ_conflict");
+        let _drop = occ_tests::DropOnExit::database(&url, &database);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
         sqlx::query(DDL).execute(&pool).await.unwrap();
         conflicts_on(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool)), mode).await;
-        occ_tests::drop_database(&url, &database).await;
     }
 }

@@ -16,7 +16,7 @@ use http::{Method, StatusCode};
 use occ_axum::routes::ConditionalRoutes;
 use occ_core::repository::sql::{add_version_column, version_triggers, SqlRepository};
 use occ_core::Versioned;
-use occ_tests::{send, DropOnExit, Reply};
+use occ_tests::{send, Db, DropOnExit, Reply};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow, Versioned)]
@@ -96,6 +96,16 @@ macro_rules! migrate {
 }
 
 impl Backend {
+    /// Backend `db` for the test `test`; `None` when its URL is unset.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        match db {
+            Db::Memory => unreachable!("SQL backends only"),
+            Db::Sqlite => Some(Self::sqlite(test).await),
+            Db::Postgres => Self::postgres(test).await,
+            Db::MariaDb => Self::mariadb(test).await,
+        }
+    }
+
     async fn sqlite(test: &str) -> Self {
         let (pool, _) = occ_tests::sqlite_file_pool(test).await;
         let (app, outside) = migrate!(sqlx::Sqlite, pool, "TEXT");
@@ -144,36 +154,7 @@ impl Backend {
     }
 }
 
-macro_rules! on_every_sql_backend {
-    ($($test:ident),* $(,)?) => {$(
-        mod $test {
-            use super::Backend;
-
-            #[tokio::test]
-            async fn sqlite() {
-                super::$test(Backend::sqlite(stringify!($test)).await).await;
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
-            async fn postgres() {
-                if let Some(backend) = Backend::postgres(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-
-            #[tokio::test]
-            #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
-            async fn mariadb() {
-                if let Some(backend) = Backend::mariadb(stringify!($test)).await {
-                    super::$test(backend).await;
-                }
-            }
-        }
-    )*};
-}
-
-on_every_sql_backend!(
+occ_tests::on_every_sql_backend!(Backend =>
     occs_own_writes_bump_once,
     an_outside_writer_that_bumps_the_version_still_stamps_the_time,
     a_write_outside_occ_makes_the_tag_stale,
