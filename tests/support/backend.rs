@@ -9,7 +9,7 @@
 //! [`postgres_url`](crate::postgres_url) or [`mysql_url`](crate::mysql_url)
 //! has said that the test is skipped.
 //!
-//! ```ignore
+//! ```text
 //! occ_tests::on_every_backend!(Backend => ims_1, ius_2);
 //! // mod ims_1 { #[tokio::test] async fn memory() … sqlite() … postgres() … mariadb() }
 //! ```
