@@ -1,7 +1,7 @@
 //! Support for the workspace-level tests: backends to run the same suites
 //! against ([`Db`], [`on_every_backend!`]), each isolated so tests run in
 //! parallel and cleaned up even when a test panics ([`DropOnExit`]), and
-//! clients for the services under test ([`send`] in process, [`http`]
+//! clients for the services under test ([`send`] in process, [`http()`]
 //! over TCP).
 #![forbid(unsafe_code)]
 // Test support: a failed setup step should stop the test loudly.
