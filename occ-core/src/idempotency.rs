@@ -322,7 +322,7 @@ pub enum Finished {
 
 /// A token that tells this attempt's claim from any other's: 128 bits
 /// from the process's random hasher keys, a clock and a counter.
-pub fn owner_token() -> String {
+pub(crate) fn owner_token() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = now_nanos();
@@ -331,21 +331,10 @@ pub fn owner_token() -> String {
     format!("{a:016x}{b:016x}")
 }
 
-/// Milliseconds since the epoch: the clock of leases and expiry.
-pub fn epoch_millis(at: SystemTime) -> i64 {
-    at.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 fn now_nanos() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos())
-}
-
-/// The milliseconds of a duration, saturating.
-pub fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

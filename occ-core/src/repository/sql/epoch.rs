@@ -1,5 +1,5 @@
 //! Times as whole microseconds since the epoch: how statements bind a
-//! date and read one back.
+//! date and read one back; and the milliseconds of key leases.
 
 use std::time::{Duration, SystemTime};
 
@@ -27,6 +27,17 @@ pub(super) fn time_of_micros(micros: i64) -> Option<SystemTime> {
     } else {
         SystemTime::UNIX_EPOCH.checked_sub(magnitude)
     }
+}
+
+/// Milliseconds since the epoch: the clock of key leases and expiry.
+pub(super) fn epoch_millis(at: SystemTime) -> i64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The milliseconds of a duration, saturating.
+pub(super) fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

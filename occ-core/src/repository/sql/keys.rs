@@ -14,13 +14,13 @@ use sqlx::{Pool, Type};
 
 use super::conn::{begin_held, HeldTransaction};
 use super::dialect::Backend;
+use super::epoch::{epoch_millis, millis};
 use super::error::{bind_error, map_error};
 use super::key_table::SqlKeys;
 use super::model::SqlModel;
 use super::repository::{ScopeState, SqlRepository};
 use crate::idempotency::{
-    epoch_millis, millis, owner_token, Fingerprint, Finished, IdempotencyKey, KeyPolicy,
-    StoredResponse,
+    owner_token, Fingerprint, Finished, IdempotencyKey, KeyPolicy, StoredResponse,
 };
 use crate::repository::contract::{Claim, KeyedWrite};
 use crate::repository::{Repository, RepositoryError};
@@ -48,7 +48,7 @@ impl<DB, M> SqlRepository<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
-    M::Id: Clone + Send + Sync,
+    M::Id: Clone,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
@@ -418,7 +418,7 @@ impl<DB, M> KeyedWrite<M> for SqlKeyed<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
-    M::Id: Clone + Send + Sync,
+    M::Id: Clone,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
