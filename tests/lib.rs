@@ -518,7 +518,10 @@ pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
 
 /// The binary of the occ-examples example `name` (`client`,
 /// `handwritten`) beside the running test's, built (or brought up to date:
-/// a run of this package alone does not build the examples) first.
+/// a run of this package alone does not build the examples) first. Built
+/// with the whole workspace's features, as `cargo test --workspace` builds
+/// it: `-p occ-examples` alone would resolve other features and compile
+/// every dependency a second time.
 pub fn example_binary(name: &str) -> std::path::PathBuf {
     let exe = std::env::current_exe().expect("the test's path");
     let profile_dir = exe
@@ -527,7 +530,7 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
         .expect("target/<profile>/deps");
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut build = std::process::Command::new(cargo);
-    build.args(["build", "-p", "occ-examples", "--example", name]);
+    build.args(["build", "--workspace", "--example", name]);
     if profile_dir.ends_with("release") {
         build.arg("--release");
     }
