@@ -7,10 +7,10 @@
 //! one rule with `-- im_1`.
 //!
 //! Tests that cannot share this process are targets of their own, beside
-//! this directory:
+//! this directory (the derive's compile-fail snapshots live with the derive,
+//! `occ-derive/tests/derive_ui.rs`, so that trybuild compiles its few
+//! dependencies rather than this crate's many):
 //!
-//! - `derive_ui`: trybuild's compile-fail snapshots; trybuild runs the
-//!   compiler on each case and wants a test of its own.
 //! - `browser`: starts headless Chromium and chromedriver as processes of
 //!   its own and drives the page for long seconds; it skips itself where
 //!   they are missing (CI requires them: `OCC_REQUIRE_BROWSER=1`).

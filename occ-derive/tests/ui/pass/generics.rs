@@ -5,7 +5,7 @@ use occ_core::Versioned;
 #[occ(etag = "doc-{key}-{rev}")]
 struct Document<'a, K, T: Clone>
 where
-    K: std::fmt::Display,
+    K: std::fmt::Display + PartialEq + Send + Sync,
 {
     #[occ(id)]
     key: K,

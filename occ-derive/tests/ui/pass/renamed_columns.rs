@@ -34,7 +34,7 @@ struct Card {
     shelf_code: String,
 }
 
-fn columns<M: SqlModel<sqlx::Postgres>>() -> (&'static str, &'static str, &'static [&'static str]) {
+fn columns<M: SqlModel<sqlx::Sqlite>>() -> (&'static str, &'static str, &'static [&'static str]) {
     (M::ID_COLUMN, M::VERSION_COLUMN, M::DATA_COLUMNS)
 }
 

@@ -34,7 +34,7 @@ struct Plain {
     version: i64,
 }
 
-fn data<M: SqlModel<sqlx::Postgres>>() -> &'static [&'static str] {
+fn data<M: SqlModel<sqlx::Sqlite>>() -> &'static [&'static str] {
     M::DATA_COLUMNS
 }
 

@@ -20,7 +20,7 @@ struct Note {
     version: i64,
 }
 
-fn tombstones<M: SqlModel<sqlx::Postgres>>() -> Option<&'static str> {
+fn tombstones<M: SqlModel<sqlx::Sqlite>>() -> Option<&'static str> {
     M::TOMBSTONE_TABLE
 }
 
