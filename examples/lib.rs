@@ -120,7 +120,6 @@ pub async fn open<M>(
 ) -> Result<Arc<dyn Repository<M>>, BoxDynError>
 where
     M: SqlModel<sqlx::Sqlite> + SqlModel<sqlx::Postgres> + SqlModel<sqlx::MySql>,
-    M::Id: Send + Sync,
     SqliteRepository<M>: Repository<M>,
     PgRepository<M>: Repository<M>,
     MySqlRepository<M>: Repository<M>,

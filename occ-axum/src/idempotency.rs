@@ -90,7 +90,6 @@ const KEPT: [HeaderName; 10] = [
 pub enum Keyed<'a, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     /// No `Idempotency-Key`: handle the request as usual.
     Plain(Request),
@@ -110,7 +109,6 @@ where
 impl<M> std::fmt::Debug for Keyed<'_, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -128,7 +126,6 @@ where
 pub async fn begin<'a, M, R>(repo: &'a R, request: Request, body_limit: usize) -> Keyed<'a, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
     R: Repository<M> + ?Sized,
 {
     let mut values = request.headers().get_all(IDEMPOTENCY_KEY).iter();
@@ -184,7 +181,6 @@ where
 pub async fn finish<M>(claim: Box<dyn KeyedWrite<M> + '_>, response: Response) -> Response
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     if response.status().is_server_error() {
         claim.abandon().await;
@@ -330,7 +326,6 @@ fn unavailable<M>(error: &RepositoryError<M>) -> Problem {
 fn answer<M>(problem: Problem) -> Keyed<'static, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     Keyed::Refused(Refusal::from(problem))
 }

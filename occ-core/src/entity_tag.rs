@@ -33,8 +33,9 @@ pub(crate) const fn is_etagc(b: u8) -> bool {
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EntityTag {
-    /// The wire form: optional `W/`, then the quoted opaque part.
-    wire: Box<[u8]>,
+    /// The wire form: optional `W/`, then the quoted opaque part. A `Vec`
+    /// so that a tag built in place is kept without another copy.
+    wire: Vec<u8>,
 }
 
 impl EntityTag {
@@ -70,9 +71,13 @@ impl EntityTag {
         wire.push(b'"');
         wire.extend_from_slice(opaque);
         wire.push(b'"');
-        Self {
-            wire: wire.into_boxed_slice(),
-        }
+        Self { wire }
+    }
+
+    /// A tag from its complete wire form, already valid (built by
+    /// [`EntityTagBuilder`](crate::EntityTagBuilder)).
+    pub(crate) fn from_valid_wire(wire: Vec<u8>) -> Self {
+        Self { wire }
     }
 
     /// Parses one entity tag from raw header bytes (G-1, G-2, G-7).

@@ -36,8 +36,9 @@ use crate::scope_value::ScopeValue;
     note = "add `#[derive(occ_core::Versioned)]` to `{Self}` and mark its version field with `#[version]`"
 )]
 pub trait Versioned {
-    /// The type of the resource's identifier.
-    type Id;
+    /// The type of the resource's identifier. Equal ids name one
+    /// resource; requests carry ids across tasks.
+    type Id: PartialEq + Send + Sync;
     /// The type of the version counter: an integer.
     type Version: VersionNumber;
 
@@ -427,39 +428,40 @@ impl Members {
 /// ```
 #[derive(Debug)]
 pub struct EntityTagBuilder {
-    weak: bool,
-    opaque: String,
+    /// The wire form so far: `W/` if weak, the opening quote, the opaque
+    /// part written so far.
+    wire: Vec<u8>,
 }
 
 impl EntityTagBuilder {
     /// Starts a strong tag.
     pub fn strong() -> Self {
-        Self {
-            weak: false,
-            opaque: String::with_capacity(24),
-        }
+        Self::starting(b"\"")
     }
 
     /// Starts a weak tag (for representations that are not byte-identical
     /// for one version, G-4).
     pub fn weak() -> Self {
-        Self {
-            weak: true,
-            ..Self::strong()
-        }
+        Self::starting(b"W/\"")
+    }
+
+    fn starting(prefix: &[u8]) -> Self {
+        let mut wire = Vec::with_capacity(32);
+        wire.extend_from_slice(prefix);
+        Self { wire }
     }
 
     /// Appends literal text; octets outside the safe set are encoded.
     pub fn literal(mut self, text: &str) -> Self {
         // Escaping through the same writer keeps the tag valid whatever
         // the caller passes.
-        let _ = Escaper(&mut self.opaque).write_str(text);
+        let _ = Escaper(&mut self.wire).write_str(text);
         self
     }
 
     /// Appends a value's `Display` output, percent-encoding unsafe octets.
     pub fn value(mut self, value: &dyn fmt::Display) -> Self {
-        let _ = write!(Escaper(&mut self.opaque), "{value}");
+        let _ = write!(Escaper(&mut self.wire), "{value}");
         self
     }
 
@@ -471,8 +473,9 @@ impl EntityTagBuilder {
     }
 
     /// The finished tag.
-    pub fn finish(self) -> EntityTag {
-        EntityTag::from_valid_parts(self.weak, self.opaque.as_bytes())
+    pub fn finish(mut self) -> EntityTag {
+        self.wire.push(b'"');
+        EntityTag::from_valid_wire(self.wire)
     }
 }
 
@@ -481,18 +484,20 @@ const fn is_safe(b: u8) -> bool {
     b.is_ascii() && is_etagc(b) && b != b'\\' && b != b'%'
 }
 
-struct Escaper<'a>(&'a mut String);
+struct Escaper<'a>(&'a mut Vec<u8>);
 
 impl fmt::Write for Escaper<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
         for &b in s.as_bytes() {
             if is_safe(b) {
-                self.0.push(char::from(b));
+                self.0.push(b);
             } else {
-                self.0.push('%');
-                self.0.push(char::from(HEX[usize::from(b >> 4)]));
-                self.0.push(char::from(HEX[usize::from(b & 0x0F)]));
+                self.0.extend_from_slice(&[
+                    b'%',
+                    HEX[usize::from(b >> 4)],
+                    HEX[usize::from(b & 0x0F)],
+                ]);
             }
         }
         Ok(())

@@ -141,7 +141,6 @@ where
     pub async fn fetch<M, R>(self, repo: &R, id: &M::Id) -> Result<(M, T), Refusal>
     where
         M: Versioned + Serialize + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let current = match self.conditions.check(repo, id).await {
@@ -173,7 +172,6 @@ where
     ) -> Result<Tagged<M>, Refusal>
     where
         M: Versioned + Serialize + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let body = body_of(self.request).await;
@@ -193,7 +191,6 @@ where
     ) -> Result<Tagged<M>, Refusal>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let body = body_of(self.request).await;

@@ -257,7 +257,6 @@ impl ConditionalRequest {
     pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<Tagged<M>, Refusal>
     where
         M: Versioned + Serialize + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         match self.pipeline().read(repo, id).await {
@@ -275,7 +274,6 @@ impl ConditionalRequest {
     pub async fn check<M, R>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Refusal>
     where
         M: Versioned + Serialize + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         self.pipeline()
@@ -297,13 +295,35 @@ impl ConditionalRequest {
     ) -> Result<Tagged<M>, Refusal>
     where
         M: Versioned + Serialize + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let written = self
             .pipeline()
             .creatable(creatable)
             .replace(repo, id, body)
+            .await;
+        self.written(written, creatable)
+    }
+
+    /// [`replace`](Self::replace), parsing the body with `parse` only once
+    /// the preconditions allow the write, where that costs no round trip
+    /// ([`Pipeline::replace_parsing`](occ_core::pipeline::Pipeline::replace_parsing)).
+    pub(crate) async fn replace_parsing<M, R, P>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        parse: P,
+        creatable: bool,
+    ) -> Result<Tagged<M>, Refusal>
+    where
+        M: Versioned + Serialize + Clone + Send + Sync + 'static,
+        R: Repository<M> + ?Sized,
+        P: FnOnce() -> Result<M, Problem> + Send,
+    {
+        let written = self
+            .pipeline()
+            .creatable(creatable)
+            .replace_parsing(repo, id, parse)
             .await;
         self.written(written, creatable)
     }
@@ -323,7 +343,6 @@ impl ConditionalRequest {
     ) -> Result<Tagged<M>, Refusal>
     where
         M: Versioned + Serialize + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         F: Fn(Option<&M>, &mut M) -> Result<(), Problem> + Send + Sync,
     {
@@ -372,7 +391,6 @@ impl ConditionalRequest {
     ) -> Result<Tagged<M>, Refusal>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         self.pipeline()
@@ -387,7 +405,6 @@ impl ConditionalRequest {
     pub async fn delete<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Refusal>
     where
         M: Versioned + Serialize + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         self.pipeline()

@@ -91,7 +91,7 @@ pub(super) async fn create_item<M, R>(
 ) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-    M::Id: Serialize + Display + Send + Sync,
+    M::Id: Serialize + Display,
     R: Repository<M> + ?Sized,
 {
     keyed!(config, request, create)
@@ -100,7 +100,7 @@ where
 async fn create<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-    M::Id: Serialize + Display + Send + Sync,
+    M::Id: Serialize + Display,
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {

@@ -14,7 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::json::{
-    id_differs, members_for, model_for_put, parse_value, require_object, same_id, whole_numbers,
+    id_differs, members_for, model_for_put, parse_value, require_object, whole_numbers,
 };
 use super::request::{keyed, require_media_type, split};
 use super::settings::{Config, PutMode};
@@ -28,7 +28,7 @@ use crate::response::Tagged;
 pub(super) async fn get_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Display + Send + Sync,
+    M::Id: DeserializeOwned + Display,
     R: Repository<M> + ?Sized,
 {
     let (conditions, id, _, _) = split::<M, R>(request, &config).await;
@@ -45,7 +45,7 @@ where
 pub(super) async fn put_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Serialize + Display + Send + Sync,
+    M::Id: DeserializeOwned + Serialize + Display,
     R: Repository<M> + ?Sized,
 {
     keyed!(config, request, put)
@@ -54,7 +54,7 @@ where
 async fn put<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Serialize + Display + Send + Sync,
+    M::Id: DeserializeOwned + Serialize + Display,
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {
@@ -79,9 +79,10 @@ where
                 .replace_with(repo, &id, model, config.settings.creating_put, hooks)
                 .await
         } else {
-            let model = body.and_then(|bytes| new_state(config, &bytes, &id));
+            // Parsed once the preconditions allow it, where that is free.
+            let parse = || body.and_then(|bytes| new_state(config, &bytes, &id));
             conditions
-                .replace(repo, &id, model, config.settings.creating_put)
+                .replace_parsing(repo, &id, parse, config.settings.creating_put)
                 .await
         };
         written.map_err(|refusal| refusal.naming_id(&id))
@@ -111,7 +112,7 @@ where
     // and the server own (and telling 400 from 422) needs a JSON value
     // first, which only an incomplete or a bad body pays for.
     match serde_json::from_slice::<M>(body) {
-        Ok(model) if same_id::<M>(model.id(), id) => Ok(model),
+        Ok(model) if model.id() == id => Ok(model),
         Ok(_) => Err(id_differs()),
         Err(_) => model_for_put::<M>(parse_value(body)?, id),
     }
@@ -130,7 +131,7 @@ async fn merge_put<M, R, Q>(
 ) -> Result<Tagged<M>, Refusal>
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Serialize + Send + Sync,
+    M::Id: DeserializeOwned + Serialize,
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {
@@ -168,7 +169,6 @@ async fn merge_members<M, R, Q>(
 ) -> Result<M, Rejection<M, Problem>>
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-    M::Id: Send + Sync,
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {
@@ -187,7 +187,7 @@ pub(super) async fn patch_item<M, R>(
 ) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Display + Send + Sync,
+    M::Id: DeserializeOwned + Display,
     R: Repository<M> + ?Sized,
 {
     keyed!(config, request, patch)
@@ -196,7 +196,7 @@ where
 async fn patch<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Display + Send + Sync,
+    M::Id: DeserializeOwned + Display,
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {
@@ -234,7 +234,7 @@ pub(super) async fn delete_item<M, R>(
 ) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Display + Send + Sync,
+    M::Id: DeserializeOwned + Display,
     R: Repository<M> + ?Sized,
 {
     keyed!(config, request, delete)
@@ -243,7 +243,7 @@ where
 async fn delete<M, R, Q>(config: &Config<M, R>, repo: &Q, request: Request) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Display + Send + Sync,
+    M::Id: DeserializeOwned + Display,
     R: Send + Sync + ?Sized,
     Q: Repository<M> + ?Sized,
 {

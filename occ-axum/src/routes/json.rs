@@ -67,11 +67,6 @@ pub(super) fn require_object(members: Value) -> Result<Value, Problem> {
     }
 }
 
-pub(super) fn same_id<M: Versioned>(a: &M::Id, b: &M::Id) -> bool {
-    // Tags bind ids injectively: equal tags at one version, equal ids.
-    M::entity_tag_for(a, M::Version::INITIAL) == M::entity_tag_for(b, M::Version::INITIAL)
-}
-
 pub(super) fn id_differs() -> Problem {
     Problem::new(StatusCode::UNPROCESSABLE_ENTITY)
         .with_detail("the id in the body differs from the id in the URL")
@@ -115,7 +110,7 @@ where
     let mut value = value;
     fill_owned_members::<M>(&mut value, id);
     let model: M = model_from(value)?;
-    if same_id::<M>(model.id(), id) {
+    if model.id() == id {
         Ok(model)
     } else {
         Err(id_differs())
@@ -140,7 +135,7 @@ where
     match members.get(member) {
         None | Some(Value::Null) => {}
         Some(given) => match M::Id::deserialize(given) {
-            Ok(given) if same_id::<M>(&given, id) => {
+            Ok(given) if &given == id => {
                 members.remove(member);
             }
             Ok(_) => return Err(id_differs()),

@@ -33,7 +33,7 @@ pub(super) async fn list<M, R>(
 ) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Serialize + Send + Sync,
+    M::Id: DeserializeOwned + Serialize,
     R: Repository<M> + ?Sized,
 {
     let scope = scope.map(|Extension(scope)| scope);

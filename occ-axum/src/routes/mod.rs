@@ -100,7 +100,7 @@ impl<M, R: ?Sized> ConditionalRoutes<M, R> {
 impl<M, R> ConditionalRoutes<M, R>
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Serialize + Display + Clone + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Serialize + Display + Clone + 'static,
     R: Repository<M> + ?Sized + 'static,
 {
     /// Routes over `repo`, with the defaults: preconditions required,

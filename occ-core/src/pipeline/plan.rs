@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use crate::date::DateField;
-use crate::entity_tag::EntityTagRef;
+use crate::entity_tag::{EntityTag, EntityTagRef};
 use crate::precondition::{Decision, Failure, Target};
 use crate::repository::{KnownVersions, WriteCondition};
 use crate::tag_list::{EntityTagList, ListElement, ListKind};
@@ -53,6 +53,16 @@ impl<'a> Pipeline<'a> {
         &self,
         current: Option<M>,
     ) -> Result<Option<M>, Rejection<M, B>> {
+        self.decide_tagged(current)
+            .map(|proceed| proceed.map(|(model, _)| model))
+    }
+
+    /// [`decide`](Pipeline::decide), with the tag of the state to proceed
+    /// on: rendered once, for the evaluation and the response.
+    pub(super) fn decide_tagged<M: Versioned, B>(
+        &self,
+        current: Option<M>,
+    ) -> Result<Option<(M, EntityTag)>, Rejection<M, B>> {
         let etag = current.as_ref().map(Versioned::entity_tag);
         let target = match (&current, &etag) {
             (Some(model), Some(etag)) => Target::of(model, etag),
@@ -62,7 +72,7 @@ impl<'a> Pipeline<'a> {
             .preconditions
             .evaluate(self.method, &target, self.policy);
         match (decision, etag) {
-            (Decision::Proceed, _) => Ok(current),
+            (Decision::Proceed, etag) => Ok(current.zip(etag)),
             (Decision::NotModified, Some(etag)) => {
                 let last_modified = current.as_ref().and_then(Versioned::last_modified);
                 Err(Rejection::NotModified {

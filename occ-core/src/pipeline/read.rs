@@ -33,7 +33,6 @@ impl<'a> Pipeline<'a> {
     pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<Representation<M>, Rejection<M>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
@@ -47,7 +46,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Representation<M>, Rejection<M>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let Some((known, tags)) = self.known_versions::<M>(id) else {
@@ -69,28 +67,25 @@ impl<'a> Pipeline<'a> {
                 Err(RepositoryError::NotFound) => (None, None),
                 Err(other) => return Err(Rejection::Repository(other)),
             };
-            let decided = self
-                .decide(current)
-                .map_err(|rejection| match (rejection, as_of) {
-                    (
-                        Rejection::NotModified {
+            let decided =
+                self.decide_tagged(current)
+                    .map_err(|rejection| match (rejection, as_of) {
+                        (
+                            Rejection::NotModified {
+                                etag,
+                                last_modified,
+                                ..
+                            },
+                            Some(as_of),
+                        ) => Rejection::NotModified {
                             etag,
                             last_modified,
-                            ..
+                            as_of,
                         },
-                        Some(as_of),
-                    ) => Rejection::NotModified {
-                        etag,
-                        last_modified,
-                        as_of,
-                    },
-                    (other, _) => other,
-                })?;
+                        (other, _) => other,
+                    })?;
             return match (decided, as_of) {
-                (Some(model), Some(as_of)) => {
-                    let etag = model.entity_tag();
-                    Ok(Representation { model, etag, as_of })
-                }
+                (Some((model, etag)), Some(as_of)) => Ok(Representation { model, etag, as_of }),
                 _ => Err(Rejection::NotFound),
             };
         };
@@ -126,7 +121,6 @@ impl<'a> Pipeline<'a> {
     pub async fn check<M, R, B>(&self, repo: &R, id: &M::Id) -> Result<Option<M>, Rejection<M, B>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
@@ -140,7 +134,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Option<M>, Rejection<M, B>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let current = match repo.get(id).await {

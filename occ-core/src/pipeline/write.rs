@@ -5,7 +5,9 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::repository::{merge_patch_model, Repository, RepositoryError, WriteCondition};
+use crate::repository::{
+    merge_patch_model, Fetched, KnownVersions, Repository, RepositoryError, WriteCondition,
+};
 use crate::versioned::{VersionNumber, Versioned};
 
 use super::plan::{Plan, ATTEMPTS};
@@ -35,29 +37,60 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Written<M>, Rejection<M, B>>
     where
         M: Versioned + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         M: Serialize,
+        B: Send,
     {
-        in_scope!(self, repo, |r| self.replace_in(r, id, body))
+        self.replace_parsing(repo, id, move || body).await
     }
 
-    pub(super) async fn replace_in<M, R, B>(
+    /// [`replace`](Pipeline::replace), parsing the body only once the
+    /// preconditions allow the write, where that costs no round trip:
+    /// a store that reads in process
+    /// ([`Repository::reads_in_process`]) checks `If-Match` on the version
+    /// first (EV-1's order), so a stale write is refused without the parse;
+    /// the write's own condition still decides, atomically. Elsewhere the
+    /// body is parsed first and the precondition goes into the write's one
+    /// statement.
+    pub async fn replace_parsing<M, R, B, P>(
         &self,
         repo: &R,
         id: &M::Id,
-        body: Result<M, B>,
+        parse: P,
     ) -> Result<Written<M>, Rejection<M, B>>
     where
         M: Versioned + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
+        M: Serialize,
+        P: FnOnce() -> Result<M, B> + Send,
     {
-        let model = match body {
+        in_scope!(self, repo, |r| self.replace_in(r, id, parse))
+    }
+
+    pub(super) async fn replace_in<M, R, B, P>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        parse: P,
+    ) -> Result<Written<M>, Rejection<M, B>>
+    where
+        M: Versioned + Clone + Send + Sync + 'static,
+        R: Repository<M> + ?Sized,
+        P: FnOnce() -> Result<M, B> + Send,
+    {
+        let plan = self.plan::<M>(id, self.creatable);
+        if let Plan::Push(WriteCondition::VersionIn(versions)) = &plan {
+            // Malformed (no versions): the write fails closed and explains
+            // itself.
+            if repo.reads_in_process() && !versions.is_empty() {
+                self.precheck(repo, id, versions).await?;
+            }
+        }
+        let model = match parse() {
             Ok(model) => model,
             Err(body) => return Err(self.body_error(repo, id, body).await),
         };
-        match self.plan::<M>(id, self.creatable) {
+        match plan {
             Plan::CreateOnly => self.create(repo, model).await,
             Plan::Push(condition) => {
                 let spare = self.creatable.then(|| model.clone());
@@ -84,6 +117,29 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// `If-Match` evaluated on the version alone: `Ok(())` when the
+    /// current version is one of `versions`, else the rejection the state
+    /// found gives (412 with it, or 404).
+    async fn precheck<M, R, B>(
+        &self,
+        repo: &R,
+        id: &M::Id,
+        versions: &[M::Version],
+    ) -> Result<(), Rejection<M, B>>
+    where
+        M: Versioned + Send + Sync + 'static,
+        R: Repository<M> + ?Sized,
+    {
+        let known = KnownVersions::Listed(versions.to_vec());
+        let decided = match repo.get_unless(id, &known).await {
+            Ok(Fetched::Unchanged { .. }) => return Ok(()),
+            Ok(Fetched::Changed(current)) => self.decide(Some(current)),
+            Err(RepositoryError::NotFound) => self.decide(None),
+            Err(other) => return Err(Rejection::Repository(other)),
+        };
+        decided.map(drop)
+    }
+
     /// [`replace`](Pipeline::replace) through a hook that sees the state
     /// it replaces (`None` for a create): the resource is read, the
     /// preconditions evaluated on it (PR-1), `hook` runs on the new state
@@ -102,7 +158,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Written<M>, Rejection<M, B>>
     where
         M: Versioned + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         M: Serialize,
         F: Fn(Option<&M>, &mut M) -> Result<(), B> + Send + Sync,
@@ -119,7 +174,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Written<M>, Rejection<M, B>>
     where
         M: Versioned + Clone + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         F: Fn(Option<&M>, &mut M) -> Result<(), B> + Send + Sync,
     {
@@ -164,7 +218,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<M, Rejection<M, B>>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
@@ -179,7 +232,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<M, Rejection<M, B>>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let this = self.creatable(false);
@@ -270,7 +322,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<M, Rejection<M, B>>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         F: Fn(&M, &mut M) -> Result<(), B> + Send + Sync,
     {
@@ -286,7 +337,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<M, Rejection<M, B>>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         F: Fn(&M, &mut M) -> Result<(), B> + Send + Sync,
     {
@@ -343,7 +393,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Option<M>, Rejection<M, B>>
     where
         M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         F: Fn(&M, &mut M) -> Result<(), B> + Send + Sync,
     {
@@ -384,7 +433,6 @@ impl<'a> Pipeline<'a> {
     pub async fn delete<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Rejection<M>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
         M: Serialize,
     {
@@ -394,7 +442,6 @@ impl<'a> Pipeline<'a> {
     pub(super) async fn delete_in<M, R>(&self, repo: &R, id: &M::Id) -> Result<M, Rejection<M>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let this = self.creatable(false);
@@ -421,7 +468,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Written<M>, Rejection<M, B>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         let mut model = model;
@@ -461,7 +507,6 @@ impl<'a> Pipeline<'a> {
     ) -> Result<Option<M>, Rejection<M, B>>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         match error {
@@ -492,7 +537,6 @@ impl<'a> Pipeline<'a> {
     pub(super) async fn body_error<M, R, B>(&self, repo: &R, id: &M::Id, body: B) -> Rejection<M, B>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + ?Sized,
     {
         match self.check_in::<M, R, B>(repo, id).await {

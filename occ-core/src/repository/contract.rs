@@ -71,7 +71,6 @@ use crate::versioned::Versioned;
 pub trait Repository<M>: Send + Sync
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     /// The resource with this id.
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>>;
@@ -110,6 +109,15 @@ where
             fetched,
             as_of: now.checked_sub(COMMIT_MARGIN).unwrap_or(now),
         })
+    }
+
+    /// Whether a read costs no round trip: the store is in this process's
+    /// memory. A PUT's `If-Match` is then evaluated on the version before
+    /// its body is parsed, in EV-1's order, so a stale write costs no
+    /// parse; a store across a network keeps the precondition in the
+    /// write's one statement instead. `false` unless the store says so.
+    fn reads_in_process(&self) -> bool {
+        false
     }
 
     /// [`RepositoryError::AlreadyExists`] if the id is taken.
@@ -230,7 +238,6 @@ pub async fn merge_by_swap<M, R>(
 ) -> Result<M, RepositoryError<M>>
 where
     M: Versioned + Serialize + DeserializeOwned + Send + Sync + 'static,
-    M::Id: Send + Sync,
     R: Repository<M> + ?Sized,
 {
     const ATTEMPTS: usize = 8;
@@ -262,7 +269,6 @@ where
 pub enum Claim<'a, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     /// The key is this attempt's: write through it, then finish it.
     Claimed(Box<dyn KeyedWrite<M> + 'a>),
@@ -277,7 +283,6 @@ where
 impl<M> fmt::Debug for Claim<'_, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -294,7 +299,6 @@ where
 pub trait KeyedWrite<M>: Send + Sync
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
     /// The repository to write through: its statements run in the
     /// transaction that [`finish`](Self::finish) commits.

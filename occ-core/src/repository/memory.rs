@@ -188,7 +188,7 @@ type Visible<'a, M> = &'a (dyn Fn(&M) -> bool + Send + Sync);
 impl<M> MemoryRepository<M>
 where
     M: Versioned + Clone + Send + Sync + 'static,
-    M::Id: Ord + Clone + Send + Sync,
+    M::Id: Ord + Clone,
 {
     fn get_in(&self, id: &M::Id, visible: Visible<'_, M>) -> Result<M, RepositoryError<M>> {
         self.state()
@@ -492,8 +492,12 @@ fn everything<M>(_: &M) -> bool {
 impl<M> Repository<M> for MemoryRepository<M>
 where
     M: Versioned + Clone + Send + Sync + 'static,
-    M::Id: Ord + Clone + Send + Sync,
+    M::Id: Ord + Clone,
 {
+    fn reads_in_process(&self) -> bool {
+        true
+    }
+
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         unscoped::<M>()?;
         self.get_in(id, &everything)
@@ -644,7 +648,7 @@ struct ScopedMemory<'a, M: Versioned> {
 impl<M> ScopedMemory<'_, M>
 where
     M: Versioned + Serialize + Clone + Send + Sync + 'static,
-    M::Id: Ord + Clone + Send + Sync,
+    M::Id: Ord + Clone,
 {
     fn visible(&self, model: &M) -> bool {
         match self.rows {
@@ -668,8 +672,12 @@ where
 impl<M> Repository<M> for ScopedMemory<'_, M>
 where
     M: Versioned + Serialize + Clone + Send + Sync + 'static,
-    M::Id: Ord + Clone + Send + Sync,
+    M::Id: Ord + Clone,
 {
+    fn reads_in_process(&self) -> bool {
+        true
+    }
+
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.rows.get_in(id, &|m| self.visible(m))
     }

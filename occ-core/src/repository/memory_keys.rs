@@ -82,7 +82,6 @@ impl MemoryKeys {
     ) -> Claim<'a, M>
     where
         M: Versioned + Send + Sync + 'static,
-        M::Id: Send + Sync,
         R: Repository<M> + HasKeys + 'a,
     {
         let now = SystemTime::now();
@@ -210,7 +209,6 @@ fn lost_answer() -> StoredResponse {
 impl<M, R> KeyedWrite<M> for MemoryKeyed<'_, M, R>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
     R: Repository<M> + HasKeys,
 {
     fn repository(&self) -> &(dyn Repository<M> + '_) {
@@ -262,8 +260,11 @@ impl<'a, M: Versioned> Tracked<'a, M> {
 impl<M> Repository<M> for Tracked<'_, M>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
 {
+    fn reads_in_process(&self) -> bool {
+        self.inner().reads_in_process()
+    }
+
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.inner().get(id).await
     }

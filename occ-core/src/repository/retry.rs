@@ -71,7 +71,6 @@ pub async fn retry_on_conflict<M, R, F>(
 ) -> Result<M, RepositoryError<M>>
 where
     M: Versioned + Send + Sync + 'static,
-    M::Id: Send + Sync,
     R: Repository<M> + ?Sized,
     F: FnMut(&mut M) -> Result<(), RepositoryError<M>>,
 {

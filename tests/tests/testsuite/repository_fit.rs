@@ -124,7 +124,7 @@ impl Backend {
     fn repo<M>(&self) -> Box<dyn Repository<M>>
     where
         M: SqlModel<Sqlite> + SqlModel<Postgres> + SqlModel<MySql> + Clone,
-        <M as Versioned>::Id: Ord + Clone + Send + Sync,
+        <M as Versioned>::Id: Ord + Clone,
     {
         match &self.store {
             Store::Memory => Box::new(MemoryRepository::<M>::new()),

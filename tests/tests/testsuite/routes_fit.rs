@@ -93,7 +93,7 @@ const EVENTS: &str = "CREATE TABLE events (
 async fn backends<M>(ddl: &str) -> Vec<(&'static str, Arc<dyn Repository<M>>)>
 where
     M: Versioned + Send + Sync + Clone + 'static,
-    M::Id: Send + Sync + Ord + Clone,
+    M::Id: Ord + Clone,
     M: SqlModel<sqlx::Sqlite>,
     MemoryRepository<M>: Repository<M>,
     SqliteRepository<M>: Repository<M>,

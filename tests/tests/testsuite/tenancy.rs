@@ -426,7 +426,7 @@ async fn send(app: &Router, scope: Option<Scope>, req: &Req) -> Answer {
 fn routes<M, R>(repo: Arc<R>, merging: bool) -> Router
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
-    M::Id: DeserializeOwned + Serialize + Display + Clone + Send + Sync + 'static,
+    M::Id: DeserializeOwned + Serialize + Display + Clone + 'static,
     R: Repository<M> + 'static,
 {
     Router::new().nest(

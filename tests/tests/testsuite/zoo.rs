@@ -618,7 +618,7 @@ where
         + Serialize
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
-    M::Id: Clone + Send + Sync + std::fmt::Debug,
+    M::Id: Clone + std::fmt::Debug,
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
     i64: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
