@@ -169,6 +169,9 @@ pub fn app(repo: Arc<Documents>) -> Router {
             occ_axum::Problem::new(axum::http::StatusCode::NOT_FOUND)
                 .with_detail("no resource exists at this URL")
         })
+        // Read-your-writes across replicas (`DATABASE_REPLICA_URLS`): the
+        // `Occ-Read-After` header and cookie.
+        .layer(occ_axum::ReadFloorLayer::new())
 }
 
 /// Serves the documents app on `listen_addr` over `database_url` until

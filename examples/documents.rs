@@ -12,6 +12,11 @@
 //! `LISTEN_ADDR` (default `127.0.0.1:3001`) and `DATABASE_URL` (default: the
 //! SQLite file `documents.db` in the working directory; `sqlite::memory:`,
 //! `postgres://…` and `mysql://…` (MariaDB or MySQL) work too).
+//! `DATABASE_REPLICA_URLS` (comma-separated `postgres://…` URLs of streaming
+//! replicas of `DATABASE_URL`'s PostgreSQL) serves reads from them: a read
+//! that presents an `If-None-Match` tag, or the `Occ-Read-After` position
+//! (header or cookie) a write's response handed out, never sees an older
+//! state (README, "Scaling reads").
 //! `CORS_ORIGIN=https://app.example` lets browser pages of that origin call
 //! it and read its `ETag`, `Last-Modified` and `Location`.
 

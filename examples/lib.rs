@@ -13,8 +13,8 @@ use axum::Router;
 use occ_axum::routes::{ConditionalRoutes, PutMode};
 use occ_core::idempotency::KeyPolicy;
 use occ_core::repository::sql::{
-    idempotency_table, sqlite_pool, Dialect, MySqlRepository, PgRepository, SqlModel,
-    SqliteRepository,
+    idempotency_table, sqlite_pool, Dialect, MySqlRepository, PgRepository, ReplicaOptions,
+    SqlModel, SqliteRepository,
 };
 use occ_core::repository::{Repository, RepositoryError};
 use occ_core::Versioned;
@@ -114,6 +114,8 @@ pub struct Tables {
 /// Opens `database_url` (a `sqlite:`, `postgres:` or `mysql:` URL; MariaDB
 /// is `mysql:` too, or `mariadb:`), creates the table if needed and checks
 /// that it fits the model (a wrong schema fails here, naming the column).
+/// On PostgreSQL, reads go to the replicas of `DATABASE_REPLICA_URLS`
+/// when it is set ([`replica_pools`]).
 pub async fn open<M>(
     database_url: &str,
     tables: &Tables,
@@ -139,7 +141,9 @@ where
             sqlx::query(AssertSqlSafe(ddl)).execute(&mut *tx).await?;
         }
         tx.commit().await?;
-        let repo = PgRepository::<M>::new(pool).with_idempotency_keys(tables.keys, key_policy()?);
+        let repo = PgRepository::<M>::new(pool)
+            .with_idempotency_keys(tables.keys, key_policy()?)
+            .with_replicas(replica_pools()?, ReplicaOptions::new());
         repo.verify().await?;
         Arc::new(repo)
     } else if database_url.starts_with("mysql:") || database_url.starts_with("mariadb:") {
@@ -170,6 +174,24 @@ where
         repo.verify().await?;
         Arc::new(repo)
     })
+}
+
+/// The read replicas named by `DATABASE_REPLICA_URLS` (comma-separated
+/// `postgres://…` URLs; none when it is unset or empty), connected lazily
+/// so that a replica down at startup is only out of rotation, with a
+/// connection wait of one second.
+pub fn replica_pools() -> Result<Vec<sqlx::PgPool>, BoxDynError> {
+    let urls = std::env::var("DATABASE_REPLICA_URLS").unwrap_or_default();
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            sqlx::postgres::PgPoolOptions::new()
+                .acquire_timeout(std::time::Duration::from_secs(1))
+                .connect_lazy(url)
+                .map_err(|e| format!("DATABASE_REPLICA_URLS: {e}").into())
+        })
+        .collect()
 }
 
 /// The lifetimes of idempotency keys: the defaults (24 hours, a lease of

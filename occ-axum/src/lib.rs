@@ -60,6 +60,8 @@
 //!   the one place where outcomes become HTTP statuses.
 //! - [`RequirePreconditionsLayer`]: 428 for unconditional writes across a
 //!   whole router of hand-written handlers.
+//! - [`ReadFloorLayer`]: read-your-writes across PostgreSQL read replicas
+//!   (the `Occ-Read-After` header and cookie, [`read_floor`]).
 //! - [`routes::ConditionalRoutes`]: the conditional CRUD routes of a model,
 //!   generated.
 //! - [`idempotency`]: `Idempotency-Key` on writes (the generated routes
@@ -87,6 +89,7 @@ mod layer;
 pub mod openapi;
 mod page;
 mod problem;
+pub mod read_floor;
 mod refusal;
 mod rejection;
 mod response;
@@ -103,5 +106,6 @@ pub use occ_core;
 pub use occ_core::Policy;
 pub use page::Listing;
 pub use problem::Problem;
+pub use read_floor::ReadFloorLayer;
 pub use refusal::Refusal;
 pub use response::{NotModified, Tagged};

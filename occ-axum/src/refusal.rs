@@ -4,8 +4,9 @@
 use std::fmt;
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderName, Method, StatusCode, Uri};
+use http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use occ_core::pipeline::Rejection;
+use occ_core::repository::floor::RetryAfter;
 use occ_core::repository::RepositoryError;
 use occ_core::{Failure, ListElement, Preconditions, Versioned};
 use serde::Serialize;
@@ -524,8 +525,18 @@ impl<M: Versioned> From<RepositoryError<M>> for Problem {
             }
             RepositoryError::VersionExhausted => Problem::new(StatusCode::CONFLICT)
                 .with_detail("the resource's version counter is exhausted"),
-            RepositoryError::Unavailable(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
-                .with_detail("the storage backend is unavailable; retry later"),
+            RepositoryError::Unavailable(source) => match source.downcast_ref::<RetryAfter>() {
+                // A replica behind the client's floor (a read policy).
+                Some(retry) => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("the state this client has seen is not readable yet; retry later")
+                    .with_header(
+                        http::header::RETRY_AFTER,
+                        // Whole seconds, rounded up.
+                        HeaderValue::from(retry.after.as_secs_f64().ceil().max(1.0) as u64),
+                    ),
+                None => Problem::new(StatusCode::SERVICE_UNAVAILABLE)
+                    .with_detail("the storage backend is unavailable; retry later"),
+            },
             RepositoryError::Internal(_) => Problem::internal_error(),
             _ => Problem::new(StatusCode::INTERNAL_SERVER_ERROR),
         }

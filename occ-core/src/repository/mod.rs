@@ -9,6 +9,9 @@
 mod condition;
 mod contract;
 mod error;
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub mod floor;
 mod memory;
 mod memory_keys;
 mod merge_patch;

@@ -60,7 +60,7 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.recover(self.sql_read(id, known).await)
+        self.recover(self.routed_read(id, known).await)
             .await
             .map(|snapshot| snapshot.fetched)
     }
@@ -70,19 +70,19 @@ where
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Snapshot<M>, RepositoryError<M>> {
-        self.recover(self.sql_read(id, known).await).await
+        self.recover(self.routed_read(id, known).await).await
     }
 
     async fn create(&self, model: M) -> Result<M, RepositoryError<M>> {
         self.recover(self.sql_create(model).await)
             .await
-            .map(|created| stamped(self.held.as_ref(), created))
+            .map(|created| self.wrote(stamped(self.held.as_ref(), created)))
     }
 
     async fn create_with_new_id(&self, model: M) -> Result<M, RepositoryError<M>> {
         self.recover(self.sql_create_with_new_id(model).await)
             .await
-            .map(|created| stamped(self.held.as_ref(), created))
+            .map(|created| self.wrote(stamped(self.held.as_ref(), created)))
     }
 
     async fn update(
@@ -90,7 +90,9 @@ where
         model: M,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
-        self.recover(self.sql_update(model, condition).await).await
+        self.recover(self.sql_update(model, condition).await)
+            .await
+            .map(|m| self.wrote(m))
     }
 
     async fn merge_patch(
@@ -104,6 +106,7 @@ where
     {
         self.recover(self.sql_merge_patch(id, patch, condition).await)
             .await
+            .map(|m| self.wrote(m))
     }
 
     async fn delete(
@@ -111,11 +114,13 @@ where
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
-        self.recover(self.sql_delete(id, condition).await).await
+        self.recover(self.sql_delete(id, condition).await)
+            .await
+            .map(|m| self.wrote(m))
     }
 
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {
-        self.recover(self.sql_list(after, limit).await).await
+        self.recover(self.routed_list(after, limit).await).await
     }
 
     fn scoped<'a>(
@@ -163,6 +168,7 @@ where
                 contains: Scope::contains::<M>,
             }),
             scoped: OnceLock::new(),
+            replicas: self.replicas.clone(),
             _model: PhantomData,
         }))
     }

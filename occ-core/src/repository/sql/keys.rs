@@ -87,6 +87,7 @@ where
                 contains: s.contains,
             }),
             scoped: OnceLock::new(),
+            replicas: self.replicas.clone(),
             _model: PhantomData,
         };
         Ok(Claim::Claimed(Box::new(SqlKeyed {

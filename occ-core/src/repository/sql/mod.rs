@@ -38,10 +38,12 @@ mod schema;
 mod statements;
 
 mod conn;
+mod replicas;
 mod repository;
 
 mod bind;
 mod read;
+mod route;
 mod verify;
 mod write;
 
@@ -59,6 +61,7 @@ pub use own::{
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub use pooler::{refuse_session_sharing_pooler, PoolerError};
+pub use replicas::{FloorMiss, ReplicaOptions, ReplicaStats};
 #[cfg(feature = "mysql")]
 pub use repository::MySqlRepository;
 #[cfg(feature = "postgres")]

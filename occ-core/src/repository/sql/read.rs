@@ -3,7 +3,9 @@
 
 use std::time::SystemTime;
 
-use sqlx::{Arguments, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type, ValueRef};
+use sqlx::{
+    Arguments, ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Row, Type, ValueRef,
+};
 
 use super::dialect::Backend;
 use super::epoch::time_of_micros;
@@ -37,8 +39,11 @@ where
         .ok_or(RepositoryError::NotFound)
     }
 
+    /// A conditional read, on replica `from` or the repository's own
+    /// connection.
     pub(super) async fn sql_read(
         &self,
+        from: Option<&Pool<DB>>,
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Snapshot<M>, RepositoryError<M>> {
@@ -68,7 +73,7 @@ where
         };
         let now = SystemTime::now();
         let row = sqlx::query_with::<DB, DB::Arguments>(sql, args.map_err(bind_error)?)
-            .fetch_optional(&mut *self.conn().await?)
+            .fetch_optional(&mut *self.read_conn(from).await?)
             .await
             .map_err(map_error)?
             .ok_or(RepositoryError::NotFound)?;
@@ -126,8 +131,10 @@ where
         Ok(micros.and_then(time_of_micros))
     }
 
+    /// A page, on replica `from` or the repository's own connection.
     pub(super) async fn sql_list(
         &self,
+        from: Option<&Pool<DB>>,
         after: Option<&M::Id>,
         limit: u32,
     ) -> Result<Page<M>, RepositoryError<M>> {
@@ -148,7 +155,7 @@ where
             })
             .map_err(bind_error)?;
         let rows = sqlx::query_with::<DB, DB::Arguments>(sql, args)
-            .fetch_all(&mut *self.conn().await?)
+            .fetch_all(&mut *self.read_conn(from).await?)
             .await
             .map_err(map_error)?;
         let full = limit > 0 && rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);

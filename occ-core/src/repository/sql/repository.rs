@@ -14,6 +14,7 @@ use super::dialect::Backend;
 use super::error::{bind_error, map_error};
 use super::key_table::SqlKeys;
 use super::model::SqlModel;
+use super::replicas::Replicas;
 use super::statements::Statements;
 use crate::repository::{RepositoryError, Scope};
 
@@ -83,6 +84,8 @@ pub struct SqlRepository<DB: sqlx::Database, M> {
     pub(super) scope: Option<ScopeState<M>>,
     /// The statements of the last scope column asked for.
     pub(super) scoped: OnceLock<Arc<Statements>>,
+    /// Read replicas beside the pool, if any ([`with_replicas`](SqlRepository::with_replicas)).
+    pub(super) replicas: Option<Arc<Replicas<DB>>>,
     pub(super) _model: PhantomData<fn() -> M>,
 }
 
@@ -138,6 +141,7 @@ where
             keys: None,
             scope: None,
             scoped: OnceLock::new(),
+            replicas: None,
             _model: PhantomData,
         }
     }
