@@ -1,0 +1,958 @@
+//! Reads served by PostgreSQL streaming replicas, and never a state older
+//! than one the client has seen.
+//!
+//! The test starts its own PostgreSQL 15 primary and two replicas
+//! (`replicas/cluster.rs`: `initdb`, `pg_basebackup -R`, free loopback
+//! ports, a temporary directory removed after), with
+//! `recovery_min_apply_delay` making the replicas' lag deterministic.
+//! Two application servers (in-process axum servers, each with its own
+//! repository over the same primary and replicas, behind
+//! `ReadFloorLayer`) serve the profiles of the examples.
+//!
+//! First the floors one at a time: a tag the replica has not reached (a
+//! resource just created, a version just written) is answered by the
+//! primary, never a 404 or an older version; a 304 comes from a replica
+//! only when its version is the client's; the `Occ-Read-After` position
+//! of a write, as header or cookie, gives read-your-writes to reads
+//! without a tag and to lists; under `FloorMiss::Unavailable` the miss is
+//! a 503 with `Retry-After`; a promoted replica leaves the rotation.
+//!
+//! Then the history checker: 8 clients write and read through both
+//! servers; each keeps the highest version it has seen of each resource,
+//! sends it in `If-None-Match`, and sends back the newest position its
+//! writes were handed. A response that shows an older version than the
+//! client has seen, a list that misses or shows older one of the client's
+//! own writes, a 404 for a resource the client created, or a 5xx, is a
+//! violation. It runs with a lag of 0 and 300 ms, with a bounded wait
+//! instead of the primary, and with one replica stopped in the middle;
+//! and without tags or tokens in a 90/10 read/write mix, for the share of
+//! reads the replicas serve. The figures are printed on stderr (outside
+//! libtest's capture) as a table.
+//!
+//! Root, PostgreSQL 15's `initdb` and `pg_basebackup` and the `postgres`
+//! user are needed: without them the test says why and passes, or fails
+//! when `OCC_REQUIRE_REPLICAS=1`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a failed step is the test failing
+
+#[path = "replicas/cluster.rs"]
+mod cluster;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cluster::Cluster;
+use occ_axum::ReadFloorLayer;
+use occ_core::repository::sql::{FloorMiss, PgRepository, ReplicaOptions, ReplicaStats};
+use occ_examples::{Profile, Profiles};
+
+const CLIENTS: usize = 8;
+const PHASE: Duration = Duration::from_secs(5);
+const LAG: Duration = Duration::from_millis(300);
+
+/// Writes on stderr without libtest's capture.
+fn say(text: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
+}
+
+/// What this machine lacks for the test, if anything.
+fn missing_prerequisite() -> Option<String> {
+    match cluster::run("id", &["-u"]) {
+        Ok(uid) if uid.trim() == "0" => {}
+        _ => return Some("not running as root (PostgreSQL runs as the postgres user)".into()),
+    }
+    for tool in ["initdb", "pg_basebackup", "pg_ctl"] {
+        let path = format!("{}/{tool}", cluster::BIN);
+        if !std::path::Path::new(&path).exists() {
+            return Some(format!("no {path} (PostgreSQL 15)"));
+        }
+    }
+    if let Err(e) = cluster::postgres_ids() {
+        return Some(format!("no postgres user: {e}"));
+    }
+    if let Err(e) = cluster::run("setpriv", &["--version"]) {
+        return Some(format!("setpriv unavailable: {e}"));
+    }
+    None
+}
+
+fn unavailable(test: &str, reason: &str) {
+    assert!(
+        std::env::var("OCC_REQUIRE_REPLICAS").as_deref() != Ok("1"),
+        "{test}: OCC_REQUIRE_REPLICAS=1 but {reason}"
+    );
+    say(&format!("{test}: skipped, {reason}"));
+}
+
+/// The replicas' pools: a connection not had within a second is a replica
+/// down.
+fn replica_pools(cluster: &Cluster) -> Vec<sqlx::PgPool> {
+    cluster
+        .replicas
+        .iter()
+        .map(|r| {
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(1))
+                .connect_lazy(&r.url())
+                .unwrap()
+        })
+        .collect()
+}
+
+/// One application server: its address and its repository (for its
+/// figures).
+struct Server {
+    addr: SocketAddr,
+    repo: Arc<PgRepository<Profile>>,
+}
+
+async fn servers(cluster: &Cluster, n: usize, options: &ReplicaOptions) -> Vec<Server> {
+    let mut servers = Vec::new();
+    for _ in 0..n {
+        let primary = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&cluster.primary.url())
+            .await
+            .unwrap();
+        let repo = Arc::new(
+            PgRepository::<Profile>::new(primary)
+                .with_replicas(replica_pools(cluster), options.clone()),
+        );
+        let dyn_repo: Arc<Profiles> = repo.clone();
+        let app = occ_examples::app(dyn_repo).layer(ReadFloorLayer::new());
+        servers.push(Server {
+            addr: occ_tests::serve(app).await,
+            repo,
+        });
+    }
+    servers
+}
+
+fn stats(servers: &[Server]) -> ReplicaStats {
+    let mut sum = ReplicaStats::default();
+    for s in servers {
+        let st = s.repo.replica_stats().unwrap();
+        sum.replica_reads += st.replica_reads;
+        sum.primary_after_miss += st.primary_after_miss;
+        sum.primary_no_replica += st.primary_no_replica;
+        sum.primary_by_request += st.primary_by_request;
+        sum.waits += st.waits;
+        sum.refused += st.refused;
+        sum.taken_out += st.taken_out;
+        sum.in_rotation += st.in_rotation;
+    }
+    sum
+}
+
+fn minus(a: ReplicaStats, b: ReplicaStats) -> ReplicaStats {
+    let mut d = a;
+    d.replica_reads -= b.replica_reads;
+    d.primary_after_miss -= b.primary_after_miss;
+    d.primary_no_replica -= b.primary_no_replica;
+    d.primary_by_request -= b.primary_by_request;
+    d.waits -= b.waits;
+    d.refused -= b.refused;
+    d.taken_out -= b.taken_out;
+    d
+}
+
+/// The version in a profile's tag (`"prof-<id>-v<version>"`).
+fn version_of(etag: Option<&str>) -> Option<i64> {
+    etag?
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .rsplit_once("-v")?
+        .1
+        .parse()
+        .ok()
+}
+
+fn tag(id: i64, version: i64) -> String {
+    format!("\"prof-{id}-v{version}\"")
+}
+
+async fn set_lag(cluster: &Cluster, lag: Duration) {
+    for r in &cluster.replicas {
+        r.set_apply_delay(lag).unwrap();
+    }
+    // The reload is asynchronous.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+}
+
+/// Waits until every replica has replayed what the primary has written.
+async fn caught_up(cluster: &Cluster) {
+    let primary = sqlx::PgPool::connect(&cluster.primary.url()).await.unwrap();
+    let target: String = sqlx::query_scalar("SELECT pg_current_wal_insert_lsn()::text")
+        .fetch_one(&primary)
+        .await
+        .unwrap();
+    for r in &cluster.replicas {
+        let Ok(pool) = sqlx::PgPool::connect(&r.url()).await else {
+            continue;
+        };
+        let started = Instant::now();
+        loop {
+            let done: bool =
+                sqlx::query_scalar("SELECT pg_last_wal_replay_lsn() >= $1::text::pg_lsn")
+                    .bind(&target)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap_or(true);
+            if done || started.elapsed() > Duration::from_secs(10) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        pool.close().await;
+    }
+    primary.close().await;
+}
+
+// ---------------------------------------------------------------------
+// The history checker.
+
+/// Small pseudo-random numbers.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        usize::try_from(self.next() % n as u64).unwrap_or(0)
+    }
+
+    fn chance(&mut self, percent: u64) -> bool {
+        self.next() % 100 < percent
+    }
+}
+
+/// How the clients of a phase behave.
+#[derive(Clone, Copy)]
+struct Load {
+    /// Send the highest tag seen and the newest position handed out.
+    tagged: bool,
+    /// Share of writes, in percent (the rest reads: a seventh of them lists
+    /// when tagged).
+    writes: u64,
+    duration: Duration,
+}
+
+/// One client's memory.
+#[derive(Default)]
+struct Client {
+    seen: HashMap<i64, i64>,
+    /// The version of each of its own latest writes per resource.
+    wrote: HashMap<i64, i64>,
+    created: HashSet<i64>,
+    token: Option<String>,
+}
+
+#[derive(Default)]
+struct Tally {
+    reads: u64,
+    writes: u64,
+    server_errors: u64,
+    latencies: Vec<Duration>,
+    violations: Vec<String>,
+}
+
+async fn client(
+    n: usize,
+    addrs: Arc<Vec<SocketAddr>>,
+    ids: Arc<Mutex<Vec<i64>>>,
+    first_id: i64,
+    load: Load,
+) -> Tally {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ ((n as u64 + 1) * 0x2545_f491));
+    let mut me = Client::default();
+    let mut tally = Tally::default();
+    let deadline = Instant::now() + load.duration;
+    let mut next_id = first_id + (n as i64) * 1000;
+    // Three resources of its own to begin with.
+    for _ in 0..3 {
+        create(
+            &mut me,
+            &mut tally,
+            addrs[rng.below(addrs.len())],
+            next_id,
+            load,
+        )
+        .await;
+        ids.lock().unwrap().push(next_id);
+        next_id += 1;
+    }
+    while Instant::now() < deadline {
+        let addr = addrs[rng.below(addrs.len())];
+        let id = {
+            let ids = ids.lock().unwrap();
+            // Half the time one of its own.
+            if rng.chance(50) {
+                let own: Vec<i64> = me.created.iter().copied().collect();
+                own[rng.below(own.len())]
+            } else {
+                ids[rng.below(ids.len())]
+            }
+        };
+        if rng.chance(load.writes) {
+            update(&mut me, &mut tally, addr, id, load).await;
+        } else if load.tagged && rng.chance(14) {
+            list(&mut me, &mut tally, addr).await;
+        } else {
+            read(&mut me, &mut tally, addr, id, load).await;
+        }
+    }
+    tally
+}
+
+fn take_token(me: &mut Client, response: &occ_tests::RawResponse) {
+    if let Some(position) = response.header("occ-read-after") {
+        let newer = match &me.token {
+            None => true,
+            Some(old) => {
+                let p: occ_core::repository::floor::WalPosition = position.parse().unwrap();
+                let o: occ_core::repository::floor::WalPosition = old.parse().unwrap();
+                p > o
+            }
+        };
+        if newer {
+            me.token = Some(position.to_owned());
+        }
+    }
+}
+
+/// `extra`, and the newest position handed out when the client sends it.
+fn headers_for<'a>(
+    me: &'a Client,
+    tagged: bool,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut headers = extra.to_vec();
+    if tagged {
+        if let Some(token) = &me.token {
+            headers.push(("occ-read-after", token.as_str()));
+        }
+    }
+    headers
+}
+
+async fn create(me: &mut Client, tally: &mut Tally, addr: SocketAddr, id: i64, load: Load) {
+    let body = format!(r#"{{"id":{id},"name":"c","city":"start"}}"#);
+    let headers = headers_for(me, load.tagged, &[("content-type", "application/json")]);
+    let r = occ_tests::http(addr, "POST", "/profiles", &headers, &body).await;
+    tally.writes += 1;
+    assert_eq!(r.status, 201, "creating {id}: {}", r.text());
+    let v = version_of(r.header("etag")).unwrap();
+    me.seen.insert(id, v);
+    me.wrote.insert(id, v);
+    me.created.insert(id);
+    take_token(me, &r);
+}
+
+async fn update(me: &mut Client, tally: &mut Tally, addr: SocketAddr, id: i64, load: Load) {
+    let Some(&seen) = me.seen.get(&id) else {
+        // Never seen: read it first.
+        return read(me, tally, addr, id, load).await;
+    };
+    let if_match = tag(id, seen);
+    let headers = headers_for(
+        me,
+        load.tagged,
+        &[
+            ("content-type", "application/json"),
+            ("if-match", &if_match),
+        ],
+    );
+    let r = occ_tests::http(
+        addr,
+        "PUT",
+        &format!("/profiles/{id}"),
+        &headers,
+        &format!(r#"{{"city":"w{}"}}"#, seen + 1),
+    )
+    .await;
+    tally.writes += 1;
+    let version = version_of(r.header("etag"));
+    match (r.status, version) {
+        (200, Some(v)) => {
+            me.seen.insert(id, v);
+            me.wrote.insert(id, v);
+            take_token(me, &r);
+        }
+        (412, Some(v)) => {
+            if load.tagged && v < seen {
+                tally.violations.push(format!(
+                    "PUT {id}: 412 shows v{v}, the client has seen v{seen}"
+                ));
+            }
+            me.seen.insert(id, v.max(seen));
+        }
+        (status, _) if status >= 500 => {
+            tally.server_errors += 1;
+            tally
+                .violations
+                .push(format!("PUT {id}: {status} {}", r.text()));
+        }
+        (status, _) => panic!("PUT {id}: unexpected {status}: {}", r.text()),
+    }
+}
+
+async fn read(me: &mut Client, tally: &mut Tally, addr: SocketAddr, id: i64, load: Load) {
+    let seen = me.seen.get(&id).copied();
+    let inm = seen.map(|v| tag(id, v));
+    let mut extra = Vec::new();
+    if let (true, Some(inm)) = (load.tagged, &inm) {
+        extra.push(("if-none-match", inm.as_str()));
+    }
+    let headers = headers_for(me, load.tagged, &extra);
+    let started = Instant::now();
+    let r = occ_tests::http(addr, "GET", &format!("/profiles/{id}"), &headers, "").await;
+    tally.latencies.push(started.elapsed());
+    tally.reads += 1;
+    let version = version_of(r.header("etag"));
+    match (r.status, version) {
+        (200 | 304, Some(v)) => {
+            if let (true, Some(seen)) = (load.tagged, seen) {
+                if v < seen {
+                    tally.violations.push(format!(
+                        "GET {id}: {} shows v{v}, the client has seen v{seen}",
+                        r.status
+                    ));
+                }
+            }
+            me.seen.insert(id, v.max(seen.unwrap_or(0)));
+        }
+        (404, _) => {
+            if load.tagged && me.created.contains(&id) {
+                tally
+                    .violations
+                    .push(format!("GET {id}: 404 for a resource this client created"));
+            }
+        }
+        (status, _) if status >= 500 => {
+            tally.server_errors += 1;
+            tally
+                .violations
+                .push(format!("GET {id}: {status} {}", r.text()));
+        }
+        (status, _) => panic!("GET {id}: unexpected {status}: {}", r.text()),
+    }
+}
+
+async fn list(me: &mut Client, tally: &mut Tally, addr: SocketAddr) {
+    let headers = headers_for(me, true, &[]);
+    let started = Instant::now();
+    let r = occ_tests::http(addr, "GET", "/profiles?limit=1000", &headers, "").await;
+    tally.latencies.push(started.elapsed());
+    tally.reads += 1;
+    if r.status >= 500 {
+        tally.server_errors += 1;
+        tally
+            .violations
+            .push(format!("GET /profiles: {} {}", r.status, r.text()));
+        return;
+    }
+    assert_eq!(r.status, 200, "{}", r.text());
+    let body = r.json();
+    let listed: HashMap<i64, i64> = body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page with items: {body}"))
+        .iter()
+        .map(|item| {
+            let id = item["id"].as_i64().unwrap();
+            (id, version_of(item["etag"].as_str()).unwrap())
+        })
+        .collect();
+    for (&id, &wrote) in &me.wrote {
+        match listed.get(&id) {
+            None => tally
+                .violations
+                .push(format!("list: misses {id}, which this client created")),
+            Some(&v) if v < wrote => tally.violations.push(format!(
+                "list: shows {id} at v{v}, this client wrote v{wrote}"
+            )),
+            Some(&v) => {
+                let seen = me.seen.entry(id).or_insert(v);
+                *seen = (*seen).max(v);
+            }
+        }
+    }
+}
+
+/// One phase's figures.
+struct Row {
+    name: String,
+    reads: u64,
+    writes: u64,
+    stats: ReplicaStats,
+    p50: Duration,
+    p99: Duration,
+    server_errors: u64,
+    violations: Vec<String>,
+}
+
+impl Row {
+    fn share(&self) -> f64 {
+        let s = &self.stats;
+        let routed =
+            s.replica_reads + s.primary_after_miss + s.primary_no_replica + s.primary_by_request;
+        if routed == 0 {
+            0.0
+        } else {
+            s.replica_reads as f64 * 100.0 / routed as f64
+        }
+    }
+}
+
+async fn run_phase<F, Fut>(
+    name: &str,
+    servers: &[Server],
+    first_id: i64,
+    load: Load,
+    fault: F,
+) -> Row
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let before = stats(servers);
+    let addrs = Arc::new(servers.iter().map(|s| s.addr).collect::<Vec<_>>());
+    let ids = Arc::new(Mutex::new(Vec::new()));
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|n| tokio::spawn(client(n, addrs.clone(), ids.clone(), first_id, load)))
+        .collect();
+    fault().await;
+    let mut all = Tally::default();
+    for c in clients {
+        let t = c.await.unwrap();
+        all.reads += t.reads;
+        all.writes += t.writes;
+        all.server_errors += t.server_errors;
+        all.latencies.extend(t.latencies);
+        all.violations.extend(t.violations);
+    }
+    all.latencies.sort();
+    let at = |q: f64| {
+        all.latencies
+            .get(
+                ((all.latencies.len() as f64 * q) as usize)
+                    .min(all.latencies.len().saturating_sub(1)),
+            )
+            .copied()
+            .unwrap_or_default()
+    };
+    Row {
+        name: name.to_owned(),
+        reads: all.reads,
+        writes: all.writes,
+        stats: minus(stats(servers), before),
+        p50: at(0.50),
+        p99: at(0.99),
+        server_errors: all.server_errors,
+        violations: all.violations,
+    }
+}
+
+fn table(rows: &[Row]) -> String {
+    let mut lines = vec![[
+        "phase",
+        "reads",
+        "writes",
+        "on replicas",
+        "primary after miss",
+        "primary, none in rotation",
+        "primary by request",
+        "waits",
+        "taken out",
+        "5xx",
+        "violations",
+        "read p50",
+        "read p99",
+    ]
+    .map(str::to_owned)];
+    for r in rows {
+        let s = &r.stats;
+        lines.push([
+            r.name.clone(),
+            r.reads.to_string(),
+            r.writes.to_string(),
+            format!("{} ({:.1}%)", s.replica_reads, r.share()),
+            s.primary_after_miss.to_string(),
+            s.primary_no_replica.to_string(),
+            s.primary_by_request.to_string(),
+            s.waits.to_string(),
+            s.taken_out.to_string(),
+            r.server_errors.to_string(),
+            r.violations.len().to_string(),
+            format!("{:.1} ms", r.p50.as_secs_f64() * 1000.0),
+            format!("{:.1} ms", r.p99.as_secs_f64() * 1000.0),
+        ]);
+    }
+    let widths: Vec<usize> = (0..lines[0].len())
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = format!(
+        "\nreplicas: {CLIENTS} clients through 2 servers, a primary and 2 replicas, {PHASE:?} a phase\n"
+    );
+    for line in &lines {
+        let cells: Vec<String> = line
+            .iter()
+            .zip(&widths)
+            .enumerate()
+            .map(|(c, (cell, w))| match c {
+                0 => format!("{cell:<w$}"),
+                _ => format!("{cell:>w$}"),
+            })
+            .collect();
+        out.push_str(&cells.join("  "));
+        out.push('\n');
+    }
+    out.push_str(
+        "(reads: GETs and lists the clients sent; on replicas: reads a replica answered, and \
+         their share of the reads the repositories routed; primary after miss: the replica was \
+         behind the client's tag or position; waits: reads that waited for a replica first)\n",
+    );
+    out
+}
+
+// ---------------------------------------------------------------------
+// The focused checks.
+
+async fn focused(cluster: &Cluster) {
+    let options = ReplicaOptions::new().check_every(Duration::from_millis(200));
+    let pair = servers(cluster, 2, &options).await;
+    let (a, b) = (pair[0].addr, pair[1].addr);
+    set_lag(cluster, LAG).await;
+    let json = [("content-type", "application/json")];
+
+    // A resource just created, its tag presented at once to the other
+    // server: the replicas do not have it yet; the primary answers.
+    let before = stats(&pair);
+    let created = occ_tests::http(
+        a,
+        "POST",
+        "/profiles",
+        &json,
+        r#"{"id":9001,"name":"f","city":"one"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let token = created
+        .header("occ-read-after")
+        .expect("a write's response carries Occ-Read-After")
+        .to_owned();
+    assert!(
+        created
+            .headers
+            .iter()
+            .any(|(n, v)| n == "set-cookie" && v.starts_with(&format!("occ_read_after={token};"))),
+        "and the cookie: {:?}",
+        created.headers
+    );
+    let v1 = tag(9001, 1);
+    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-none-match", &v1)], "").await;
+    assert_eq!(
+        r.status,
+        304,
+        "a created resource's tag, from a lagging replica: {}",
+        r.text()
+    );
+    let d = minus(stats(&pair), before);
+    assert_eq!(
+        (d.primary_after_miss, d.replica_reads),
+        (1, 0),
+        "the primary answered after the replica missed: {d:?}"
+    );
+
+    // The write's position, as header and as cookie: read-your-writes
+    // without a tag, and in a list.
+    let r = occ_tests::http(
+        b,
+        "GET",
+        "/profiles/9001",
+        &[("occ-read-after", &token)],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, version_of(r.header("etag"))),
+        (200, Some(1)),
+        "{}",
+        r.text()
+    );
+    let updated = occ_tests::http(
+        a,
+        "PUT",
+        "/profiles/9001",
+        &[("content-type", "application/json"), ("if-match", &v1)],
+        r#"{"city":"two"}"#,
+    )
+    .await;
+    assert_eq!(updated.status, 200, "{}", updated.text());
+    let token = updated.header("occ-read-after").unwrap().to_owned();
+    let cookie = format!("occ_read_after={token}");
+    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("cookie", &cookie)], "").await;
+    assert_eq!(
+        (r.status, version_of(r.header("etag"))),
+        (200, Some(2)),
+        "read-your-writes by the cookie: {}",
+        r.text()
+    );
+    let r = occ_tests::http(
+        b,
+        "GET",
+        "/profiles?limit=1000",
+        &[("occ-read-after", &token)],
+        "",
+    )
+    .await;
+    let listed = r.json()["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == 9001)
+        .map(|i| version_of(i["etag"].as_str()));
+    assert_eq!(
+        listed,
+        Some(Some(2)),
+        "the list after the write: {}",
+        r.text()
+    );
+
+    // A 304 from a replica only when its version is the client's.
+    caught_up(cluster).await;
+    let v2 = tag(9001, 2);
+    let before = stats(&pair);
+    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-none-match", &v2)], "").await;
+    assert_eq!(r.status, 304);
+    let d = minus(stats(&pair), before);
+    assert_eq!((d.replica_reads, d.primary_after_miss), (1, 0), "{d:?}");
+    let updated = occ_tests::http(
+        a,
+        "PUT",
+        "/profiles/9001",
+        &[("content-type", "application/json"), ("if-match", &v2)],
+        r#"{"city":"three"}"#,
+    )
+    .await;
+    assert_eq!(updated.status, 200);
+    let v3 = tag(9001, 3);
+    let before = stats(&pair);
+    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-none-match", &v3)], "").await;
+    assert_eq!(
+        (r.status, r.header("etag")),
+        (304, Some(v3.as_str())),
+        "v3 presented, the replica still at v2"
+    );
+    let d = minus(stats(&pair), before);
+    assert_eq!((d.replica_reads, d.primary_after_miss), (0, 1), "{d:?}");
+
+    // If-Match on a GET is decided on the primary.
+    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-match", &v3)], "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+
+    // FloorMiss::Unavailable: 503 with Retry-After.
+    let refusing = servers(
+        cluster,
+        1,
+        &ReplicaOptions::new().on_floor_miss(FloorMiss::Unavailable {
+            retry_after: Duration::from_secs(1),
+        }),
+    )
+    .await;
+    let updated = occ_tests::http(
+        refusing[0].addr,
+        "PUT",
+        "/profiles/9001",
+        &[("content-type", "application/json"), ("if-match", &v3)],
+        r#"{"city":"four"}"#,
+    )
+    .await;
+    assert_eq!(updated.status, 200);
+    let v4 = tag(9001, 4);
+    let r = occ_tests::http(
+        refusing[0].addr,
+        "GET",
+        "/profiles/9001",
+        &[("if-none-match", &v4)],
+        "",
+    )
+    .await;
+    assert_eq!(
+        (r.status, r.header("retry-after")),
+        (503, Some("1")),
+        "{}",
+        r.text()
+    );
+    set_lag(cluster, Duration::ZERO).await;
+    caught_up(cluster).await;
+    say("replicas: focused checks passed (tag floor, token as header and cookie, list, 304, If-Match, 503 + Retry-After)");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_never_serve_the_past() {
+    const TEST: &str = "replicas_never_serve_the_past";
+    if let Some(reason) = missing_prerequisite() {
+        return unavailable(TEST, &reason);
+    }
+    let started = Instant::now();
+    let cluster = match tokio::task::spawn_blocking(|| Cluster::start(2))
+        .await
+        .unwrap()
+    {
+        Ok(c) => c,
+        Err(e) => return unavailable(TEST, &format!("the test's PostgreSQL: {e}")),
+    };
+    let primary = sqlx::PgPool::connect(&cluster.primary.url()).await.unwrap();
+    for ddl in [occ_examples::SCHEMA, occ_examples::TOMBSTONES_SCHEMA] {
+        sqlx::query(ddl).execute(&primary).await.unwrap();
+    }
+    caught_up(&cluster).await;
+    say(&format!(
+        "replicas: cluster up in {:.1?}",
+        started.elapsed()
+    ));
+
+    focused(&cluster).await;
+
+    let options = ReplicaOptions::new().check_every(Duration::from_millis(200));
+    let pair = servers(&cluster, 2, &options).await;
+    let tagged = Load {
+        tagged: true,
+        writes: 10,
+        duration: PHASE,
+    };
+    let mut rows = Vec::new();
+    rows.push(run_phase("lag 0", &pair, 10_000, tagged, || async {}).await);
+    set_lag(&cluster, LAG).await;
+    rows.push(run_phase("lag 300 ms", &pair, 20_000, tagged, || async {}).await);
+    let waiting = servers(
+        &cluster,
+        2,
+        &options
+            .clone()
+            .on_floor_miss(FloorMiss::Wait(Duration::from_secs(1))),
+    )
+    .await;
+    rows.push(
+        run_phase(
+            "lag 300 ms, wait <= 1 s",
+            &waiting,
+            30_000,
+            tagged,
+            || async {},
+        )
+        .await,
+    );
+    set_lag(&cluster, Duration::ZERO).await;
+    let stopped = &cluster.replicas[1];
+    rows.push(
+        run_phase(
+            "lag 0, replica 1 stopped",
+            &pair,
+            40_000,
+            tagged,
+            || async move {
+                tokio::time::sleep(PHASE / 3).await;
+                tokio::task::block_in_place(|| stopped.stop()).unwrap();
+                tokio::time::sleep(PHASE / 3).await;
+                tokio::task::block_in_place(|| stopped.start()).unwrap();
+            },
+        )
+        .await,
+    );
+    // The stopped replica is back in rotation.
+    let back = Instant::now();
+    while stats(&pair).in_rotation < 4 && back.elapsed() < Duration::from_secs(10) {
+        let _ = occ_tests::http(pair[0].addr, "GET", "/profiles/10000", &[], "").await;
+        let _ = occ_tests::http(pair[1].addr, "GET", "/profiles/10000", &[], "").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stats(&pair).in_rotation,
+        4,
+        "the restarted replica is back in rotation on both servers"
+    );
+    let untagged = Load {
+        tagged: false,
+        writes: 10,
+        duration: PHASE,
+    };
+    rows.push(
+        run_phase(
+            "lag 0, 90/10, no tags or tokens",
+            &pair,
+            50_000,
+            untagged,
+            || async {},
+        )
+        .await,
+    );
+    set_lag(&cluster, LAG).await;
+    rows.push(
+        run_phase(
+            "lag 300 ms, 90/10, no tags or tokens",
+            &pair,
+            60_000,
+            untagged,
+            || async {},
+        )
+        .await,
+    );
+
+    // A promoted replica leaves the rotation.
+    tokio::task::block_in_place(|| cluster.replicas[1].promote()).unwrap();
+    let promoted = Instant::now();
+    while stats(&pair).in_rotation > 2 && promoted.elapsed() < Duration::from_secs(10) {
+        let _ = occ_tests::http(pair[0].addr, "GET", "/profiles/10000", &[], "").await;
+        let _ = occ_tests::http(pair[1].addr, "GET", "/profiles/10000", &[], "").await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stats(&pair).in_rotation,
+        2,
+        "the promoted replica is out of rotation"
+    );
+
+    say(&table(&rows));
+    say(&format!("{TEST}: {:.1?} in all", started.elapsed()));
+    for row in &rows {
+        assert!(
+            row.violations.is_empty(),
+            "{}: {} violations: {:#?}",
+            row.name,
+            row.violations.len(),
+            &row.violations[..row.violations.len().min(20)]
+        );
+        assert_eq!(row.server_errors, 0, "{}: 5xx answers", row.name);
+        assert!(
+            row.reads >= 100,
+            "{}: too little load: {} reads",
+            row.name,
+            row.reads
+        );
+    }
+    let no_tags = &rows[4];
+    assert!(
+        no_tags.share() >= 90.0,
+        "{}: {:.1}% of the reads on replicas, under 90%",
+        no_tags.name,
+        no_tags.share()
+    );
+    assert!(
+        rows[1].stats.primary_after_miss > 0,
+        "lag 300 ms: no floor miss, so nothing was tested"
+    );
+    assert!(rows[2].stats.waits > 0, "the waiting phase never waited");
+    assert!(
+        rows[3].stats.taken_out > 0,
+        "the stopped replica was never taken out of rotation"
+    );
+}
