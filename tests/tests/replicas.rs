@@ -275,19 +275,12 @@ async fn client(
     let mut me = Client::default();
     let mut tally = Tally::default();
     let deadline = Instant::now() + load.duration;
-    let mut next_id = first_id + (n as i64) * 1000;
     // Three resources of its own to begin with.
-    for _ in 0..3 {
-        create(
-            &mut me,
-            &mut tally,
-            addrs[rng.below(addrs.len())],
-            next_id,
-            load,
-        )
-        .await;
-        ids.lock().unwrap().push(next_id);
-        next_id += 1;
+    let own = first_id + (n as i64) * 1000;
+    for id in own..own + 3 {
+        let addr = addrs[rng.below(addrs.len())];
+        create(&mut me, &mut tally, addr, id, load).await;
+        ids.lock().unwrap().push(id);
     }
     while Instant::now() < deadline {
         let addr = addrs[rng.below(addrs.len())];

@@ -304,3 +304,88 @@ impl<M> SqlRepository<sqlx::Postgres, M> {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::SystemTime;
+
+    use super::{meets, named_floor};
+    use crate::entity_tag::EntityTag;
+    use crate::versioned::EntityTagBuilder;
+    use crate::repository::{Fetched, KnownVersions, RepositoryError, Snapshot};
+    use crate::versioned::Versioned;
+
+    struct Item {
+        id: u32,
+        version: u64,
+    }
+
+    impl Versioned for Item {
+        type Id = u32;
+        type Version = u64;
+        fn id(&self) -> &u32 {
+            &self.id
+        }
+        fn version(&self) -> u64 {
+            self.version
+        }
+        fn set_version(&mut self, version: u64) {
+            self.version = version;
+        }
+        fn entity_tag_for(id: &u32, version: u64) -> EntityTag {
+            EntityTagBuilder::strong()
+                .value(id)
+                .literal("-")
+                .value(&version)
+                .finish()
+        }
+    }
+
+    fn changed(version: u64) -> Result<Snapshot<Item>, RepositoryError<Item>> {
+        Ok(Snapshot {
+            fetched: Fetched::Changed(Item { id: 1, version }),
+            as_of: SystemTime::UNIX_EPOCH,
+        })
+    }
+
+    fn unchanged(version: u64) -> Result<Snapshot<Item>, RepositoryError<Item>> {
+        Ok(Snapshot {
+            fetched: Fetched::Unchanged {
+                version,
+                last_modified: None,
+            },
+            as_of: SystemTime::UNIX_EPOCH,
+        })
+    }
+
+    #[test]
+    fn the_floor_is_the_newest_version_named() {
+        assert_eq!(named_floor::<u64>(&KnownVersions::Any, true), None);
+        assert_eq!(
+            named_floor::<u64>(&KnownVersions::Listed(vec![]), true),
+            None
+        );
+        let named = KnownVersions::Listed(vec![3, 5, 4]);
+        assert_eq!(named_floor(&named, true), Some(Some(5)));
+        assert_eq!(named_floor(&named, false), Some(None));
+    }
+
+    #[test]
+    fn a_replica_answer_below_the_floor_is_a_miss() {
+        // The client named v5.
+        assert!(!meets(&changed(4), Some(5)));
+        assert!(meets(&changed(5), Some(5)));
+        assert!(meets(&changed(6), Some(5)));
+        // A 304 only for the client's newest version.
+        assert!(!meets(&unchanged(3), Some(5)));
+        assert!(meets(&unchanged(5), Some(5)));
+        // Missing on the replica while the client has seen it.
+        assert!(!meets::<Item>(&Err(RepositoryError::NotFound), Some(5)));
+        // Other errors go to the caller (an unavailable replica is taken
+        // out of rotation there).
+        assert!(meets::<Item>(&Err(RepositoryError::unavailable("down")), Some(5)));
+        // Unordered versions: only a match is accepted.
+        assert!(!meets(&changed(9), None));
+        assert!(meets(&unchanged(9), None));
+    }
+}
