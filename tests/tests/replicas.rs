@@ -40,6 +40,7 @@ mod cluster;
 use std::collections::{HashMap, HashSet};
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,6 +48,10 @@ use cluster::Cluster;
 use occ_axum::ReadFloorLayer;
 use occ_core::repository::sql::{FloorMiss, PgRepository, ReplicaOptions, ReplicaStats};
 use occ_examples::{Profile, Profiles};
+use tracing::field::{Field, Visit};
+use tracing::Subscriber;
+use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 const CLIENTS: usize = 8;
 const PHASE: Duration = Duration::from_secs(5);
@@ -209,6 +214,66 @@ async fn caught_up(cluster: &Cluster) {
         pool.close().await;
     }
     primary.close().await;
+}
+
+// ---------------------------------------------------------------------
+// Counting the statements of a read (sqlx logs each one it executes as a
+// `tracing` event with the target `sqlx::query`).
+
+/// Statements on the model's table, and replay-position checks (the
+/// statement a read with a position runs when the replica's remembered
+/// position is behind), since the binary started.
+static TABLE_STATEMENTS: AtomicU64 = AtomicU64::new(0);
+static POSITION_CHECKS: AtomicU64 = AtomicU64::new(0);
+
+struct CountStatements;
+
+#[derive(Default)]
+struct SqlText(String);
+
+impl Visit for SqlText {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if matches!(field.name(), "summary" | "db.statement") && value.len() >= self.0.len() {
+            value.clone_into(&mut self.0);
+        }
+    }
+    fn record_debug(&mut self, _: &Field, _: &dyn std::fmt::Debug) {}
+}
+
+impl<S: Subscriber> Layer<S> for CountStatements {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        let mut sql = SqlText::default();
+        event.record(&mut sql);
+        if sql.0.contains("profiles") {
+            TABLE_STATEMENTS.fetch_add(1, Ordering::Relaxed);
+        } else if sql.0.contains("pg_last_wal_replay_lsn") && !sql.0.contains("pg_is_in_recovery") {
+            POSITION_CHECKS.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Installs the counting subscriber (sqlx's statements only), once.
+fn count_statements() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let layer = CountStatements.with_filter(filter_fn(|m| m.target() == "sqlx::query"));
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer))
+            .expect("the only global subscriber");
+    });
+}
+
+/// The statements on the table and the position checks `request` sent.
+async fn statements_of<T>(request: impl std::future::Future<Output = T>) -> (T, (u64, u64)) {
+    let table = TABLE_STATEMENTS.load(Ordering::SeqCst);
+    let checks = POSITION_CHECKS.load(Ordering::SeqCst);
+    let out = request.await;
+    (
+        out,
+        (
+            TABLE_STATEMENTS.load(Ordering::SeqCst) - table,
+            POSITION_CHECKS.load(Ordering::SeqCst) - checks,
+        ),
+    )
 }
 
 // ---------------------------------------------------------------------
@@ -723,10 +788,50 @@ async fn focused(cluster: &Cluster) {
     caught_up(cluster).await;
     let v2 = tag(9001, 2);
     let before = stats(&pair);
-    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-none-match", &v2)], "").await;
+    let (r, sent) = statements_of(occ_tests::http(
+        b,
+        "GET",
+        "/profiles/9001",
+        &[("if-none-match", &v2)],
+        "",
+    ))
+    .await;
     assert_eq!(r.status, 304);
     let d = minus(stats(&pair), before);
     assert_eq!((d.replica_reads, d.primary_after_miss), (1, 0), "{d:?}");
+    assert_eq!(
+        sent,
+        (1, 0),
+        "a conditional read on a replica is one statement"
+    );
+    // With the position of the last write: one statement too, once the
+    // replica is known to have replayed it (each replica is asked once,
+    // in rotation, or learns it from a health check).
+    for _ in 0..2 {
+        let r = occ_tests::http(
+            b,
+            "GET",
+            "/profiles/9001",
+            &[("if-none-match", &v2), ("occ-read-after", &token)],
+            "",
+        )
+        .await;
+        assert_eq!(r.status, 304);
+    }
+    let (r, sent) = statements_of(occ_tests::http(
+        b,
+        "GET",
+        "/profiles/9001",
+        &[("if-none-match", &v2), ("occ-read-after", &token)],
+        "",
+    ))
+    .await;
+    assert_eq!(r.status, 304);
+    assert_eq!(
+        sent,
+        (1, 0),
+        "a read with a reached position is one statement"
+    );
     let updated = occ_tests::http(
         a,
         "PUT",
@@ -737,6 +842,10 @@ async fn focused(cluster: &Cluster) {
     .await;
     assert_eq!(updated.status, 200);
     let v3 = tag(9001, 3);
+    let token = updated.header("occ-read-after").unwrap().to_owned();
+    // At once, v3 presented: the replicas are still at v2, so the primary
+    // answers; with the write's position, after one check of the
+    // replica's replay position.
     let before = stats(&pair);
     let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-none-match", &v3)], "").await;
     assert_eq!(
@@ -746,6 +855,20 @@ async fn focused(cluster: &Cluster) {
     );
     let d = minus(stats(&pair), before);
     assert_eq!((d.replica_reads, d.primary_after_miss), (0, 1), "{d:?}");
+    let (r, sent) = statements_of(occ_tests::http(
+        b,
+        "GET",
+        "/profiles/9001",
+        &[("if-none-match", &v3), ("occ-read-after", &token)],
+        "",
+    ))
+    .await;
+    assert_eq!(r.status, 304);
+    assert_eq!(
+        sent,
+        (1, 1),
+        "a position the replica is not known to have: one check, then the primary's read"
+    );
 
     // If-Match on a GET is decided on the primary.
     let r = occ_tests::http(b, "GET", "/profiles/9001", &[("if-match", &v3)], "").await;
@@ -786,7 +909,10 @@ async fn focused(cluster: &Cluster) {
     );
     set_lag(cluster, Duration::ZERO).await;
     caught_up(cluster).await;
-    say("replicas: focused checks passed (tag floor, token as header and cookie, list, 304, If-Match, 503 + Retry-After)");
+    say(
+        "replicas: focused checks passed (tag floor, token as header and cookie, list, 304, \
+         one statement per conditional read, If-Match, 503 + Retry-After)",
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -813,6 +939,7 @@ async fn replicas_never_serve_the_past() {
         started.elapsed()
     ));
 
+    count_statements();
     focused(&cluster).await;
 
     let options = ReplicaOptions::new().check_every(Duration::from_millis(200));

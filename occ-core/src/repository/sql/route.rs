@@ -311,8 +311,8 @@ mod tests {
 
     use super::{meets, named_floor};
     use crate::entity_tag::EntityTag;
-    use crate::versioned::EntityTagBuilder;
     use crate::repository::{Fetched, KnownVersions, RepositoryError, Snapshot};
+    use crate::versioned::EntityTagBuilder;
     use crate::versioned::Versioned;
 
     struct Item {
@@ -383,7 +383,10 @@ mod tests {
         assert!(!meets::<Item>(&Err(RepositoryError::NotFound), Some(5)));
         // Other errors go to the caller (an unavailable replica is taken
         // out of rotation there).
-        assert!(meets::<Item>(&Err(RepositoryError::unavailable("down")), Some(5)));
+        assert!(meets::<Item>(
+            &Err(RepositoryError::unavailable("down")),
+            Some(5)
+        ));
         // Unordered versions: only a match is accepted.
         assert!(!meets(&changed(9), None));
         assert!(meets(&unchanged(9), None));
