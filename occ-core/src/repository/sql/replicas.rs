@@ -202,6 +202,15 @@ pub(super) struct Replicas<DB: sqlx::Database> {
     samples: Mutex<VecDeque<(Instant, WalPosition)>>,
 }
 
+/// Clears a flag when dropped.
+struct Release<'a>(&'a AtomicBool);
+
+impl Drop for Release<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
 /// How one replica did with one read.
 pub(super) enum Attempt<T> {
     Served(T),
@@ -316,28 +325,35 @@ where
         }
     }
 
-    /// Checks health now if it never was; in the background when the last
-    /// check is older than [`ReplicaOptions::check_every`].
+    /// Checks health now if it never was (the reads that come meanwhile
+    /// find no replica in rotation and go to the primary); in the
+    /// background when the last check is older than
+    /// [`ReplicaOptions::check_every`].
     pub(super) async fn keep_checked(self: &Arc<Self>) {
-        if !self.checked_once.load(Ordering::Acquire) {
-            self.check().await;
-            return;
-        }
-        let due = self
-            .last_check
-            .lock()
-            .map(|last| last.is_none_or(|t| t.elapsed() >= self.options.check_every))
-            .unwrap_or(false);
-        if due
-            && self
+        let first = !self.checked_once.load(Ordering::Acquire);
+        let due = first
+            || self
+                .last_check
+                .lock()
+                .map(|last| last.is_none_or(|t| t.elapsed() >= self.options.check_every))
+                .unwrap_or(false);
+        if !due
+            || self
                 .checking
                 .compare_exchange(false, true, Ordering::AcqRel, Ordering::Relaxed)
-                .is_ok()
+                .is_err()
         {
+            return;
+        }
+        if first {
+            // Released also when the read is dropped mid-check.
+            let _checking = Release(&self.checking);
+            self.check().await;
+        } else {
             let this = Arc::clone(self);
             tokio::spawn(async move {
+                let _checking = Release(&this.checking);
                 this.check().await;
-                this.checking.store(false, Ordering::Release);
             });
         }
     }
