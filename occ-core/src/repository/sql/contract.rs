@@ -44,7 +44,15 @@ where
         fingerprint: &Fingerprint,
     ) -> Result<Claim<'_, M>, RepositoryError<M>> {
         match &self.keys {
-            Some(keys) => self.claim_in(keys, key, namespace, fingerprint).await,
+            Some(keys) => {
+                let claim = self.claim_in(keys, key, namespace, fingerprint).await;
+                if let Ok(Claim::Replay(_)) = &claim {
+                    // The replayed write committed before its answer was
+                    // recorded: its read floor is the primary's position now.
+                    self.note_write();
+                }
+                claim
+            }
             None => Err(RepositoryError::internal(
                 "this repository keeps no idempotency keys: see `with_idempotency_keys`",
             )),

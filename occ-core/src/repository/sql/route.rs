@@ -92,10 +92,16 @@ where
     /// its response can carry the primary's position after the commit;
     /// returns what was written.
     pub(super) fn wrote(&self, written: M) -> M {
+        self.note_write();
+        written
+    }
+
+    /// Notes a write of this request (or the replay of one) in its
+    /// [`ReadFloor`].
+    pub(super) fn note_write(&self) {
         if let Some(replicas) = &self.replicas {
             ReadFloor::note_write(replicas.commit_position());
         }
-        written
     }
 
     /// A read through the replicas, when the repository has them and the
