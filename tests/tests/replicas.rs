@@ -15,7 +15,10 @@
 //! only when its version is the client's; the `Occ-Read-After` position
 //! of a write, as header or cookie, gives read-your-writes to reads
 //! without a tag and to lists; under `FloorMiss::Unavailable` the miss is
-//! a 503 with `Retry-After`; a promoted replica leaves the rotation.
+//! a 503 with `Retry-After`; a replica lagging past `max_lag` leaves the
+//! rotation while writes go on, and comes back once caught up; a
+//! conditional read on a replica is one statement (sqlx's log, counted).
+//! At the end, a promoted replica leaves the rotation.
 //!
 //! Then the history checker: 8 clients write and read through both
 //! servers; each keeps the highest version it has seen of each resource,
@@ -683,6 +686,33 @@ fn table(rows: &[Row]) -> String {
 // ---------------------------------------------------------------------
 // The focused checks.
 
+/// Writes and reads profile 9001 through `addr`, from version `from`,
+/// until `until` holds (at most 10 s); whether it did, and the version
+/// reached. No 5xx meanwhile.
+async fn churn(addr: SocketAddr, from: i64, until: impl Fn() -> bool) -> (bool, i64) {
+    let mut v = from;
+    let started = Instant::now();
+    while !until() && started.elapsed() < Duration::from_secs(10) {
+        let if_match = tag(9001, v);
+        let w = occ_tests::http(
+            addr,
+            "PUT",
+            "/profiles/9001",
+            &[
+                ("content-type", "application/json"),
+                ("if-match", &if_match),
+            ],
+            r#"{"city":"churn"}"#,
+        )
+        .await;
+        assert_eq!(w.status, 200, "{}", w.text());
+        v += 1;
+        let r = occ_tests::http(addr, "GET", "/profiles/9001", &[], "").await;
+        assert!(r.status < 500, "{} {}", r.status, r.text());
+    }
+    (until(), v)
+}
+
 async fn focused(cluster: &Cluster) {
     let options = ReplicaOptions::new().check_every(Duration::from_millis(200));
     let pair = servers(cluster, 2, &options).await;
@@ -907,11 +937,40 @@ async fn focused(cluster: &Cluster) {
         "{}",
         r.text()
     );
+
+    // Lagging past the bound: out of rotation (reads on the primary, no
+    // 5xx) while writes go on, back once the lag is gone.
+    let strict = servers(
+        cluster,
+        1,
+        &ReplicaOptions::new()
+            .max_lag(Duration::from_millis(100))
+            .check_every(Duration::from_millis(50)),
+    )
+    .await;
+    let repo = strict[0].repo.clone();
+    let in_rotation = move |n: usize| {
+        let repo = repo.clone();
+        move || repo.replica_stats().unwrap().in_rotation == n
+    };
+    // In rotation after the first check, then out as the lag shows.
+    let (first, v) = churn(strict[0].addr, 4, in_rotation(2)).await;
+    assert!(first, "the replicas never came into rotation");
+    let (out, v) = churn(strict[0].addr, v, in_rotation(0)).await;
+    assert!(
+        out,
+        "replicas 300 ms behind stay in rotation with max_lag 100 ms"
+    );
     set_lag(cluster, Duration::ZERO).await;
+    let (back, _) = churn(strict[0].addr, v, in_rotation(2)).await;
+    assert!(back, "replicas caught up do not come back into rotation");
+    let st = strict[0].repo.replica_stats().unwrap();
+    assert!(st.taken_out >= 2 && st.primary_no_replica > 0, "{st:?}");
+
     caught_up(cluster).await;
     say(
         "replicas: focused checks passed (tag floor, token as header and cookie, list, 304, \
-         one statement per conditional read, If-Match, 503 + Retry-After)",
+         one statement per conditional read, If-Match, 503 + Retry-After, lag past the bound)",
     );
 }
 
