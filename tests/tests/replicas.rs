@@ -49,8 +49,12 @@ use std::time::{Duration, Instant};
 
 use cluster::Cluster;
 use occ_axum::ReadFloorLayer;
-use occ_core::repository::sql::{FloorMiss, PgRepository, ReplicaOptions, ReplicaStats};
+use occ_core::idempotency::KeyPolicy;
+use occ_core::repository::sql::{
+    idempotency_table, Dialect, FloorMiss, PgRepository, ReplicaOptions, ReplicaStats,
+};
 use occ_examples::{Profile, Profiles};
+use sqlx::AssertSqlSafe;
 use tracing::field::{Field, Visit};
 use tracing::Subscriber;
 use tracing_subscriber::filter::filter_fn;
@@ -137,6 +141,23 @@ async fn servers(cluster: &Cluster, n: usize, options: &ReplicaOptions) -> Vec<S
         });
     }
     servers
+}
+
+/// A server whose repository keeps idempotency keys (its table created
+/// on the primary first).
+async fn servers_with_keys(cluster: &Cluster, options: &ReplicaOptions) -> SocketAddr {
+    let primary = sqlx::PgPool::connect(&cluster.primary.url()).await.unwrap();
+    for ddl in idempotency_table(Dialect::Postgres, "profile_idempotency_keys") {
+        sqlx::query(AssertSqlSafe(ddl))
+            .execute(&primary)
+            .await
+            .unwrap();
+    }
+    let repo = PgRepository::<Profile>::new(primary)
+        .with_idempotency_keys("profile_idempotency_keys", KeyPolicy::default())
+        .with_replicas(replica_pools(cluster), options.clone());
+    let repo: Arc<Profiles> = Arc::new(repo);
+    occ_tests::serve(occ_examples::app(repo).layer(ReadFloorLayer::new())).await
 }
 
 fn stats(servers: &[Server]) -> ReplicaStats {
@@ -938,6 +959,38 @@ async fn focused(cluster: &Cluster) {
         r.text()
     );
 
+    // A write under an Idempotency-Key commits with its recorded answer:
+    // its position is taken after that, and its replay hands one out too.
+    let keyed = servers_with_keys(cluster, &options).await;
+    let key = [
+        ("content-type", "application/json"),
+        ("if-match", v4.as_str()),
+        ("idempotency-key", "\"replicas-focused-1\""),
+    ];
+    let first = occ_tests::http(keyed, "PUT", "/profiles/9001", &key, r#"{"city":"five"}"#).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let token = first
+        .header("occ-read-after")
+        .expect("a keyed write's position");
+    let r = occ_tests::http(b, "GET", "/profiles/9001", &[("occ-read-after", token)], "").await;
+    assert_eq!(
+        (r.status, version_of(r.header("etag"))),
+        (200, Some(5)),
+        "read-your-writes after a keyed write: {}",
+        r.text()
+    );
+    let again = occ_tests::http(keyed, "PUT", "/profiles/9001", &key, r#"{"city":"five"}"#).await;
+    assert_eq!(
+        (again.status, again.header("idempotent-replayed")),
+        (200, Some("true")),
+        "{}",
+        again.text()
+    );
+    assert!(
+        again.header("occ-read-after").is_some(),
+        "a replayed write hands out a position"
+    );
+
     // Lagging past the bound: out of rotation (reads on the primary, no
     // 5xx) while writes go on, back once the lag is gone.
     let strict = servers(
@@ -954,7 +1007,7 @@ async fn focused(cluster: &Cluster) {
         move || repo.replica_stats().unwrap().in_rotation == n
     };
     // In rotation after the first check, then out as the lag shows.
-    let (first, v) = churn(strict[0].addr, 4, in_rotation(2)).await;
+    let (first, v) = churn(strict[0].addr, 5, in_rotation(2)).await;
     assert!(first, "the replicas never came into rotation");
     let (out, v) = churn(strict[0].addr, v, in_rotation(0)).await;
     assert!(
