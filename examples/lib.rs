@@ -332,12 +332,15 @@ pub fn cors(origin: &str) -> Result<tower_http::cors::CorsLayer, BoxDynError> {
             IF_MODIFIED_SINCE,
             IF_UNMODIFIED_SINCE,
             HeaderName::from_static("idempotency-key"),
+            // A write's read floor, sent back (read replicas).
+            occ_axum::read_floor::READ_AFTER,
         ])
         .expose_headers([
             ETAG,
             LAST_MODIFIED,
             LOCATION,
             occ_axum::idempotency::IDEMPOTENT_REPLAYED,
+            occ_axum::read_floor::READ_AFTER,
         ])
         .max_age(std::time::Duration::from_secs(600)))
 }

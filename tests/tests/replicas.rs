@@ -15,7 +15,8 @@
 //! only when its version is the client's; the `Occ-Read-After` position
 //! of a write, as header or cookie, gives read-your-writes to reads
 //! without a tag and to lists; under `FloorMiss::Unavailable` the miss is
-//! a 503 with `Retry-After`; a replica lagging past `max_lag` leaves the
+//! a 503 with `Retry-After`; a write under an `Idempotency-Key`, and its
+//! replay, hand out a position too; a replica lagging past `max_lag` leaves the
 //! rotation while writes go on, and comes back once caught up; a
 //! conditional read on a replica is one statement (sqlx's log, counted).
 //! At the end, a promoted replica leaves the rotation.

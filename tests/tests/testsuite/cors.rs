@@ -61,6 +61,7 @@ async fn a_preflight_allows_the_precondition_headers_on_writes() {
         "if-unmodified-since",
         "content-type",
         "idempotency-key",
+        "occ-read-after",
     ] {
         assert!(
             headers.iter().any(|h| h == header),
@@ -77,7 +78,13 @@ async fn a_cross_origin_read_can_see_the_validators() {
     assert_eq!(r.header("access-control-allow-origin"), Some(ORIGIN));
     assert_eq!(r.header("etag"), Some("\"prof-42-v7\""));
     let exposed = list(&r, "access-control-expose-headers");
-    for header in ["etag", "last-modified", "location", "idempotent-replayed"] {
+    for header in [
+        "etag",
+        "last-modified",
+        "location",
+        "idempotent-replayed",
+        "occ-read-after",
+    ] {
         assert!(
             exposed.iter().any(|h| h == header),
             "{header} in {exposed:?}"
