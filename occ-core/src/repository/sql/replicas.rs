@@ -125,8 +125,8 @@ impl ReplicaOptions {
     }
 }
 
-/// Where a repository's reads went, since it was built (shared by its
-/// clones and views).
+/// Where a repository's reads went, since it was built (its scoped and
+/// keyed views count with it).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ReplicaStats {
