@@ -57,7 +57,7 @@ impl<DB, M> SqlRepository<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
-    M::Id: Clone + Send + Sync,
+    M::Id: Clone,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
