@@ -115,6 +115,8 @@ pub mod __private {
         *field
     }
 
+    pub use crate::versioned::TagMatcher;
+
     #[cfg(feature = "sqlx")]
     pub use self::members::{bind_member_value, id_member, unknown_member};
     pub use serde;

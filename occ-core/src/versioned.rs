@@ -83,7 +83,15 @@ pub trait Versioned {
     /// is correct for any injective tag format that prints the version in
     /// decimal.
     fn version_from_tag(id: &Self::Id, tag: EntityTagRef<'_>) -> Option<Self::Version> {
-        version_in_tag(tag, |v| Self::entity_tag_for(id, v))
+        version_in_tag(tag, |v| Self::is_tag_of(id, v, tag))
+    }
+
+    /// Whether `tag` is exactly [`entity_tag_for(id, version)`](Versioned::entity_tag_for),
+    /// weakness included: how [`version_from_tag`](Versioned::version_from_tag)
+    /// checks a candidate. The default builds the tag and compares; the
+    /// derive compares as it writes, without building it.
+    fn is_tag_of(id: &Self::Id, version: Self::Version, tag: EntityTagRef<'_>) -> bool {
+        Self::entity_tag_for(id, version).as_tag_ref() == tag
     }
 
     /// The time of the last modification, if the type tracks one, at the
@@ -219,11 +227,11 @@ macro_rules! version_number {
 version_number!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
 
 /// Finds the version in `tag` by trying each run of digits (with an
-/// optional leading `-`), rightmost first, and checking it renders back to
-/// exactly `tag`.
+/// optional leading `-`), rightmost first, and checking (`is_tag`) that it
+/// renders back to exactly `tag`.
 fn version_in_tag<V: VersionNumber>(
     tag: EntityTagRef<'_>,
-    render: impl Fn(V) -> EntityTag,
+    is_tag: impl Fn(V) -> bool,
 ) -> Option<V> {
     let opaque = tag.opaque();
     let mut end = opaque.len();
@@ -243,7 +251,7 @@ fn version_in_tag<V: VersionNumber>(
                 .ok()
                 .and_then(|s| s.parse::<V>().ok());
             if let Some(v) = candidate {
-                if render(v).as_tag_ref() == tag {
+                if is_tag(v) {
                     return Some(v);
                 }
             }
@@ -484,23 +492,110 @@ const fn is_safe(b: u8) -> bool {
     b.is_ascii() && is_etagc(b) && b != b'\\' && b != b'%'
 }
 
-struct Escaper<'a>(&'a mut Vec<u8>);
+/// Where escaped tag text goes: a tag being built, or one being compared.
+trait TagSink {
+    /// Takes the next octets of the opaque part.
+    fn put(&mut self, octets: &[u8]) -> fmt::Result;
+}
 
-impl fmt::Write for Escaper<'_> {
+impl TagSink for Vec<u8> {
+    fn put(&mut self, octets: &[u8]) -> fmt::Result {
+        self.extend_from_slice(octets);
+        Ok(())
+    }
+}
+
+/// Percent-encodes what it is given into a [`TagSink`], runs of safe
+/// octets at once.
+struct Escaper<'a, S>(&'a mut S);
+
+impl<S: TagSink> fmt::Write for Escaper<'_, S> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         const HEX: &[u8; 16] = b"0123456789ABCDEF";
-        for &b in s.as_bytes() {
-            if is_safe(b) {
-                self.0.push(b);
-            } else {
-                self.0.extend_from_slice(&[
-                    b'%',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0x0F)],
-                ]);
-            }
+        let mut rest = s.as_bytes();
+        while !rest.is_empty() {
+            let safe = rest.iter().position(|&b| !is_safe(b)).unwrap_or(rest.len());
+            self.0.put(&rest[..safe])?;
+            let Some((&b, after)) = rest[safe..].split_first() else {
+                break;
+            };
+            self.0
+                .put(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0x0F)]])?;
+            rest = after;
         }
         Ok(())
+    }
+}
+
+/// Not public API: compares a tag with a template as the derived
+/// [`Versioned::is_tag_of`] writes it, octet by octet, building nothing.
+/// The same steps as [`EntityTagBuilder`], so the two cannot disagree.
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct TagMatcher<'t> {
+    /// The opaque octets not matched yet; `None` once one differed.
+    rest: Option<&'t [u8]>,
+}
+
+impl<'t> TagMatcher<'t> {
+    /// Starts matching a strong tag.
+    pub fn strong(tag: EntityTagRef<'t>) -> Self {
+        Self::starting(tag, false)
+    }
+
+    /// Starts matching a weak tag.
+    pub fn weak(tag: EntityTagRef<'t>) -> Self {
+        Self::starting(tag, true)
+    }
+
+    fn starting(tag: EntityTagRef<'t>, weak: bool) -> Self {
+        Self {
+            rest: (tag.is_weak() == weak).then(|| tag.opaque()),
+        }
+    }
+
+    /// As [`EntityTagBuilder::literal`].
+    pub fn literal(mut self, text: &str) -> Self {
+        let _ = Escaper(&mut self).write_str(text);
+        self
+    }
+
+    /// As [`EntityTagBuilder::value`].
+    pub fn value(mut self, value: &dyn fmt::Display) -> Self {
+        let _ = write!(Escaper(&mut self), "{value}");
+        self
+    }
+
+    /// As [`EntityTagBuilder::version`].
+    pub fn version<V: VersionNumber>(self, version: V) -> Self {
+        self.value(&version)
+    }
+
+    /// [`version`](Self::version), for a version of `M`, whose type is a
+    /// [`VersionNumber`] by the trait's bound.
+    pub fn version_of<M: Versioned + ?Sized>(self, version: M::Version) -> Self {
+        self.version(version)
+    }
+
+    /// Whether the whole tag matched.
+    pub fn finish(self) -> bool {
+        self.rest.is_some_and(<[u8]>::is_empty)
+    }
+}
+
+impl TagSink for TagMatcher<'_> {
+    fn put(&mut self, octets: &[u8]) -> fmt::Result {
+        match self.rest.and_then(|rest| rest.strip_prefix(octets)) {
+            Some(after) => {
+                self.rest = Some(after);
+                Ok(())
+            }
+            None => {
+                // Stops the formatting: nothing after a difference matters.
+                self.rest = None;
+                Err(fmt::Error)
+            }
+        }
     }
 }
 

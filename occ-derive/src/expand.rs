@@ -21,17 +21,39 @@ fn versioned(input: &Input<'_>) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let (id, id_ty) = (input.id.ident, input.id.ty);
     let (version, version_ty) = (input.version.ident, input.version.ty);
-    let start = if input.weak {
-        quote!(::occ_core::EntityTagBuilder::weak())
+    let (start, matching) = if input.weak {
+        (
+            quote!(::occ_core::EntityTagBuilder::weak()),
+            quote!(::occ_core::__private::TagMatcher::weak(tag)),
+        )
     } else {
-        quote!(::occ_core::EntityTagBuilder::strong())
+        (
+            quote!(::occ_core::EntityTagBuilder::strong()),
+            quote!(::occ_core::__private::TagMatcher::strong(tag)),
+        )
     };
-    let parts = input.template.iter().map(|part| match part {
-        Part::Literal(text) => quote!(.literal(#text)),
-        // Spanned on the id type: a type without `Display` is reported there.
-        Part::Id => quote_spanned!(id_ty.span()=> .value(id)),
-        Part::Version => quote_spanned!(version_ty.span()=> .version(version)),
-    });
+    let parts: Vec<TokenStream> = input
+        .template
+        .iter()
+        .map(|part| match part {
+            Part::Literal(text) => quote!(.literal(#text)),
+            // Spanned on the id type: a type without `Display` is reported there.
+            Part::Id => quote_spanned!(id_ty.span()=> .value(id)),
+            Part::Version => quote_spanned!(version_ty.span()=> .version(version)),
+        })
+        .collect();
+    // The same template, matched: the version goes through the trait's
+    // bound, so a version field of the wrong type is reported once, where
+    // the tag is built, not again here.
+    let matched: Vec<TokenStream> = input
+        .template
+        .iter()
+        .zip(&parts)
+        .map(|(part, built)| match part {
+            Part::Version => quote!(.version_of::<Self>(version)),
+            _ => built.clone(),
+        })
+        .collect();
     let last_modified = input.last_modified.as_ref().map(|field| {
         let name = field.ident;
         let lm =
@@ -100,6 +122,14 @@ fn versioned(input: &Input<'_>) -> TokenStream {
 
             fn entity_tag_for(id: &Self::Id, version: Self::Version) -> ::occ_core::EntityTag {
                 #start #(#parts)* .finish()
+            }
+
+            fn is_tag_of(
+                id: &Self::Id,
+                version: Self::Version,
+                tag: ::occ_core::EntityTagRef<'_>,
+            ) -> bool {
+                #matching #(#matched)* .finish()
             }
         }
     }
