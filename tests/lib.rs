@@ -13,6 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 mod backend;
 pub use backend::Db;
 
+#[path = "support/process.rs"]
+pub mod process;
+
 use occ_core::repository::sql::SqlModel;
 use occ_core::repository::{Repository, RetryPolicy};
 use occ_core::Versioned;

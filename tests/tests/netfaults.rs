@@ -64,6 +64,7 @@ use std::time::{Duration, Instant};
 
 use history::{Outcome, Record, Report, State, Window};
 use net::Net;
+use occ_tests::process::Rng;
 use postgres::Postgres;
 
 /// A request unanswered for this long is given up (and retried).
@@ -357,29 +358,6 @@ impl Shared {
     fn ok_since(&self, server: usize, since: Instant) -> bool {
         let at = u64::try_from((since - self.t0).as_micros()).unwrap_or(u64::MAX);
         self.last_ok[server].load(Ordering::Relaxed) >= at
-    }
-}
-
-/// Small pseudo-random numbers for jitter and for spreading the load.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap_or(0)
-    }
-
-    fn jitter(&mut self, base: Duration) -> Duration {
-        base / 2
-            + Duration::from_micros(
-                self.next() % u64::try_from(base.as_micros()).unwrap_or(1).max(1),
-            )
     }
 }
 

@@ -9,27 +9,10 @@
 //! removes the namespaces and the bridge, also when the test fails; a run
 //! killed before its cleanup is swept by the next ([`sweep_stale`]).
 
+pub(crate) use occ_tests::process::run;
+
 use std::net::Ipv4Addr;
 use std::process::Command;
-
-/// Runs a command, returning its stdout, or an error naming it and its
-/// stderr.
-pub(crate) fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program} {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{program} {}: {}: {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
 
 /// Runs `program` with `input` on its stdin.
 pub(crate) fn run_with_input(program: &str, args: &[&str], input: &str) -> Result<(), String> {

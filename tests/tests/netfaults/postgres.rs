@@ -11,20 +11,13 @@ use std::time::{Duration, Instant};
 
 use super::net::{run, Net};
 
-/// The machine's PostgreSQL binaries.
-pub(crate) const BIN: &str = "/usr/lib/postgresql/15/bin";
+use occ_tests::process::append;
+pub(crate) use occ_tests::process::{postgres_ids, POSTGRES_BIN as BIN};
+
 /// The port PostgreSQL listens on, in its own namespace.
 pub(crate) const PORT: u16 = 5432;
 /// A session idle inside a transaction for longer is ended by the server.
 pub(crate) const IDLE_IN_TRANSACTION: &str = "3s";
-
-/// The `postgres` user's uid and gid.
-pub(crate) fn postgres_ids() -> Result<(u32, u32), String> {
-    let uid = run("id", &["-u", "postgres"])?;
-    let gid = run("id", &["-g", "postgres"])?;
-    let parse = |s: String| s.trim().parse::<u32>().map_err(|e| e.to_string());
-    Ok((parse(uid)?, parse(gid)?))
-}
 
 /// A running PostgreSQL (and maybe pgbouncer), stopped and removed when
 /// dropped.
@@ -238,15 +231,6 @@ impl Postgres {
         self.bouncers.push(child);
         Ok(addr)
     }
-}
-
-fn append(path: &str, text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("{path}: {e}"))
 }
 
 impl Drop for Postgres {

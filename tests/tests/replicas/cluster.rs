@@ -8,30 +8,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
-/// The machine's PostgreSQL binaries.
-pub(crate) const BIN: &str = "/usr/lib/postgresql/15/bin";
-
-/// Runs a command, returning its stdout, or an error naming it and its
-/// stderr.
-pub(crate) fn run(program: &str, args: &[&str]) -> Result<String, String> {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .map_err(|e| format!("{program} {}: {e}", args.join(" ")))?;
-    if out.status.success() {
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    } else {
-        Err(format!(
-            "{program} {}: {}: {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ))
-    }
-}
+use occ_tests::process::append;
+pub(crate) use occ_tests::process::{postgres_ids, run, POSTGRES_BIN as BIN};
 
 /// Runs a command as the `postgres` user.
 fn as_postgres(args: &[&str]) -> Result<String, String> {
@@ -45,26 +25,9 @@ fn as_postgres(args: &[&str]) -> Result<String, String> {
     run("setpriv", &all)
 }
 
-/// The `postgres` user's uid and gid.
-pub(crate) fn postgres_ids() -> Result<(u32, u32), String> {
-    let uid = run("id", &["-u", "postgres"])?;
-    let gid = run("id", &["-g", "postgres"])?;
-    let parse = |s: String| s.trim().parse::<u32>().map_err(|e| e.to_string());
-    Ok((parse(uid)?, parse(gid)?))
-}
-
 fn free_port() -> Result<u16, String> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
-}
-
-fn append(path: &str, text: &str) -> Result<(), String> {
-    use std::io::Write as _;
-    std::fs::OpenOptions::new()
-        .append(true)
-        .open(path)
-        .and_then(|mut f| f.write_all(text.as_bytes()))
-        .map_err(|e| format!("{path}: {e}"))
 }
 
 /// One server of the cluster: its data directory and port.

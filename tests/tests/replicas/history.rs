@@ -9,28 +9,9 @@ use std::time::{Duration, Instant};
 
 use occ_core::repository::floor::WalPosition;
 use occ_core::repository::sql::ReplicaStats;
+use occ_tests::process::Rng;
 
 use super::{minus, stats, tag, version_of, Server, CLIENTS, PHASE};
-
-/// Small pseudo-random numbers.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap_or(0)
-    }
-
-    fn chance(&mut self, percent: u64) -> bool {
-        self.next() % 100 < percent
-    }
-}
 
 /// How the clients of a phase behave.
 #[derive(Clone, Copy)]
