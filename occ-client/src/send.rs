@@ -1,0 +1,225 @@
+//! One request, sent again unchanged until it gets an answer worth
+//! returning: the loop that makes a lost answer harmless.
+
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+
+use occ_core::repository::floor::WalPosition;
+
+use crate::client::{Count, Inner};
+use crate::error::Error;
+
+/// `Idempotency-Key`: one per logical write.
+pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// `Idempotent-Replayed: true` marks an answer recorded by an earlier send.
+const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
+/// The primary's position after a write, for reads to send back.
+pub(crate) const READ_AFTER: HeaderName = HeaderName::from_static("occ-read-after");
+
+/// A whole answer: status, headers and body.
+#[derive(Debug)]
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) replayed: bool,
+}
+
+/// Every send of a request went unanswered.
+#[derive(Debug)]
+pub(crate) struct Unanswered {
+    sends: u32,
+    source: reqwest::Error,
+}
+
+impl<M> From<Unanswered> for Error<M> {
+    fn from(e: Unanswered) -> Self {
+        Error::Transport {
+            sends: e.sends,
+            source: e.source,
+        }
+    }
+}
+
+/// A fresh `Idempotency-Key`: a UUID (version 7) as an sf-string.
+pub(crate) fn new_key() -> HeaderValue {
+    let key = format!("\"{}\"", uuid::Uuid::now_v7());
+    HeaderValue::from_str(&key).unwrap_or_else(|_| HeaderValue::from_static("\"\""))
+}
+
+impl Inner {
+    /// Sends `request`, and sends it again, unchanged (a write keeps its
+    /// `Idempotency-Key`), when its answer is lost (a timeout, a broken
+    /// connection, a body cut short), is a 5xx, or is a 409 or 429 with
+    /// `Retry-After` (the same key still running), at most
+    /// `max_sends` times in all. Returns the first other answer, or the
+    /// last one.
+    pub(crate) async fn send(&self, request: reqwest::Request) -> Result<Answer, Unanswered> {
+        let mut sends = 0;
+        let mut next = Some(request);
+        while let Some(request) = next.take() {
+            sends += 1;
+            // A body of bytes always clones; one that does not is sent once.
+            next = request
+                .try_clone()
+                .filter(|_| sends < self.policy.max_sends.max(1));
+            let (method, url) = (request.method().clone(), request.url().clone());
+            self.counters.count(Count::Send);
+            let wait = match self.exchange(request).await {
+                Ok(answer) => match self.resend_after(&answer, sends) {
+                    Some(wait) if next.is_some() => {
+                        tracing::info!(%method, %url, status = answer.status.as_u16(), send = sends,
+                            "sending the same request again");
+                        wait
+                    }
+                    _ => {
+                        if answer.replayed {
+                            self.counters.count(Count::Replay);
+                            tracing::info!(%method, %url, status = answer.status.as_u16(),
+                                "the answer is a replay: an earlier send had landed");
+                        }
+                        return Ok(answer);
+                    }
+                },
+                Err(source) if next.is_some() && is_lost(&source) => {
+                    tracing::info!(%method, %url, error = %source, send = sends,
+                        "no answer; sending the same request again");
+                    self.policy.wait(sends)
+                }
+                Err(source) => return Err(Unanswered { sends, source }),
+            };
+            self.counters.count(Count::Resend);
+            tokio::time::sleep(wait).await;
+        }
+        unreachable!("the last send returns")
+    }
+
+    /// One send: the whole answer, or why there was none.
+    async fn exchange(&self, request: reqwest::Request) -> Result<Answer, reqwest::Error> {
+        let mut request = request;
+        *request.timeout_mut() = Some(self.timeout);
+        let response = self.http.execute(request).await?;
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response.bytes().await?;
+        if let Some(position) = headers.get(READ_AFTER) {
+            self.saw_position(position);
+        }
+        let replayed = headers
+            .get(IDEMPOTENT_REPLAYED)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"));
+        Ok(Answer {
+            status,
+            headers,
+            body,
+            replayed,
+        })
+    }
+
+    /// How long to wait before sending again after `answer`, if it is one
+    /// to send again after: a 5xx (the server recorded nothing: the write
+    /// did not happen, or a resend finds out that it did), or a 409 or 429
+    /// that says when to come back.
+    fn resend_after(&self, answer: &Answer, sends: u32) -> Option<Duration> {
+        let asked = answer
+            .headers
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(retry_after_seconds)
+            .map(|seconds| self.policy.retry_after(seconds));
+        match answer.status {
+            status if status.is_server_error() => {
+                Some(asked.unwrap_or_else(|| self.policy.wait(sends)))
+            }
+            StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => asked,
+            _ => None,
+        }
+    }
+
+    /// Keeps the later of the known position and `position`: a read must
+    /// not be served from before any write this client saw answered.
+    fn saw_position(&self, position: &HeaderValue) {
+        let mut known = self
+            .read_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let later = match (&*known, wal_position(position)) {
+            (Some(old), Some(new)) => wal_position(old).is_none_or(|old| new > old),
+            _ => true,
+        };
+        if later {
+            *known = Some(position.clone());
+        }
+    }
+
+    /// The position reads send back, if a write's answer carried one.
+    pub(crate) fn read_after(&self) -> Option<HeaderValue> {
+        self.read_after
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// The position of an `Occ-Read-After` value, for ordering two of them.
+fn wal_position(value: &HeaderValue) -> Option<WalPosition> {
+    value.to_str().ok()?.trim().parse().ok()
+}
+
+/// Whether `error` means the answer was lost on the way (and the same
+/// request may be sent again) rather than a request that cannot be sent.
+fn is_lost(error: &reqwest::Error) -> bool {
+    !(error.is_builder() || error.is_redirect() || error.is_status())
+}
+
+/// `Retry-After` in seconds: delay-seconds or an HTTP date.
+fn retry_after_seconds(value: &str) -> Option<u64> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(seconds);
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(
+        date.duration_since(SystemTime::now())
+            .map_or(0, |left| left.as_secs()),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_fresh_sf_strings() {
+        let (a, b) = (new_key(), new_key());
+        assert_ne!(a, b);
+        let a = a.to_str().unwrap();
+        assert!(
+            a.starts_with('"') && a.ends_with('"') && a.len() == 38,
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_and_dates() {
+        assert_eq!(retry_after_seconds(" 3 "), Some(3));
+        assert_eq!(
+            retry_after_seconds("Thu, 01 Jan 1970 00:00:00 GMT"),
+            Some(0)
+        );
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        assert!(retry_after_seconds(&later).is_some_and(|s| (118..=120).contains(&s)));
+        assert_eq!(retry_after_seconds("soon"), None);
+    }
+
+    #[test]
+    fn positions_order_numerically() {
+        let at = |s: &'static str| wal_position(&HeaderValue::from_static(s));
+        assert!(at("1/0") > at("0/FFFFFFFF"));
+        assert!(at("0/A") > at("0/9"));
+        assert_eq!(at("nonsense"), None);
+    }
+}
