@@ -369,6 +369,47 @@ pub async fn sqlite_file_pool(prefix: &str) -> (SqlitePool, String) {
     (pool, url)
 }
 
+/// A database of the test's own for an example service (`connect` of
+/// `occ_examples` or its modules) on the SQL backend `db`: its URL, and
+/// the guard that drops it. `None` when the backend's URL is unset (after
+/// [`postgres_url`] or [`mysql_url`] said so).
+pub async fn example_database(db: Db, test: &str) -> Option<(String, DropOnExit)> {
+    let prefix = &test[..test.len().min(24)];
+    match db {
+        Db::Memory => panic!("{test}: the example services run on SQL backends only"),
+        Db::Sqlite => {
+            let path = std::env::temp_dir().join(format!("{}.db", unique_name(prefix)));
+            let url = format!("sqlite://{}", path.display());
+            let guard = DropOnExit::sqlite_file(&url);
+            Some((url, guard))
+        }
+        Db::Postgres => {
+            let url = postgres_url(test)?;
+            let schema = unique_name(prefix);
+            let guard = DropOnExit::schema(&url, &schema);
+            postgres_pool_in_schema(&url, &schema, 1)
+                .await
+                .close()
+                .await;
+            let sep = if url.contains('?') { '&' } else { '?' };
+            Some((
+                format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+                guard,
+            ))
+        }
+        Db::MariaDb => {
+            let url = mysql_url(test)?;
+            let database = unique_name(prefix);
+            let guard = DropOnExit::database(&url, &database);
+            mysql_pool_in_database(&url, &database, 1)
+                .await
+                .close()
+                .await;
+            Some((mysql_database_url(&url, &database), guard))
+        }
+    }
+}
+
 /// A response read off the wire.
 #[derive(Debug, Clone)]
 pub struct RawResponse {

@@ -37,6 +37,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test helpers: a failure is the test failing
 
 mod bad_input;
+mod client;
 mod compression;
 mod conflict_body;
 mod cors;
