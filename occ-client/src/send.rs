@@ -85,8 +85,13 @@ impl Inner {
                     }
                 },
                 Err(source) if next.is_some() && is_lost(&source) => {
+                    let why = if source.is_timeout() {
+                        "no answer within the timeout"
+                    } else {
+                        "the connection failed"
+                    };
                     tracing::info!(%method, %url, error = %source, send = sends,
-                        "no answer; sending the same request again");
+                        "{why}; sending the same request again");
                     self.policy.wait(sends)
                 }
                 Err(source) => return Err(Unanswered { sends, source }),
