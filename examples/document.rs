@@ -28,7 +28,9 @@ use uuid::Uuid;
 /// never stored; `#[serde(default)]` lets clients leave it out). `merge`
 /// keeps the revision that last wrote each column in `<column>_version`,
 /// so that the routes merge disjoint edits (design decision 16).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, FromRow, Versioned, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Serialize, Deserialize, FromRow, Versioned, utoipa::ToSchema,
+)]
 #[occ(
     table = "documents",
     tombstones = "document_tombstones",

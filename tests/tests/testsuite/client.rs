@@ -14,7 +14,6 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use occ_client::{Client, Error, RetryPolicy};
 use occ_core::Versioned;
 use occ_examples::document::{self, Document, Documents};
@@ -272,12 +271,8 @@ async fn client_counter_16x50(service: ProfilesService) {
 
 fn document(title: &str) -> Document {
     Document {
-        id: Uuid::nil(),
-        revision: 0,
         title: title.into(),
-        body: String::new(),
-        tags: None,
-        updated_at: Utc::now(),
+        ..Document::default()
     }
 }
 
