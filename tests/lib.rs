@@ -374,7 +374,20 @@ pub async fn sqlite_file_pool(prefix: &str) -> (SqlitePool, String) {
 /// the guard that drops it. `None` when the backend's URL is unset (after
 /// [`postgres_url`] or [`mysql_url`] said so).
 pub async fn example_database(db: Db, test: &str) -> Option<(String, DropOnExit)> {
-    let prefix = &test[..test.len().min(24)];
+    // A name for SQL and files: the test's, lowercase, its odd characters
+    // replaced (PostgreSQL folds an unquoted search_path to lowercase).
+    let prefix: String = test
+        .chars()
+        .take(24)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let prefix = prefix.as_str();
     match db {
         Db::Memory => panic!("{test}: the example services run on SQL backends only"),
         Db::Sqlite => {

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use occ_tests::DropOnExit;
+use occ_tests::{Db, DropOnExit};
 use sqlx::error::BoxDynError;
 
 /// The whole test, every backend included.
@@ -123,64 +123,20 @@ struct Backend {
     name: &'static str,
     profiles: String,
     documents: String,
-    _guards: Vec<DropOnExit>,
+    _guards: [DropOnExit; 2],
 }
 
 impl Backend {
-    /// A fresh SQLite file for each service.
-    fn sqlite() -> Self {
-        let file = |prefix: &str| {
-            let path = std::env::temp_dir().join(format!("{}.db", occ_tests::unique_name(prefix)));
-            format!("sqlite://{}", path.display())
-        };
-        let (profiles, documents) = (file("occ_ts_profiles"), file("occ_ts_documents"));
-        Self {
-            name: "SQLite",
-            _guards: vec![
-                DropOnExit::sqlite_file(&profiles),
-                DropOnExit::sqlite_file(&documents),
-            ],
+    /// A fresh database of each service's own on `db`, or `None` when its
+    /// URL is not set.
+    async fn open(db: Db, test: &str) -> Option<Self> {
+        let (profiles, profiles_guard) = occ_tests::example_database(db, test).await?;
+        let (documents, documents_guard) = occ_tests::example_database(db, test).await?;
+        Some(Self {
+            name: db.name(),
             profiles,
             documents,
-        }
-    }
-
-    /// A fresh schema for both services, when `OCC_TEST_POSTGRES_URL` is
-    /// set.
-    async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_typescript");
-        let guard = DropOnExit::schema(&url, &schema);
-        occ_tests::postgres_pool_in_schema(&url, &schema, 1)
-            .await
-            .close()
-            .await;
-        let sep = if url.contains('?') { '&' } else { '?' };
-        let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}");
-        Some(Self {
-            name: "PostgreSQL",
-            profiles: scoped.clone(),
-            documents: scoped,
-            _guards: vec![guard],
-        })
-    }
-
-    /// A fresh database for both services, when `OCC_TEST_MYSQL_URL` is
-    /// set.
-    async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_typescript");
-        let guard = DropOnExit::database(&url, &database);
-        occ_tests::mysql_pool_in_database(&url, &database, 1)
-            .await
-            .close()
-            .await;
-        let scoped = occ_tests::mysql_database_url(&url, &database);
-        Some(Self {
-            name: "MariaDB",
-            profiles: scoped.clone(),
-            documents: scoped,
-            _guards: vec![guard],
+            _guards: [profiles_guard, documents_guard],
         })
     }
 
@@ -259,7 +215,9 @@ async fn the_client_generated_from_the_descriptions_replays_the_scenarios() {
     let backends = tokio::time::timeout(WHOLE_TEST, async {
         // Generated and compiled once: the descriptions do not depend on
         // the database.
-        let sqlite = Backend::sqlite();
+        let sqlite = Backend::open(Db::Sqlite, test)
+            .await
+            .expect("SQLite needs no URL");
         let services = sqlite.services().await;
         for script in ["generate", "build", "test"] {
             npm_run(&npm, script, sqlite.name, &services).await;
@@ -267,8 +225,8 @@ async fn the_client_generated_from_the_descriptions_replays_the_scenarios() {
         drop(services);
         let mut backends = vec![sqlite.name];
         for backend in [
-            Backend::postgres("typescript on PostgreSQL").await,
-            Backend::mariadb("typescript on MariaDB").await,
+            Backend::open(Db::Postgres, "typescript on PostgreSQL").await,
+            Backend::open(Db::MariaDb, "typescript on MariaDB").await,
         ]
         .into_iter()
         .flatten()
