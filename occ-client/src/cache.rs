@@ -129,10 +129,27 @@ impl Cache {
 
     /// Keeps `entry` for `url`.
     pub(crate) fn put(&self, url: &str, entry: Entry) {
+        self.put_if(url, entry, |_| true);
+    }
+
+    /// Keeps `entry` for `url` unless the entry there changed since a read
+    /// that sent `sent` (the tag in its `If-None-Match`, or none): a slow
+    /// read must not put back a state older than a write's answer that
+    /// arrived meanwhile.
+    pub(crate) fn put_unless_changed(&self, url: &str, entry: Entry, sent: Option<&EntityTag>) {
+        self.put_if(url, entry, |there| {
+            there.map(|e| &e.etag).map(EntityTag::as_bytes) == sent.map(EntityTag::as_bytes)
+        });
+    }
+
+    fn put_if(&self, url: &str, entry: Entry, keep: impl FnOnce(Option<&Entry>) -> bool) {
         if self.capacity == 0 {
             return;
         }
         let mut entries = self.entries();
+        if !keep(entries.get(url)) {
+            return;
+        }
         if !entries.contains_key(url) && entries.len() >= self.capacity {
             let oldest = entries
                 .iter()
@@ -175,6 +192,20 @@ mod tests {
         cache.put("c", entry("c"));
         assert!(cache.get("b").is_none());
         assert!(cache.get("a").is_some() && cache.get("c").is_some());
+    }
+
+    #[test]
+    fn a_read_does_not_put_back_what_a_write_replaced() {
+        let cache = Cache::new(4);
+        let (v1, v2) = (entry("v1"), entry("v2"));
+        cache.put("a", v1.clone());
+        // A read sent with v1's tag; a write's answer (v2) arrives first.
+        cache.put("a", v2);
+        cache.put_unless_changed("a", v1.clone(), Some(&v1.etag));
+        assert_eq!(cache.get("a").unwrap().etag.as_bytes(), b"\"v2\"");
+        // A read sent with no tag, while the entry stayed absent.
+        cache.put_unless_changed("b", v1.clone(), None);
+        assert!(cache.get("b").is_some());
     }
 
     #[test]

@@ -120,13 +120,17 @@ impl ClientBuilder {
 
     /// Sends through this reqwest client (its pool, proxies, TLS and
     /// default headers); [`timeout`](Self::timeout) still applies per send.
+    /// Build it with `redirect(reqwest::redirect::Policy::none())`, as the
+    /// default one is: a write redirected would be sent again elsewhere,
+    /// or as a `GET`.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
     }
 
     /// The client; fails on a base URL that is not an absolute `http` or
-    /// `https` URL.
+    /// `https` URL, and on `https` without the `rustls` feature (unless a
+    /// reqwest client of the caller's is given).
     pub fn build(self) -> Result<Client, BuildError> {
         let base = Url::parse(&self.base)
             .map_err(|e| BuildError(format!("the base URL {:?}: {e}", self.base)))?;
@@ -138,9 +142,22 @@ impl ClientBuilder {
         }
         let http = match self.http {
             Some(http) => http,
-            None => reqwest::Client::builder()
-                .build()
-                .map_err(|e| BuildError(format!("the HTTP client: {e}")))?,
+            None => {
+                if base.scheme() == "https" && !cfg!(feature = "rustls") {
+                    return Err(BuildError(format!(
+                        "the base URL {:?} needs TLS: enable occ-client's `rustls` feature, \
+                         or pass a reqwest client with TLS to `http_client`",
+                        self.base
+                    )));
+                }
+                // A write redirected would be sent again elsewhere, or as
+                // a GET without its body (301, 302): answers are the
+                // caller's to follow.
+                reqwest::Client::builder()
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| BuildError(format!("the HTTP client: {e}")))?
+            }
         };
         Ok(Client {
             inner: Arc::new(Inner {
@@ -265,6 +282,10 @@ mod tests {
         assert!(Client::new("127.0.0.1:3000").is_err());
         assert!(Client::new("mailto:a@example.test").is_err());
         assert!(Client::new("ftp://example.test").is_err());
-        assert!(Client::new("https://example.test").is_ok());
+        assert_eq!(
+            Client::new("https://example.test").is_ok(),
+            cfg!(feature = "rustls"),
+            "https needs the rustls feature"
+        );
     }
 }

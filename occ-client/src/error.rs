@@ -24,7 +24,22 @@ pub enum Error<M> {
     NotFound(Box<Problem>),
     /// Any other refusal, 4xx or 5xx, with its problem details.
     Refused(Box<Problem>),
-    /// No answer: every send timed out or lost its connection.
+    /// A write whose outcome is unknown: every send went unanswered, or
+    /// was answered without an outcome (a 5xx, a "still running" 409),
+    /// until the policy's sends ran out. It may have been applied: read
+    /// the resource to find out, or send it again under the same `key`
+    /// (the server keeps keys for a day by default); a new request could
+    /// apply it twice.
+    Unconfirmed {
+        /// The write's `Idempotency-Key`, as sent (an sf-string).
+        key: String,
+        /// The last answer without an outcome, if one came.
+        problem: Option<Box<Problem>>,
+        /// The last send's error, if no answer came.
+        source: Option<reqwest::Error>,
+    },
+    /// A read without an answer: every send timed out or lost its
+    /// connection (or a request that could not be built, with 0 sends).
     Transport {
         /// How many times the request was sent.
         sends: u32,
@@ -63,6 +78,7 @@ impl<M> Error<M> {
             Self::PreconditionRequired(problem)
             | Self::NotFound(problem)
             | Self::Refused(problem) => Some(problem),
+            Self::Unconfirmed { problem, .. } => problem.as_deref(),
             Self::Transport { .. } | Self::Representation(_) | Self::Protocol(_) => None,
         }
     }
@@ -92,6 +108,21 @@ impl<M> fmt::Display for Error<M> {
             Self::PreconditionRequired(problem)
             | Self::NotFound(problem)
             | Self::Refused(problem) => write!(f, "{problem}"),
+            Self::Unconfirmed {
+                key,
+                problem,
+                source,
+            } => {
+                write!(
+                    f,
+                    "the write under key {key} may or may not have been applied"
+                )?;
+                match (problem, source) {
+                    (Some(problem), _) => write!(f, ": the last answer was {problem}"),
+                    (None, Some(source)) => write!(f, ": {source}"),
+                    (None, None) => Ok(()),
+                }
+            }
             Self::Transport { sends, source } => {
                 write!(f, "no answer after {sends} sends: {source}")
             }
@@ -104,7 +135,11 @@ impl<M> fmt::Display for Error<M> {
 impl<M: fmt::Debug> std::error::Error for Error<M> {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Transport { source, .. } => Some(source),
+            Self::Transport { source, .. }
+            | Self::Unconfirmed {
+                source: Some(source),
+                ..
+            } => Some(source),
             Self::Representation(e) => Some(e),
             _ => None,
         }

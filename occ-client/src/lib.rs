@@ -43,18 +43,23 @@
 //!   again, it revalidates that state first (`If-None-Match`: a 304 when
 //!   nothing changed).
 //! - [`patch`](Resource::patch): a JSON merge patch with `If-Match`, sent
-//!   again on 412 only when none of the members it sets changed; otherwise
-//!   the refusal names them.
+//!   again on 412 only when none of the members it sets changed in the
+//!   state the refusal carries; otherwise the refusal names them.
 //! - [`create`](Resource::create) (`POST`),
 //!   [`create_once`](Resource::create_once) (`PUT` with `If-None-Match: *`),
+//!   [`delete_state`](Resource::delete_state) and
 //!   [`delete`](Resource::delete) (`DELETE` with `If-Match`).
 //! - Every logical write carries one `Idempotency-Key`. When its answer is
-//!   lost (a timeout, a broken connection), is a 5xx, or is a 409 with
-//!   `Retry-After` (the same key still running), the very same request is
-//!   sent again, with the same key: the server applies it once, and the
-//!   answer of a write that had landed comes back as a replay
-//!   ([`Tagged::is_replayed`]). A 412 starts a new logical write, with a
-//!   new key.
+//!   lost (a timeout, a broken connection), is a 500, 502, 503 or 504, or
+//!   is a 409 or 429 with `Retry-After` (the same key still running), the
+//!   very same request is sent again, with the same key: the server
+//!   applies it once, and the answer of a write that had landed comes
+//!   back as a replay ([`Tagged::is_replayed`]). A 412 starts a new
+//!   logical write, with a new key. A write still without an answer when
+//!   the policy's sends run out is [`Error::Unconfirmed`]: it may have
+//!   been applied, and the error carries its key.
+//! - Redirects are not followed: a write redirected would be sent again
+//!   elsewhere, or as a `GET`.
 //! - A write's answer that carries `Occ-Read-After` (a server with read
 //!   replicas) makes later reads send it back, so that no replica answers
 //!   from before this client's writes.

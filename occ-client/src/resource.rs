@@ -3,10 +3,10 @@
 
 use std::fmt::Display;
 use std::marker::PhantomData;
-use std::time::SystemTime;
 
+use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LAST_MODIFIED};
-use http::{HeaderName, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use occ_core::{EntityTag, IdSource, Versioned};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
@@ -125,11 +125,12 @@ where
 
     /// `PATCH` member `id` with the JSON merge patch `patch` (RFC 7396),
     /// with `If-Match` the tag this client knows (read first when it knows
-    /// none). On 412 it is sent again with the current tag only when none
-    /// of the members it sets changed since the state it was written
-    /// against; otherwise, or when the server names `conflicts` (a merging
-    /// route), the refusal is returned with those members in
-    /// [`Conflict::conflicts`].
+    /// none). On 412 it is sent again, after a jittered wait, with the tag
+    /// of the state the refusal carries, only when none of the members it
+    /// sets differ between the state it was written against and that one.
+    /// Otherwise, when the server names `conflicts` (a merging route), or
+    /// when the refusal carries no state to compare, the 412 is returned,
+    /// with the changed members in [`Conflict::conflicts`].
     pub async fn patch<P>(&self, id: &M::Id, patch: &P) -> Result<Tagged<M>, Error<M>>
     where
         P: Serialize + ?Sized,
@@ -137,6 +138,7 @@ where
         let url = self.url(id);
         let patch = serde_json::to_value(patch)?;
         let body = serde_json::to_vec(&patch)?;
+        let inner = &self.client.inner;
         let mut base = self.base(&url).await?;
         let mut attempt = 1;
         loop {
@@ -150,15 +152,29 @@ where
             };
             if conflict.conflicts.is_empty() {
                 if let Some(current) = &conflict.current {
-                    let was = serde_json::to_value(base.value())?;
-                    let is = serde_json::to_value(current.value())?;
+                    // As the server sent them: members the model drops or
+                    // skips count too.
+                    let was: Value = serde_json::from_slice(base.json())?;
+                    let is: Value = serde_json::from_slice(current.json())?;
                     conflict.conflicts = changed_members(&patch, &was, &is);
                 }
             }
-            if !conflict.conflicts.is_empty() {
-                return Err(Error::PreconditionFailed(Box::new(conflict)));
-            }
-            base = self.again(&url, conflict, attempt).await?;
+            let current = match conflict.current.take() {
+                Some(current)
+                    if conflict.conflicts.is_empty() && attempt < inner.policy.max_attempts =>
+                {
+                    current
+                }
+                current => {
+                    conflict.current = current;
+                    return Err(Error::PreconditionFailed(Box::new(conflict)));
+                }
+            };
+            inner.counters.count(Count::Conflict);
+            tracing::debug!(%url, attempt, current = %current.etag(),
+                "412: the members the patch sets did not change; sending it again");
+            tokio::time::sleep(inner.policy.wait(attempt)).await;
+            base = current;
             attempt += 1;
         }
     }
@@ -185,11 +201,14 @@ where
         if !answer.status.is_success() {
             return Err(self.refused(&collection, answer));
         }
-        let created = self.tagged(&answer)?;
-        let url = self.url(created.id());
-        self.remember(&url, &answer, &created);
+        let replayed = answer.replayed;
+        let created = self.tagged(answer.body, &answer.headers, answer.status)?;
+        self.client
+            .inner
+            .cache
+            .put(self.url(created.id()).as_str(), entry_of(&created));
         self.client.inner.counters.count(Count::Committed);
-        Ok(created.replayed(answer.replayed))
+        Ok(created.replayed(replayed))
     }
 
     /// `PUT` `value` at its id with `If-None-Match: *`: created once, or
@@ -212,15 +231,27 @@ where
         }
     }
 
-    /// `DELETE` member `id` with `If-Match` the tag this client knows (read
-    /// first when it knows none). A 412 is returned, with the current
-    /// state, and not tried again: whether to delete a state the caller
-    /// has not seen is the caller's decision.
+    /// `DELETE` member `id` with `If-Match` the tag this client knows;
+    /// when it knows none it reads first, and the delete is conditional on
+    /// what that read saw. To delete only a state the caller holds, use
+    /// [`delete_state`](Self::delete_state).
     pub async fn delete(&self, id: &M::Id) -> Result<(), Error<M>> {
         let url = self.url(id);
         let base = self.base(&url).await?;
-        let if_match = Some((IF_MATCH, base.etag().to_header_value()));
-        let answer = self.write(Method::DELETE, &url, if_match, None).await?;
+        self.delete_at(&url, base.etag()).await
+    }
+
+    /// `DELETE` the resource `state` is of, with `If-Match` its tag: it is
+    /// deleted only if it is still in that state. A 412 is returned, with
+    /// the current state, and not tried again: whether to delete a state
+    /// the caller has not seen is the caller's decision.
+    pub async fn delete_state(&self, state: &Tagged<M>) -> Result<(), Error<M>> {
+        self.delete_at(&self.url(state.id()), state.etag()).await
+    }
+
+    async fn delete_at(&self, url: &Url, etag: &EntityTag) -> Result<(), Error<M>> {
+        let if_match = Some((IF_MATCH, etag.to_header_value()));
+        let answer = self.write(Method::DELETE, url, if_match, None).await?;
         match answer.status {
             status if status.is_success() => {
                 self.client.inner.cache.remove(url.as_str());
@@ -228,9 +259,9 @@ where
                 Ok(())
             }
             StatusCode::PRECONDITION_FAILED => Err(Error::PreconditionFailed(Box::new(
-                self.conflict(&url, answer, 1),
+                self.conflict(url, answer, 1),
             ))),
-            _ => Err(self.refused(&url, answer)),
+            _ => Err(self.refused(url, answer)),
         }
     }
 
@@ -274,7 +305,8 @@ where
         let inner = &self.client.inner;
         let cached = inner.cache.get(url.as_str());
         if let Some(entry) = cached.as_ref().filter(|e| e.is_fresh()) {
-            if let Ok(fresh) = Tagged::decode(&entry.body, entry.etag.clone(), entry.last_modified)
+            if let Ok(fresh) =
+                Tagged::decode(entry.body.clone(), entry.etag.clone(), entry.last_modified)
             {
                 inner.counters.count(Count::Fresh);
                 return Ok(fresh);
@@ -288,24 +320,30 @@ where
             request = request.header(READ_AFTER, position);
         }
         let answer = inner.send(built(request)?).await?;
+        let sent = cached.as_ref().map(|entry| entry.etag.clone());
         match (answer.status, cached) {
             (StatusCode::NOT_MODIFIED, Some(entry)) => {
                 inner.counters.count(Count::NotModified);
-                let known = Tagged::decode(&entry.body, entry.etag.clone(), entry.last_modified)?;
+                let known =
+                    Tagged::decode(entry.body.clone(), entry.etag.clone(), entry.last_modified)?;
+                let entry = entry.fresh_for(&answer.headers);
                 inner
                     .cache
-                    .put(url.as_str(), entry.fresh_for(&answer.headers));
+                    .put_unless_changed(url.as_str(), entry, sent.as_ref());
                 Ok(known)
             }
+            (StatusCode::NOT_MODIFIED, None) => Err(Error::Protocol(
+                "a 304 to a read that sent no If-None-Match".to_owned(),
+            )),
             (StatusCode::OK, _) => {
-                let read = self.tagged(&answer)?;
+                let read = self.tagged(answer.body.clone(), &answer.headers, answer.status)?;
                 if forbids_storing(&answer.headers) {
                     inner.cache.remove(url.as_str());
                 } else {
-                    let entry = Entry::new(read.etag().clone(), read.last_modified(), answer.body);
+                    let entry = entry_of(&read).fresh_for(&answer.headers);
                     inner
                         .cache
-                        .put(url.as_str(), entry.fresh_for(&answer.headers));
+                        .put_unless_changed(url.as_str(), entry, sent.as_ref());
                 }
                 Ok(read)
             }
@@ -314,7 +352,9 @@ where
     }
 
     /// One logical write: `method url` with `precondition` and `content`,
-    /// under a fresh `Idempotency-Key`, sent until answered.
+    /// under a fresh `Idempotency-Key`, sent until answered. An answer
+    /// still without an outcome when the sends run out is
+    /// [`Error::Unconfirmed`].
     async fn write(
         &self,
         method: Method,
@@ -322,76 +362,89 @@ where
         precondition: Precondition,
         content: Option<(HeaderValue, Vec<u8>)>,
     ) -> Result<Answer, Error<M>> {
+        if let Some((IF_MATCH, tag)) = &precondition {
+            if tag.as_bytes().starts_with(b"W/") {
+                // If-Match compares strongly (IM-1): it could never pass.
+                return Err(Error::Protocol(format!(
+                    "the server tags {url} weakly ({tag:?}): a weak tag cannot make a write \
+                     conditional"
+                )));
+            }
+        }
         let inner = &self.client.inner;
+        let key = new_key();
         let mut request = inner
             .http
             .request(method, url.clone())
             .header(ACCEPT, JSON)
-            .header(IDEMPOTENCY_KEY, new_key());
+            .header(IDEMPOTENCY_KEY, key.clone());
         if let Some((name, value)) = precondition {
             request = request.header(name, value);
         }
         if let Some((media_type, body)) = content {
             request = request.header(CONTENT_TYPE, media_type).body(body);
         }
-        Ok(inner.send(built(request)?).await?)
+        let key = || String::from_utf8_lossy(key.as_bytes()).into_owned();
+        match inner.send(built(request)?).await {
+            Ok(answer) if answer.inconclusive => Err(Error::Unconfirmed {
+                key: key(),
+                problem: Some(Box::new(Problem::from_answer(answer.status, &answer.body))),
+                source: None,
+            }),
+            Ok(answer) => Ok(answer),
+            Err(unanswered) => Err(Error::Unconfirmed {
+                key: key(),
+                problem: None,
+                source: Some(unanswered.source),
+            }),
+        }
     }
 
     /// A write's success: its state, remembered for the next write.
     fn written(&self, url: &Url, answer: Answer) -> Result<Tagged<M>, Error<M>> {
-        let written = self.tagged(&answer)?;
-        self.remember(url, &answer, &written);
+        let written = self.tagged(answer.body, &answer.headers, answer.status)?;
+        self.client
+            .inner
+            .cache
+            .put(url.as_str(), entry_of(&written));
         self.client.inner.counters.count(Count::Committed);
         Ok(written.replayed(answer.replayed))
-    }
-
-    fn remember(&self, url: &Url, answer: &Answer, state: &Tagged<M>) {
-        let entry = Entry::new(
-            state.etag().clone(),
-            state.last_modified(),
-            answer.body.clone(),
-        );
-        self.client.inner.cache.put(url.as_str(), entry);
     }
 
     /// The cached state of `url`, if it still reads as an `M`.
     fn known(&self, url: &Url) -> Option<Tagged<M>> {
         let entry = self.client.inner.cache.get(url.as_str())?;
-        Tagged::decode(&entry.body, entry.etag, entry.last_modified).ok()
+        Tagged::decode(entry.body, entry.etag, entry.last_modified).ok()
     }
 
     /// A representation answer: body, `ETag` and `Last-Modified`.
-    fn tagged(&self, answer: &Answer) -> Result<Tagged<M>, Error<M>> {
-        let etag = answer
-            .headers
+    fn tagged(
+        &self,
+        body: Bytes,
+        headers: &HeaderMap,
+        status: StatusCode,
+    ) -> Result<Tagged<M>, Error<M>> {
+        let etag = headers
             .get(ETAG)
             .and_then(|v| EntityTag::parse_bytes(v.as_bytes()).ok())
             .ok_or_else(|| {
-                Error::Protocol(format!(
-                    "a {} answer without a valid ETag",
-                    answer.status.as_u16()
-                ))
+                Error::Protocol(format!("a {} answer without a valid ETag", status.as_u16()))
             })?;
-        let last_modified = answer
-            .headers
+        let last_modified = headers
             .get(LAST_MODIFIED)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| httpdate::parse_http_date(v).ok());
-        Ok(Tagged::decode(&answer.body, etag, last_modified)?)
+        Ok(Tagged::decode(body, etag, last_modified)?)
     }
 
-    /// What a 412 said, its current state remembered.
+    /// What a 412 said, its current state remembered: a 412 brings what a
+    /// read would have.
     fn conflict(&self, url: &Url, answer: Answer, attempt: u32) -> Conflict<M> {
         let problem = Problem::from_answer(answer.status, &answer.body);
         let current = current_state::<M>(&problem);
-        // The state as the server wrote it, for the next write to start
-        // from: a 412 brings what a read would have.
-        match (&current, problem.current.as_ref().map(serde_json::to_vec)) {
-            (Some(current), Some(Ok(body))) => {
-                let entry = Entry::new(current.etag().clone(), None, body.into());
-                self.client.inner.cache.put(url.as_str(), entry);
-            }
-            _ => self.client.inner.cache.remove(url.as_str()),
+        match &current {
+            Some(current) => self.client.inner.cache.put(url.as_str(), entry_of(current)),
+            None => self.client.inner.cache.remove(url.as_str()),
         }
         Conflict {
             conflicts: problem.conflicts.clone(),
@@ -428,8 +481,17 @@ where
     M: Versioned + DeserializeOwned,
 {
     let etag = EntityTag::parse_bytes(problem.current_etag.as_ref()?.as_bytes()).ok()?;
-    let value = M::deserialize(problem.current.as_ref()?).ok()?;
-    Some(Tagged::new(value, etag, None::<SystemTime>))
+    let json = serde_json::to_vec(problem.current.as_ref()?).ok()?;
+    Tagged::decode(json.into(), etag, None).ok()
+}
+
+/// The cache entry of a state.
+fn entry_of<M>(state: &Tagged<M>) -> Entry {
+    Entry::new(
+        state.etag().clone(),
+        state.last_modified(),
+        state.json().clone(),
+    )
 }
 
 /// The request `builder` describes; one it cannot build was never sent.

@@ -11,15 +11,17 @@ use std::time::Duration;
 ///   [`max_attempts`](Self::max_attempts) times in all. Each attempt is a
 ///   new logical write, with a new `Idempotency-Key`.
 /// - **Lost answers**: a request whose answer does not arrive (a timeout,
-///   a broken connection), is a 5xx, or is a 409 or 429 with `Retry-After`
+///   a broken connection), is a 500, 502, 503 or 504, or is a 409 or 429
+///   with `Retry-After`
 ///   (a send of the same key still running) is sent again unchanged, with
 ///   the same key, at most [`max_sends`](Self::max_sends) times in all:
 ///   the server applies it once and replays its answer.
 ///
 /// Waits are exponential with full jitter (a uniform draw between zero and
 /// the bound), so that writers who collided once spread out rather than
-/// collide again; a `Retry-After` is honoured up to
-/// [`max_retry_after`](Self::max_retry_after).
+/// collide again. A `Retry-After` is waited for (never less than the
+/// policy's own wait) up to [`max_retry_after`](Self::max_retry_after);
+/// an answer that asks for longer is returned.
 ///
 /// ```
 /// use occ_client::RetryPolicy;
@@ -41,7 +43,8 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// The largest bound a wait reaches (default 1 s).
     pub max_backoff: Duration,
-    /// The longest `Retry-After` honoured (default 5 s).
+    /// The longest `Retry-After` waited for (default 5 s): an answer that
+    /// asks for more is returned rather than sent again early.
     pub max_retry_after: Duration,
 }
 
@@ -69,11 +72,6 @@ impl RetryPolicy {
         let nanos = u64::try_from(bound.as_nanos()).unwrap_or(u64::MAX);
         Duration::from_nanos(fastrand::u64(0..=nanos))
     }
-
-    /// The wait a `Retry-After` of `seconds` asks for, bounded.
-    pub(crate) fn retry_after(&self, seconds: u64) -> Duration {
-        Duration::from_secs(seconds).min(self.max_retry_after)
-    }
 }
 
 #[cfg(test)]
@@ -100,15 +98,5 @@ mod tests {
         let policy = RetryPolicy::default();
         let waits: std::collections::HashSet<_> = (0..20).map(|_| policy.wait(5)).collect();
         assert!(waits.len() > 10, "{waits:?}");
-    }
-
-    #[test]
-    fn retry_after_is_bounded() {
-        let policy = RetryPolicy {
-            max_retry_after: Duration::from_secs(2),
-            ..RetryPolicy::default()
-        };
-        assert_eq!(policy.retry_after(1), Duration::from_secs(1));
-        assert_eq!(policy.retry_after(3600), Duration::from_secs(2));
     }
 }

@@ -26,13 +26,18 @@ pub(crate) struct Answer {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Bytes,
     pub(crate) replayed: bool,
+    /// An answer that says nothing of the request's outcome (a 5xx, a
+    /// "still running" 409), returned because the sends ran out or the
+    /// server asked for a longer wait than the policy allows: a write
+    /// that got it may or may not have been applied.
+    pub(crate) inconclusive: bool,
 }
 
 /// Every send of a request went unanswered.
 #[derive(Debug)]
 pub(crate) struct Unanswered {
-    sends: u32,
-    source: reqwest::Error,
+    pub(crate) sends: u32,
+    pub(crate) source: reqwest::Error,
 }
 
 impl<M> From<Unanswered> for Error<M> {
@@ -42,6 +47,17 @@ impl<M> From<Unanswered> for Error<M> {
             source: e.source,
         }
     }
+}
+
+/// What to do after an answer.
+enum Verdict {
+    /// It is the request's answer.
+    Final,
+    /// It says nothing of the outcome: send again after the wait.
+    Resend(Duration),
+    /// It says nothing of the outcome, and asks for a longer wait than
+    /// the policy allows.
+    Inconclusive,
 }
 
 /// A fresh `Idempotency-Key`: a UUID (version 7) as an sf-string.
@@ -69,13 +85,14 @@ impl Inner {
             let (method, url) = (request.method().clone(), request.url().clone());
             self.counters.count(Count::Send);
             let wait = match self.exchange(request).await {
-                Ok(answer) => match self.resend_after(&answer, sends) {
-                    Some(wait) if next.is_some() => {
+                Ok(mut answer) => match self.verdict(&answer, sends) {
+                    Verdict::Resend(wait) if next.is_some() => {
                         tracing::info!(%method, %url, status = answer.status.as_u16(), send = sends,
                             "sending the same request again");
                         wait
                     }
-                    _ => {
+                    verdict => {
+                        answer.inconclusive = !matches!(verdict, Verdict::Final);
                         if answer.replayed {
                             self.counters.count(Count::Replay);
                             tracing::info!(%method, %url, status = answer.status.as_u16(),
@@ -121,26 +138,38 @@ impl Inner {
             headers,
             body,
             replayed,
+            inconclusive: false,
         })
     }
 
-    /// How long to wait before sending again after `answer`, if it is one
-    /// to send again after: a 5xx (the server recorded nothing: the write
-    /// did not happen, or a resend finds out that it did), or a 409 or 429
-    /// that says when to come back.
-    fn resend_after(&self, answer: &Answer, sends: u32) -> Option<Duration> {
+    /// Whether `answer` is the request's, or one to send again after (a
+    /// 500, 502, 503 or 504: the server recorded nothing, so the write did
+    /// not happen, or a resend finds out that it did; a 409 or 429 that
+    /// says when to come back), and after how long: the server's
+    /// `Retry-After`, never less than the policy's wait.
+    fn verdict(&self, answer: &Answer, sends: u32) -> Verdict {
         let asked = answer
             .headers
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(retry_after_seconds)
-            .map(|seconds| self.policy.retry_after(seconds));
-        match answer.status {
-            status if status.is_server_error() => {
-                Some(asked.unwrap_or_else(|| self.policy.wait(sends)))
-            }
-            StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => asked,
-            _ => None,
+            .map(Duration::from_secs);
+        let resendable = match answer.status {
+            StatusCode::INTERNAL_SERVER_ERROR
+            | StatusCode::BAD_GATEWAY
+            | StatusCode::SERVICE_UNAVAILABLE
+            | StatusCode::GATEWAY_TIMEOUT => true,
+            StatusCode::CONFLICT | StatusCode::TOO_MANY_REQUESTS => asked.is_some(),
+            _ => false,
+        };
+        if !resendable {
+            return Verdict::Final;
+        }
+        let backoff = self.policy.wait(sends);
+        match asked {
+            Some(asked) if asked > self.policy.max_retry_after => Verdict::Inconclusive,
+            Some(asked) => Verdict::Resend(asked.max(backoff)),
+            None => Verdict::Resend(backoff),
         }
     }
 
@@ -151,9 +180,14 @@ impl Inner {
             .read_after
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let later = match (&*known, wal_position(position)) {
-            (Some(old), Some(new)) => wal_position(old).is_none_or(|old| new > old),
-            _ => true,
+        // A value that does not parse never replaces one that does.
+        let later = match (
+            known.as_ref().and_then(wal_position),
+            wal_position(position),
+        ) {
+            (Some(old), Some(new)) => new > old,
+            (Some(_), None) => false,
+            (None, _) => true,
         };
         if later {
             *known = Some(position.clone());

@@ -728,3 +728,225 @@ async fn client_gives_up_after_its_attempts() {
         "a new key per attempt"
     );
 }
+
+fn with_header(mut response: Response, name: &'static str, value: &str) -> Response {
+    response.headers_mut().insert(name, value.parse().unwrap());
+    response
+}
+
+/// A merge patch refused with 412 is sent again, with the tag of the state
+/// the refusal carries, only when the members it sets did not change; a
+/// refusal without that state is returned, as is one where they changed.
+#[tokio::test]
+async fn client_patch_is_sent_again_only_over_other_members() {
+    let (base, script) = scripted(|step, method, headers| {
+        let current = |version: u32, text: &str, extra: &str| {
+            problem(
+                StatusCode::PRECONDITION_FAILED,
+                json!({"current_etag": format!("\"note-1-v{version}\""),
+                       "current": {"id": 1, "text": text, "extra": extra}}),
+            )
+        };
+        match (step, method) {
+            (0, "GET") => note_answer(StatusCode::OK, 1, "a"),
+            // Another member (one the model does not even have) changed.
+            (1, "PATCH") => current(2, "a", "theirs"),
+            (2, "PATCH") => {
+                assert_eq!(headers.get("if-match").unwrap(), "\"note-1-v2\"");
+                note_answer(StatusCode::OK, 3, "mine")
+            }
+            // The member the patch sets changed: returned, naming it.
+            (3, "PATCH") => current(4, "theirs", "theirs"),
+            // No state to compare: returned.
+            (4, "PATCH") => problem(StatusCode::PRECONDITION_FAILED, json!({})),
+            // A member the model skips counts: `extra` is in the JSON only.
+            (5, "GET") => note_answer(StatusCode::OK, 6, "x"),
+            (6, "PATCH") => current(7, "x", "changed"),
+            _ => StatusCode::IM_A_TEAPOT.into_response(),
+        }
+    })
+    .await;
+    let client = Client::builder(&base).retry(fast()).build().unwrap();
+    let notes = client.resource::<Note>("/notes");
+    let patched = notes.patch(&1, &json!({"text": "mine"})).await.unwrap();
+    assert_eq!((patched.version, patched.text.as_str()), (3, "mine"));
+    match notes.patch(&1, &json!({"text": "again"})).await {
+        Err(Error::PreconditionFailed(conflict)) => {
+            assert_eq!(conflict.conflicts, ["text"]);
+            assert_eq!(conflict.current.unwrap().version, 4);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        notes.patch(&1, &json!({"text": "b"})).await,
+        Err(Error::PreconditionFailed(c)) if c.current.is_none() && c.conflicts.is_empty()
+    ));
+    match notes.patch(&1, &json!({"extra": "mine"})).await {
+        Err(Error::PreconditionFailed(conflict)) => assert_eq!(conflict.conflicts, ["extra"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(script.step.load(Ordering::SeqCst), 7);
+    assert_eq!(client.stats().conflicts, 1);
+}
+
+/// A write still without an outcome when the sends run out, or whose
+/// server asks for a longer wait than the policy allows, is
+/// `Unconfirmed`, with its key: it may have been applied.
+#[tokio::test]
+async fn client_reports_a_write_it_could_not_confirm() {
+    let (base, script) = scripted(|step, method, _| match (step, method) {
+        (_, "GET") => note_answer(StatusCode::OK, 1, "a"),
+        // Five sends of one write, each answered 503.
+        (1..=5, _) => problem(StatusCode::SERVICE_UNAVAILABLE, json!({})),
+        // The next write: "still running, come back in an hour".
+        _ => with_header(
+            problem(StatusCode::CONFLICT, json!({})),
+            "retry-after",
+            "3600",
+        ),
+    })
+    .await;
+    let client = Client::builder(&base).retry(fast()).build().unwrap();
+    let notes = client.resource::<Note>("/notes");
+    match notes.update(&1, |n| n.text.push('!')).await {
+        Err(Error::Unconfirmed {
+            key,
+            problem: Some(problem),
+            ..
+        }) => {
+            assert_eq!(problem.status, 503);
+            let keys = script.keys.lock().unwrap().clone();
+            assert_eq!(keys, vec![key; 5], "five sends, one key");
+        }
+        other => panic!("{other:?}"),
+    }
+    let started = std::time::Instant::now();
+    match notes.update(&1, |n| n.text.push('!')).await {
+        Err(Error::Unconfirmed {
+            problem: Some(problem),
+            ..
+        }) => assert_eq!(problem.status, 409),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not sent again early"
+    );
+    assert_eq!(client.stats().sends, 7);
+}
+
+/// Within a `max-age` the server gave, a read is answered from the cache
+/// without a request; the `Occ-Read-After` position a write's answer
+/// carries goes back on the next reads, never lowered, never replaced by
+/// one that does not parse; a redirect is not followed.
+#[tokio::test]
+async fn client_keeps_freshness_positions_and_redirects_to_itself() {
+    let (base, script) = scripted(|step, method, headers| match (step, method) {
+        (0, "GET") => with_header(
+            note_answer(StatusCode::OK, 1, "a"),
+            "cache-control",
+            "max-age=60",
+        ),
+        (1, "PUT") => with_header(
+            note_answer(StatusCode::OK, 2, "b"),
+            "occ-read-after",
+            "0/10",
+        ),
+        (2, "PUT") => with_header(note_answer(StatusCode::OK, 3, "c"), "occ-read-after", "0/5"),
+        (3, "PUT") => with_header(
+            note_answer(StatusCode::OK, 4, "d"),
+            "occ-read-after",
+            "soon",
+        ),
+        (4, "GET") => {
+            assert_eq!(headers.get("occ-read-after").unwrap(), "0/10");
+            note_answer(StatusCode::OK, 4, "d")
+        }
+        _ => with_header(
+            StatusCode::TEMPORARY_REDIRECT.into_response(),
+            "location",
+            "/elsewhere",
+        ),
+    })
+    .await;
+    let client = Client::builder(&base).retry(fast()).build().unwrap();
+    let notes = client.resource::<Note>("/notes");
+    notes.get(&1).await.unwrap();
+    assert_eq!(notes.get(&1).await.unwrap().version, 1);
+    assert_eq!((client.stats().fresh, client.stats().sends), (1, 1));
+    for text in ["b", "c", "d"] {
+        notes.update(&1, |n| n.text = text.into()).await.unwrap();
+    }
+    // A read from the server (the cache forgotten) carries the position.
+    notes.forget(&1);
+    assert_eq!(notes.get(&1).await.unwrap().version, 4);
+    match notes.update(&1, |n| n.text.push('!')).await {
+        Err(Error::Refused(problem)) => assert_eq!(problem.status, 307),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(script.step.load(Ordering::SeqCst), 6);
+}
+
+/// `delete_state` deletes only the state it is given.
+#[tokio::test]
+async fn client_deletes_only_the_state_it_holds() {
+    let (base, _) = scripted(|step, method, headers| match (step, method) {
+        (0, "GET") => note_answer(StatusCode::OK, 1, "a"),
+        (1, "DELETE") => {
+            assert_eq!(headers.get("if-match").unwrap(), "\"note-1-v1\"");
+            problem(
+                StatusCode::PRECONDITION_FAILED,
+                json!({"current_etag": "\"note-1-v2\"", "current": {"id": 1, "text": "b"}}),
+            )
+        }
+        _ => StatusCode::NO_CONTENT.into_response(),
+    })
+    .await;
+    let client = Client::new(&base).unwrap();
+    let notes = client.resource::<Note>("/notes");
+    let seen = notes.get(&1).await.unwrap();
+    match notes.delete_state(&seen).await {
+        Err(Error::PreconditionFailed(conflict)) => {
+            let current = conflict.current.unwrap();
+            assert_eq!((current.version, current.text.as_str()), (2, "b"));
+            notes.delete_state(&current).await.unwrap();
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(notes.cached(&1).is_none());
+}
+
+/// Every operation's future is `Send` when the model is: it can run in
+/// `tokio::spawn`.
+#[allow(dead_code)] // checked by the compiler, never run
+fn client_futures_are_send(notes: occ_client::Resource<Note>, state: occ_client::Tagged<Note>) {
+    fn send<T: Send>(_: T) {}
+    send(notes.get(&1));
+    send(notes.update(&1, |n| n.text.clear()));
+    send(notes.patch(&1, &json!({"text": "x"})));
+    send(notes.create(&state));
+    send(notes.create_once(&state));
+    send(notes.delete(&1));
+    send(notes.delete_state(&state));
+}
+
+/// A weakly tagged resource cannot be written conditionally (IM-1 compares
+/// strongly): the client says so rather than collecting 412s.
+#[tokio::test]
+async fn client_refuses_to_write_under_a_weak_tag() {
+    let (base, script) = scripted(|_, _, _| {
+        with_header(
+            note_answer(StatusCode::OK, 1, "a"),
+            "etag",
+            "W/\"note-1-v1\"",
+        )
+    })
+    .await;
+    let client = Client::new(&base).unwrap();
+    let notes = client.resource::<Note>("/notes");
+    assert!(matches!(
+        notes.update(&1, |n| n.text.push('!')).await,
+        Err(Error::Protocol(_))
+    ));
+    assert_eq!(script.step.load(Ordering::SeqCst), 1, "the read only");
+}
