@@ -337,10 +337,11 @@ async fn client_documents(service: DocumentsService) {
     assert!(service.all().await.is_empty());
 }
 
-/// 16 clients × 20 creates through a proxy that drops answers on the way
-/// back (the write landed; the client sees a broken connection, or no
-/// answer before its timeout): each create is sent again with its key and
-/// replayed, so there is exactly one document per logical create.
+/// 16 clients × 20 creates, then an update of each, through a proxy that
+/// drops answers on the way back (the write landed; the client sees a
+/// broken connection, or no answer before its timeout): each write is sent
+/// again with its key and replayed, so there is exactly one document per
+/// logical create, updated once.
 async fn client_lost_answers_16x20(service: DocumentsService) {
     const CLIENTS: usize = 16;
     const CREATES: usize = 20;
@@ -355,6 +356,7 @@ async fn client_lost_answers_16x20(service: DocumentsService) {
                 .unwrap();
             let documents = client.resource::<Document>("/documents");
             let mut replayed = 0;
+            let mut ids = Vec::new();
             for i in 0..CREATES {
                 let created = documents
                     .create(&document(&format!("c{c}-{i}")))
@@ -362,6 +364,18 @@ async fn client_lost_answers_16x20(service: DocumentsService) {
                     .unwrap();
                 assert_eq!(created.title, format!("c{c}-{i}"));
                 replayed += u32::from(created.is_replayed());
+                ids.push(created.id);
+            }
+            // Then one update of each: a PUT whose answer is lost and sent
+            // again must get its 200 replayed, not a 412 for its now stale
+            // If-Match (after which the change would be applied twice).
+            for id in ids {
+                let edited = documents
+                    .update(&id, |d| d.body.push_str("edited"))
+                    .await
+                    .unwrap();
+                assert_eq!((edited.revision, edited.body.as_str()), (2, "edited"));
+                replayed += u32::from(edited.is_replayed());
             }
             (replayed, client.stats())
         }));
@@ -374,6 +388,11 @@ async fn client_lost_answers_16x20(service: DocumentsService) {
     }
     let mut titles: HashMap<String, usize> = HashMap::new();
     for doc in service.all().await {
+        assert_eq!(
+            (doc.revision, doc.body.as_str()),
+            (2, "edited"),
+            "updated once"
+        );
         *titles.entry(doc.title).or_default() += 1;
     }
     assert_eq!(titles.len(), CLIENTS * CREATES, "one document per create");
@@ -384,15 +403,15 @@ async fn client_lost_answers_16x20(service: DocumentsService) {
     // sent again too, and replayed.
     assert!(
         usize::try_from(replayed).unwrap() >= proxy.keys_lost(),
-        "every create whose answer was lost is answered by a replay"
+        "every write whose answer was lost is answered by a replay"
     );
     assert!(
         resends >= u64::from(dropped + held),
         "a resend per lost answer"
     );
     eprintln!(
-        "client_lost_answers_16x20: {} creates, {dropped} answers cut and {held} held past \
-         the timeout, {resends} resends, {replayed} replays",
+        "client_lost_answers_16x20: {} creates and as many updates, {dropped} answers cut \
+         and {held} held past the timeout, {resends} resends, {replayed} replays",
         CLIENTS * CREATES
     );
 }
