@@ -17,11 +17,13 @@
 //! the client costs nothing).
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup should stop the bench
 
+#[path = "../../occ-core/benches/support/interleaved.rs"]
+mod interleaved;
 #[path = "../../occ-core/benches/support/ratios.rs"]
 mod ratios;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use criterion::{criterion_group, Criterion};
 use occ_client::{Client, Resource, Tagged};
@@ -98,22 +100,12 @@ async fn bare_representation(response: reqwest::Response) -> (Profile, EntityTag
 /// Times `ours` and `theirs`, interleaved: each timed call to one is
 /// followed by an untimed call to the other.
 fn pair(c: &mut Criterion, group: &str, ours: impl Fn(), theirs: impl Fn()) {
-    let timed = |measured: &dyn Fn(), other: &dyn Fn(), iters: u64| {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let start = Instant::now();
-            measured();
-            total += start.elapsed();
-            other();
-        }
-        total
-    };
     let mut group = c.benchmark_group(group);
     group.bench_function("occ_client", |b| {
-        b.iter_custom(|iters| timed(&ours, &theirs, iters))
+        b.iter_custom(|iters| interleaved::timed(&ours, &theirs, iters))
     });
     group.bench_function("reqwest", |b| {
-        b.iter_custom(|iters| timed(&theirs, &ours, iters))
+        b.iter_custom(|iters| interleaved::timed(&theirs, &ours, iters))
     });
     group.finish();
 }

@@ -9,13 +9,14 @@
 //! `If-Match` / `If-None-Match`, as a hand-written service would.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a failed setup should stop the bench
 
+#[path = "../../occ-core/benches/support/interleaved.rs"]
+mod interleaved;
 #[path = "../../occ-core/benches/support/ratios.rs"]
 mod ratios;
 mod support;
 
 use std::cell::Cell;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::Router;
@@ -134,14 +135,7 @@ fn pair(
     op: impl Fn(&Router),
 ) {
     let timed = |measured: &Router, other: &Router, iters: u64| {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let start = Instant::now();
-            op(measured);
-            total += start.elapsed();
-            op(other);
-        }
-        total
+        interleaved::timed(&|| op(measured), &|| op(other), iters)
     };
     let mut group = c.benchmark_group(group);
     reset();

@@ -9,8 +9,9 @@
 
 use std::cell::Cell;
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
+#[path = "support/interleaved.rs"]
+mod interleaved;
 #[path = "support/ratios.rs"]
 mod ratios;
 
@@ -111,26 +112,16 @@ fn compare<F, Fut>(
         let saved = rt.block_on(hand_written(black_box(doc(v)), v));
         hand_version.set(saved.version);
     };
-    let timed = |measured: &dyn Fn(), other: &dyn Fn(), iters: u64| {
-        let mut total = Duration::ZERO;
-        for _ in 0..iters {
-            let start = Instant::now();
-            measured();
-            total += start.elapsed();
-            other();
-        }
-        total
-    };
     let mut group = c.benchmark_group(group);
     // Each measurement starts from a settled database: the WAL
     // checkpointed, the dead tuples vacuumed.
     reset();
     group.bench_function("occ", |b| {
-        b.iter_custom(|iters| timed(&occ_op, &hand_op, iters))
+        b.iter_custom(|iters| interleaved::timed(&occ_op, &hand_op, iters))
     });
     reset();
     group.bench_function("hand_written", |b| {
-        b.iter_custom(|iters| timed(&hand_op, &occ_op, iters))
+        b.iter_custom(|iters| interleaved::timed(&hand_op, &occ_op, iters))
     });
     group.finish();
 }
