@@ -18,7 +18,10 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http::header::{AGE, CACHE_CONTROL};
 use http::HeaderMap;
-use occ_core::EntityTag;
+use occ_core::{EntityTag, Versioned};
+use serde::de::DeserializeOwned;
+
+use crate::tagged::Tagged;
 
 /// A known state: the representation's JSON and its validators.
 #[derive(Debug, Clone)]
@@ -47,6 +50,14 @@ impl Entry {
     pub(crate) fn fresh_for(mut self, headers: &HeaderMap) -> Self {
         self.fresh_until = max_age(headers).map(|age| Instant::now() + age);
         self
+    }
+
+    /// The state it holds, if it still reads as an `M`.
+    pub(crate) fn state<M>(&self) -> Result<Tagged<M>, serde_json::Error>
+    where
+        M: Versioned + DeserializeOwned,
+    {
+        Tagged::decode(self.body.clone(), self.etag.clone(), self.last_modified)
     }
 
     /// Whether it may be served without asking the server.

@@ -92,9 +92,8 @@ where
     /// after later ones, whose waits are longer, others have likely written
     /// since, and a read conditional on that state's tag (304 when they
     /// have not) gives a fresher one, as it does after a refusal without
-    /// the state. Each
-    /// attempt is a new logical write with a new `Idempotency-Key`; a lost
-    /// answer is sent again with the same one.
+    /// the state. Each attempt is a new logical write with a new
+    /// `Idempotency-Key`; a lost answer is sent again with the same one.
     ///
     /// `change` may run several times, each time on a fresh value: keep it
     /// free of effects other than the change.
@@ -305,9 +304,7 @@ where
         let inner = &self.client.inner;
         let cached = inner.cache.get(url.as_str());
         if let Some(entry) = cached.as_ref().filter(|e| e.is_fresh()) {
-            if let Ok(fresh) =
-                Tagged::decode(entry.body.clone(), entry.etag.clone(), entry.last_modified)
-            {
+            if let Ok(fresh) = entry.state() {
                 inner.counters.count(Count::Fresh);
                 return Ok(fresh);
             }
@@ -324,8 +321,7 @@ where
         match (answer.status, cached) {
             (StatusCode::NOT_MODIFIED, Some(entry)) => {
                 inner.counters.count(Count::NotModified);
-                let known =
-                    Tagged::decode(entry.body.clone(), entry.etag.clone(), entry.last_modified)?;
+                let known = entry.state()?;
                 let entry = entry.fresh_for(&answer.headers);
                 inner
                     .cache
@@ -413,8 +409,7 @@ where
 
     /// The cached state of `url`, if it still reads as an `M`.
     fn known(&self, url: &Url) -> Option<Tagged<M>> {
-        let entry = self.client.inner.cache.get(url.as_str())?;
-        Tagged::decode(entry.body, entry.etag, entry.last_modified).ok()
+        self.client.inner.cache.get(url.as_str())?.state().ok()
     }
 
     /// A representation answer: body, `ETag` and `Last-Modified`.
@@ -440,18 +435,12 @@ where
     /// What a 412 said, its current state remembered: a 412 brings what a
     /// read would have.
     fn conflict(&self, url: &Url, answer: Answer, attempt: u32) -> Conflict<M> {
-        let problem = Problem::from_answer(answer.status, &answer.body);
-        let current = current_state::<M>(&problem);
-        match &current {
+        let conflict = conflict_of(Problem::from_answer(answer.status, &answer.body), attempt);
+        match &conflict.current {
             Some(current) => self.client.inner.cache.put(url.as_str(), entry_of(current)),
             None => self.client.inner.cache.remove(url.as_str()),
         }
-        Conflict {
-            conflicts: problem.conflicts.clone(),
-            problem,
-            current,
-            attempts: attempt,
-        }
+        conflict
     }
 
     /// Any other refusal, typed.
@@ -463,26 +452,32 @@ where
                 Error::NotFound(problem)
             }
             StatusCode::PRECONDITION_REQUIRED => Error::PreconditionRequired(problem),
-            StatusCode::PRECONDITION_FAILED => Error::PreconditionFailed(Box::new(Conflict {
-                conflicts: problem.conflicts.clone(),
-                current: current_state(&problem),
-                problem: *problem,
-                attempts: 1,
-            })),
+            StatusCode::PRECONDITION_FAILED => {
+                Error::PreconditionFailed(Box::new(conflict_of(*problem, 1)))
+            }
             _ => Error::Refused(problem),
         }
     }
 }
 
-/// The state a 412's `current` and `current_etag` carry, when they read
-/// as an `M` at a valid tag.
-fn current_state<M>(problem: &Problem) -> Option<Tagged<M>>
+/// What a 412's `problem` says, after `attempts` attempts: its current
+/// state, when `current` and `current_etag` read as an `M` at a valid
+/// tag, and the members it names.
+fn conflict_of<M>(problem: Problem, attempts: u32) -> Conflict<M>
 where
     M: Versioned + DeserializeOwned,
 {
-    let etag = EntityTag::parse_bytes(problem.current_etag.as_ref()?.as_bytes()).ok()?;
-    let json = serde_json::to_vec(problem.current.as_ref()?).ok()?;
-    Tagged::decode(json.into(), etag, None).ok()
+    let current = (|| {
+        let etag = EntityTag::parse_bytes(problem.current_etag.as_ref()?.as_bytes()).ok()?;
+        let json = serde_json::to_vec(problem.current.as_ref()?).ok()?;
+        Tagged::decode(json.into(), etag, None).ok()
+    })();
+    Conflict {
+        conflicts: problem.conflicts.clone(),
+        problem,
+        current,
+        attempts,
+    }
 }
 
 /// The cache entry of a state.

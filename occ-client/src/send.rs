@@ -82,21 +82,36 @@ impl Inner {
             next = request
                 .try_clone()
                 .filter(|_| sends < self.policy.max_sends.max(1));
-            let (method, url) = (request.method().clone(), request.url().clone());
             self.counters.count(Count::Send);
-            let wait = match self.exchange(request).await {
+            // The events name the request by its copy for the next send,
+            // which is there whenever a request is sent again.
+            let outcome = self.exchange(request).await;
+            let (method, url) = match &next {
+                Some(copy) => (Some(copy.method()), Some(copy.url().as_str())),
+                None => (None, None),
+            };
+            let wait = match outcome {
                 Ok(mut answer) => match self.verdict(&answer, sends) {
                     Verdict::Resend(wait) if next.is_some() => {
-                        tracing::info!(%method, %url, status = answer.status.as_u16(), send = sends,
-                            "sending the same request again");
+                        tracing::info!(
+                            ?method,
+                            ?url,
+                            status = answer.status.as_u16(),
+                            send = sends,
+                            "sending the same request again"
+                        );
                         wait
                     }
                     verdict => {
                         answer.inconclusive = !matches!(verdict, Verdict::Final);
                         if answer.replayed {
                             self.counters.count(Count::Replay);
-                            tracing::info!(%method, %url, status = answer.status.as_u16(),
-                                "the answer is a replay: an earlier send had landed");
+                            tracing::info!(
+                                ?method,
+                                ?url,
+                                status = answer.status.as_u16(),
+                                "the answer is a replay: an earlier send had landed"
+                            );
                         }
                         return Ok(answer);
                     }
@@ -107,7 +122,7 @@ impl Inner {
                     } else {
                         "the connection failed"
                     };
-                    tracing::info!(%method, %url, error = %source, send = sends,
+                    tracing::info!(?method, ?url, error = %source, send = sends,
                         "{why}; sending the same request again");
                     self.policy.wait(sends)
                 }
