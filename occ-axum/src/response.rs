@@ -118,7 +118,7 @@ impl<M: Versioned + Serialize> IntoResponse for Tagged<M> {
             }
         };
         let headers = response.headers_mut();
-        headers.insert(ETAG, etag.to_header_value());
+        headers.insert(ETAG, etag.into_header_value());
         if let Some(lm) = last_modified {
             headers.insert(LAST_MODIFIED, lm);
         }
@@ -204,7 +204,7 @@ impl IntoResponse for NotModified {
         let mut response = crate::bodiless::response(StatusCode::NOT_MODIFIED);
         let headers = response.headers_mut();
         if let Some(etag) = self.etag {
-            headers.insert(ETAG, etag.to_header_value());
+            headers.insert(ETAG, etag.into_header_value());
         }
         let as_of = self.as_of;
         if let Some(lm) = self

@@ -135,6 +135,13 @@ impl EntityTag {
         http::HeaderValue::from_bytes(&self.wire)
             .unwrap_or_else(|_| http::HeaderValue::from_static("\"\""))
     }
+
+    /// The tag as an `ETag` header value, its octets moved rather than
+    /// copied.
+    pub fn into_header_value(self) -> http::HeaderValue {
+        http::HeaderValue::from_maybe_shared(bytes::Bytes::from(self.wire))
+            .unwrap_or_else(|_| http::HeaderValue::from_static("\"\""))
+    }
 }
 
 impl fmt::Display for EntityTag {

@@ -115,7 +115,7 @@ pub mod __private {
         *field
     }
 
-    pub use crate::versioned::TagMatcher;
+    pub use crate::versioned::{Decimal, TagMatcher};
 
     #[cfg(feature = "sqlx")]
     pub use self::members::{bind_member_value, id_member, unknown_member};

@@ -119,10 +119,21 @@ impl EntityTagList {
     /// a field over [`MAX_LIST_ELEMENTS`] or [`MAX_FIELD_BYTES`].
     #[inline]
     pub fn check(&self) -> Result<ListKind, MalformedList> {
+        self.check_each(|_| ())
+    }
+
+    /// [`check`](Self::check), handing each listed tag to `visit` in the
+    /// same pass: a caller that needs the tags of a valid field reads the
+    /// field once. On a malformed field some tags may have been visited.
+    #[inline]
+    pub(crate) fn check_each<'a>(
+        &'a self,
+        visit: impl FnMut(EntityTagRef<'a>),
+    ) -> Result<ListKind, MalformedList> {
         if let Lines::Any = self.lines {
             return Ok(ListKind::Any);
         }
-        self.scan(None, Comparison::Strong).map(|(kind, _)| kind)
+        self.scan(visit)
     }
 
     /// Validates the whole field (as [`check`](Self::check) does) and, in
@@ -152,30 +163,37 @@ impl EntityTagList {
         if let Lines::Any = self.lines {
             return Ok(current.is_some());
         }
-        self.scan(current, comparison).map(|(_, matched)| matched)
+        let mut matched = false;
+        let kind = self.scan(|tag| {
+            matched = matched
+                || current.is_some_and(|c| match comparison {
+                    Comparison::Strong => tag.strong_eq(c),
+                    Comparison::Weak => tag.weak_eq(c),
+                });
+        })?;
+        Ok(match kind {
+            ListKind::Any => current.is_some(),
+            ListKind::Tags(_) => matched,
+        })
     }
 
-    /// Reads the lines of a list that is not the single-line `*`.
-    fn scan(
-        &self,
-        current: Option<EntityTagRef<'_>>,
-        comparison: Comparison,
-    ) -> Result<(ListKind, bool), MalformedList> {
+    /// Reads the lines of a list that is not the single-line `*`, handing
+    /// each tag to `visit`.
+    fn scan<'a>(
+        &'a self,
+        mut visit: impl FnMut(EntityTagRef<'a>),
+    ) -> Result<ListKind, MalformedList> {
         let bytes: usize = self.lines().iter().map(|l| l.len()).sum();
         if bytes > MAX_FIELD_BYTES {
             return Err(MalformedList::TooLong);
         }
-        let (mut tags, mut stars, mut matched) = (0usize, 0usize, false);
+        let (mut tags, mut stars) = (0usize, 0usize);
         for element in self.elements() {
             match element? {
                 ListElement::Any => stars += 1,
                 ListElement::Tag(tag) => {
                     tags += 1;
-                    matched = matched
-                        || current.is_some_and(|c| match comparison {
-                            Comparison::Strong => tag.strong_eq(c),
-                            Comparison::Weak => tag.weak_eq(c),
-                        });
+                    visit(tag);
                 }
             }
             if tags + stars > MAX_LIST_ELEMENTS {
@@ -184,8 +202,8 @@ impl EntityTagList {
         }
         match (stars, tags) {
             (0, 0) => Err(MalformedList::Empty),
-            (1, 0) => Ok((ListKind::Any, current.is_some())),
-            (0, n) => Ok((ListKind::Tags(n), matched)),
+            (1, 0) => Ok(ListKind::Any),
+            (0, n) => Ok(ListKind::Tags(n)),
             _ => Err(MalformedList::AnyWithOthers),
         }
     }

@@ -200,6 +200,13 @@ pub trait VersionNumber:
 
     /// A database integer as a version, if it fits.
     fn from_i64(value: i64) -> Option<Self>;
+
+    /// Writes the version in decimal, as its `Display` does. The integers
+    /// write their digits without `core::fmt`: every tag built or matched
+    /// writes a version.
+    fn write_decimal(self, out: &mut dyn fmt::Write) -> fmt::Result {
+        write!(out, "{self}")
+    }
 }
 
 macro_rules! version_number {
@@ -220,11 +227,22 @@ macro_rules! version_number {
             fn from_i64(value: i64) -> Option<Self> {
                 Self::try_from(value).ok()
             }
+
+            fn write_decimal(self, out: &mut dyn fmt::Write) -> fmt::Result {
+                out.write_str(itoa::Buffer::new().format(self))
+            }
         }
     )*};
 }
 
 version_number!(u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize);
+
+/// Not public API: a primitive integer, whose decimal digits go into a tag
+/// as they are (digits and `-` need no encoding).
+#[doc(hidden)]
+pub trait Decimal: Copy + itoa::Integer {}
+
+impl<I: Copy + itoa::Integer> Decimal for I {}
 
 /// Finds the version in `tag` by trying each run of digits (with an
 /// optional leading `-`), rightmost first, and checking (`is_tag`) that it
@@ -477,7 +495,27 @@ impl EntityTagBuilder {
     /// only a [`VersionNumber`], so a wrong version type is reported as
     /// such.
     pub fn version<V: VersionNumber>(self, version: V) -> Self {
-        self.value(&version)
+        let mut builder = self;
+        let _ = version.write_decimal(&mut Escaper(&mut builder.wire));
+        builder
+    }
+
+    /// Not public API: appends literal text that the derive has checked
+    /// holds only octets a tag takes as they are (its template's text).
+    #[doc(hidden)]
+    pub fn verbatim(mut self, text: &str) -> Self {
+        debug_assert!(text.bytes().all(is_safe), "{text:?} needs encoding");
+        self.wire.extend_from_slice(text.as_bytes());
+        self
+    }
+
+    /// Not public API: appends a primitive integer's digits, which need no
+    /// encoding (the derive's path for an id or version of such a type).
+    #[doc(hidden)]
+    pub fn integer<I: Decimal>(mut self, value: &I) -> Self {
+        self.wire
+            .extend_from_slice(itoa::Buffer::new().format(*value).as_bytes());
+        self
     }
 
     /// The finished tag.
@@ -567,14 +605,48 @@ impl<'t> TagMatcher<'t> {
     }
 
     /// As [`EntityTagBuilder::version`].
-    pub fn version<V: VersionNumber>(self, version: V) -> Self {
-        self.value(&version)
+    pub fn version<V: VersionNumber>(mut self, version: V) -> Self {
+        let _ = version.write_decimal(&mut Escaper(&mut self));
+        self
+    }
+
+    /// As [`EntityTagBuilder::verbatim`].
+    pub fn verbatim(mut self, text: &str) -> Self {
+        debug_assert!(text.bytes().all(is_safe), "{text:?} needs encoding");
+        let _ = self.put(text.as_bytes());
+        self
+    }
+
+    /// [`version_at_end`](Self::version_at_end) for a primitive integer
+    /// version: its digits compared as [`integer`](Self::integer) writes
+    /// them.
+    pub fn integer_at_end<I: Decimal + std::str::FromStr>(self) -> Option<I> {
+        let rest = self.rest?;
+        let value: I = std::str::from_utf8(rest).ok()?.parse().ok()?;
+        (itoa::Buffer::new().format(value).as_bytes() == rest).then_some(value)
+    }
+
+    /// As [`EntityTagBuilder::integer`].
+    pub fn integer<I: Decimal>(mut self, value: &I) -> Self {
+        let _ = self.put(itoa::Buffer::new().format(*value).as_bytes());
+        self
     }
 
     /// [`version`](Self::version), for a version of `M`, whose type is a
     /// [`VersionNumber`] by the trait's bound.
     pub fn version_of<M: Versioned + ?Sized>(self, version: M::Version) -> Self {
         self.version(version)
+    }
+
+    /// The version of `M` that the rest of the tag is, written as
+    /// [`version`](Self::version) writes it (so no sign, no leading zero
+    /// that it would not write): the derived `version_from_tag` of a
+    /// template that ends with the version, which reads it rather than
+    /// trying each run of digits.
+    pub fn version_at_end<M: Versioned + ?Sized>(self) -> Option<M::Version> {
+        let rest = std::str::from_utf8(self.rest?).ok()?;
+        let version: M::Version = rest.parse().ok()?;
+        self.version(version).finish().then_some(version)
     }
 
     /// Whether the whole tag matched.

@@ -36,9 +36,18 @@ fn versioned(input: &Input<'_>) -> TokenStream {
         .template
         .iter()
         .map(|part| match part {
-            Part::Literal(text) => quote!(.literal(#text)),
+            // The template's text holds only octets a tag takes as they
+            // are (checked when it was parsed): nothing to encode.
+            Part::Literal(text) => quote!(.verbatim(#text)),
+            // A primitive integer is written from its digits, without
+            // `core::fmt`: most ids and versions are, and every tag built
+            // or matched writes them.
+            Part::Id if is_primitive_integer(id_ty) => quote_spanned!(id_ty.span()=> .integer(id)),
             // Spanned on the id type: a type without `Display` is reported there.
             Part::Id => quote_spanned!(id_ty.span()=> .value(id)),
+            Part::Version if is_primitive_integer(version_ty) => {
+                quote_spanned!(version_ty.span()=> .integer(&version))
+            }
             Part::Version => quote_spanned!(version_ty.span()=> .version(version)),
         })
         .collect();
@@ -50,10 +59,33 @@ fn versioned(input: &Input<'_>) -> TokenStream {
         .iter()
         .zip(&parts)
         .map(|(part, built)| match part {
-            Part::Version => quote!(.version_of::<Self>(version)),
+            Part::Version if !is_primitive_integer(version_ty) => {
+                quote!(.version_of::<Self>(version))
+            }
             _ => built.clone(),
         })
         .collect();
+    // A template that ends with the version reads it from the end of the
+    // tag; any other keeps the trait's search over runs of digits.
+    let version_from_tag = match input.template.split_last() {
+        Some((Part::Version, before)) => {
+            let before = &matched[..before.len()];
+            let at_end = if is_primitive_integer(version_ty) {
+                quote!(.integer_at_end())
+            } else {
+                quote!(.version_at_end::<Self>())
+            };
+            Some(quote! {
+                fn version_from_tag(
+                    id: &Self::Id,
+                    tag: ::occ_core::EntityTagRef<'_>,
+                ) -> ::core::option::Option<Self::Version> {
+                    #matching #(#before)* #at_end
+                }
+            })
+        }
+        _ => None,
+    };
     let last_modified = input.last_modified.as_ref().map(|field| {
         let name = field.ident;
         let lm =
@@ -131,8 +163,32 @@ fn versioned(input: &Input<'_>) -> TokenStream {
             ) -> bool {
                 #matching #(#matched)* .finish()
             }
+
+            #version_from_tag
         }
     }
+}
+
+/// Whether `ty` names a primitive integer (`i64`, `std::primitive::u32`, …).
+/// An alias or a newtype is written through its `Display` instead.
+fn is_primitive_integer(ty: &syn::Type) -> bool {
+    const INTEGERS: [&str; 12] = [
+        "u8", "u16", "u32", "u64", "u128", "usize", "i8", "i16", "i32", "i64", "i128", "isize",
+    ];
+    let syn::Type::Path(syn::TypePath { qself: None, path }) = ty else {
+        return false;
+    };
+    let segments: Vec<String> = path.segments.iter().map(|s| s.ident.to_string()).collect();
+    let bare = path.segments.iter().all(|s| s.arguments.is_none());
+    let integer = segments
+        .last()
+        .is_some_and(|last| INTEGERS.contains(&last.as_str()));
+    let prefix_ok = match segments.as_slice() {
+        [_] => path.leading_colon.is_none(),
+        [krate, primitive, _] => (krate == "std" || krate == "core") && primitive == "primitive",
+        _ => false,
+    };
+    bare && integer && prefix_ok
 }
 
 /// The declared scope (`#[occ(scope)]`): its column, and the field read

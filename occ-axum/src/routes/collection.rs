@@ -1,6 +1,8 @@
 //! POST to the collection (`/`): a new resource, with its id from the
 //! body, the server or the store.
 
+use std::sync::Arc;
+
 use std::fmt::Display;
 
 use axum::extract::{Request, State};
@@ -86,7 +88,7 @@ where
 }
 
 pub(super) async fn create_item<M, R>(
-    State(config): State<Config<M, R>>,
+    State(config): State<Arc<Config<M, R>>>,
     request: Request,
 ) -> Response
 where

@@ -1,5 +1,7 @@
 //! GET, HEAD, PUT, PATCH and DELETE of one resource (`/{id}`).
 
+use std::sync::Arc;
+
 use std::fmt::Display;
 
 use axum::body::Bytes;
@@ -25,7 +27,10 @@ use crate::refusal::Creation;
 use crate::refusal::Refusal;
 use crate::response::Tagged;
 
-pub(super) async fn get_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
+pub(super) async fn get_item<M, R>(
+    State(config): State<Arc<Config<M, R>>>,
+    request: Request,
+) -> Response
 where
     M: Versioned + Serialize + Send + Sync + 'static,
     M::Id: DeserializeOwned + Display,
@@ -42,7 +47,10 @@ where
     result.await.into_response()
 }
 
-pub(super) async fn put_item<M, R>(State(config): State<Config<M, R>>, request: Request) -> Response
+pub(super) async fn put_item<M, R>(
+    State(config): State<Arc<Config<M, R>>>,
+    request: Request,
+) -> Response
 where
     M: Versioned + Serialize + DeserializeOwned + Clone + Send + Sync + 'static,
     M::Id: DeserializeOwned + Serialize + Display,
@@ -182,7 +190,7 @@ where
 }
 
 pub(super) async fn patch_item<M, R>(
-    State(config): State<Config<M, R>>,
+    State(config): State<Arc<Config<M, R>>>,
     request: Request,
 ) -> Response
 where
@@ -229,7 +237,7 @@ where
 }
 
 pub(super) async fn delete_item<M, R>(
-    State(config): State<Config<M, R>>,
+    State(config): State<Arc<Config<M, R>>>,
     request: Request,
 ) -> Response
 where

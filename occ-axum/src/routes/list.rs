@@ -1,5 +1,7 @@
 //! GET and HEAD of the collection (`/`): keyset pages.
 
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -25,7 +27,7 @@ pub(super) struct ListQuery<Id> {
 }
 
 pub(super) async fn list<M, R>(
-    State(config): State<Config<M, R>>,
+    State(config): State<Arc<Config<M, R>>>,
     method: http::Method,
     headers: HeaderMap,
     scope: Option<Extension<Scope>>,

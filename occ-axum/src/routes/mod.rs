@@ -606,13 +606,13 @@ where
     /// ```
     pub fn into_router<S: Clone + Send + Sync + 'static>(self) -> Router<S> {
         let config = self.config;
-        let item: MethodRouter<Config<M, R>> = get(get_item::<M, R>)
+        let item: MethodRouter<Arc<Config<M, R>>> = get(get_item::<M, R>)
             .put(put_item::<M, R>)
             .patch(patch_item::<M, R>)
             .delete(delete_item::<M, R>)
             .options(|| async { options(ALLOW_ITEM, true) })
             .fallback(|| async { method_not_allowed(ALLOW_ITEM) });
-        let collection: MethodRouter<Config<M, R>> = get(list::<M, R>)
+        let collection: MethodRouter<Arc<Config<M, R>>> = get(list::<M, R>)
             .post(create_item::<M, R>)
             .options(|| async { options(ALLOW_COLLECTION, false) })
             .fallback(|| async { method_not_allowed(ALLOW_COLLECTION) });
@@ -620,7 +620,7 @@ where
             .route("/", collection)
             .route("/{id}", item)
             .fallback(|| async { Problem::no_resource() })
-            .with_state(config)
+            .with_state(Arc::new(config))
     }
 }
 

@@ -48,7 +48,7 @@ pub(super) async fn split<M, R: ?Sized>(
     config: &Config<M, R>,
 ) -> (ConditionalRequest, Result<M::Id, Refusal>, HeaderMap, Body)
 where
-    M: Versioned,
+    M: Versioned + 'static,
     M::Id: DeserializeOwned + Display + Send,
 {
     let (mut parts, body) = request.into_parts();
@@ -73,9 +73,28 @@ where
 /// Why no resource may have an id that reads as `id` does: an empty id
 /// (its `Location` would be the collection's) or one with control
 /// characters (which no URL or header shows as they are). Read through
-/// `Display` without allocating: it runs on every item request.
-pub(super) fn unusable_id(id: &impl Display) -> Option<&'static str> {
+/// `Display` without allocating: it runs on every item request. A
+/// primitive integer always reads as digits, so it is not read at all.
+pub(super) fn unusable_id<I: Display + 'static>(id: &I) -> Option<&'static str> {
+    use std::any::TypeId;
     use std::fmt::Write as _;
+    let integers = [
+        TypeId::of::<i64>(),
+        TypeId::of::<u64>(),
+        TypeId::of::<i32>(),
+        TypeId::of::<u32>(),
+        TypeId::of::<i128>(),
+        TypeId::of::<u128>(),
+        TypeId::of::<i16>(),
+        TypeId::of::<u16>(),
+        TypeId::of::<i8>(),
+        TypeId::of::<u8>(),
+        TypeId::of::<isize>(),
+        TypeId::of::<usize>(),
+    ];
+    if integers.contains(&TypeId::of::<I>()) {
+        return None;
+    }
     #[derive(Default)]
     struct Seen {
         any: bool,
@@ -151,11 +170,16 @@ pub(super) fn require_media_type(
     expected: &str,
     accept_patch: bool,
 ) -> Result<(), Refusal> {
-    let ok = headers
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected));
+    // Most clients send the media type exactly as named, without
+    // parameters: that is one comparison.
+    let ok = headers.get(CONTENT_TYPE).is_some_and(|value| {
+        value.as_bytes() == expected.as_bytes()
+            || value
+                .to_str()
+                .ok()
+                .and_then(|v| v.split(';').next())
+                .is_some_and(|essence| essence.trim().eq_ignore_ascii_case(expected))
+    });
     if ok {
         return Ok(());
     }

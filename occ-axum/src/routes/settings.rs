@@ -52,26 +52,13 @@ pub(crate) type BeforeWrite<M> = Arc<dyn Fn(&mut M) + Send + Sync>;
 pub(crate) type Transition<M> = Arc<dyn Fn(Option<&M>, &M) -> Result<(), String> + Send + Sync>;
 
 /// The state of the generated routes: the repository, the settings and
-/// the hooks.
+/// the hooks, shared behind one `Arc` (a request's state costs one count).
 pub(crate) struct Config<M, R: ?Sized> {
     pub(crate) repo: Arc<R>,
     pub(crate) settings: Settings,
     pub(crate) validate: Option<Validate<M>>,
     pub(crate) before_write: Option<BeforeWrite<M>>,
     pub(crate) transition: Option<Transition<M>>,
-}
-
-// By hand: a derive would ask `M: Clone` and `R: Clone`.
-impl<M, R: ?Sized> Clone for Config<M, R> {
-    fn clone(&self) -> Self {
-        Self {
-            repo: self.repo.clone(),
-            settings: self.settings,
-            validate: self.validate.clone(),
-            before_write: self.before_write.clone(),
-            transition: self.transition.clone(),
-        }
-    }
 }
 
 impl<M, R: ?Sized> Config<M, R> {

@@ -8,7 +8,7 @@ use crate::date::DateField;
 use crate::entity_tag::{EntityTag, EntityTagRef};
 use crate::precondition::{Decision, Failure, Target};
 use crate::repository::{KnownVersions, WriteCondition};
-use crate::tag_list::{EntityTagList, ListElement, ListKind};
+use crate::tag_list::{EntityTagList, ListElement, ListKind, MalformedList};
 use crate::versioned::Versioned;
 
 use super::rejection::Rejection;
@@ -107,17 +107,17 @@ impl<'a> Pipeline<'a> {
         let pre = self.preconditions;
         match (pre.if_match(), pre.if_none_match()) {
             (Some(_), Some(_)) => Plan::General,
-            (Some(list), None) => Plan::Push(match list.check() {
-                Ok(ListKind::Any) => WriteCondition::Exists,
-                Ok(ListKind::Tags(_)) => WriteCondition::VersionIn(versions::<M>(id, list, false)),
+            (Some(list), None) => Plan::Push(match versions::<M>(id, list, false) {
+                Ok((ListKind::Any, _)) => WriteCondition::Exists,
+                Ok((ListKind::Tags(_), versions)) => WriteCondition::VersionIn(versions),
                 // Fails closed (IM-5): no row matches, and the miss is
                 // explained as 404 or 412.
                 Err(_) => WriteCondition::VersionIn(Vec::new()),
             }),
-            (None, Some(list)) => match list.check() {
-                Ok(ListKind::Any) if creatable => Plan::CreateOnly,
-                Ok(ListKind::Tags(_)) => {
-                    Plan::Push(WriteCondition::VersionNotIn(versions::<M>(id, list, true)))
+            (None, Some(list)) => match versions::<M>(id, list, true) {
+                Ok((ListKind::Any, _)) if creatable => Plan::CreateOnly,
+                Ok((ListKind::Tags(_), versions)) => {
+                    Plan::Push(WriteCondition::VersionNotIn(versions))
                 }
                 // `*` on an existing resource, or malformed: one read
                 // decides between 404 and 412.
@@ -185,10 +185,9 @@ impl<'a> Pipeline<'a> {
             return None;
         }
         let list = pre.if_none_match()?;
-        match list.check().ok()? {
-            ListKind::Any => Some((KnownVersions::Any, Vec::new())),
-            ListKind::Tags(_) => {
-                let tags = tagged_versions::<M>(id, list, true);
+        match tagged_versions::<M>(id, list, true).ok()? {
+            (ListKind::Any, _) => Some((KnownVersions::Any, Vec::new())),
+            (ListKind::Tags(_), tags) => {
                 let versions = tags.iter().map(|(v, _)| *v).collect();
                 Some((KnownVersions::Listed(versions), tags))
             }
@@ -213,31 +212,50 @@ impl<'a> Pipeline<'a> {
     }
 }
 
-/// The versions of `id` that the tags of `list` name. `weak`: compare
-/// weakly (If-None-Match, INM-1), so `W/"…"` names the same version as
-/// `"…"`; otherwise a weak tag names none (IM-1).
-fn versions<M: Versioned>(id: &M::Id, list: &EntityTagList, weak: bool) -> Vec<M::Version> {
-    tagged_versions::<M>(id, list, weak)
-        .into_iter()
-        .map(|(version, _)| version)
-        .collect()
+/// The list's kind once it is validated, and the versions of `id` that
+/// its tags name, in one pass over the field. `weak`: compare weakly
+/// (If-None-Match, INM-1), so `W/"…"` names the same version as `"…"`;
+/// otherwise a weak tag names none (IM-1).
+fn versions<M: Versioned>(
+    id: &M::Id,
+    list: &EntityTagList,
+    weak: bool,
+) -> Result<(ListKind, Vec<M::Version>), MalformedList> {
+    let mut versions = Vec::new();
+    let kind = list.check_each(|tag| versions.extend(version_of::<M>(id, tag, weak)))?;
+    Ok((kind, versions))
 }
 
 /// [`versions`], each with the model's tag for it (weakness as the model
 /// emits it).
+#[allow(clippy::type_complexity)]
 fn tagged_versions<'l, M: Versioned>(
     id: &M::Id,
     list: &'l EntityTagList,
     weak: bool,
-) -> Vec<(M::Version, EntityTagRef<'l>)> {
-    list.elements()
-        .filter_map(|element| match element {
-            Ok(ListElement::Tag(tag)) if weak => [false, true].into_iter().find_map(|w| {
-                let tag = tag.with_weakness(w);
-                M::version_from_tag(id, tag).map(|v| (v, tag))
-            }),
-            Ok(ListElement::Tag(tag)) => M::version_from_tag(id, tag).map(|v| (v, tag)),
-            _ => None,
-        })
-        .collect()
+) -> Result<(ListKind, Vec<(M::Version, EntityTagRef<'l>)>), MalformedList> {
+    let mut tags = Vec::new();
+    let kind = list.check_each(|tag| {
+        let named = if weak {
+            [false, true]
+                .into_iter()
+                .map(|w| tag.with_weakness(w))
+                .find_map(|tag| M::version_from_tag(id, tag).map(|v| (v, tag)))
+        } else {
+            M::version_from_tag(id, tag).map(|v| (v, tag))
+        };
+        tags.extend(named);
+    })?;
+    Ok((kind, tags))
+}
+
+/// The version of `id` that `tag` names, compared weakly or strongly.
+fn version_of<M: Versioned>(id: &M::Id, tag: EntityTagRef<'_>, weak: bool) -> Option<M::Version> {
+    if weak {
+        [false, true]
+            .into_iter()
+            .find_map(|w| M::version_from_tag(id, tag.with_weakness(w)))
+    } else {
+        M::version_from_tag(id, tag)
+    }
 }
