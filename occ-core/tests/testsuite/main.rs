@@ -7,3 +7,4 @@
 mod fuzz_regressions;
 mod properties;
 mod rules;
+mod tag_templates;
