@@ -93,20 +93,26 @@ impl ConditionalRequest {
             .extensions
             .get::<OriginalUri>()
             .map_or(&parts.uri, |original| &original.0);
-        Self::with_uri(parts, uri.clone())
+        let policy = parts
+            .extensions
+            .get::<Policy>()
+            .copied()
+            .unwrap_or_default();
+        Self::with_uri(parts, uri.clone(), policy)
     }
 
     /// As [`from_parts`](Self::from_parts), taking the URI out of `parts`
-    /// instead of copying it, for a handler that owns them.
-    pub(crate) fn take_from_parts(parts: &mut Parts) -> Self {
+    /// instead of copying it, for a route that owns them, under the route's
+    /// own `policy` (so the extensions are not searched for one).
+    pub(crate) fn take_from_parts(parts: &mut Parts, policy: Policy) -> Self {
         let uri = match parts.extensions.remove::<OriginalUri>() {
             Some(OriginalUri(uri)) => uri,
             None => std::mem::take(&mut parts.uri),
         };
-        Self::with_uri(parts, uri)
+        Self::with_uri(parts, uri, policy)
     }
 
-    fn with_uri(parts: &Parts, uri: Uri) -> Self {
+    fn with_uri(parts: &Parts, uri: Uri, policy: Policy) -> Self {
         if let Some(consulted) = parts.extensions.get::<crate::layer::Consulted>() {
             consulted.mark();
         }
@@ -114,11 +120,7 @@ impl ConditionalRequest {
             method: parts.method.clone(),
             uri,
             preconditions: Preconditions::from_headers(&parts.headers),
-            policy: parts
-                .extensions
-                .get::<Policy>()
-                .copied()
-                .unwrap_or_default(),
+            policy,
             scope: parts.extensions.get::<Scope>().cloned(),
             current_in_412: true,
         }

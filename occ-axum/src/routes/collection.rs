@@ -110,7 +110,7 @@ where
     // The target is the collection, which has no representation of its
     // own: If-Match is false (IM-3) and `If-None-Match: *` holds. A POST
     // that creates needs no precondition (design decision 2).
-    let conditions = ConditionalRequest::take_from_parts(&mut parts).with_policy(Policy::Optional);
+    let conditions = ConditionalRequest::take_from_parts(&mut parts, Policy::Optional);
     // Read before any refusal: a body left unread costs the connection.
     let bytes = crate::body::read_body(body, config.settings.body_limit).await;
     let result = async {

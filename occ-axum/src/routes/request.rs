@@ -52,8 +52,7 @@ where
     M::Id: DeserializeOwned + Display + Send,
 {
     let (mut parts, body) = request.into_parts();
-    let conditions = ConditionalRequest::take_from_parts(&mut parts)
-        .with_policy(config.settings.policy)
+    let conditions = ConditionalRequest::take_from_parts(&mut parts, config.settings.policy)
         .current_in_412(config.settings.current_in_412);
     let id = match scope_check(config, conditions.scope()) {
         Err(refusal) => Err(refusal),

@@ -207,8 +207,14 @@ where
     ) -> Result<Snapshot<M>, RepositoryError<M>> {
         let mut state = self.state();
         // Under the lock every write takes: a write after this read is
-        // stamped at this time or later.
-        let as_of = now(&mut state.clock);
+        // stamped at this time or later. A model without a modification
+        // time sends no `Last-Modified` to round, so the earliest time
+        // (a bound that always holds) spares the clock.
+        let as_of = if M::HAS_LAST_MODIFIED {
+            now(&mut state.clock)
+        } else {
+            SystemTime::UNIX_EPOCH
+        };
         let current = state
             .rows
             .get(id)
