@@ -1,6 +1,7 @@
 //! The header names and media types occ-axum sends and reads that `http`
-//! does not define, each spelled once. The public ones are re-exported
-//! where they have always been (`occ_axum::PROBLEM_JSON`,
+//! does not define: the ones a client speaks too from `occ_core::wire`,
+//! the server's own here, each spelled once. The public ones are
+//! re-exported where they have always been (`occ_axum::PROBLEM_JSON`,
 //! `occ_axum::routes::MERGE_PATCH_JSON`, `occ_axum::idempotency::…`,
 //! `occ_axum::openapi::…`).
 
@@ -9,20 +10,8 @@ use http::HeaderName;
 /// `Accept-Patch` (RFC 5789 §3.1).
 pub(crate) const ACCEPT_PATCH: HeaderName = HeaderName::from_static("accept-patch");
 
-/// `Idempotency-Key`.
-pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-
-/// `Idempotent-Replayed: true` marks a replayed response.
-pub const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-
-/// The media type of JSON bodies: representations, pages.
-pub(crate) const JSON: &str = "application/json";
-
-/// The media type PATCH accepts (MP-1).
-pub const MERGE_PATCH_JSON: &str = "application/merge-patch+json";
-
-/// The media type of problem details (PD-1).
-pub const PROBLEM_JSON: &str = "application/problem+json";
+pub(crate) use occ_core::wire::JSON;
+pub use occ_core::wire::{IDEMPOTENCY_KEY, IDEMPOTENT_REPLAYED, MERGE_PATCH_JSON, PROBLEM_JSON};
 
 /// Header names as a description shows them (an OpenAPI document keys
 /// headers by name, in their usual capitalisation).

@@ -33,14 +33,12 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::response::Response;
-use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request};
+use http::{header, HeaderMap, HeaderValue, Method, Request};
 use occ_core::repository::floor::{ReadFloor, WalPosition};
 use tower_layer::Layer;
 use tower_service::Service;
 
-/// The header a write's response carries the primary's position in, and
-/// a read sends it back in: `Occ-Read-After: 16/B374D848`.
-pub const READ_AFTER: HeaderName = HeaderName::from_static("occ-read-after");
+pub use occ_core::wire::READ_AFTER;
 
 /// The cookie that carries the same position for browsers.
 pub const READ_AFTER_COOKIE: &str = "occ_read_after";

@@ -7,6 +7,7 @@ use std::marker::PhantomData;
 use bytes::Bytes;
 use http::header::{ACCEPT, CONTENT_TYPE, ETAG, IF_MATCH, IF_NONE_MATCH, LAST_MODIFIED};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use occ_core::wire::{IDEMPOTENCY_KEY, READ_AFTER};
 use occ_core::{EntityTag, IdSource, Versioned};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
@@ -18,11 +19,11 @@ use crate::client::{Client, Count};
 use crate::error::{Conflict, Error};
 use crate::merge_patch::changed_members;
 use crate::problem::Problem;
-use crate::send::{new_key, Answer, IDEMPOTENCY_KEY, READ_AFTER};
+use crate::send::{new_key, Answer};
 use crate::tagged::Tagged;
 
-const JSON: HeaderValue = HeaderValue::from_static("application/json");
-const MERGE_PATCH: HeaderValue = HeaderValue::from_static("application/merge-patch+json");
+const JSON: HeaderValue = HeaderValue::from_static(occ_core::wire::JSON);
+const MERGE_PATCH: HeaderValue = HeaderValue::from_static(occ_core::wire::MERGE_PATCH_JSON);
 const ANY: HeaderValue = HeaderValue::from_static("*");
 
 /// The collection at one path of a service (`/documents`), whose members

@@ -5,19 +5,13 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use http::header::RETRY_AFTER;
-use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 
 use occ_core::repository::floor::WalPosition;
+use occ_core::wire::{IDEMPOTENT_REPLAYED, READ_AFTER};
 
 use crate::client::{Count, Inner};
 use crate::error::Error;
-
-/// `Idempotency-Key`: one per logical write.
-pub(crate) const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-/// `Idempotent-Replayed: true` marks an answer recorded by an earlier send.
-const IDEMPOTENT_REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
-/// The primary's position after a write, for reads to send back.
-pub(crate) const READ_AFTER: HeaderName = HeaderName::from_static("occ-read-after");
 
 /// A whole answer: status, headers and body.
 #[derive(Debug)]

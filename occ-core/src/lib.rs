@@ -188,6 +188,7 @@ pub mod __private {
 }
 mod tag_list;
 mod versioned;
+pub mod wire;
 
 pub use content_hash::content_hash;
 pub use date::{fmt_http_date, DateField};

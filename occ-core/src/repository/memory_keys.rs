@@ -198,8 +198,8 @@ fn lost_answer() -> StoredResponse {
     StoredResponse {
         status: 409,
         headers: vec![(
-            "content-type".to_owned(),
-            "application/problem+json".to_owned(),
+            http::header::CONTENT_TYPE.as_str().to_owned(),
+            crate::wire::PROBLEM_JSON.to_owned(),
         )],
         body: body.to_string().into_bytes(),
     }
