@@ -81,7 +81,10 @@ pub trait Versioned {
     /// right, and keeps the candidate whose
     /// [`entity_tag_for`](Versioned::entity_tag_for) is exactly `tag`, so it
     /// is correct for any injective tag format that prints the version in
-    /// decimal.
+    /// decimal. The derive overrides it for a template that ends with the
+    /// version: the template before it is compared, and the rest of the
+    /// tag read as the version, which must be written exactly as
+    /// `entity_tag_for` would write it.
     fn version_from_tag(id: &Self::Id, tag: EntityTagRef<'_>) -> Option<Self::Version> {
         version_in_tag(tag, |v| Self::is_tag_of(id, v, tag))
     }

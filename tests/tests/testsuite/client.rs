@@ -24,12 +24,28 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
-/// The profiles service on a database of the test's own.
-struct ProfilesService {
+/// An example service on a database of the test's own: its address, and
+/// its repository for checking what the clients did.
+struct Service<R: ?Sized> {
     addr: SocketAddr,
     base: String,
-    repo: Arc<Profiles>,
+    repo: Arc<R>,
     _db: DropOnExit,
+}
+
+type ProfilesService = Service<Profiles>;
+type DocumentsService = Service<Documents>;
+
+impl<R: ?Sized> Service<R> {
+    async fn serve(repo: Arc<R>, app: axum::Router, db: DropOnExit) -> Self {
+        let addr = serve(app).await;
+        Self {
+            addr,
+            base: format!("http://{addr}"),
+            repo,
+            _db: db,
+        }
+    }
 }
 
 impl ProfilesService {
@@ -38,21 +54,8 @@ impl ProfilesService {
         let repo = occ_examples::connect(&url)
             .await
             .expect("the profiles service");
-        let addr = serve(occ_examples::app(repo.clone())).await;
-        Some(Self {
-            addr,
-            base: format!("http://{addr}"),
-            repo,
-            _db: guard,
-        })
+        Some(Self::serve(repo.clone(), occ_examples::app(repo), guard).await)
     }
-}
-
-/// The documents service on a database of the test's own.
-struct DocumentsService {
-    addr: SocketAddr,
-    repo: Arc<Documents>,
-    _db: DropOnExit,
 }
 
 impl DocumentsService {
@@ -61,12 +64,7 @@ impl DocumentsService {
         let repo = document::connect(&url)
             .await
             .expect("the documents service");
-        let addr = serve(document::app(repo.clone())).await;
-        Some(Self {
-            addr,
-            repo,
-            _db: guard,
-        })
+        Some(Self::serve(repo.clone(), document::app(repo), guard).await)
     }
 
     /// Every document, in id order.
@@ -278,7 +276,7 @@ fn document(title: &str) -> Document {
 
 /// Server-assigned ids, merge patches, and what a patch does on 412.
 async fn client_documents(service: DocumentsService) {
-    let client = Client::new(&format!("http://{}", service.addr)).unwrap();
+    let client = Client::new(&service.base).unwrap();
     let documents = client.resource::<Document>("/documents");
 
     // The id is the server's: the client leaves it out of the POST.
@@ -295,7 +293,7 @@ async fn client_documents(service: DocumentsService) {
     );
 
     // Another client changes the body meanwhile.
-    let other = Client::new(&format!("http://{}", service.addr)).unwrap();
+    let other = Client::new(&service.base).unwrap();
     other
         .resource::<Document>("/documents")
         .patch(&draft.id, &json!({"body": "theirs"}))
