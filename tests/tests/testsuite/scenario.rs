@@ -93,32 +93,22 @@ async fn reference_scenario_sqlite_memory() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn reference_scenario_postgres() {
-    let Some(url) = occ_tests::postgres_url("reference_scenario_postgres") else {
+    // A schema of its own, which the service's URL points at.
+    let test = "reference_scenario_postgres";
+    let Some((url, _drop)) = occ_tests::example_database(occ_tests::Db::Postgres, test).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_scenario");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    // A schema of its own: the pool's search_path points at it.
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
-    pool.close().await;
-    let scoped = if url.contains('?') {
-        format!("{url}&options=-c%20search_path%3D{schema}")
-    } else {
-        format!("{url}?options=-c%20search_path%3D{schema}")
-    };
-    replay(&scoped).await;
+    replay(&url).await;
 }
 
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn reference_scenario_mysql() {
-    let Some(url) = occ_tests::mysql_url("reference_scenario_mysql") else {
+    // A database of its own, named in the URL the service opens.
+    let test = "reference_scenario_mysql";
+    let Some((url, _drop)) = occ_tests::example_database(occ_tests::Db::MariaDb, test).await else {
         return;
     };
-    let database = occ_tests::unique_name("occ_scenario");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    // A database of its own, named in the URL the service opens.
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
-    pool.close().await;
-    replay(&occ_tests::mysql_database_url(&url, &database)).await;
+    replay(&url).await;
 }
