@@ -48,10 +48,17 @@ test("GET, PUT with If-Match, the stale PUT's 412 with the current state, 304, a
   assert.equal(refused.data, undefined);
   assert.equal(refused.response.headers.get("Content-Type"), problemJson);
   assert.equal(header<Put[412]>(refused.response, "ETag"), newEtag);
-  const problem = refused.error;
+  // openapi-fetch types `error` as the body of any refusal; the status
+  // says this one is the 412's, as the description declares it.
+  type Refused412 = Put[412]["content"]["application/problem+json"];
+  const problem = refused.error as Refused412 | undefined;
   assert.ok(problem !== undefined, "a 412 has a problem body");
   assert.equal(problem.status, 412);
   assert.equal(problem.current_etag, newEtag);
+  // The description types `current` as the model: it reads as a
+  // Profile, with no cast (checked before the assertion below narrows it).
+  const current: Profile | undefined = problem.current;
+  assert.equal(current?.city, "Lyon");
   assert.deepEqual(problem.current, lyon);
 
   // `current` is the representation a GET returns now, under that ETag.

@@ -253,7 +253,8 @@ impl Describer {
             precondition_failed_response(
                 head,
                 // A page has no representation to send back but itself.
-                self.shape.current_in_412 && !matches!(op, Op::List | Op::HeadList),
+                (self.shape.current_in_412 && !matches!(op, Op::List | Op::HeadList))
+                    .then(|| self.model_ref()),
                 self.shape.merging && matches!(op, Op::Put | Op::Patch),
             ),
         ));

@@ -8,7 +8,7 @@ use serde_json::json;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::response::{Response, ResponseBuilder};
-use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::{Ref, RefOr};
 use utoipa::IntoResponses;
 
@@ -155,15 +155,20 @@ pub fn not_modified_response(last_modified: bool) -> Response {
     response.build()
 }
 
+/// The 412. `current`: the model's schema, when the problem carries the
+/// current representation in its `current` member; the body's schema is
+/// then the problem's with `current` of that schema, so that a generated
+/// client reads it as the model.
 pub(super) fn precondition_failed_response(
     head: bool,
-    current_in_412: bool,
+    current: Option<Ref>,
     merging: bool,
 ) -> Response {
     let base = "Precondition Failed: If-Match, If-None-Match or If-Unmodified-Since does not \
                 hold. When the resource exists, its current entity tag is in the ETag header \
                 and the `current_etag` member";
-    let current = if current_in_412 && !head {
+    let current = current.filter(|_| !head);
+    let current_text = if current.is_some() {
         ", and its current representation, as a GET returns it, in the `current` member"
     } else {
         ""
@@ -183,18 +188,28 @@ pub(super) fn precondition_failed_response(
         (base.to_owned(), ".")
     };
     let response = ResponseBuilder::new()
-        .description(format!("{base}{current}{conflicts}{end}"))
+        .description(format!("{base}{current_text}{conflicts}{end}"))
         .header(shown::ETAG, etag_header());
     if head {
-        response.build()
-    } else {
-        response
-            .content(
-                PROBLEM_JSON,
-                ContentBuilder::new().schema(Some(problem_ref())).build(),
-            )
-            .build()
+        return response.build();
     }
+    let schema: RefOr<_> = match current {
+        Some(model) => AllOfBuilder::new()
+            .item(problem_ref())
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("current", model),
+            )
+            .into(),
+        None => problem_ref().into(),
+    };
+    response
+        .content(
+            PROBLEM_JSON,
+            ContentBuilder::new().schema(Some(schema)).build(),
+        )
+        .build()
 }
 
 pub(super) fn precondition_required_response() -> Response {
@@ -271,7 +286,7 @@ impl IntoResponses for ReadRefusals {
             ),
             (
                 "412".to_owned(),
-                precondition_failed_response(false, false, false).into(),
+                precondition_failed_response(false, None, false).into(),
             ),
         ])
     }
@@ -297,7 +312,7 @@ impl IntoResponses for WriteRefusals {
             ),
             (
                 "412".to_owned(),
-                precondition_failed_response(false, false, false).into(),
+                precondition_failed_response(false, None, false).into(),
             ),
             ("428".to_owned(), precondition_required_response().into()),
         ])
