@@ -222,7 +222,9 @@ fn versions<M: Versioned>(
     weak: bool,
 ) -> Result<(ListKind, Vec<M::Version>), MalformedList> {
     let mut versions = Vec::new();
-    let kind = list.check_each(|tag| versions.extend(version_of::<M>(id, tag, weak)))?;
+    let kind = list.check_each(|tag| {
+        versions.extend(named_version::<M>(id, tag, weak).map(|(version, _)| version));
+    })?;
     Ok((kind, versions))
 }
 
@@ -235,27 +237,23 @@ fn tagged_versions<'l, M: Versioned>(
     weak: bool,
 ) -> Result<(ListKind, Vec<(M::Version, EntityTagRef<'l>)>), MalformedList> {
     let mut tags = Vec::new();
-    let kind = list.check_each(|tag| {
-        let named = if weak {
-            [false, true]
-                .into_iter()
-                .map(|w| tag.with_weakness(w))
-                .find_map(|tag| M::version_from_tag(id, tag).map(|v| (v, tag)))
-        } else {
-            M::version_from_tag(id, tag).map(|v| (v, tag))
-        };
-        tags.extend(named);
-    })?;
+    let kind = list.check_each(|tag| tags.extend(named_version::<M>(id, tag, weak)))?;
     Ok((kind, tags))
 }
 
-/// The version of `id` that `tag` names, compared weakly or strongly.
-fn version_of<M: Versioned>(id: &M::Id, tag: EntityTagRef<'_>, weak: bool) -> Option<M::Version> {
+/// The version of `id` that `tag` names, compared weakly or strongly, with
+/// the tag in the model's weakness.
+fn named_version<'l, M: Versioned>(
+    id: &M::Id,
+    tag: EntityTagRef<'l>,
+    weak: bool,
+) -> Option<(M::Version, EntityTagRef<'l>)> {
+    let named = |tag: EntityTagRef<'l>| M::version_from_tag(id, tag).map(|v| (v, tag));
     if weak {
         [false, true]
             .into_iter()
-            .find_map(|w| M::version_from_tag(id, tag.with_weakness(w)))
+            .find_map(|w| named(tag.with_weakness(w)))
     } else {
-        M::version_from_tag(id, tag)
+        named(tag)
     }
 }
