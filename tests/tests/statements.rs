@@ -252,6 +252,10 @@ impl Fixture {
         }
         let repo = SqliteRepository::<Profile>::new(pool)
             .with_idempotency_keys(KEYS, KeyPolicy::default());
+        // As an application does at startup; on MariaDB/MySQL this also
+        // reads which server it is, which the first delete would otherwise
+        // read (and this test count).
+        repo.verify().await.unwrap();
         let app = seeded(Arc::new(repo)).await;
         Self {
             backend: Backend::Sqlite,
@@ -276,6 +280,10 @@ impl Fixture {
         }
         let repo =
             PgRepository::<Profile>::new(pool).with_idempotency_keys(KEYS, KeyPolicy::default());
+        // As an application does at startup; on MariaDB/MySQL this also
+        // reads which server it is, which the first delete would otherwise
+        // read (and this test count).
+        repo.verify().await.unwrap();
         let app = seeded(Arc::new(repo)).await;
         Some(Self {
             backend: Backend::Postgres,
@@ -300,6 +308,10 @@ impl Fixture {
         }
         let repo =
             MySqlRepository::<Profile>::new(pool).with_idempotency_keys(KEYS, KeyPolicy::default());
+        // As an application does at startup; on MariaDB/MySQL this also
+        // reads which server it is, which the first delete would otherwise
+        // read (and this test count).
+        repo.verify().await.unwrap();
         let app = seeded(Arc::new(repo)).await;
         Some(Self {
             backend: Backend::MySql,
@@ -476,9 +488,9 @@ async fn patch_merge_patch_200_with_matching_if_match_is_one_statement(f: &Fixtu
 /// `Profile` keeps tombstones (design decision 15): PostgreSQL deletes and
 /// records the tombstone in one statement (a writable CTE); SQLite in one
 /// transaction of the `DELETE … RETURNING` and the tombstone's upsert;
-/// MariaDB/MySQL in the transaction it already uses: the tombstone's row
-/// locked, the row locked if it meets the condition, then deleted, then its
-/// tombstone written.
+/// MariaDB in one transaction of the tombstone's row locked, the `DELETE …
+/// RETURNING` and the tombstone's upsert. (MySQL, which cannot return a
+/// deleted row, locks the row with a read first.)
 async fn delete_204_with_matching_if_match_is_one_statement(f: &Fixture) {
     let (answer, log) = f.send(Method::DELETE, "/profiles/42", &[CURRENT], "").await;
     assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
@@ -492,9 +504,9 @@ fn assert_delete_with_tombstone(backend: Backend, log: &[String]) {
         // sqlx's SQLite driver begins and commits on its worker without
         // logging either: the two data statements are all the log shows.
         Backend::Sqlite => &["DELETE", "INSERT"],
-        // The tombstone's row locked first, then the row, the delete and
-        // the tombstone's upsert.
-        Backend::MySql => &["BEGIN", "SELECT", "SELECT", "DELETE", "INSERT", "COMMIT"],
+        // The tombstone's row locked first, then the delete and the
+        // tombstone's upsert.
+        Backend::MySql => &["BEGIN", "SELECT", "DELETE", "INSERT", "COMMIT"],
     };
     assert_eq!(words, expected, "{backend:?}: {log:#?}");
     if backend == Backend::Postgres {
@@ -538,9 +550,30 @@ async fn put_412_on_a_stale_if_match_is_at_most_two_statements(f: &Fixture) {
     assert_eq!(answer.status, StatusCode::PRECONDITION_FAILED, "{answer:?}");
     assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v7\""));
     // The conditional write that touches nothing, then the read that
-    // explains the miss.
-    let data = data_statements(&log);
-    assert!(data.len() <= 2, "{:?}: {log:#?}", f.backend);
+    // explains the miss, on the write's connection: on MariaDB/MySQL in
+    // the write's transaction, which ends without a commit.
+    let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+    let expected: &[&str] = match f.backend {
+        Backend::MySql => &["BEGIN", "UPDATE", "SELECT", "ROLLBACK"],
+        _ => &["UPDATE", "SELECT"],
+    };
+    assert_eq!(words, expected, "{:?}: {log:#?}", f.backend);
+}
+
+async fn delete_412_on_a_stale_if_match_is_the_delete_and_its_explanation(f: &Fixture) {
+    let headers = [("if-match", "\"prof-42-v6\"")];
+    let (answer, log) = f.send(Method::DELETE, "/profiles/42", &headers, "").await;
+    assert_eq!(answer.status, StatusCode::PRECONDITION_FAILED, "{answer:?}");
+    assert_eq!(answer.etag.as_deref(), Some("\"prof-42-v7\""));
+    // The delete that touches nothing, then the read that explains it, in
+    // the delete's transaction where it has one.
+    let words: Vec<&str> = log.iter().map(|s| first_word(s)).collect();
+    let expected: &[&str] = match f.backend {
+        Backend::Postgres => &["WITH", "SELECT"],
+        Backend::Sqlite => &["DELETE", "SELECT"],
+        Backend::MySql => &["BEGIN", "SELECT", "DELETE", "SELECT", "ROLLBACK"],
+    };
+    assert_eq!(words, expected, "{:?}: {log:#?}", f.backend);
 }
 
 async fn put_428_without_precondition_is_one_read(f: &Fixture) {
@@ -600,6 +633,7 @@ async fn keyed_put_is_a_claim_and_one_transaction(f: &Fixture) {
     };
     assert_eq!(data, expected, "{:?}: {log:#?}", f.backend);
     assert!(log[0].contains(KEYS), "{log:#?}");
+    assert_no_savepoint(f.backend, &log);
     // The retry is the claim alone, which finds the recorded response.
     let (replay, log) = f.send(Method::PUT, "/profiles/42", &headers, body).await;
     assert_eq!(replay.status, StatusCode::OK, "{replay:?}");
@@ -611,6 +645,34 @@ async fn keyed_put_is_a_claim_and_one_transaction(f: &Fixture) {
         _ => &["INSERT"],
     };
     assert_eq!(words, expected, "{:?}: {log:#?}", f.backend);
+}
+
+/// A keyed delete runs its statements in the held transaction itself: no
+/// savepoint around the tombstone's lock, the delete and the tombstone.
+async fn keyed_delete_is_a_claim_and_one_transaction(f: &Fixture) {
+    let headers = [CURRENT, ("idempotency-key", "\"statements-2\"")];
+    let (answer, log) = f.send(Method::DELETE, "/profiles/42", &headers, "").await;
+    assert_eq!(answer.status, StatusCode::NO_CONTENT, "{answer:?}");
+    let data: Vec<&str> = data_statements(&log)
+        .iter()
+        .map(|s| first_word(s))
+        .collect();
+    let expected: &[&str] = match f.backend {
+        Backend::Postgres => &["INSERT", "WITH", "UPDATE"],
+        Backend::Sqlite => &["INSERT", "DELETE", "INSERT", "UPDATE"],
+        Backend::MySql => &["INSERT", "SELECT", "SELECT", "DELETE", "INSERT", "UPDATE"],
+    };
+    assert_eq!(data, expected, "{:?}: {log:#?}", f.backend);
+    assert_no_savepoint(f.backend, &log);
+}
+
+/// No savepoint, nor its release, in `log`.
+fn assert_no_savepoint(backend: Backend, log: &[String]) {
+    assert!(
+        !log.iter()
+            .any(|s| matches!(first_word(s), "SAVEPOINT" | "RELEASE") || s.contains("SAVEPOINT")),
+        "{backend:?}: {log:#?}"
+    );
 }
 
 async fn unkeyed_put_pays_nothing_for_keys(f: &Fixture) {
@@ -643,7 +705,9 @@ occ_tests::on_every_backend! {[sqlite, postgres, mysql] &Fixture =>
     put_428_without_precondition_is_one_read,
     list_200_is_one_statement,
     list_304_with_the_page_etag_is_one_statement,
+    delete_412_on_a_stale_if_match_is_the_delete_and_its_explanation,
     keyed_put_is_a_claim_and_one_transaction,
+    keyed_delete_is_a_claim_and_one_transaction,
     unkeyed_put_pays_nothing_for_keys,
 }
 
@@ -724,7 +788,9 @@ async fn if_unmodified_since_is_one_statement(backend: Backend, repo: &dyn Repos
 
     let (deleted, log) = counted(repo.delete(&1, &since(&patched))).await;
     assert_eq!(deleted.unwrap(), patched);
-    assert_one_write(backend, &log, "DELETE", &["SELECT", "DELETE"]);
+    // MariaDB returns the deleted row (MySQL locks it with a read first,
+    // in one transaction).
+    assert_one_statement(backend, &log, "DELETE");
 }
 
 mod if_unmodified_since_is_one_statement {
@@ -798,6 +864,8 @@ mod if_unmodified_since_is_one_statement {
             .await
             .unwrap();
         let repo = MySqlRepository::<Stamped>::new(pool.clone());
+        // Which server it is, read at startup rather than by the delete.
+        repo.verify().await.unwrap();
         super::if_unmodified_since_is_one_statement(Backend::MySql, &repo).await;
         pool.close().await;
     }

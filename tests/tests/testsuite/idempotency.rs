@@ -49,6 +49,20 @@ macro_rules! schema {
     };
 }
 
+/// Runs `ddl` on `pool`, in order.
+async fn run<DB: sqlx::Database>(pool: &sqlx::Pool<DB>, ddl: &[&str])
+where
+    for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+    for<'q> <DB as sqlx::Database>::Arguments: sqlx::IntoArguments<DB>,
+{
+    for ddl in ddl {
+        sqlx::query(sqlx::AssertSqlSafe(*ddl))
+            .execute(pool)
+            .await
+            .expect("extra DDL");
+    }
+}
+
 impl Backend {
     /// Backend `db` for the test `test`, keys kept under `policy`; `None`
     /// when its URL is unset.
@@ -67,59 +81,58 @@ impl Backend {
     }
 
     async fn sqlite(test: &str, policy: KeyPolicy) -> Self {
+        Self::sqlite_with(test, policy, &[]).await
+    }
+
+    /// SQLite, with `extra` statements run after the seed.
+    async fn sqlite_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Self {
         let (pool, _) = occ_tests::sqlite_file_pool(test).await;
         schema!(&pool, Dialect::Sqlite);
         let repo: SqliteRepository<Profile> =
-            SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
+            SqlRepository::new(pool.clone()).with_idempotency_keys(KEYS, policy);
         repo.verify().await.expect("the table fits");
-        Self::seeded("sqlite", Arc::new(repo), None).await
+        let seeded = Self::seeded("sqlite", Arc::new(repo), None).await;
+        run(&pool, extra).await;
+        seeded
     }
 
     async fn postgres(test: &str, policy: KeyPolicy) -> Option<Self> {
         Self::postgres_with(test, policy, &[]).await
     }
 
-    /// PostgreSQL, with `extra` statements run after the schema.
+    /// PostgreSQL, with `extra` statements run after the seed.
     async fn postgres_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Option<Self> {
         let url = occ_tests::postgres_url(test)?;
         let schema_name = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::postgres_pool_in_schema(&url, &schema_name, 16).await;
         schema!(&pool, Dialect::Postgres);
-        for ddl in extra {
-            sqlx::query(sqlx::AssertSqlSafe(*ddl))
-                .execute(&pool)
-                .await
-                .expect("extra DDL");
-        }
         let repo: PgRepository<Profile> =
-            SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
+            SqlRepository::new(pool.clone()).with_idempotency_keys(KEYS, policy);
         let cleanup = Cleanup::Schema {
             url,
             schema: schema_name,
         };
-        Some(Self::seeded("postgres", Arc::new(repo), Some(cleanup)).await)
+        let seeded = Self::seeded("postgres", Arc::new(repo), Some(cleanup)).await;
+        run(&pool, extra).await;
+        Some(seeded)
     }
 
     async fn mariadb(test: &str, policy: KeyPolicy) -> Option<Self> {
         Self::mariadb_with(test, policy, &[]).await
     }
 
-    /// MariaDB, with `extra` statements run after the schema.
+    /// MariaDB, with `extra` statements run after the seed.
     async fn mariadb_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Option<Self> {
         let url = occ_tests::mysql_url(test)?;
         let database = occ_tests::unique_name(&test[..test.len().min(24)]);
         let pool = occ_tests::mysql_pool_in_database(&url, &database, 16).await;
         schema!(&pool, Dialect::MySql);
-        for ddl in extra {
-            sqlx::query(sqlx::AssertSqlSafe(*ddl))
-                .execute(&pool)
-                .await
-                .expect("extra DDL");
-        }
         let repo: MySqlRepository<Profile> =
-            SqlRepository::new(pool).with_idempotency_keys(KEYS, policy);
+            SqlRepository::new(pool.clone()).with_idempotency_keys(KEYS, policy);
         let cleanup = Cleanup::Database { url, database };
-        Some(Self::seeded("mariadb", Arc::new(repo), Some(cleanup)).await)
+        let seeded = Self::seeded("mariadb", Arc::new(repo), Some(cleanup)).await;
+        run(&pool, extra).await;
+        Some(seeded)
     }
 
     async fn seeded(name: &'static str, repo: Arc<Profiles>, cleanup: Option<Cleanup>) -> Self {
@@ -1032,5 +1045,93 @@ async fn decision_17_a_refused_keyed_write_is_a_recorded_4xx_mariadb() {
     let check = "ALTER TABLE profiles ADD CONSTRAINT city_short CHECK (CHAR_LENGTH(city) < 64)";
     if let Some(b) = Backend::mariadb_with("refused_keyed_my", DEFAULT, &[check]).await {
         a_refused_keyed_write_is_a_recorded_4xx(b).await;
+    }
+}
+
+/// A delete whose second statement fails (its tombstone, refused by a
+/// trigger) lands nothing, under a key or not. Under a key, the delete
+/// runs in the held transaction without a savepoint of its own: the
+/// failure rolls the whole held transaction back, the row's delete with
+/// it. PostgreSQL deletes and records in one statement, which fails whole.
+async fn a_delete_whose_tombstone_fails_lands_nothing(b: Backend) {
+    let app = b.app();
+    for key in [Some("\"tomb-1\""), None] {
+        let mut headers = vec![("if-match".to_owned(), "\"prof-42-v7\"".to_owned())];
+        if let Some(key) = key {
+            headers.push(("idempotency-key".into(), key.into()));
+        }
+        let request = (headers, String::new());
+        let deleted = exchange(&app, Method::DELETE, "/profiles/42", &request).await;
+        assert_problem(&deleted, 500);
+        assert_eq!(
+            b.version(42).await,
+            Some(7),
+            "{}: key {key:?}: the row's delete was rolled back with its tombstone",
+            b.name
+        );
+    }
+    // A handler of its own that goes on after the failure and records an
+    // answer commits the held transaction: the failed delete's first
+    // statement must not be in it.
+    let request = (vec![], String::new());
+    let Claim::Claimed(attempt) =
+        claim_as_the_route_would(&*b.repo, "/profiles/42", "tomb-2", &request).await
+    else {
+        panic!("{}: claimed", b.name);
+    };
+    let failed = attempt
+        .repository()
+        .delete(&42, &WriteCondition::VersionIn(vec![7]))
+        .await;
+    assert!(
+        matches!(failed, Err(RepositoryError::Internal(_))),
+        "{}: {failed:?}",
+        b.name
+    );
+    let answer = StoredResponse {
+        status: 503,
+        headers: vec![],
+        body: b"{}".to_vec(),
+    };
+    assert_eq!(
+        attempt.finish(&answer).await.unwrap(),
+        Finished::Recorded,
+        "{}",
+        b.name
+    );
+    assert_eq!(b.version(42).await, Some(7), "{}: nothing deleted", b.name);
+    // The connection the failures ran on is usable again.
+    assert_eq!(write_lyon(&*b.repo).await.version, 8, "{}", b.name);
+}
+
+#[tokio::test]
+async fn a_delete_whose_tombstone_fails_lands_nothing_sqlite() {
+    let refuse = "CREATE TRIGGER refuse_tombstones BEFORE INSERT ON profile_tombstones \
+                  BEGIN SELECT RAISE(ABORT, 'tombstones refused'); END";
+    let b = Backend::sqlite_with("tomb_fails_sqlite", DEFAULT, &[refuse]).await;
+    a_delete_whose_tombstone_fails_lands_nothing(b).await;
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
+async fn a_delete_whose_tombstone_fails_lands_nothing_postgres() {
+    let refuse = [
+        "CREATE FUNCTION refuse_tombstones() RETURNS trigger LANGUAGE plpgsql AS \
+         $$ BEGIN RAISE EXCEPTION 'tombstones refused'; END $$",
+        "CREATE TRIGGER refuse_tombstones BEFORE INSERT ON profile_tombstones \
+         FOR EACH ROW EXECUTE FUNCTION refuse_tombstones()",
+    ];
+    if let Some(b) = Backend::postgres_with("tomb_fails_pg", DEFAULT, &refuse).await {
+        a_delete_whose_tombstone_fails_lands_nothing(b).await;
+    }
+}
+
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn a_delete_whose_tombstone_fails_lands_nothing_mariadb() {
+    let refuse = "CREATE TRIGGER refuse_tombstones BEFORE INSERT ON profile_tombstones \
+                  FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'tombstones refused'";
+    if let Some(b) = Backend::mariadb_with("tomb_fails_my", DEFAULT, &[refuse]).await {
+        a_delete_whose_tombstone_fails_lands_nothing(b).await;
     }
 }

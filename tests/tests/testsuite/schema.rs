@@ -114,3 +114,78 @@ async fn a_fitting_schema_verifies() {
         .await
         .unwrap();
 }
+
+/// A hand-written mapping whose lists that pair with `DATA_COLUMNS` by
+/// position have another length: `verify()` refuses it, naming the list,
+/// rather than merging strictly and naming conflicts by column without a
+/// word. (The derive writes the lists together.)
+macro_rules! unpaired_model {
+    ($name:ident, $list:ident: $ty:ty = $value:expr) => {
+        #[derive(Debug, Clone, Serialize, Deserialize, sqlx::FromRow, Versioned)]
+        struct $name {
+            id: i64,
+            #[version]
+            version: i64,
+            title: String,
+            summary: String,
+        }
+
+        impl occ_core::repository::sql::SqlModel<sqlx::Sqlite> for $name {
+            const TABLE: &'static str = "schema_docs";
+            const ID_COLUMN: &'static str = "id";
+            const VERSION_COLUMN: &'static str = "version";
+            const DATA_COLUMNS: &'static [&'static str] = &["title", "summary"];
+            const $list: $ty = $value;
+
+            fn bind_id(
+                id: &i64,
+                args: &mut sqlx::sqlite::SqliteArguments,
+            ) -> Result<(), sqlx::error::BoxDynError> {
+                use sqlx::Arguments;
+                args.add(*id)
+            }
+
+            fn bind_data(
+                &self,
+                args: &mut sqlx::sqlite::SqliteArguments,
+            ) -> Result<(), sqlx::error::BoxDynError> {
+                use sqlx::Arguments;
+                args.add(self.title.clone())?;
+                args.add(self.summary.clone())
+            }
+        }
+    };
+}
+
+unpaired_model!(OneCompanion, FIELD_VERSION_COLUMNS: Option<&'static [&'static str]> = Some(&["title_version"]));
+unpaired_model!(ThreeMembers, DATA_MEMBERS: &'static [&'static str] = &["title", "summary", "extra"]);
+
+#[tokio::test]
+async fn verify_refuses_lists_that_do_not_pair_with_the_data_columns() {
+    let (pool, _) = occ_tests::sqlite_file_pool("occ_schema_unpaired").await;
+    sqlx::query(
+        "CREATE TABLE schema_docs (id BIGINT PRIMARY KEY, version BIGINT NOT NULL, \
+         title TEXT NOT NULL, summary TEXT NOT NULL, title_version BIGINT NOT NULL DEFAULT 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    let error = SqlRepository::<sqlx::Sqlite, OneCompanion>::new(pool.clone())
+        .verify()
+        .await
+        .expect_err("one companion for two columns");
+    let text = error.to_string();
+    assert!(
+        text.contains("1 `SqlModel::FIELD_VERSION_COLUMNS` for its 2"),
+        "{text}"
+    );
+    let error = SqlRepository::<sqlx::Sqlite, ThreeMembers>::new(pool)
+        .verify()
+        .await
+        .expect_err("three members for two columns");
+    let text = error.to_string();
+    assert!(
+        text.contains("3 `SqlModel::DATA_MEMBERS` for its 2"),
+        "{text}"
+    );
+}

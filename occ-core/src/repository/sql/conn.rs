@@ -99,6 +99,49 @@ impl<DB: sqlx::Database> std::ops::DerefMut for Conn<'_, DB> {
     }
 }
 
+impl<DB: sqlx::Database> Conn<'_, DB> {
+    /// Begins statements that land together: a transaction of the
+    /// repository's own on a pooled connection; in a keyed write, the
+    /// held transaction itself, without a savepoint (two round trips
+    /// less). There, an error after one of the group's statements landed
+    /// is a database error, and [`recover`](super::SqlRepository::recover)
+    /// rolls the whole held transaction back: none of the group lands
+    /// without the rest.
+    pub(super) async fn atomic(&mut self) -> Result<Atomic<'_, DB>, sqlx::Error> {
+        match self {
+            Self::Pooled(conn) => sqlx::Connection::begin(&mut **conn).await.map(Atomic::Own),
+            Self::Held(tx) => Ok(Atomic::Held(&mut ***tx)),
+        }
+    }
+}
+
+/// Statements that land together (see [`Conn::atomic`]); ended by
+/// [`settle`].
+pub(super) enum Atomic<'c, DB: sqlx::Database> {
+    Own(sqlx::Transaction<'c, DB>),
+    Held(&'c mut DB::Connection),
+}
+
+impl<DB: sqlx::Database> std::ops::Deref for Atomic<'_, DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match self {
+            Self::Own(tx) => tx,
+            Self::Held(conn) => conn,
+        }
+    }
+}
+
+impl<DB: sqlx::Database> std::ops::DerefMut for Atomic<'_, DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match self {
+            Self::Own(tx) => tx,
+            Self::Held(conn) => conn,
+        }
+    }
+}
+
 /// A written row, its time noted in the held transaction (if any), which
 /// must commit soon after it.
 pub(super) fn stamped<DB: sqlx::Database, M: Versioned>(held: Option<&Held<DB>>, written: M) -> M {
@@ -108,15 +151,21 @@ pub(super) fn stamped<DB: sqlx::Database, M: Versioned>(held: Option<&Held<DB>>,
     written
 }
 
-/// Ends a transaction of the repository's own: committed when `result` is
-/// `Ok`, rolled back at once otherwise. A dropped transaction is rolled
-/// back only when its connection is next used, and until then the idle
-/// connection would hold the row locks of its failed statement (MariaDB
-/// keeps them), making the next writer of the row wait.
+/// Ends statements that land together: a transaction of the
+/// repository's own is committed when `result` is `Ok`, rolled back at
+/// once otherwise (a refusal included: it wrote nothing). A dropped
+/// transaction is rolled back only when its connection is next used, and
+/// until then the idle connection would hold the row locks of its failed
+/// statement (MariaDB keeps them), making the next writer of the row
+/// wait. The held transaction of a keyed write goes on: its end is the
+/// key's record.
 pub(super) async fn settle<DB: sqlx::Database, T, M>(
-    tx: sqlx::Transaction<'_, DB>,
+    atomic: Atomic<'_, DB>,
     result: Result<T, RepositoryError<M>>,
 ) -> Result<T, RepositoryError<M>> {
+    let Atomic::Own(tx) = atomic else {
+        return result;
+    };
     match result {
         Ok(value) => {
             tx.commit().await.map_err(map_error)?;

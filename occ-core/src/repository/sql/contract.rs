@@ -177,6 +177,7 @@ where
             }),
             scoped: OnceLock::new(),
             replicas: self.replicas.clone(),
+            server: self.server.clone(),
             _model: PhantomData,
         }))
     }

@@ -2,8 +2,9 @@
 //! whether an `UPDATE` can return the row it wrote.
 
 use std::fmt::Write as _;
+use std::sync::OnceLock;
 
-use sqlx::Database;
+use sqlx::{ColumnIndex, Database, Decode, Executor, IntoArguments, Row, Type};
 
 /// The SQL dialect of a [`Backend`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,12 +16,15 @@ pub enum Dialect {
     Postgres,
     /// MariaDB or MySQL: backquoted identifiers, `?` placeholders, and no
     /// `UPDATE … RETURNING`, so a write and the read of its result share
-    /// one transaction instead of one statement.
+    /// one transaction instead of one statement (a delete on MariaDB,
+    /// which has `DELETE … RETURNING`, is one statement).
     MySql,
 }
 
 impl Dialect {
-    /// Whether `UPDATE` and `DELETE` can return the rows they touched.
+    /// Whether `UPDATE` and `DELETE` can return the rows they touched on
+    /// every server of the dialect (MariaDB's `DELETE … RETURNING`, which
+    /// MySQL lacks, is found per server).
     pub fn has_returning(self) -> bool {
         !matches!(self, Self::MySql)
     }
@@ -103,6 +107,42 @@ impl Backend for sqlx::MySql {
 
     fn last_insert_id(result: &Self::QueryResult) -> Option<i64> {
         i64::try_from(result.last_insert_id()).ok()
+    }
+}
+
+/// What the server behind a repository's pool can do beyond its
+/// dialect. MariaDB and MySQL share sqlx's driver and the dialect, and
+/// only MariaDB has `DELETE … RETURNING`: read once from `VERSION()`, by
+/// the first delete or by `verify`, and shared by the repository's views.
+#[derive(Debug, Default)]
+pub(super) struct Server {
+    mariadb: OnceLock<bool>,
+}
+
+impl Server {
+    /// Whether a `DELETE` on `conn` can return the row it deleted.
+    pub(super) async fn deletes_returning<DB>(
+        &self,
+        conn: &mut DB::Connection,
+    ) -> Result<bool, sqlx::Error>
+    where
+        DB: Backend,
+        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+        DB::Arguments: IntoArguments<DB>,
+        String: for<'r> Decode<'r, DB> + Type<DB>,
+        for<'n> &'n str: ColumnIndex<DB::Row>,
+    {
+        if DB::DIALECT != Dialect::MySql {
+            return Ok(DB::DIALECT.has_returning());
+        }
+        if let Some(mariadb) = self.mariadb.get() {
+            return Ok(*mariadb);
+        }
+        let row = sqlx::query::<DB>("SELECT VERSION() AS occ_version")
+            .fetch_one(conn)
+            .await?;
+        let version: String = row.try_get("occ_version")?;
+        Ok(*self.mariadb.get_or_init(|| version.contains("MariaDB")))
     }
 }
 

@@ -88,6 +88,7 @@ where
             }),
             scoped: OnceLock::new(),
             replicas: self.replicas.clone(),
+            server: self.server.clone(),
             _model: PhantomData,
         };
         Ok(Claim::Claimed(Box::new(SqlKeyed {

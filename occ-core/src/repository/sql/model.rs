@@ -132,12 +132,14 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// that last wrote it. Every write keeps them, and
     /// [`WriteCondition::UnchangedSince`](crate::repository::WriteCondition::UnchangedSince) compares the written columns'
     /// companions in the `UPDATE`'s `WHERE` clause. `None` (the default):
-    /// `UnchangedSince` is strict (`VersionIn`), as it is when the list's
-    /// length differs from `DATA_COLUMNS`'.
+    /// `UnchangedSince` is strict (`VersionIn`). A list whose length
+    /// differs from `DATA_COLUMNS`' is refused by
+    /// [`verify`](super::SqlRepository::verify) (and is strict too).
     const FIELD_VERSION_COLUMNS: Option<&'static [&'static str]> = None;
     /// The JSON member name of each of [`DATA_COLUMNS`](SqlModel::DATA_COLUMNS),
     /// in that order, to name conflicts ([`RepositoryError::MergeConflict`](crate::repository::RepositoryError::MergeConflict)).
-    /// Empty (the default): the column names.
+    /// Empty (the default): the column names. Another length than
+    /// `DATA_COLUMNS`' is refused by [`verify`](super::SqlRepository::verify).
     const DATA_MEMBERS: &'static [&'static str] = &[];
 
     /// Binds the id.

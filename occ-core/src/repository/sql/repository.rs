@@ -10,7 +10,7 @@ use sqlx::error::BoxDynError;
 use sqlx::{Encode, Executor, IntoArguments, Pool, Type};
 
 use super::conn::{begin_held, Conn, Held};
-use super::dialect::Backend;
+use super::dialect::{Backend, Server};
 use super::error::{bind_error, map_error};
 use super::key_table::SqlKeys;
 use super::model::SqlModel;
@@ -86,6 +86,8 @@ pub struct SqlRepository<DB: sqlx::Database, M> {
     pub(super) scoped: OnceLock<Arc<Statements>>,
     /// Read replicas beside the pool, if any ([`with_replicas`](SqlRepository::with_replicas)).
     pub(super) replicas: Option<Arc<Replicas<DB>>>,
+    /// What the server can do beyond the dialect.
+    pub(super) server: Arc<Server>,
     pub(super) _model: PhantomData<fn() -> M>,
 }
 
@@ -142,6 +144,7 @@ where
             scope: None,
             scoped: OnceLock::new(),
             replicas: None,
+            server: Arc::default(),
             _model: PhantomData,
         }
     }

@@ -38,7 +38,11 @@ pub(super) struct Statements {
     pub(super) select_dated: SqlStr,
     pub(super) select_version: SqlStr,
     pub(super) update_one: SqlStr,
+    /// The delete of a row at one version, returning it.
     pub(super) delete_one: SqlStr,
+    /// MySQL, which cannot return a deleted row: the locking read of a
+    /// row at one version, before its delete.
+    pub(super) lock_one: SqlStr,
     pub(super) changed_one: SqlStr,
     pub(super) list_first: SqlStr,
     pub(super) list_after: SqlStr,
@@ -109,6 +113,7 @@ impl Statements {
             select_version: SqlStr::from_static(""),
             update_one: SqlStr::from_static(""),
             delete_one: SqlStr::from_static(""),
+            lock_one: SqlStr::from_static(""),
             changed_one: SqlStr::from_static(""),
             list_first: SqlStr::from_static(""),
             list_after: SqlStr::from_static(""),
@@ -133,7 +138,10 @@ impl Statements {
         st.key(&mut version, Some("occ_k"));
         st.select_version = finish(version);
         st.update_one = finish(st.update_sql(st.data, Check::VersionIn(1)));
-        st.delete_one = finish(st.delete_sql(Check::VersionIn(1)));
+        st.delete_one = finish(st.delete_sql(Check::VersionIn(1), true));
+        if st.dialect == Dialect::MySql {
+            st.lock_one = finish(st.delete_sql(Check::VersionIn(1), false));
+        }
         st.changed_one = finish(st.changed_sql(1));
         st.list_first = finish(st.list_sql(false));
         st.list_after = finish(st.list_sql(true));
@@ -463,9 +471,10 @@ impl Statements {
         }
     }
 
-    /// `DELETE FROM t WHERE id = ? <check> RETURNING …`; on MySQL, the
-    /// locking read that precedes the delete in its transaction.
-    pub(super) fn delete_sql(&self, check: Check) -> SqlText {
+    /// `DELETE FROM t WHERE id = ? <check> RETURNING …` where the server
+    /// has it (`returning`: all but MySQL); else the locking read that
+    /// precedes the delete in its transaction.
+    pub(super) fn delete_sql(&self, check: Check, returning: bool) -> SqlText {
         let mut sql = self.sql();
         if let (Some(tomb), Dialect::Postgres) = (self.tombstones, self.dialect) {
             // One statement: the delete, and its version kept as the id's
@@ -508,11 +517,11 @@ impl Statements {
                 .push(")) SELECT ")
                 .idents(Some("occ_d"), &self.columns)
                 .push(" FROM occ_d");
-        } else if self.dialect.has_returning() {
+        } else if returning {
             sql.push("DELETE FROM ").ident(self.table).push(" WHERE ");
             self.key(&mut sql, None);
             self.check_sql(&mut sql, check, &[]);
-            self.returning(&mut sql);
+            sql.push(" RETURNING ").idents(None, &self.columns);
         } else {
             sql = self.select_sql(false);
             self.check_sql(&mut sql, check, &[]);

@@ -34,6 +34,13 @@ enum SchemaProblem {
     /// A MariaDB `UUID` column, sent as text, for a `uuid::Uuid` field,
     /// which sqlx decodes from 16 bytes only.
     TextUuid { rust_type: &'static str },
+    /// A list of the model's that pairs with `DATA_COLUMNS` by position
+    /// (named) has another length.
+    Unpaired {
+        list: &'static str,
+        len: usize,
+        columns: usize,
+    },
 }
 
 impl SchemaError {
@@ -79,6 +86,12 @@ impl fmt::Display for SchemaError {
                      Make the column `BINARY(16)`, or the field `uuid::fmt::Hyphenated`"
                 )
             }
+            (SchemaProblem::Unpaired { list, len, columns }, _) => write!(
+                f,
+                "the model of table `{table}` has {len} `SqlModel::{list}` for its {columns} \
+                 `DATA_COLUMNS`: it needs one for each, in their order (the derive writes both \
+                 lists; a hand-written `SqlModel` must keep them paired)"
+            ),
             (SchemaProblem::InexactScope(collation), column) => {
                 let column = column.unwrap_or("?");
                 write!(
@@ -102,7 +115,8 @@ impl std::error::Error for SchemaError {
             SchemaProblem::Unreadable(source) => Some(source),
             SchemaProblem::InexactScope(_)
             | SchemaProblem::WrongType { .. }
-            | SchemaProblem::TextUuid { .. } => None,
+            | SchemaProblem::TextUuid { .. }
+            | SchemaProblem::Unpaired { .. } => None,
         }
     }
 }
@@ -124,8 +138,17 @@ where
     /// or space-padding collation (MariaDB's defaults; a nondeterministic
     /// one on PostgreSQL) would let `ACME` and `acme` share keys. Call it
     /// at startup: a wrong schema then fails there, not on the first
-    /// request.
+    /// request. On MariaDB/MySQL it also reads which of the two the server
+    /// is (only MariaDB can return a deleted row), which the first delete
+    /// would read otherwise.
     pub async fn verify(&self) -> Result<(), SchemaError> {
+        // What the server can do beyond its dialect (MariaDB's `DELETE …
+        // RETURNING`), read now rather than by the first delete; a failure
+        // here is found again by that delete.
+        if let Ok(mut conn) = self.pool.acquire().await {
+            let _ = self.server.deletes_returning::<DB>(&mut conn).await;
+        }
+        Self::verify_pairs()?;
         self.verify_columns().await?;
         self.verify_types().await?;
         let Some(column) = M::SCOPE_COLUMN else {
@@ -138,6 +161,34 @@ where
                     table: table.to_owned(),
                     column: Some(column),
                     problem: SchemaProblem::InexactScope(collation),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The model's lists that pair with its data columns by position have
+    /// one entry for each: unpaired, merging would fall back to strict
+    /// versions and conflicts would be named by column, without a word.
+    fn verify_pairs() -> Result<(), SchemaError> {
+        let columns = M::DATA_COLUMNS.len();
+        let lists = [
+            (
+                "FIELD_VERSION_COLUMNS",
+                M::FIELD_VERSION_COLUMNS.map(<[_]>::len),
+            ),
+            // Empty: the column names are the members.
+            (
+                "DATA_MEMBERS",
+                Some(M::DATA_MEMBERS.len()).filter(|&n| n > 0),
+            ),
+        ];
+        for (list, len) in lists {
+            if let Some(len) = len.filter(|&len| len != columns) {
+                return Err(SchemaError {
+                    table: M::TABLE.to_owned(),
+                    column: None,
+                    problem: SchemaProblem::Unpaired { list, len, columns },
                 });
             }
         }

@@ -62,19 +62,17 @@ where
     }
 
     /// After a conditional statement touched no row: 404, or 412 with the
-    /// current state, or "exhausted" when the counter is at its end.
-    pub(super) async fn explain_miss(&self, id: &M::Id, for_delete: bool) -> RepositoryError<M> {
-        let mut conn = match self.conn().await {
-            Ok(conn) => conn,
-            Err(e) => return e,
-        };
-        match Self::fetch(
-            &mut *conn,
-            self.statements.select.clone(),
-            self.key_args(id),
-        )
-        .await
-        {
+    /// current state, or "exhausted" when the counter is at its end. Read
+    /// on the write's connection (MariaDB: in its transaction, which
+    /// holds the row's lock from the write, so the state read is the one
+    /// the write saw).
+    pub(super) async fn explain_miss(
+        &self,
+        conn: &mut DB::Connection,
+        id: &M::Id,
+        for_delete: bool,
+    ) -> RepositoryError<M> {
+        match Self::fetch(conn, self.statements.select.clone(), self.key_args(id)).await {
             Ok(None) => RepositoryError::NotFound,
             // Deleting needs no next version.
             Ok(Some(current)) if !for_delete && current.next_version().is_none() => {
@@ -83,6 +81,15 @@ where
             Ok(Some(current)) => RepositoryError::PreconditionFailed {
                 current: Box::new(current),
             },
+            Err(e) => e,
+        }
+    }
+
+    /// A condition no row can meet (a version the counter cannot hold):
+    /// explained as a miss, on a connection of its own.
+    async fn explain_unmet(&self, id: &M::Id, for_delete: bool) -> RepositoryError<M> {
+        match self.conn().await {
+            Ok(mut conn) => self.explain_miss(&mut conn, id, for_delete).await,
             Err(e) => e,
         }
     }
@@ -100,38 +107,39 @@ where
         i64: for<'r> Decode<'r, DB> + Type<DB>,
         for<'n> &'n str: ColumnIndex<DB::Row>,
     {
+        let explain = async |conn: &mut DB::Connection| match merging {
+            Some((since, set)) => self.explain_merge_miss(conn, id, since, set).await,
+            None => self.explain_miss(conn, id, false).await,
+        };
+        let mut conn = self.conn().await?;
         let written = if DB::DIALECT.has_returning() {
-            Self::fetch(&mut *self.conn().await?, sql, args).await?
+            match Self::fetch(&mut *conn, sql, args).await? {
+                Some(row) => row,
+                None => return Err(explain(&mut conn).await),
+            }
         } else {
-            // MySQL: the UPDATE and the read of its result in one
-            // transaction. Every successful UPDATE changes the version, so
-            // a matched row is always an affected row.
+            // MySQL: the UPDATE and the read of its result (or of what
+            // refused it) in one transaction. Every successful UPDATE
+            // changes the version, so a matched row is always an affected
+            // row.
             let args = args.map_err(bind_error)?;
-            let mut conn = self.conn().await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn)
-                .await
-                .map_err(map_error)?;
+            let mut tx = conn.atomic().await.map_err(map_error)?;
             let written = async {
                 let done = sqlx::query_with::<DB, DB::Arguments>(sql, args)
                     .execute(&mut *tx)
                     .await
                     .map_err(map_error)?;
-                if DB::rows_affected(&done) == 1 {
-                    Self::fetch(&mut *tx, self.statements.select.clone(), self.key_args(id)).await
-                } else {
-                    Ok(None)
+                if DB::rows_affected(&done) != 1 {
+                    return Err(explain(&mut tx).await);
                 }
+                Self::fetch(&mut *tx, self.statements.select.clone(), self.key_args(id))
+                    .await?
+                    .ok_or_else(|| RepositoryError::internal("the written row was not read back"))
             }
             .await;
             settle(tx, written).await?
         };
-        match written {
-            Some(row) => Ok(stamped(self.held.as_ref(), row)),
-            None => Err(match merging {
-                Some((since, set)) => self.explain_merge_miss(id, since, set).await,
-                None => self.explain_miss(id, false).await,
-            }),
-        }
+        Ok(stamped(self.held.as_ref(), written))
     }
 
     /// `UnchangedSince(since)` for a write of the columns `set`: with
@@ -160,6 +168,7 @@ where
     /// version the resource has not reached, an exhausted counter).
     pub(super) async fn explain_merge_miss(
         &self,
+        conn: &mut DB::Connection,
         id: &M::Id,
         since: i64,
         set: &[&'static str],
@@ -174,12 +183,8 @@ where
             Ok(args) => args,
             Err(e) => return bind_error(e),
         };
-        let mut conn = match self.conn().await {
-            Ok(conn) => conn,
-            Err(e) => return e,
-        };
         let row = match sqlx::query_with::<DB, DB::Arguments>(sql, args)
-            .fetch_optional(&mut *conn)
+            .fetch_optional(conn)
             .await
         {
             Ok(Some(row)) => row,
@@ -262,7 +267,7 @@ where
         let merging = self.merging_check(&condition, st.data);
         let Some((check, versions)) = merging.clone().or_else(|| check_of(&condition, dated))
         else {
-            return Err(self.explain_miss(model.id(), false).await);
+            return Err(self.explain_unmet(model.id(), false).await);
         };
         let merging = merging.map(|(_, v)| (v[0], st.data));
         let args = (|| {
@@ -335,7 +340,7 @@ where
         }
         let merging = self.merging_check(condition, &set);
         let Some((check, versions)) = merging.clone().or_else(|| check_of(condition, dated)) else {
-            return Err(self.explain_miss(id, false).await);
+            return Err(self.explain_unmet(id, false).await);
         };
         let merging = merging.map(|(_, v)| (v[0], set.as_slice()));
         let bound = (|| {
@@ -389,9 +394,7 @@ where
         } else {
             let args = args.map_err(bind_error)?;
             let mut conn = self.conn().await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn)
-                .await
-                .map_err(map_error)?;
+            let mut tx = conn.atomic().await.map_err(map_error)?;
             match sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
                 .execute(&mut *tx)
                 .await
@@ -451,9 +454,7 @@ where
             // MySQL: the id the insert got, read back in its transaction.
             let args = args.map_err(bind_error)?;
             let mut conn = self.conn().await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn)
-                .await
-                .map_err(map_error)?;
+            let mut tx = conn.atomic().await.map_err(map_error)?;
             let row = async {
                 let done = sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
                     .execute(&mut *tx)
@@ -483,7 +484,7 @@ where
         let st = &self.statements;
         let condition = self.date_condition(id, condition).await?;
         let Some((check, versions)) = check_of(&condition, st.last_modified.is_some()) else {
-            return Err(self.explain_miss(id, true).await);
+            return Err(self.explain_unmet(id, true).await);
         };
         let args = (|| {
             let mut args = DB::Arguments::default();
@@ -497,85 +498,76 @@ where
             }
             Ok(args)
         })();
-        let sql = if check == Check::VersionIn(1) {
-            st.delete_one.clone()
-        } else {
-            finish(st.delete_sql(check))
+        let mut conn = self.conn().await?;
+        let returning = self
+            .server
+            .deletes_returning::<DB>(&mut conn)
+            .await
+            .map_err(map_error)?;
+        let sql = match (check, returning) {
+            (Check::VersionIn(1), true) => st.delete_one.clone(),
+            (Check::VersionIn(1), false) => st.lock_one.clone(),
+            _ => finish(st.delete_sql(check, returning)),
         };
-        let deleted = if let (Some(tomb), Dialect::Sqlite) = (st.tombstones, DB::DIALECT) {
-            // SQLite: the delete and its tombstone in one transaction.
-            let mut conn = self.conn().await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn)
-                .await
-                .map_err(map_error)?;
-            let deleted = async {
-                let deleted = Self::fetch(&mut *tx, sql, args).await?;
-                if let Some(deleted) = &deleted {
-                    self.record_tombstone(&mut tx, tomb, deleted).await?;
-                }
-                Ok(deleted)
-            }
-            .await;
-            settle(tx, deleted).await?
-        } else if DB::DIALECT.has_returning() {
-            Self::fetch(&mut *self.conn().await?, sql, args).await?
-        } else {
-            // MySQL: lock the row if it meets the condition, then delete it,
-            // in one transaction.
-            let mut conn = self.conn().await?;
-            let mut tx = sqlx::Connection::begin(&mut *conn)
-                .await
-                .map_err(map_error)?;
-            let locked = async {
-                if let Some(tomb) = st.tombstones {
-                    // The tombstone's row first, in the order a create (whose
-                    // subquery reads it with a shared lock) takes them, so that
-                    // the two do not deadlock where the tombstone exists.
-                    let mut lock = st.sql();
-                    lock.push("SELECT ")
-                        .ident("version")
-                        .push(" FROM ")
-                        .ident(tomb)
-                        .push(" WHERE ");
-                    st.tomb_key(&mut lock, None);
-                    lock.push(" FOR UPDATE");
-                    let mut args = DB::Arguments::default();
-                    self.bind_tomb_key(&mut args, id).map_err(bind_error)?;
-                    sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map_error)?;
-                }
-                let locked = Self::fetch(&mut *tx, sql, args).await?;
-                if locked.is_some() {
-                    let mut delete = st.sql();
-                    delete.push("DELETE FROM ").ident(st.table).push(" WHERE ");
-                    st.key(&mut delete, None);
-                    let args = self.key_args(id).map_err(bind_error)?;
-                    sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map_error)?;
-                }
-                if let (Some(tomb), Some(deleted)) = (st.tombstones, &locked) {
-                    self.record_tombstone(&mut tx, tomb, deleted).await?;
-                }
-                Ok(locked)
-            }
-            .await;
-            settle(tx, locked).await?
-        };
-        match deleted {
-            Some(deleted) => Ok(deleted),
-            None => Err(self.explain_miss(id, true).await),
+        // PostgreSQL records the tombstone in the delete's statement.
+        let tomb = st.tombstones.filter(|_| DB::DIALECT != Dialect::Postgres);
+        if returning && tomb.is_none() {
+            // One statement.
+            return match Self::fetch(&mut *conn, sql, args).await? {
+                Some(deleted) => Ok(deleted),
+                None => Err(self.explain_miss(&mut conn, id, true).await),
+            };
         }
+        // The delete and its tombstone in one transaction; on MySQL, the
+        // row locked if it meets the condition, then deleted.
+        let mut tx = conn.atomic().await.map_err(map_error)?;
+        let deleted = async {
+            if let (Some(tomb), Dialect::MySql) = (tomb, DB::DIALECT) {
+                // The tombstone's row first, in the order a create (whose
+                // subquery reads it with a shared lock) takes them, so that
+                // the two do not deadlock where the tombstone exists.
+                let mut lock = st.sql();
+                lock.push("SELECT ")
+                    .ident("version")
+                    .push(" FROM ")
+                    .ident(tomb)
+                    .push(" WHERE ");
+                st.tomb_key(&mut lock, None);
+                lock.push(" FOR UPDATE");
+                let mut args = DB::Arguments::default();
+                self.bind_tomb_key(&mut args, id).map_err(bind_error)?;
+                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+            }
+            let Some(deleted) = Self::fetch(&mut *tx, sql, args).await? else {
+                return Err(self.explain_miss(&mut tx, id, true).await);
+            };
+            if !returning {
+                let mut delete = st.sql();
+                delete.push("DELETE FROM ").ident(st.table).push(" WHERE ");
+                st.key(&mut delete, None);
+                let args = self.key_args(id).map_err(bind_error)?;
+                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_error)?;
+            }
+            if let Some(tomb) = tomb {
+                self.record_tombstone(&mut tx, tomb, &deleted).await?;
+            }
+            Ok(deleted)
+        }
+        .await;
+        settle(tx, deleted).await
     }
 
     /// Keeps the version of a row just deleted as its id's tombstone, in
     /// the delete's transaction (SQLite, MariaDB/MySQL).
     pub(super) async fn record_tombstone(
         &self,
-        tx: &mut sqlx::Transaction<'_, DB>,
+        conn: &mut DB::Connection,
         tomb: &str,
         deleted: &M,
     ) -> Result<(), RepositoryError<M>> {
@@ -590,7 +582,7 @@ where
         .map_err(bind_error)?;
         let sql = self.statements.tombstone_sql(tomb);
         sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
-            .execute(&mut **tx)
+            .execute(conn)
             .await
             .map_err(map_error)?;
         Ok(())
