@@ -9,8 +9,8 @@
 //! ```
 //!
 //! The writes honour `Idempotency-Key` (design decision 17) as the
-//! generated routes do, through [`occ_axum::idempotency::begin`] and
-//! [`finish`]: the same PUT again, with the same key, is answered with the
+//! generated routes do, through [`occ_axum::idempotency::attempt`]: the
+//! same PUT again, with the same key, is answered with the
 //! first 200 and `Idempotent-Replayed: true`, not with 412, and the note is
 //! written once; the same key on another request is 422.
 
@@ -20,7 +20,7 @@ use axum::extract::{FromRequest, Path, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use occ_axum::idempotency::{begin, finish, Keyed};
+use occ_axum::idempotency::attempt;
 use occ_axum::{Conditional, ConditionalRequest, Refusal, Tagged};
 use occ_core::repository::{MemoryRepository, Repository, WriteCondition};
 use serde::{Deserialize, Serialize};
@@ -44,8 +44,8 @@ struct Edit {
 
 type Notes = Arc<MemoryRepository<Note>>;
 
-/// The largest body a keyed write may have: [`begin`] reads it whole to
-/// fingerprint the request.
+/// The largest body a keyed write may have: [`attempt`] reads it whole
+/// to fingerprint the request.
 const BODY_LIMIT: usize = 64 * 1024;
 
 /// GET: 200, or 304 / 404 / 412 from the same evaluation as writes; with
@@ -67,15 +67,12 @@ async fn read(
 /// (or 409 while the first runs, 422 for another request with the same
 /// key, 400 for a malformed key).
 async fn edit(State(notes): State<Notes>, Path(id): Path<u32>, request: Request) -> Response {
-    match begin(&*notes, request, BODY_LIMIT).await {
-        Keyed::Plain(request) => write_edit(&*notes, id, request).await.into_response(),
-        Keyed::Claimed(claim, request) => {
-            let response = write_edit(claim.repository(), id, request).await;
-            finish(claim, response.into_response()).await
-        }
-        Keyed::Replayed(response) => response,
-        Keyed::Refused(refusal) => refusal.into_response(),
-    }
+    let (attempt, request) = match attempt(&*notes, request, BODY_LIMIT).await {
+        Ok(attempt) => attempt,
+        Err(answer) => return answer,
+    };
+    let response = write_edit(attempt.repository(), id, request).await;
+    attempt.finish(response.into_response()).await
 }
 
 async fn write_edit(
@@ -96,15 +93,12 @@ async fn write_edit(
 /// evaluate, then a compare-and-swap on the version read. Once per
 /// `Idempotency-Key`, as [`edit`].
 async fn pin(State(notes): State<Notes>, Path(id): Path<u32>, request: Request) -> Response {
-    match begin(&*notes, request, BODY_LIMIT).await {
-        Keyed::Plain(request) => write_pin(&*notes, id, request).await.into_response(),
-        Keyed::Claimed(claim, request) => {
-            let response = write_pin(claim.repository(), id, request).await;
-            finish(claim, response.into_response()).await
-        }
-        Keyed::Replayed(response) => response,
-        Keyed::Refused(refusal) => refusal.into_response(),
-    }
+    let (attempt, request) = match attempt(&*notes, request, BODY_LIMIT).await {
+        Ok(attempt) => attempt,
+        Err(answer) => return answer,
+    };
+    let response = write_pin(attempt.repository(), id, request).await;
+    attempt.finish(response.into_response()).await
 }
 
 async fn write_pin(

@@ -6,13 +6,16 @@
 //! repository keeps keys ([`Repository::keeps_idempotency_keys`]): the
 //! memory repository always, the SQL repository with
 //! [`with_idempotency_keys`](occ_core::repository::sql::SqlRepository::with_idempotency_keys).
-//! A hand-written handler does the same with [`begin`] and [`finish`]:
+//! A hand-written handler does the same with [`attempt`]: its write goes
+//! to the repository, or into the claimed key's transaction, or is not run
+//! at all (a replay, a refusal):
 //!
 //! ```
 //! use std::sync::Arc;
 //! use axum::extract::{Request, State};
 //! use axum::response::{IntoResponse, Response};
-//! use occ_axum::idempotency::{begin, finish, Keyed};
+//! use axum::routing::put;
+//! use occ_axum::idempotency::attempt;
 //! use occ_core::repository::{MemoryRepository, Repository};
 //! use occ_core::Versioned;
 //!
@@ -26,17 +29,21 @@
 //! }
 //!
 //! async fn handler(State(notes): State<Arc<MemoryRepository<Note>>>, request: Request) -> Response {
-//!     match begin(&*notes, request, 64 * 1024).await {
-//!         Keyed::Plain(request) => write(&*notes, request).await,
-//!         Keyed::Claimed(claim, request) => {
-//!             let response = write(claim.repository(), request).await;
-//!             finish(claim, response).await
-//!         }
-//!         Keyed::Replayed(response) => response,
-//!         Keyed::Refused(refusal) => refusal.into_response(),
-//!     }
+//!     let (attempt, request) = match attempt(&*notes, request, 64 * 1024).await {
+//!         Ok(attempt) => attempt,
+//!         Err(answer) => return answer,
+//!     };
+//!     let response = write(attempt.repository(), request).await;
+//!     attempt.finish(response).await
 //! }
+//!
+//! let app: axum::Router = axum::Router::new()
+//!     .route("/notes/{id}", put(handler))
+//!     .with_state(Arc::new(MemoryRepository::<Note>::new()));
 //! ```
+//!
+//! [`begin`] and [`finish`] are its two halves, for a handler that needs
+//! the claim itself ([`Keyed`]).
 //!
 //! What a client sees:
 //! - a repeat with the same key and the same request (method, URI,
@@ -170,6 +177,71 @@ where
             "this Idempotency-Key was used for a different request: use a new key for a new request",
         )),
         Err(e) => answer(unavailable(&e)),
+    }
+}
+
+/// A write to run once per `Idempotency-Key`, made by [`attempt`]: on the
+/// repository when the request has no key, or in the claimed key's
+/// transaction; then [`Attempt::finish`] with its response.
+pub struct Attempt<'a, M: Versioned> {
+    repo: &'a dyn Repository<M>,
+    claim: Option<Box<dyn KeyedWrite<M> + 'a>>,
+}
+
+impl<M: Versioned> std::fmt::Debug for Attempt<'_, M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Attempt")
+            .field("keyed", &self.claim.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a, M> Attempt<'a, M>
+where
+    M: Versioned + Send + Sync + 'static,
+{
+    /// Where the write goes: the claimed key's transaction, or the
+    /// repository.
+    pub fn repository(&self) -> &(dyn Repository<M> + '_) {
+        match &self.claim {
+            Some(claim) => claim.repository(),
+            None => self.repo,
+        }
+    }
+
+    /// The write's `response`, recorded for its key ([`finish`]) when it
+    /// has one.
+    pub async fn finish(self, response: Response) -> Response {
+        match self.claim {
+            Some(claim) => finish(claim, response).await,
+            None => response,
+        }
+    }
+}
+
+/// [`begin`] for a handler that writes the same way with a key or
+/// without: the [`Attempt`] and the request to handle, or the answer to
+/// send without running the write (a replay, or a 400, 409, 413, 422 or
+/// 5xx refusal).
+pub async fn attempt<'a, M>(
+    repo: &'a dyn Repository<M>,
+    request: Request,
+    body_limit: usize,
+) -> Result<(Attempt<'a, M>, Request), Response>
+where
+    M: Versioned + Send + Sync + 'static,
+{
+    match begin(repo, request, body_limit).await {
+        Keyed::Plain(request) => Ok((Attempt { repo, claim: None }, request)),
+        Keyed::Claimed(claim, request) => Ok((
+            Attempt {
+                repo,
+                claim: Some(claim),
+            },
+            request,
+        )),
+        Keyed::Replayed(response) => Err(response),
+        Keyed::Refused(refusal) => Err(refusal.into_response()),
     }
 }
 

@@ -2,7 +2,7 @@
 //! custom action is a write (428 without a precondition under the default
 //! policy, design decision 2), and the layer and the extractors agree;
 //! the `handwritten` example's writes honour `Idempotency-Key` (design
-//! decision 17) through `occ_axum::idempotency::{begin, finish}`.
+//! decision 17) through `occ_axum::idempotency::attempt`.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // helpers of tests: a failure is the test failing
 
 use std::sync::Arc;
