@@ -1030,12 +1030,62 @@ async fn a_refused_keyed_write_is_a_recorded_4xx(b: Backend) {
     assert_eq!(b.version(42).await, Some(7), "{}: nothing written", b.name);
 }
 
+/// A keyed attempt that deletes, then fails a statement: the failure rolls
+/// the held transaction back, the delete with it, so the attempt's answer
+/// (which would claim the delete) is not recorded, and the key is free.
+async fn a_delete_rolled_back_by_a_later_failure_is_not_recorded(b: Backend) {
+    let bo = Profile {
+        id: 60,
+        version: 1,
+        name: "Bo".into(),
+        city: "Oslo".into(),
+    };
+    b.repo.create(bo).await.expect("profile 60");
+    let request = (vec![], String::new());
+    let Claim::Claimed(attempt) =
+        claim_as_the_route_would(&*b.repo, "/profiles/60", "delete-then-fail", &request).await
+    else {
+        panic!("{}: claimed", b.name);
+    };
+    attempt
+        .repository()
+        .delete(&60, &WriteCondition::VersionIn(vec![1]))
+        .await
+        .expect("deleted in the attempt");
+    let mut long = b.repo.get(&42).await.expect("read 42");
+    long.city = "x".repeat(80);
+    let failed = attempt
+        .repository()
+        .update(long, &WriteCondition::VersionIn(vec![7]))
+        .await;
+    assert!(
+        matches!(failed, Err(RepositoryError::Invalid(_))),
+        "{}: {failed:?}",
+        b.name
+    );
+    let answer = StoredResponse {
+        status: 204,
+        headers: vec![],
+        body: vec![],
+    };
+    let finished = attempt.finish(&answer).await;
+    assert!(
+        finished.is_err(),
+        "{}: an answer claiming a rolled-back delete was recorded: {finished:?}",
+        b.name
+    );
+    assert_eq!(b.version(60).await, Some(1), "{}: not deleted", b.name);
+}
+
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn decision_17_a_refused_keyed_write_is_a_recorded_4xx_postgres() {
     let check = "ALTER TABLE profiles ADD CONSTRAINT city_short CHECK (length(city) < 64)";
     if let Some(b) = Backend::postgres_with("refused_keyed_pg", DEFAULT, &[check]).await {
         a_refused_keyed_write_is_a_recorded_4xx(b).await;
+    }
+    if let Some(b) = Backend::postgres_with("delete_then_fail_pg", DEFAULT, &[check]).await {
+        a_delete_rolled_back_by_a_later_failure_is_not_recorded(b).await;
     }
 }
 
@@ -1046,6 +1096,41 @@ async fn decision_17_a_refused_keyed_write_is_a_recorded_4xx_mariadb() {
     if let Some(b) = Backend::mariadb_with("refused_keyed_my", DEFAULT, &[check]).await {
         a_refused_keyed_write_is_a_recorded_4xx(b).await;
     }
+    if let Some(b) = Backend::mariadb_with("delete_then_fail_my", DEFAULT, &[check]).await {
+        a_delete_rolled_back_by_a_later_failure_is_not_recorded(b).await;
+    }
+}
+
+/// A keyed delete whose future is dropped between its statements (a
+/// timeout while a slow trigger holds its `DELETE`): the `DELETE` lands in
+/// the held transaction without its tombstone, so the transaction must
+/// not commit. The attempt's record is refused and nothing lands.
+#[tokio::test]
+#[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
+async fn an_interrupted_keyed_delete_lands_nothing_mariadb() {
+    let slow = "CREATE TRIGGER slow_deletes BEFORE DELETE ON profiles \
+                FOR EACH ROW SET @occ_slow = SLEEP(1)";
+    let Some(b) = Backend::mariadb_with("interrupted_delete_my", DEFAULT, &[slow]).await else {
+        return;
+    };
+    let request = (vec![], String::new());
+    let Claim::Claimed(attempt) =
+        claim_as_the_route_would(&*b.repo, "/profiles/42", "interrupted", &request).await
+    else {
+        panic!("claimed");
+    };
+    let at_7 = WriteCondition::VersionIn(vec![7]);
+    let delete = attempt.repository().delete(&42, &at_7);
+    let timed_out = tokio::time::timeout(Duration::from_millis(300), delete).await;
+    assert!(timed_out.is_err(), "the delete outlived the timeout");
+    let answer = StoredResponse {
+        status: 204,
+        headers: vec![],
+        body: vec![],
+    };
+    let finished = attempt.finish(&answer).await;
+    assert!(finished.is_err(), "recorded half a delete: {finished:?}");
+    assert_eq!(b.version(42).await, Some(7), "not deleted");
 }
 
 /// A delete whose second statement fails (its tombstone, refused by a

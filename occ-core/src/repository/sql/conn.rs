@@ -33,6 +33,10 @@ pub(super) struct HeldTransaction<DB: sqlx::Database> {
     /// own in it: what the handler answers may claim that write, so it
     /// must not be recorded.
     pub(super) lost_a_write: AtomicBool,
+    /// Statements that land together began in it and did not end (their
+    /// future was dropped: a timeout, a `select!`): part of them may be
+    /// in it, so it must not commit.
+    pub(super) in_group: AtomicBool,
 }
 
 impl<DB: sqlx::Database> HeldTransaction<DB> {
@@ -42,13 +46,19 @@ impl<DB: sqlx::Database> HeldTransaction<DB> {
             first_stamp: AtomicI64::new(i64::MAX),
             wrote: AtomicBool::new(false),
             lost_a_write: AtomicBool::new(false),
+            in_group: AtomicBool::new(false),
         })
     }
 
     /// Whether a write of this transaction was rolled back after a failed
-    /// statement.
+    /// statement, or may be in it in part.
     pub(super) fn lost_a_write(&self) -> bool {
-        self.lost_a_write.load(Ordering::SeqCst)
+        self.lost_a_write.load(Ordering::SeqCst) || self.in_group.load(Ordering::SeqCst)
+    }
+
+    /// Notes a write in this transaction that stamped no time (a delete).
+    pub(super) fn wrote(&self) {
+        self.wrote.store(true, Ordering::SeqCst);
     }
 
     /// Notes a write in this transaction, and its modification time.
@@ -76,7 +86,11 @@ impl<DB: sqlx::Database> HeldTransaction<DB> {
 /// transaction's.
 pub(super) enum Conn<'a, DB: sqlx::Database> {
     Pooled(sqlx::pool::PoolConnection<DB>),
-    Held(tokio::sync::MappedMutexGuard<'a, sqlx::Transaction<'static, DB>>),
+    Held {
+        tx: tokio::sync::MappedMutexGuard<'a, sqlx::Transaction<'static, DB>>,
+        /// The held transaction's [`HeldTransaction::in_group`].
+        in_group: &'a AtomicBool,
+    },
 }
 
 impl<DB: sqlx::Database> std::ops::Deref for Conn<'_, DB> {
@@ -85,7 +99,7 @@ impl<DB: sqlx::Database> std::ops::Deref for Conn<'_, DB> {
     fn deref(&self) -> &DB::Connection {
         match self {
             Self::Pooled(conn) => conn,
-            Self::Held(tx) => tx,
+            Self::Held { tx, .. } => tx,
         }
     }
 }
@@ -94,7 +108,7 @@ impl<DB: sqlx::Database> std::ops::DerefMut for Conn<'_, DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         match self {
             Self::Pooled(conn) => conn,
-            Self::Held(tx) => tx,
+            Self::Held { tx, .. } => tx,
         }
     }
 }
@@ -105,12 +119,20 @@ impl<DB: sqlx::Database> Conn<'_, DB> {
     /// held transaction itself, without a savepoint (two round trips
     /// less). There, an error after one of the group's statements landed
     /// is a database error, and [`recover`](super::SqlRepository::recover)
-    /// rolls the whole held transaction back: none of the group lands
-    /// without the rest.
+    /// rolls the whole held transaction back; a group that never reaches
+    /// [`settle`] (its future dropped) leaves the held transaction
+    /// unable to commit. Either way none of the group lands without the
+    /// rest.
     pub(super) async fn atomic(&mut self) -> Result<Atomic<'_, DB>, sqlx::Error> {
         match self {
             Self::Pooled(conn) => sqlx::Connection::begin(&mut **conn).await.map(Atomic::Own),
-            Self::Held(tx) => Ok(Atomic::Held(&mut ***tx)),
+            Self::Held { tx, in_group } => {
+                in_group.store(true, Ordering::SeqCst);
+                Ok(Atomic::Held {
+                    conn: &mut ***tx,
+                    in_group,
+                })
+            }
         }
     }
 }
@@ -119,7 +141,10 @@ impl<DB: sqlx::Database> Conn<'_, DB> {
 /// [`settle`].
 pub(super) enum Atomic<'c, DB: sqlx::Database> {
     Own(sqlx::Transaction<'c, DB>),
-    Held(&'c mut DB::Connection),
+    Held {
+        conn: &'c mut DB::Connection,
+        in_group: &'c AtomicBool,
+    },
 }
 
 impl<DB: sqlx::Database> std::ops::Deref for Atomic<'_, DB> {
@@ -128,7 +153,7 @@ impl<DB: sqlx::Database> std::ops::Deref for Atomic<'_, DB> {
     fn deref(&self) -> &DB::Connection {
         match self {
             Self::Own(tx) => tx,
-            Self::Held(conn) => conn,
+            Self::Held { conn, .. } => conn,
         }
     }
 }
@@ -137,7 +162,7 @@ impl<DB: sqlx::Database> std::ops::DerefMut for Atomic<'_, DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
         match self {
             Self::Own(tx) => tx,
-            Self::Held(conn) => conn,
+            Self::Held { conn, .. } => conn,
         }
     }
 }
@@ -158,13 +183,18 @@ pub(super) fn stamped<DB: sqlx::Database, M: Versioned>(held: Option<&Held<DB>>,
 /// until then the idle connection would hold the row locks of its failed
 /// statement (MariaDB keeps them), making the next writer of the row
 /// wait. The held transaction of a keyed write goes on: its end is the
-/// key's record.
+/// key's record (or, after a failed statement, `recover`'s rollback).
 pub(super) async fn settle<DB: sqlx::Database, T, M>(
     atomic: Atomic<'_, DB>,
     result: Result<T, RepositoryError<M>>,
 ) -> Result<T, RepositoryError<M>> {
-    let Atomic::Own(tx) = atomic else {
-        return result;
+    let tx = match atomic {
+        Atomic::Own(tx) => tx,
+        Atomic::Held { in_group, .. } => {
+            // Ended: a failed statement is `recover`'s.
+            in_group.store(false, Ordering::SeqCst);
+            return result;
+        }
     };
     match result {
         Ok(value) => {

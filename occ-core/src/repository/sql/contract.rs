@@ -122,9 +122,12 @@ where
         id: &M::Id,
         condition: &WriteCondition<M::Version>,
     ) -> Result<M, RepositoryError<M>> {
-        self.recover(self.sql_delete(id, condition).await)
-            .await
-            .map(|m| self.wrote(m))
+        let deleted = self.recover(self.sql_delete(id, condition).await).await?;
+        if let Some(held) = &self.held {
+            // It stamped no time, but a later failed statement takes it.
+            held.wrote();
+        }
+        Ok(self.wrote(deleted))
     }
 
     async fn list(&self, after: Option<&M::Id>, limit: u32) -> Result<Page<M>, RepositoryError<M>> {

@@ -120,6 +120,11 @@ pub(super) struct Server {
 }
 
 impl Server {
+    /// Takes the server for MySQL, whatever it is.
+    pub(super) fn assume_mysql(&self) {
+        let _ = self.mariadb.set(false);
+    }
+
     /// Whether a `DELETE` on `conn` can return the row it deleted.
     pub(super) async fn deletes_returning<DB>(
         &self,

@@ -149,6 +149,16 @@ where
         }
     }
 
+    /// Takes the server for MySQL, which cannot return a deleted row,
+    /// even when it is MariaDB: so that tests run MySQL's delete (a
+    /// locking read, then the `DELETE`) on a MariaDB server. Not for
+    /// applications: MariaDB's own delete is one statement less.
+    #[doc(hidden)]
+    pub fn assume_mysql_server(self) -> Self {
+        self.server.assume_mysql();
+        self
+    }
+
     /// The pool, for the application's own queries.
     pub fn pool(&self) -> &Pool<DB> {
         &self.pool
@@ -181,7 +191,10 @@ where
                 .map(Conn::Pooled)
                 .map_err(map_error),
             Some(held) => tokio::sync::MutexGuard::try_map(held.tx.lock().await, Option::as_mut)
-                .map(Conn::Held)
+                .map(|tx| Conn::Held {
+                    tx,
+                    in_group: &held.in_group,
+                })
                 .map_err(|_| RepositoryError::internal("the write's transaction has ended")),
         }
     }

@@ -145,8 +145,10 @@ where
         // What the server can do beyond its dialect (MariaDB's `DELETE …
         // RETURNING`), read now rather than by the first delete; a failure
         // here is found again by that delete.
-        if let Ok(mut conn) = self.pool.acquire().await {
-            let _ = self.server.deletes_returning::<DB>(&mut conn).await;
+        if DB::DIALECT == Dialect::MySql {
+            if let Ok(mut conn) = self.pool.acquire().await {
+                let _ = self.server.deletes_returning::<DB>(&mut conn).await;
+            }
         }
         Self::verify_pairs()?;
         self.verify_columns().await?;

@@ -63,9 +63,9 @@ where
 
     /// After a conditional statement touched no row: 404, or 412 with the
     /// current state, or "exhausted" when the counter is at its end. Read
-    /// on the write's connection (MariaDB: in its transaction, which
-    /// holds the row's lock from the write, so the state read is the one
-    /// the write saw).
+    /// on the write's connection, and in its transaction where it has one
+    /// (MariaDB's `UPDATE`, a delete with tombstones): no other
+    /// connection is taken from the pool for it.
     pub(super) async fn explain_miss(
         &self,
         conn: &mut DB::Connection,
