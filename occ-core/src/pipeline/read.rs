@@ -2,11 +2,14 @@
 //! row only when the client's tags do not match), and the read-and-decide
 //! of the general path.
 
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde::Serialize;
 
 use crate::entity_tag::EntityTag;
+use crate::precondition::Preconditions;
+use crate::repository::floor::ReadFloor;
 use crate::repository::{Fetched, KnownVersions, Repository, RepositoryError, Snapshot};
 use crate::versioned::Versioned;
 
@@ -23,6 +26,31 @@ pub struct Representation<M> {
     pub etag: EntityTag,
     /// No later than the stamp of any write the read does not include.
     pub as_of: SystemTime,
+}
+
+/// Whether a GET decides on a state a replica may not have reached: one
+/// that the client's `If-Match` or `If-Unmodified-Since` names, or is
+/// newer than its `If-Modified-Since` (without `If-None-Match`, which
+/// decides instead). The same test as occ-axum's `ReadFloorLayer`, for a
+/// stack without it.
+fn needs_primary(pre: &Preconditions) -> bool {
+    pre.if_match().is_some()
+        || pre.if_unmodified_since().is_some()
+        || (pre.if_modified_since().is_some() && pre.if_none_match().is_none())
+}
+
+/// Runs `read` with every read going to the primary (a repository without
+/// replicas has nothing else), under the request's write floor if it has
+/// one.
+async fn on_primary<F: std::future::Future>(read: F) -> F::Output {
+    let floor = ReadFloor::current();
+    if floor.as_ref().is_some_and(|floor| floor.is_primary_only()) {
+        return read.await;
+    }
+    let position = floor.and_then(|floor| floor.position());
+    Arc::new(ReadFloor::new().after(position).primary_only(true))
+        .scope(read)
+        .await
 }
 
 impl<'a> Pipeline<'a> {
@@ -49,9 +77,17 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
     {
         let Some((known, tags)) = self.known_versions::<M>(id) else {
-            // Evaluated on the state read: `If-Match` or a date.
+            // Evaluated on the state read: `If-Match` or a date. A replica's
+            // state may be older than the one the client's tag or date
+            // names, and a 412 from it would be wrong: read the primary.
             let none = KnownVersions::Listed(Vec::new());
-            let (current, as_of) = match repo.read(id, &none).await {
+            let read = repo.read(id, &none);
+            let read = if needs_primary(self.preconditions()) {
+                on_primary(read).await
+            } else {
+                read.await
+            };
+            let (current, as_of) = match read {
                 Ok(Snapshot {
                     fetched: Fetched::Changed(model),
                     as_of,

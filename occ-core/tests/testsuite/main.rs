@@ -6,5 +6,6 @@
 
 mod fuzz_regressions;
 mod properties;
+mod read_floor;
 mod rules;
 mod tag_templates;

@@ -196,6 +196,8 @@ occ_tests::on_every_backend!(Backend =>
     decision_17_reads_in_a_keyed_write_see_the_latest_commit(DEFAULT),
     decision_17_a_memory_claim_is_never_taken_over_while_its_attempt_runs(SHORT_LEASE),
     decision_17_keys_of_two_callers_never_meet(DEFAULT),
+    decision_15_keyed_creates_racing_deletes_never_repeat_a_tag(DEFAULT),
+    decision_15_a_keyed_create_racing_an_ids_first_delete_continues_after_it(DEFAULT),
 );
 
 async fn decision_17_reads_in_a_keyed_write_see_the_latest_commit(b: Backend) {
@@ -1219,4 +1221,161 @@ async fn a_delete_whose_tombstone_fails_lands_nothing_mariadb() {
     if let Some(b) = Backend::mariadb_with("tomb_fails_my", DEFAULT, &[refuse]).await {
         a_delete_whose_tombstone_fails_lands_nothing(b).await;
     }
+}
+
+/// Design decision 15 under keys: creates of one id, each under a key of
+/// its own (in the held transaction, READ COMMITTED on MariaDB), racing
+/// plain deletes of that id, never give a tag twice: a create that waits
+/// on a deleted row takes its version from the delete's tombstone.
+async fn decision_15_keyed_creates_racing_deletes_never_repeat_a_tag(b: Backend) {
+    let b = Arc::new(b);
+    let mut tasks = Vec::new();
+    for task in 0..4 {
+        let b = b.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tags = Vec::new();
+            let mut refused = 0_u32;
+            for i in 0..40 {
+                let key = format!("race-{task}-{i}");
+                let request = (vec![], format!("{task}-{i}"));
+                let Claim::Claimed(attempt) =
+                    claim_as_the_route_would(&*b.repo, "/profiles/42", &key, &request).await
+                else {
+                    panic!("{}: a new key is claimed", b.name);
+                };
+                let profile = Profile {
+                    id: 42,
+                    version: 1,
+                    name: "Ava".into(),
+                    city: format!("task {task} round {i}"),
+                };
+                match attempt.repository().create(profile).await {
+                    Ok(created) => {
+                        let answer = StoredResponse {
+                            status: 201,
+                            headers: vec![],
+                            body: vec![],
+                        };
+                        match attempt.finish(&answer).await {
+                            Ok(Finished::Recorded) => {
+                                tags.push(occ_core::Versioned::entity_tag(&created).to_string())
+                            }
+                            Ok(other) => panic!("{}: {other:?}", b.name),
+                            Err(RepositoryError::Unavailable(_)) => refused += 1,
+                            Err(e) => panic!("{}: finish: {e:?}", b.name),
+                        }
+                    }
+                    Err(RepositoryError::AlreadyExists { .. }) => attempt.abandon().await,
+                    Err(RepositoryError::Unavailable(_)) => {
+                        refused += 1;
+                        attempt.abandon().await;
+                    }
+                    Err(e) => panic!("{}: create: {e:?}", b.name),
+                }
+                match b.repo.delete(&42, &WriteCondition::Exists).await {
+                    Ok(_)
+                    | Err(RepositoryError::NotFound)
+                    | Err(RepositoryError::PreconditionFailed { .. }) => {}
+                    Err(RepositoryError::Unavailable(_)) => refused += 1,
+                    Err(e) => panic!("{}: delete: {e:?}", b.name),
+                }
+            }
+            (tags, refused)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut refused = 0;
+    for task in tasks {
+        let (tags, r) = task.await.unwrap();
+        all.extend(tags);
+        refused += r;
+    }
+    let distinct: std::collections::HashSet<&String> = all.iter().collect();
+    eprintln!(
+        "{}: {} keyed creates recorded, {} distinct tags, {refused} transient refusals",
+        b.name,
+        all.len(),
+        distinct.len()
+    );
+    assert!(all.len() >= 20, "{}: only {} creates", b.name, all.len());
+    assert_eq!(
+        distinct.len(),
+        all.len(),
+        "{}: a tag was reused: {all:?}",
+        b.name
+    );
+}
+
+/// The race of an id's first delete (no tombstone yet) with a keyed create
+/// of it: the create either finds the row (exists) or, once the delete
+/// has committed, continues after the deleted version; never restarts at
+/// the version it was given. Each round on an id of its own.
+async fn decision_15_a_keyed_create_racing_an_ids_first_delete_continues_after_it(b: Backend) {
+    let b = Arc::new(b);
+    let mut created = 0;
+    for id in 100..140_i64 {
+        let at_5 = Profile {
+            id,
+            version: 5,
+            name: "Ava".into(),
+            city: "Paris".into(),
+        };
+        b.repo.create(at_5).await.expect("the id at version 5");
+        let start = Arc::new(tokio::sync::Barrier::new(2));
+        let create = {
+            let (b, start) = (b.clone(), start.clone());
+            tokio::spawn(async move {
+                let key = format!("first-{id}");
+                let uri = format!("/profiles/{id}");
+                let request = (vec![], String::new());
+                let Claim::Claimed(attempt) =
+                    claim_as_the_route_would(&*b.repo, &uri, &key, &request).await
+                else {
+                    panic!("{}: claimed", b.name);
+                };
+                let again = Profile {
+                    id,
+                    version: 1,
+                    name: "Ava".into(),
+                    city: "Lyon".into(),
+                };
+                start.wait().await;
+                let result = attempt.repository().create(again).await;
+                let answer = StoredResponse {
+                    status: 201,
+                    headers: vec![],
+                    body: vec![],
+                };
+                match result {
+                    Ok(created) => attempt.finish(&answer).await.ok().map(|_| created.version),
+                    Err(_) => {
+                        attempt.abandon().await;
+                        None
+                    }
+                }
+            })
+        };
+        start.wait().await;
+        let deleted = b
+            .repo
+            .delete(&id, &WriteCondition::VersionIn(vec![5]))
+            .await;
+        if let Some(version) = create.await.unwrap() {
+            created += 1;
+            assert!(
+                deleted.is_ok(),
+                "{}: id {id}: created over a row not deleted",
+                b.name
+            );
+            assert!(
+                version > 5,
+                "{}: id {id}: created again at version {version}, after version 5 was deleted",
+                b.name
+            );
+        }
+    }
+    eprintln!(
+        "{}: {created} of 40 creates landed after the delete",
+        b.name
+    );
 }

@@ -395,6 +395,25 @@ where
             let args = args.map_err(bind_error)?;
             let mut conn = self.conn().await?;
             let mut tx = conn.atomic().await.map_err(map_error)?;
+            if self.held.is_some() && st.tombstones.is_some() {
+                // A keyed write's transaction is READ COMMITTED, which takes
+                // no gap lock: the insert's read of a tombstone not yet
+                // written would not wait for a delete of the row in flight,
+                // and the row would come back at the version given. Lock
+                // the row first: such a delete is waited for, and its
+                // tombstone is then read.
+                let lock = finish(st.select_sql(true));
+                match Self::fetch(&mut *tx, lock, self.key_args(model.id())).await {
+                    Ok(None) => {}
+                    Ok(Some(current)) => {
+                        settle(tx, Ok::<_, RepositoryError<M>>(())).await?;
+                        return Err(RepositoryError::AlreadyExists {
+                            current: Some(Box::new(current)),
+                        });
+                    }
+                    Err(e) => return settle(tx, Err(e)).await,
+                }
+            }
             match sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
                 .execute(&mut *tx)
                 .await
