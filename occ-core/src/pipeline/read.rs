@@ -2,6 +2,7 @@
 //! row only when the client's tags do not match), and the read-and-decide
 //! of the general path.
 
+#[cfg(feature = "tokio")]
 use std::sync::Arc;
 use std::time::SystemTime;
 
@@ -9,7 +10,6 @@ use serde::Serialize;
 
 use crate::entity_tag::EntityTag;
 use crate::precondition::Preconditions;
-use crate::repository::floor::ReadFloor;
 use crate::repository::{Fetched, KnownVersions, Repository, RepositoryError, Snapshot};
 use crate::versioned::Versioned;
 
@@ -42,7 +42,10 @@ fn needs_primary(pre: &Preconditions) -> bool {
 /// Runs `read` with every read going to the primary (a repository without
 /// replicas has nothing else), under the request's write floor if it has
 /// one.
+#[cfg(feature = "tokio")]
 async fn on_primary<F: std::future::Future>(read: F) -> F::Output {
+    use crate::repository::floor::ReadFloor;
+
     let floor = ReadFloor::current();
     if floor.as_ref().is_some_and(|floor| floor.is_primary_only()) {
         return read.await;
@@ -51,6 +54,13 @@ async fn on_primary<F: std::future::Future>(read: F) -> F::Output {
     Arc::new(ReadFloor::new().after(position).primary_only(true))
         .scope(read)
         .await
+}
+
+/// Without the `tokio` feature there are no replicas (nor read floors):
+/// every read is the primary's.
+#[cfg(not(feature = "tokio"))]
+async fn on_primary<F: std::future::Future>(read: F) -> F::Output {
+    read.await
 }
 
 impl<'a> Pipeline<'a> {

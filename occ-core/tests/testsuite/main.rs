@@ -6,6 +6,7 @@
 
 mod fuzz_regressions;
 mod properties;
+#[cfg(feature = "tokio")] // read floors are the `tokio` feature's
 mod read_floor;
 mod rules;
 mod tag_templates;
