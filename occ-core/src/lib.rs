@@ -187,6 +187,8 @@ pub mod __private {
     }
 }
 mod tag_list;
+#[cfg(test)]
+mod testing;
 mod versioned;
 pub mod wire;
 

@@ -130,26 +130,7 @@ mod tests {
         city: String,
     }
 
-    impl Versioned for Profile {
-        type Id = u32;
-        type Version = u64;
-        fn id(&self) -> &u32 {
-            &self.id
-        }
-        fn version(&self) -> u64 {
-            self.version
-        }
-        fn set_version(&mut self, version: u64) {
-            self.version = version;
-        }
-        fn entity_tag_for(id: &u32, version: u64) -> EntityTag {
-            EntityTagBuilder::strong()
-                .value(id)
-                .literal("-")
-                .value(&version)
-                .finish()
-        }
-    }
+    crate::testing::versioned_by_id!(Profile);
 
     fn ava() -> Profile {
         Profile {

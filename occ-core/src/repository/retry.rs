@@ -133,26 +133,7 @@ mod tests {
         tags: Vec<String>,
     }
 
-    impl Versioned for Item {
-        type Id = u32;
-        type Version = u64;
-        fn id(&self) -> &u32 {
-            &self.id
-        }
-        fn version(&self) -> u64 {
-            self.version
-        }
-        fn set_version(&mut self, version: u64) {
-            self.version = version;
-        }
-        fn entity_tag_for(id: &u32, version: u64) -> EntityTag {
-            EntityTagBuilder::strong()
-                .value(id)
-                .literal("-")
-                .value(&version)
-                .finish()
-        }
-    }
+    crate::testing::versioned_by_id!(Item);
 
     /// A store where another writer lands between the first read and the
     /// first write.

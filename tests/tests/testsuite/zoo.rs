@@ -619,12 +619,9 @@ where
         + serde::de::DeserializeOwned
         + std::fmt::Debug,
     M::Id: Clone + std::fmt::Debug,
+    // For the DDL run here; the repository itself needs `Backend` only.
     for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
     DB::Arguments: sqlx::IntoArguments<DB>,
-    i64: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
-    String: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
-    Vec<u8>: for<'q> sqlx::Encode<'q, DB> + for<'r> sqlx::Decode<'r, DB> + sqlx::Type<DB>,
-    for<'n> &'n str: sqlx::ColumnIndex<DB::Row>,
 {
     let statements = occ_core::repository::sql::create_table::<DB, M>();
     for ddl in &statements {

@@ -2,7 +2,6 @@
 //! scope's value bound for the key, and a write refused outside the scope.
 
 use sqlx::error::BoxDynError;
-use sqlx::{Encode, Executor, IntoArguments, Type};
 
 use super::dialect::Backend;
 use super::error::outside_scope;
@@ -14,10 +13,6 @@ impl<DB, M> SqlRepository<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
 {
     /// Binds what [`Statements::key`] wrote: the id, and the scope's value.
     pub(super) fn bind_key(&self, args: &mut DB::Arguments, id: &M::Id) -> Result<(), BoxDynError> {

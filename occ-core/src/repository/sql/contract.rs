@@ -7,7 +7,6 @@ use std::sync::{Arc, OnceLock};
 use async_trait::async_trait;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Type};
 
 use super::conn::stamped;
 use super::dialect::Backend;
@@ -26,12 +25,6 @@ where
     DB: Backend,
     M: SqlModel<DB>,
     M::Id: Clone,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     fn keeps_idempotency_keys(&self) -> bool {
         self.keys.is_some()

@@ -4,7 +4,9 @@
 use std::fmt::Write as _;
 use std::sync::OnceLock;
 
-use sqlx::{ColumnIndex, Database, Decode, Executor, IntoArguments, Row, Type};
+use sqlx::Database;
+
+use super::execute::Execute;
 
 /// The SQL dialect of a [`Backend`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,8 +62,10 @@ impl Dialect {
 /// A sqlx database that [`SqlRepository`](super::SqlRepository) can run on.
 ///
 /// Implemented for `sqlx::Sqlite`, `sqlx::Postgres` and `sqlx::MySql`
-/// behind the features of the same names.
-pub trait Backend: Database {
+/// behind the features of the same names, and for no other type: it owns
+/// how occ's statements run on each, so that code generic over it needs
+/// no other bound (`DB: Backend` is the whole where-clause).
+pub trait Backend: Database + Execute {
     /// Its SQL dialect.
     const DIALECT: Dialect;
 
@@ -126,29 +130,30 @@ impl Server {
     }
 
     /// Whether a `DELETE` on `conn` can return the row it deleted.
-    pub(super) async fn deletes_returning<DB>(
+    pub(super) async fn deletes_returning<DB: Backend>(
         &self,
         conn: &mut DB::Connection,
-    ) -> Result<bool, sqlx::Error>
-    where
-        DB: Backend,
-        for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-        DB::Arguments: IntoArguments<DB>,
-        String: for<'r> Decode<'r, DB> + Type<DB>,
-        for<'n> &'n str: ColumnIndex<DB::Row>,
-    {
+    ) -> Result<bool, sqlx::Error> {
         if DB::DIALECT != Dialect::MySql {
             return Ok(DB::DIALECT.has_returning());
         }
         if let Some(mariadb) = self.mariadb.get() {
             return Ok(*mariadb);
         }
-        let row = sqlx::query::<DB>("SELECT VERSION() AS occ_version")
-            .fetch_one(conn)
-            .await?;
-        let version: String = row.try_get("occ_version")?;
+        let sql = sqlx::SqlStr::from_static("SELECT VERSION() AS occ_version");
+        let row = DB::fetch_optional(conn, sql, DB::Arguments::default())
+            .await?
+            .ok_or(sqlx::Error::RowNotFound)?;
+        let version = DB::text(&row, "occ_version")?;
         Ok(*self.mariadb.get_or_init(|| version.contains("MariaDB")))
     }
+}
+
+/// A statement kept for every request: shared, so that each request's
+/// copy costs a reference count, not the text (sqlx copies an owned text
+/// into a new shared one on every clone).
+pub(super) fn kept(text: String) -> sqlx::SqlStr {
+    sqlx::SqlSafeStr::into_sql_str(sqlx::AssertSqlSafe(std::sync::Arc::<str>::from(text)))
 }
 
 /// An SQL text under construction. Placeholders are numbered in the order

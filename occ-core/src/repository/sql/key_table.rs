@@ -3,7 +3,9 @@
 
 use std::sync::atomic::AtomicI64;
 
-use super::dialect::{Dialect, SqlText};
+use sqlx::SqlStr;
+
+use super::dialect::{kept, Dialect, SqlText};
 use crate::idempotency::KeyPolicy;
 
 /// The `CREATE TABLE IF NOT EXISTS` (and index) statements of an
@@ -73,17 +75,17 @@ pub(super) struct SqlKeys {
     pub(super) policy: KeyPolicy,
     /// Records a claim, or takes over an expired key or a lapsed claim;
     /// returns the key's row where the database can.
-    pub(super) claim: String,
+    pub(super) claim: SqlStr,
     /// The key's row (MySQL, after its claim).
-    pub(super) read: String,
+    pub(super) read: SqlStr,
     /// Records the response, only while the claim is this attempt's.
-    pub(super) finish: String,
+    pub(super) finish: SqlStr,
     /// `finish`, only until a deadline on the database's clock.
-    pub(super) finish_by: String,
+    pub(super) finish_by: SqlStr,
     /// Releases an unfinished claim of this attempt's.
-    pub(super) release: String,
+    pub(super) release: SqlStr,
     /// Deletes expired keys.
-    pub(super) sweep: String,
+    pub(super) sweep: SqlStr,
     /// When the next sweep is due (milliseconds since the epoch, on this
     /// server's clock: only how often it sweeps depends on it).
     pub(super) next_sweep: AtomicI64,
@@ -207,12 +209,12 @@ impl SqlKeys {
         Self {
             table: table.to_owned(),
             policy,
-            claim,
-            read,
-            finish,
-            finish_by,
-            release,
-            sweep,
+            claim: kept(claim),
+            read: kept(read),
+            finish: kept(finish),
+            finish_by: kept(finish_by),
+            release: kept(release),
+            sweep: kept(sweep),
             next_sweep: AtomicI64::new(0),
         }
     }

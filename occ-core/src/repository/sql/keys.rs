@@ -9,8 +9,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use sqlx::{Arguments, AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row};
-use sqlx::{Pool, Type};
+use sqlx::Pool;
 
 use super::conn::{begin_held, HeldTransaction};
 use super::dialect::Backend;
@@ -49,12 +48,6 @@ where
     DB: Backend,
     M: SqlModel<DB>,
     M::Id: Clone,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     pub(super) async fn claim_in(
         &self,
@@ -151,27 +144,27 @@ where
         self.sweep(keys, now);
         let args = (|| {
             let mut args = DB::Arguments::default();
-            args.add(name.clone())?;
-            args.add(fingerprint.clone())?;
-            args.add(owner.clone())?;
-            args.add(millis(keys.policy.lease))?;
-            args.add(millis(keys.policy.time_to_live))?;
+            DB::bind_text(&mut args, name.clone())?;
+            DB::bind_text(&mut args, fingerprint.clone())?;
+            DB::bind_text(&mut args, owner.clone())?;
+            DB::bind_int(&mut args, millis(keys.policy.lease))?;
+            DB::bind_int(&mut args, millis(keys.policy.time_to_live))?;
             Ok::<_, sqlx::error::BoxDynError>(args)
         })()
         .map_err(bind_error)?;
+        let mut conn = self.pool.acquire().await.map_err(map_error)?;
         let row = if DB::DIALECT.has_returning() {
-            sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(keys.claim.clone()), args)
-                .fetch_one(&self.pool)
+            DB::fetch_optional(&mut conn, keys.claim.clone(), args)
                 .await
                 .map_err(map_error)?
+                .ok_or_else(|| RepositoryError::internal("a claim returned no key"))?
         } else {
-            sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(keys.claim.clone()), args)
-                .execute(&self.pool)
+            DB::execute(&mut conn, keys.claim.clone(), args)
                 .await
                 .map_err(map_error)?;
-            match sqlx::query::<DB>(AssertSqlSafe(keys.read.clone()))
-                .bind(name.clone())
-                .fetch_optional(&self.pool)
+            let mut args = DB::Arguments::default();
+            DB::bind_text(&mut args, name.clone()).map_err(bind_error)?;
+            match DB::fetch_optional(&mut conn, keys.read.clone(), args)
                 .await
                 .map_err(map_error)?
             {
@@ -181,20 +174,20 @@ where
                 None => return Ok(Claimed::InFlight),
             }
         };
-        let row_owner: String = row.try_get("owner").map_err(map_error)?;
+        let row_owner = DB::text(&row, "owner").map_err(map_error)?;
         if row_owner == owner {
             return Ok(Claimed::Ours { name, owner });
         }
-        let row_fingerprint: String = row.try_get("fingerprint").map_err(map_error)?;
+        let row_fingerprint = DB::text(&row, "fingerprint").map_err(map_error)?;
         if row_fingerprint != fingerprint {
             return Ok(Claimed::Mismatch);
         }
-        let status: Option<i64> = row.try_get("status").map_err(map_error)?;
+        let status = DB::int_or_null(&row, "status").map_err(map_error)?;
         let Some(status) = status else {
             return Ok(Claimed::InFlight);
         };
-        let headers: Option<String> = row.try_get("headers").map_err(map_error)?;
-        let body: Option<Vec<u8>> = row.try_get("body").map_err(map_error)?;
+        let headers = DB::text_or_null(&row, "headers").map_err(map_error)?;
+        let body = DB::bytes_or_null(&row, "body").map_err(map_error)?;
         StoredResponse::from_stored(
             status,
             headers.as_deref().unwrap_or("[]"),
@@ -227,9 +220,12 @@ where
         };
         let (pool, keys) = (self.pool.clone(), keys.clone());
         runtime.spawn(async move {
-            let swept = sqlx::query::<DB>(AssertSqlSafe(keys.sweep.clone()))
-                .execute(&pool)
-                .await;
+            let swept = match pool.acquire().await {
+                Ok(mut conn) => {
+                    DB::execute(&mut conn, keys.sweep.clone(), DB::Arguments::default()).await
+                }
+                Err(e) => Err(e),
+            };
             match swept {
                 Ok(done) => tracing::debug!(
                     deleted = DB::rows_affected(&done),
@@ -243,18 +239,15 @@ where
 
 /// Releases this attempt's claim if it has no response: best effort (a
 /// claim left behind lapses with its lease).
-async fn release<DB>(pool: &Pool<DB>, keys: &SqlKeys, name: &str, owner: &str)
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-{
-    let released = sqlx::query::<DB>(AssertSqlSafe(keys.release.clone()))
-        .bind(name.to_owned())
-        .bind(owner.to_owned())
-        .execute(pool)
-        .await;
+async fn release<DB: Backend>(pool: &Pool<DB>, keys: &SqlKeys, name: &str, owner: &str) {
+    let released = async {
+        let mut args = DB::Arguments::default();
+        DB::bind_text(&mut args, name.to_owned()).map_err(sqlx::Error::Encode)?;
+        DB::bind_text(&mut args, owner.to_owned()).map_err(sqlx::Error::Encode)?;
+        let mut conn = pool.acquire().await?;
+        DB::execute(&mut conn, keys.release.clone(), args).await
+    }
+    .await;
     if let Err(e) = released {
         tracing::warn!(error = %e, "an idempotency key's claim was not released; it lapses with its lease");
     }
@@ -306,15 +299,7 @@ impl<DB: sqlx::Database> std::fmt::Debug for KeyedTransaction<DB> {
     }
 }
 
-impl<DB> KeyedTransaction<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> KeyedTransaction<DB> {
     /// The transaction to run the write's statements in (`&mut *tx` is
     /// an executor). Commit it only through [`finish`](Self::finish).
     pub fn transaction(&mut self) -> &mut sqlx::Transaction<'static, DB> {
@@ -355,7 +340,7 @@ where
 /// back); with one, an error. On any error the claim is released, so that
 /// a retry need not wait for the lease (if a failed commit landed after
 /// all, the record is there and the release touches nothing).
-async fn record<DB>(
+async fn record<DB: Backend>(
     mut tx: sqlx::Transaction<'static, DB>,
     pool: &Pool<DB>,
     keys: &SqlKeys,
@@ -363,29 +348,27 @@ async fn record<DB>(
     owner: &str,
     response: &StoredResponse,
     deadline: Option<i64>,
-) -> Result<Finished, sqlx::Error>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + Type<DB>,
-{
+) -> Result<Finished, sqlx::Error> {
     let finish = match deadline {
         Some(_) => keys.finish_by.clone(),
         None => keys.finish.clone(),
     };
-    let mut statement = sqlx::query::<DB>(AssertSqlSafe(finish))
-        .bind(i64::from(response.status))
-        .bind(response.headers_json())
-        .bind(response.body.clone())
-        .bind(name.to_owned())
-        .bind(owner.to_owned());
-    if let Some(deadline) = deadline {
-        statement = statement.bind(deadline);
-    }
-    let done = statement.execute(&mut *tx).await;
+    let args = (|| {
+        let mut args = DB::Arguments::default();
+        DB::bind_int(&mut args, i64::from(response.status))?;
+        DB::bind_text(&mut args, response.headers_json())?;
+        DB::bind_bytes(&mut args, response.body.clone())?;
+        DB::bind_text(&mut args, name.to_owned())?;
+        DB::bind_text(&mut args, owner.to_owned())?;
+        if let Some(deadline) = deadline {
+            DB::bind_int(&mut args, deadline)?;
+        }
+        Ok(args)
+    })();
+    let done = match args {
+        Ok(args) => DB::execute(&mut tx, finish, args).await,
+        Err(e) => Err(sqlx::Error::Encode(e)),
+    };
     let outcome = match done {
         Ok(done) if DB::rows_affected(&done) == 1 => tx.commit().await.map(|()| Finished::Recorded),
         // Too long since its stamp (or taken over meanwhile): it must not
@@ -421,12 +404,6 @@ where
     DB: Backend,
     M: SqlModel<DB>,
     M::Id: Clone,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     fn repository(&self) -> &(dyn Repository<M> + '_) {
         &self.view

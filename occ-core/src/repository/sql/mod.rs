@@ -23,6 +23,8 @@
 //! delete.
 
 // Lower modules first: each uses only modules above it in this list.
+mod execute;
+
 mod dialect;
 mod epoch;
 mod error;

@@ -2,7 +2,9 @@
 //! a column.
 
 use sqlx::error::BoxDynError;
-use sqlx::{Arguments, Encode, FromRow, Type};
+use sqlx::FromRow;
+
+use super::dialect::Backend;
 
 use crate::repository::ScopeValue;
 use crate::versioned::Versioned;
@@ -175,12 +177,11 @@ pub trait SqlModel<DB: sqlx::Database>:
     /// default binds an integer as `BIGINT` and text as text.
     fn bind_scope(value: &ScopeValue, args: &mut DB::Arguments) -> Result<(), BoxDynError>
     where
-        i64: for<'q> Encode<'q, DB> + Type<DB>,
-        String: for<'q> Encode<'q, DB> + Type<DB>,
+        DB: Backend,
     {
         match value {
-            ScopeValue::Int(i) => args.add(*i),
-            ScopeValue::Text(t) => args.add(t.clone()),
+            ScopeValue::Int(i) => DB::bind_int(args, *i),
+            ScopeValue::Text(t) => DB::bind_text(args, t.clone()),
         }
     }
 

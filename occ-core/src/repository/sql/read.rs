@@ -3,9 +3,7 @@
 
 use std::time::SystemTime;
 
-use sqlx::{
-    Arguments, ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Row, Type, ValueRef,
-};
+use sqlx::Pool;
 
 use super::dialect::Backend;
 use super::epoch::time_of_micros;
@@ -21,12 +19,6 @@ where
     DB: Backend,
     M: SqlModel<DB>,
     M::Id: Clone,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     pub(super) async fn sql_get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.require_scope()?;
@@ -63,7 +55,7 @@ where
                 let args = (|| {
                     let mut args = DB::Arguments::default();
                     for v in versions {
-                        args.add(v.to_i64().unwrap_or(-1))?;
+                        DB::bind_int(&mut args, v.to_i64().unwrap_or(-1))?;
                     }
                     self.bind_key(&mut args, id)?;
                     Ok(args)
@@ -72,13 +64,16 @@ where
             }
         };
         let now = SystemTime::now();
-        let row = sqlx::query_with::<DB, DB::Arguments>(sql, args.map_err(bind_error)?)
-            .fetch_optional(&mut *self.read_conn(from).await?)
-            .await
-            .map_err(map_error)?
-            .ok_or(RepositoryError::NotFound)?;
+        let row = DB::fetch_optional(
+            &mut *self.read_conn(from).await?,
+            sql,
+            args.map_err(bind_error)?,
+        )
+        .await
+        .map_err(map_error)?
+        .ok_or(RepositoryError::NotFound)?;
         let as_of = if st.last_modified.is_some() {
-            let micros: i64 = row.try_get("occ_as_of").map_err(map_error)?;
+            let micros = DB::int(&row, "occ_as_of").map_err(map_error)?;
             let read = time_of_micros(micros).unwrap_or(now);
             // A write stamped before this read may commit after it.
             read.checked_sub(COMMIT_MARGIN).unwrap_or(read)
@@ -88,7 +83,7 @@ where
         };
         let fetched = match known {
             KnownVersions::Any => {
-                let version: i64 = row.try_get(st.version).map_err(map_error)?;
+                let version = DB::int(&row, st.version).map_err(map_error)?;
                 Fetched::Unchanged {
                     version: stored_version::<M>(version)?,
                     last_modified: self.modified_of(&row)?,
@@ -98,10 +93,10 @@ where
                 Fetched::Changed(M::from_row(&row).map_err(map_error)?)
             }
             KnownVersions::Listed(_) => {
-                let current: i64 = row.try_get("occ_current_version").map_err(map_error)?;
+                let current = DB::int(&row, "occ_current_version").map_err(map_error)?;
                 // The joined row is NULL exactly when a known version
                 // matched. Whatever the column's integer type.
-                if row.try_get_raw(st.version).map_err(map_error)?.is_null() {
+                if DB::is_null(&row, st.version).map_err(map_error)? {
                     Fetched::Unchanged {
                         version: stored_version::<M>(current)?,
                         last_modified: self.modified_of(&row)?,
@@ -119,15 +114,11 @@ where
     pub(super) fn modified_of(
         &self,
         row: &DB::Row,
-    ) -> Result<Option<SystemTime>, RepositoryError<M>>
-    where
-        i64: for<'r> Decode<'r, DB>,
-        for<'n> &'n str: ColumnIndex<DB::Row>,
-    {
+    ) -> Result<Option<SystemTime>, RepositoryError<M>> {
         if self.statements.last_modified.is_none() {
             return Ok(None);
         }
-        let micros: Option<i64> = row.try_get("occ_current_modified").map_err(map_error)?;
+        let micros = DB::int_or_null(row, "occ_current_modified").map_err(map_error)?;
         Ok(micros.and_then(time_of_micros))
     }
 
@@ -150,12 +141,11 @@ where
                 if let Some(after) = after {
                     M::bind_id(after, &mut args)?;
                 }
-                args.add(i64::from(limit))?;
+                DB::bind_int(&mut args, i64::from(limit))?;
                 Ok(args)
             })
             .map_err(bind_error)?;
-        let rows = sqlx::query_with::<DB, DB::Arguments>(sql, args)
-            .fetch_all(&mut *self.read_conn(from).await?)
+        let rows = DB::fetch_all(&mut *self.read_conn(from).await?, sql, args)
             .await
             .map_err(map_error)?;
         let full = limit > 0 && rows.len() == usize::try_from(limit).unwrap_or(usize::MAX);

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
 use sqlx::error::BoxDynError;
-use sqlx::{Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::{Pool, SqlStr};
 
 use super::conn::{begin_held, Conn, Held};
 use super::dialect::{Backend, Server};
@@ -127,10 +127,6 @@ impl<DB, M> SqlRepository<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + Type<DB>,
 {
     /// A repository over `pool`. The table must exist; [`verify`] checks it.
     ///
@@ -164,19 +160,20 @@ where
         &self.pool
     }
 
-    pub(super) async fn fetch<'e, E>(
-        executor: E,
-        sql: impl sqlx::SqlSafeStr,
+    /// Runs `sql`, a statement that returns at most one row of the model.
+    pub(super) async fn fetch(
+        conn: &mut DB::Connection,
+        sql: SqlStr,
         args: Result<DB::Arguments, BoxDynError>,
-    ) -> Result<Option<M>, RepositoryError<M>>
-    where
-        E: Executor<'e, Database = DB>,
-    {
+    ) -> Result<Option<M>, RepositoryError<M>> {
         let args = args.map_err(bind_error)?;
-        sqlx::query_as_with::<DB, M, DB::Arguments>(sql, args)
-            .fetch_optional(executor)
+        match DB::fetch_optional(conn, sql, args)
             .await
-            .map_err(map_error)
+            .map_err(map_error)?
+        {
+            Some(row) => M::from_row(&row).map(Some).map_err(map_error),
+            None => Ok(None),
+        }
     }
 
     /// The connection for the next statement: the held transaction's, or

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sqlx::{ColumnIndex, Decode, Encode, Executor, IntoArguments, Pool, Type};
+use sqlx::Pool;
 
 use super::conn::Conn;
 use super::dialect::Backend;
@@ -58,12 +58,6 @@ where
     DB: Backend,
     M: SqlModel<DB>,
     M::Id: Clone,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     /// Where this repository's reads went: `None` without replicas.
     pub fn replica_stats(&self) -> Option<ReplicaStats> {
@@ -326,26 +320,7 @@ mod tests {
         version: u64,
     }
 
-    impl Versioned for Item {
-        type Id = u32;
-        type Version = u64;
-        fn id(&self) -> &u32 {
-            &self.id
-        }
-        fn version(&self) -> u64 {
-            self.version
-        }
-        fn set_version(&mut self, version: u64) {
-            self.version = version;
-        }
-        fn entity_tag_for(id: &u32, version: u64) -> EntityTag {
-            EntityTagBuilder::strong()
-                .value(id)
-                .literal("-")
-                .value(&version)
-                .finish()
-        }
-    }
+    crate::testing::versioned_by_id!(Item);
 
     fn changed(version: u64) -> Result<Snapshot<Item>, RepositoryError<Item>> {
         Ok(Snapshot {

@@ -5,7 +5,7 @@ use std::fmt;
 
 use sqlx::{AssertSqlSafe, SqlStr};
 
-use super::dialect::{Backend, Dialect, SqlText};
+use super::dialect::{kept, Backend, Dialect, SqlText};
 use super::epoch::micros_since_epoch;
 use super::model::SqlModel;
 use crate::repository::WriteCondition;
@@ -118,13 +118,13 @@ impl Statements {
             list_first: SqlStr::from_static(""),
             list_after: SqlStr::from_static(""),
         };
-        st.select = finish(st.select_sql(false));
+        st.select = kept(st.select_sql(false).text);
         let mut dated = st.sql();
         dated.push("SELECT ").idents(None, &st.columns);
         st.push_statement_time(&mut dated);
         dated.push(" FROM ").ident(st.table).push(" WHERE ");
         st.key(&mut dated, None);
-        st.select_dated = finish(dated);
+        st.select_dated = kept(dated.text);
         let mut version = st.sql();
         version.push("SELECT ").qualified("occ_k", st.version);
         if let Some(column) = st.last_modified {
@@ -136,15 +136,15 @@ impl Statements {
         st.push_statement_time(&mut version);
         version.push(" FROM ").ident(st.table).push(" occ_k WHERE ");
         st.key(&mut version, Some("occ_k"));
-        st.select_version = finish(version);
-        st.update_one = finish(st.update_sql(st.data, Check::VersionIn(1)));
-        st.delete_one = finish(st.delete_sql(Check::VersionIn(1), true));
+        st.select_version = kept(version.text);
+        st.update_one = kept(st.update_sql(st.data, Check::VersionIn(1)).text);
+        st.delete_one = kept(st.delete_sql(Check::VersionIn(1), true).text);
         if st.dialect == Dialect::MySql {
-            st.lock_one = finish(st.delete_sql(Check::VersionIn(1), false));
+            st.lock_one = kept(st.delete_sql(Check::VersionIn(1), false).text);
         }
-        st.changed_one = finish(st.changed_sql(1));
-        st.list_first = finish(st.list_sql(false));
-        st.list_after = finish(st.list_sql(true));
+        st.changed_one = kept(st.changed_sql(1).text);
+        st.list_first = kept(st.list_sql(false).text);
+        st.list_after = kept(st.list_sql(true).text);
         st
     }
 

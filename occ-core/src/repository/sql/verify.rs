@@ -3,12 +3,13 @@
 
 use std::fmt;
 
-use sqlx::{AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::SqlStr;
 
 use super::dialect::{Backend, Dialect};
 use super::key_table;
 use super::model::{ColumnFit, SqlModel};
 use super::repository::SqlRepository;
+use super::statements::finish;
 
 /// A table that does not fit its model, found by
 /// [`SqlRepository::verify`].
@@ -125,11 +126,6 @@ impl<DB, M> SqlRepository<DB, M>
 where
     DB: Backend,
     M: SqlModel<DB>,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     /// Checks that the table exists and has every column of the model, one
     /// column at a time so that the error names the one that is missing,
@@ -228,11 +224,11 @@ where
                 .push(" FROM ")
                 .ident(table)
                 .push(" WHERE 1 = 0");
-            sql.text
+            finish(sql)
         };
-        let read = |sql: String| async move {
-            sqlx::query::<DB>(AssertSqlSafe(sql))
-                .fetch_optional(&self.pool)
+        let read = |sql: SqlStr| async move {
+            let mut conn = self.pool.acquire().await?;
+            DB::fetch_optional(&mut conn, sql, DB::Arguments::default())
                 .await
                 .map(drop)
         };
@@ -274,10 +270,11 @@ where
             .push(" FROM ")
             .ident(st.table)
             .push(" WHERE 1 = 0");
-        let prepared = match (&self.pool)
-            .prepare(sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql.text)))
-            .await
-        {
+        let prepared = match self.pool.acquire().await {
+            Ok(mut conn) => DB::prepare(&mut conn, finish(sql)).await,
+            Err(e) => Err(e),
+        };
+        let prepared = match prepared {
             Ok(prepared) => prepared,
             Err(source) => {
                 return Err(SchemaError {
@@ -325,17 +322,17 @@ where
         rust_type: &'static str,
     ) -> Result<(), SchemaError> {
         let table = self.statements.table;
-        let found = sqlx::query::<DB>(AssertSqlSafe(
-            "SELECT DATA_TYPE AS occ_type FROM information_schema.COLUMNS \
-             WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
-        ))
-        .bind(table.to_owned())
-        .bind(column.to_owned())
-        .fetch_optional(&self.pool)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|row| row.try_get::<String, _>("occ_type").ok());
+        let found = self
+            .catalog(
+                "SELECT DATA_TYPE AS occ_type FROM information_schema.COLUMNS \
+                 WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_NAME = ?",
+                table,
+                column,
+                "occ_type",
+            )
+            .await
+            .ok()
+            .flatten();
         match found {
             Some(sql_type) if sql_type.eq_ignore_ascii_case("uuid") => Err(SchemaError {
                 table: table.to_owned(),
@@ -344,6 +341,23 @@ where
             }),
             _ => Ok(()),
         }
+    }
+
+    /// The text column `returned` of a catalog query about `table.column`
+    /// (bound in that order).
+    async fn catalog(
+        &self,
+        sql: &'static str,
+        table: &str,
+        column: &str,
+        returned: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let mut args = DB::Arguments::default();
+        DB::bind_text(&mut args, table.to_owned()).map_err(sqlx::Error::Encode)?;
+        DB::bind_text(&mut args, column.to_owned()).map_err(sqlx::Error::Encode)?;
+        let mut conn = self.pool.acquire().await?;
+        let row = DB::fetch_optional(&mut conn, SqlStr::from_static(sql), args).await?;
+        row.map(|row| DB::text(&row, returned)).transpose()
     }
 
     /// The collation of `table.column` when it does not compare byte for
@@ -371,15 +385,7 @@ where
                  AND (t.typname IN ('citext', 'bpchar') OR NOT c.collisdeterministic)"
             }
         };
-        let found = sqlx::query::<DB>(AssertSqlSafe(sql))
-            .bind(table.to_owned())
-            .bind(column.to_owned())
-            .fetch_optional(&self.pool)
-            .await
-            .and_then(|row| {
-                row.map(|row| row.try_get::<String, _>("occ_collation"))
-                    .transpose()
-            });
+        let found = self.catalog(sql, table, column, "occ_collation").await;
         let collation = match found {
             Ok(collation) => collation?,
             Err(e) => {

@@ -5,9 +5,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use sqlx::error::{BoxDynError, ErrorKind};
-use sqlx::{
-    Arguments, AssertSqlSafe, ColumnIndex, Decode, Encode, Executor, IntoArguments, Row, Type,
-};
+use sqlx::SqlStr;
 
 use super::conn::{settle, stamped};
 use super::dialect::{Backend, Dialect};
@@ -23,12 +21,6 @@ where
     DB: Backend,
     M: SqlModel<DB>,
     M::Id: Clone,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    DB::Arguments: IntoArguments<DB>,
-    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    String: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    Vec<u8>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
-    for<'n> &'n str: ColumnIndex<DB::Row>,
 {
     /// A write that changes nothing: the current state when `condition`
     /// holds on it, else 412 with it (or 404).
@@ -99,14 +91,10 @@ where
     pub(super) async fn write(
         &self,
         id: &M::Id,
-        sql: impl sqlx::SqlSafeStr,
+        sql: SqlStr,
         args: Result<DB::Arguments, BoxDynError>,
         merging: Option<(i64, &[&'static str])>,
-    ) -> Result<M, RepositoryError<M>>
-    where
-        i64: for<'r> Decode<'r, DB> + Type<DB>,
-        for<'n> &'n str: ColumnIndex<DB::Row>,
-    {
+    ) -> Result<M, RepositoryError<M>> {
         let explain = async |conn: &mut DB::Connection| match merging {
             Some((since, set)) => self.explain_merge_miss(conn, id, since, set).await,
             None => self.explain_miss(conn, id, false).await,
@@ -125,10 +113,7 @@ where
             let args = args.map_err(bind_error)?;
             let mut tx = conn.atomic().await.map_err(map_error)?;
             let written = async {
-                let done = sqlx::query_with::<DB, DB::Arguments>(sql, args)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(map_error)?;
+                let done = DB::execute(&mut tx, sql, args).await.map_err(map_error)?;
                 if DB::rows_affected(&done) != 1 {
                     return Err(explain(&mut tx).await);
                 }
@@ -172,21 +157,14 @@ where
         id: &M::Id,
         since: i64,
         set: &[&'static str],
-    ) -> RepositoryError<M>
-    where
-        i64: for<'r> Decode<'r, DB> + Type<DB>,
-        for<'n> &'n str: ColumnIndex<DB::Row>,
-    {
+    ) -> RepositoryError<M> {
         let st = &self.statements;
         let sql = finish(st.select_fields_sql());
         let args = match self.key_args(id) {
             Ok(args) => args,
             Err(e) => return bind_error(e),
         };
-        let row = match sqlx::query_with::<DB, DB::Arguments>(sql, args)
-            .fetch_optional(conn)
-            .await
-        {
+        let row = match DB::fetch_optional(conn, sql, args).await {
             Ok(Some(row)) => row,
             Ok(None) => return RepositoryError::NotFound,
             Err(e) => return map_error(e),
@@ -203,7 +181,7 @@ where
             let Some(companion) = st.field_version_of(column) else {
                 continue;
             };
-            match row.try_get::<i64, _>(companion) {
+            match DB::int(&row, companion) {
                 Ok(written) if written > since => conflicts.push(st.member_of(column)),
                 Ok(_) => {}
                 Err(e) => return map_error(e),
@@ -275,7 +253,7 @@ where
             model.bind_data(&mut args)?;
             self.bind_key(&mut args, model.id())?;
             for v in &versions {
-                args.add(*v)?;
+                DB::bind_int(&mut args, *v)?;
             }
             Ok(args)
         })();
@@ -284,8 +262,7 @@ where
                 .await
         } else {
             let sql = st.update_sql(st.data, check);
-            self.write(model.id(), AssertSqlSafe(sql.text), args, merging)
-                .await
+            self.write(model.id(), finish(sql), args, merging).await
         }
     }
 
@@ -346,13 +323,12 @@ where
         let bound = (|| {
             self.bind_key(&mut args, id)?;
             for v in &versions {
-                args.add(*v)?;
+                DB::bind_int(&mut args, *v)?;
             }
             Ok(args)
         })();
         let sql = self.statements.update_sql(&set, check);
-        self.write(id, AssertSqlSafe(sql.text), bound, merging)
-            .await
+        self.write(id, finish(sql), bound, merging).await
     }
 
     pub(super) async fn sql_create(&self, model: M) -> Result<M, RepositoryError<M>> {
@@ -367,16 +343,16 @@ where
                 // The claimed tombstone: its key, and the version.
                 self.bind_tomb_scope(&mut args)?;
                 M::bind_id(model.id(), &mut args)?;
-                args.add(version)?;
+                DB::bind_int(&mut args, version)?;
             }
             // The version expression: the version alone, or (SQLite,
             // MariaDB/MySQL) the version, the tombstone's key and the
             // version again (see `version_value`).
             let bind_version = |args: &mut DB::Arguments| -> Result<(), BoxDynError> {
-                args.add(version)?;
+                DB::bind_int(args, version)?;
                 if st.tombstones.is_some() && !pg_tomb {
                     self.bind_tomb_key(args, model.id())?;
-                    args.add(version)?;
+                    DB::bind_int(args, version)?;
                 }
                 Ok(())
             };
@@ -390,7 +366,7 @@ where
             Ok(args)
         })();
         let created = if DB::DIALECT.has_returning() {
-            Self::fetch(&mut *self.conn().await?, AssertSqlSafe(sql.text), args).await?
+            Self::fetch(&mut *self.conn().await?, finish(sql), args).await?
         } else {
             let args = args.map_err(bind_error)?;
             let mut conn = self.conn().await?;
@@ -414,10 +390,7 @@ where
                     Err(e) => return settle(tx, Err(e)).await,
                 }
             }
-            match sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
-                .execute(&mut *tx)
-                .await
-            {
+            match DB::execute(&mut tx, finish(sql), args).await {
                 Ok(_) => {
                     let row =
                         Self::fetch(&mut *tx, st.select.clone(), self.key_args(model.id())).await;
@@ -460,23 +433,22 @@ where
         let sql = st.insert_sql(false, false);
         let args = (|| {
             let mut args = DB::Arguments::default();
-            args.add(version)?;
+            DB::bind_int(&mut args, version)?;
             model.bind_data(&mut args)?;
             for _ in st.field_versions.unwrap_or(&[]) {
-                args.add(version)?;
+                DB::bind_int(&mut args, version)?;
             }
             Ok(args)
         })();
         let created = if DB::DIALECT.has_returning() {
-            Self::fetch(&mut *self.conn().await?, AssertSqlSafe(sql.text), args).await?
+            Self::fetch(&mut *self.conn().await?, finish(sql), args).await?
         } else {
             // MySQL: the id the insert got, read back in its transaction.
             let args = args.map_err(bind_error)?;
             let mut conn = self.conn().await?;
             let mut tx = conn.atomic().await.map_err(map_error)?;
             let row = async {
-                let done = sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
-                    .execute(&mut *tx)
+                let done = DB::execute(&mut tx, finish(sql), args)
                     .await
                     .map_err(map_error)?;
                 let id = DB::last_insert_id(&done)
@@ -513,7 +485,7 @@ where
             }
             self.bind_key(&mut args, id)?;
             for v in &versions {
-                args.add(*v)?;
+                DB::bind_int(&mut args, *v)?;
             }
             Ok(args)
         })();
@@ -555,8 +527,7 @@ where
                 lock.push(" FOR UPDATE");
                 let mut args = DB::Arguments::default();
                 self.bind_tomb_key(&mut args, id).map_err(bind_error)?;
-                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(lock.text), args)
-                    .fetch_optional(&mut *tx)
+                DB::fetch_optional(&mut tx, finish(lock), args)
                     .await
                     .map_err(map_error)?;
             }
@@ -568,8 +539,7 @@ where
                 delete.push("DELETE FROM ").ident(st.table).push(" WHERE ");
                 st.key(&mut delete, None);
                 let args = self.key_args(id).map_err(bind_error)?;
-                sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(delete.text), args)
-                    .execute(&mut *tx)
+                DB::execute(&mut tx, finish(delete), args)
                     .await
                     .map_err(map_error)?;
             }
@@ -595,13 +565,12 @@ where
             let mut args = DB::Arguments::default();
             self.bind_tomb_scope(&mut args)?;
             M::bind_id(deleted.id(), &mut args)?;
-            args.add(version)?;
+            DB::bind_int(&mut args, version)?;
             Ok(args)
         })()
         .map_err(bind_error)?;
         let sql = self.statements.tombstone_sql(tomb);
-        sqlx::query_with::<DB, DB::Arguments>(AssertSqlSafe(sql.text), args)
-            .execute(conn)
+        DB::execute(conn, finish(sql), args)
             .await
             .map_err(map_error)?;
         Ok(())
