@@ -63,6 +63,13 @@ async fn on_primary<F: std::future::Future>(read: F) -> F::Output {
     read.await
 }
 
+/// A store that answered "unchanged" to a read that listed no version.
+fn knew_none_found_known<M: Versioned>() -> Rejection<M> {
+    Rejection::Repository(RepositoryError::internal(
+        "a read that knew no version found the current one known",
+    ))
+}
+
 impl<'a> Pipeline<'a> {
     /// GET/HEAD: the representation and its tag, or why not. With
     /// `If-None-Match` (and no `If-Match`, nor an `If-Unmodified-Since` that
@@ -86,6 +93,18 @@ impl<'a> Pipeline<'a> {
         M: Versioned + Send + Sync + 'static,
         R: Repository<M> + ?Sized,
     {
+        if self.preconditions().is_empty() {
+            // Nothing to decide: the state as read, from any replica.
+            let none = KnownVersions::Listed(Vec::new());
+            let Snapshot { fetched, as_of } = repo.read(id, &none).await?;
+            return match fetched {
+                Fetched::Changed(model) => {
+                    let etag = model.entity_tag();
+                    Ok(Representation { model, etag, as_of })
+                }
+                Fetched::Unchanged { .. } => Err(knew_none_found_known()),
+            };
+        }
         let Some((known, tags)) = self.known_versions::<M>(id) else {
             // Evaluated on the state read: `If-Match` or a date. A replica's
             // state may be older than the one the client's tag or date
@@ -105,11 +124,7 @@ impl<'a> Pipeline<'a> {
                 Ok(Snapshot {
                     fetched: Fetched::Unchanged { .. },
                     ..
-                }) => {
-                    return Err(Rejection::Repository(RepositoryError::internal(
-                        "a read that knew no version found the current one known",
-                    )))
-                }
+                }) => return Err(knew_none_found_known()),
                 Err(RepositoryError::NotFound) => (None, None),
                 Err(other) => return Err(Rejection::Repository(other)),
             };
