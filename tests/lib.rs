@@ -251,6 +251,26 @@ impl DropOnExit {
             path: url.trim_start_matches("sqlite://").into(),
         }
     }
+
+    /// The schema's or the database's name (unique to the test run; on
+    /// PostgreSQL also the `application_name` of the connections of an
+    /// [`example_database`] URL), or the file's path.
+    pub fn name(&self) -> String {
+        match self {
+            Self::Schema { schema, .. } => schema.clone(),
+            Self::Database { database, .. } => database.clone(),
+            Self::File { path } => path.display().to_string(),
+        }
+    }
+
+    /// The URL of the server that holds it, for an administrator's
+    /// connection (SQLite: the file's).
+    pub fn server_url(&self) -> String {
+        match self {
+            Self::Schema { url, .. } | Self::Database { url, .. } => url.clone(),
+            Self::File { path } => format!("sqlite://{}", path.display()),
+        }
+    }
 }
 
 impl Drop for DropOnExit {
@@ -372,7 +392,10 @@ pub async fn sqlite_file_pool(prefix: &str) -> (SqlitePool, String) {
 /// A database of the test's own for an example service (`connect` of
 /// `occ_examples` or its modules) on the SQL backend `db`: its URL, and
 /// the guard that drops it. `None` when the backend's URL is unset (after
-/// [`postgres_url`] or [`mysql_url`] said so).
+/// [`postgres_url`] or [`mysql_url`] said so). On PostgreSQL the URL's
+/// connections carry the schema's name as their `application_name`
+/// ([`DropOnExit::name`]), so that a test can find (and end) exactly the
+/// service's connections.
 pub async fn example_database(db: Db, test: &str) -> Option<(String, DropOnExit)> {
     // A name for SQL and files: the test's, lowercase, its odd characters
     // replaced (PostgreSQL folds an unquoted search_path to lowercase).
@@ -406,7 +429,7 @@ pub async fn example_database(db: Db, test: &str) -> Option<(String, DropOnExit)
                 .await;
             let sep = if url.contains('?') { '&' } else { '?' };
             Some((
-                format!("{url}{sep}options=-c%20search_path%3D{schema}"),
+                format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}"),
                 guard,
             ))
         }

@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use occ_tests::RawResponse;
+use occ_tests::{Db, RawResponse};
 
 /// An answer slower than this is a hang, and fails the test.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -279,40 +279,25 @@ async fn increments_succeed(addr: SocketAddr, n: usize, what: &str) -> Vec<i64> 
     versions
 }
 
-/// A URL for PostgreSQL whose connections use `schema` and carry
-/// `application_name = name`.
-fn scoped_url(url: &str, schema: &str, name: &str) -> String {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={name}")
-}
-
-async fn new_schema(url: &str, prefix: &str) -> String {
-    let schema = occ_tests::unique_name(prefix);
-    occ_tests::postgres_pool_in_schema(url, &schema, 1)
-        .await
-        .close()
-        .await;
-    schema
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn postgres_connections_killed_mid_load() {
-    let Some(url) = occ_tests::postgres_url("postgres_connections_killed_mid_load") else {
+    let test = "postgres_connections_killed_mid_load";
+    let Some((service_url, database)) = occ_tests::example_database(Db::Postgres, test).await
+    else {
         return;
     };
+    let url = database.server_url();
     let (clients, kills, every) = if long() {
         (12, 40, Duration::from_millis(250))
     } else {
         (6, 6, Duration::from_millis(300))
     };
     let started = Instant::now();
-    let schema = new_schema(&url, "occ_fault").await;
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    // The schema name is unique to this test run: it names the server's
-    // connections, and only those are terminated.
-    let app_name = schema.clone();
-    let server = start(&scoped_url(&url, &schema, &app_name)).await;
+    // The schema's name is unique to this test run: it names the
+    // service's connections, and only those are terminated.
+    let app_name = database.name();
+    let server = start(&service_url).await;
     let admin = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .connect(&url)
@@ -513,9 +498,10 @@ async fn server_killed_mid_load(database_url: &str, backend: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_mid_load_sqlite_file() {
-    let dir = std::env::temp_dir().join(occ_tests::unique_name("occ_fault_kill"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("profiles.db").display());
+    let test = "server_killed_mid_load_sqlite_file";
+    let (url, _drop) = occ_tests::example_database(Db::Sqlite, test)
+        .await
+        .expect("SQLite needs no URL");
     server_killed_mid_load(&url, "sqlite").await;
     // The file is intact after the crashes.
     let pool = occ_core::repository::sql::sqlite_pool(&url).await.unwrap();
@@ -525,16 +511,14 @@ async fn server_killed_mid_load_sqlite_file() {
         .unwrap();
     assert_eq!(check, "ok");
     pool.close().await;
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn server_killed_mid_load_postgres() {
-    let Some(url) = occ_tests::postgres_url("server_killed_mid_load_postgres") else {
+    let test = "server_killed_mid_load_postgres";
+    let Some((url, _drop)) = occ_tests::example_database(Db::Postgres, test).await else {
         return;
     };
-    let schema = new_schema(&url, "occ_fault_kill").await;
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    server_killed_mid_load(&scoped_url(&url, &schema, &schema), "postgres").await;
+    server_killed_mid_load(&url, "postgres").await;
 }

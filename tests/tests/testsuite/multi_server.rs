@@ -15,7 +15,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use occ_tests::RawResponse;
+use occ_tests::{Db, RawResponse};
 
 /// How long one request may take before the test calls it a hang.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
@@ -246,40 +246,27 @@ async fn contend(database_url: &str, backend: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn three_servers_one_postgres_database() {
-    let Some(url) = occ_tests::postgres_url("three_servers_one_postgres_database") else {
+    let test = "three_servers_one_postgres_database";
+    let Some((url, _drop)) = occ_tests::example_database(Db::Postgres, test).await else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_multi_server");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    occ_tests::postgres_pool_in_schema(&url, &schema, 1)
-        .await
-        .close()
-        .await;
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let scoped = format!("{url}{sep}options=-c%20search_path%3D{schema}&application_name={schema}");
-    contend(&scoped, "postgres").await;
+    contend(&url, "postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn three_servers_one_mysql_database() {
-    let Some(url) = occ_tests::mysql_url("three_servers_one_mysql_database") else {
+    let test = "three_servers_one_mysql_database";
+    let Some((url, _drop)) = occ_tests::example_database(Db::MariaDb, test).await else {
         return;
     };
-    let database = occ_tests::unique_name("occ_multi_server");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    occ_tests::mysql_pool_in_database(&url, &database, 1)
-        .await
-        .close()
-        .await;
-    contend(&occ_tests::mysql_database_url(&url, &database), "mysql").await;
+    contend(&url, "mysql").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_servers_one_sqlite_file() {
-    let dir = std::env::temp_dir().join(occ_tests::unique_name("occ_multi_server"));
-    std::fs::create_dir_all(&dir).unwrap();
-    let url = format!("sqlite://{}", dir.join("profiles.db").display());
+    let (url, _drop) = occ_tests::example_database(Db::Sqlite, "three_servers_one_sqlite_file")
+        .await
+        .expect("SQLite needs no URL");
     contend(&url, "sqlite").await;
-    let _ = std::fs::remove_dir_all(&dir);
 }

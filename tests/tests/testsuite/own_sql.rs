@@ -21,22 +21,19 @@ struct Backend {
     app: Router,
     /// The database, for writers outside the service.
     pool: sqlx::AnyPool,
-    _cleanup: Option<DropOnExit>,
+    _cleanup: DropOnExit,
 }
 
 impl Backend {
     /// Backend `db` for the test `test`; `None` when its URL is unset.
     async fn open(db: Db, test: &str) -> Option<Self> {
-        match db {
-            Db::Memory => unreachable!("SQL backends only"),
-            Db::Sqlite => Some(Self::sqlite(test).await),
-            Db::Postgres => Self::postgres(test).await,
-            Db::MariaDb => Self::mariadb(test).await,
-        }
-    }
-
-    async fn with(name: &'static str, url: &str, cleanup: Option<DropOnExit>) -> Self {
-        let users = Users::connect(url).await.expect("connect");
+        let (url, cleanup) = occ_tests::example_database(db, test).await?;
+        // sqlx's `Any` driver opens an existing SQLite file only, unless told.
+        let url = match db {
+            Db::Sqlite => format!("{url}?mode=rwc"),
+            _ => url,
+        };
+        let users = Users::connect(&url).await.expect("connect");
         users.insert(1, "Ava").await.expect("seed");
         let pool = users.pool().clone();
         let contacts = Contacts::new(pool.clone(), users.dialect())
@@ -44,47 +41,12 @@ impl Backend {
             .expect("contacts");
         contacts.insert(1, "Ava").await.expect("seed");
         contacts.insert(2, "Ava").await.expect("seed");
-        Self {
-            name,
+        Some(Self {
+            name: db.name(),
             app: users::app(Arc::new(users)).merge(contacts::app(Arc::new(contacts))),
             pool,
             _cleanup: cleanup,
-        }
-    }
-
-    async fn sqlite(test: &str) -> Self {
-        let (_, url) = occ_tests::sqlite_file_pool(test).await;
-        Self::with("sqlite", &format!("{url}?mode=rwc"), None).await
-    }
-
-    async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_own");
-        occ_tests::postgres_pool_in_schema(&url, &schema, 1)
-            .await
-            .close()
-            .await;
-        let glue = if url.contains('?') { '&' } else { '?' };
-        let any = format!("{url}{glue}options=-c%20search_path%3D{schema}");
-        Some(Self::with("postgres", &any, Some(DropOnExit::Schema { url, schema })).await)
-    }
-
-    async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_own");
-        occ_tests::mysql_pool_in_database(&url, &database, 1)
-            .await
-            .close()
-            .await;
-        let any = occ_tests::mysql_database_url(&url, &database);
-        Some(
-            Self::with(
-                "mariadb",
-                &any,
-                Some(DropOnExit::Database { url, database }),
-            )
-            .await,
-        )
+        })
     }
 }
 
@@ -552,12 +514,9 @@ async fn keys_in_an_own_transaction_sqlite() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn keys_in_an_own_transaction_postgres() {
-    let Some(url) = occ_tests::postgres_url("own_keys") else {
+    let Some((pool, _cleanup)) = occ_tests::postgres_schema("own_keys", "occ_ownk", 4).await else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_ownk");
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
-    let _cleanup = DropOnExit::Schema { url, schema };
     keys_in_own_transaction!(
         "postgres",
         sqlx::Postgres,
@@ -569,12 +528,10 @@ async fn keys_in_an_own_transaction_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn keys_in_an_own_transaction_mariadb() {
-    let Some(url) = occ_tests::mysql_url("own_keys") else {
+    let Some((pool, _cleanup)) = occ_tests::mariadb_database("own_keys", "occ_ownk", 4).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_ownk");
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
-    let _cleanup = DropOnExit::Database { url, database };
     keys_in_own_transaction!(
         "mariadb",
         sqlx::MySql,
