@@ -113,8 +113,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::entity_tag::EntityTag;
-    use crate::versioned::EntityTagBuilder;
 
     #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
     struct Profile {

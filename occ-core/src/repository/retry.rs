@@ -121,10 +121,8 @@ mod tests {
     use async_trait::async_trait;
 
     use super::*;
-    use crate::entity_tag::EntityTag;
     use crate::repository::memory::MemoryRepository;
     use crate::repository::snapshot::Page;
-    use crate::versioned::EntityTagBuilder;
 
     #[derive(Debug, Clone, PartialEq)]
     struct Item {

@@ -310,10 +310,7 @@ mod tests {
     use std::time::SystemTime;
 
     use super::{meets, named_floor};
-    use crate::entity_tag::EntityTag;
     use crate::repository::{Fetched, KnownVersions, RepositoryError, Snapshot};
-    use crate::versioned::EntityTagBuilder;
-    use crate::versioned::Versioned;
 
     struct Item {
         id: u32,
