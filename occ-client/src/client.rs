@@ -1,6 +1,5 @@
 //! The client: where the service is, how patient to be, what it remembers.
 
-use std::marker::PhantomData;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +8,6 @@ use http::HeaderValue;
 use reqwest::Url;
 
 use crate::cache::Cache;
-use crate::resource::Resource;
 use crate::retry::RetryPolicy;
 
 /// A client of one service: its base URL, a connection pool, the retry
@@ -61,21 +59,6 @@ impl Client {
             timeout: Duration::from_secs(10),
             policy: RetryPolicy::default(),
             cache_capacity: 1024,
-        }
-    }
-
-    /// The collection at `path` under the base URL (`"/profiles"`), whose
-    /// members are `{path}/{id}` and have the representation `M`.
-    pub fn resource<M>(&self, path: &str) -> Resource<M> {
-        let mut collection = self.inner.base.clone();
-        if let Ok(mut segments) = collection.path_segments_mut() {
-            segments.pop_if_empty();
-            segments.extend(path.split('/').filter(|s| !s.is_empty()));
-        }
-        Resource {
-            client: self.clone(),
-            collection,
-            model: PhantomData,
         }
     }
 

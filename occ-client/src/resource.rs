@@ -50,6 +50,25 @@ impl<M> Clone for Resource<M> {
     }
 }
 
+// Here rather than in `client`: a resource holds its client, and the
+// client does not need to know resources.
+impl Client {
+    /// The collection at `path` under the base URL (`"/profiles"`), whose
+    /// members are `{path}/{id}` and have the representation `M`.
+    pub fn resource<M>(&self, path: &str) -> Resource<M> {
+        let mut collection = self.inner.base.clone();
+        if let Ok(mut segments) = collection.path_segments_mut() {
+            segments.pop_if_empty();
+            segments.extend(path.split('/').filter(|s| !s.is_empty()));
+        }
+        Resource {
+            client: self.clone(),
+            collection,
+            model: PhantomData,
+        }
+    }
+}
+
 /// A write's precondition header.
 type Precondition = Option<(HeaderName, HeaderValue)>;
 
