@@ -6,13 +6,13 @@
 //!
 //! Checked on every input:
 //! - nothing panics;
-//! - `check()` agrees with the reference grammar in `common` (docs/design.md,
+//! - `validate()` agrees with the reference grammar in `common` (docs/design.md,
 //!   G-1 … G-13, with the project's caps), and the parsed tags are the
 //!   reference's tags;
-//! - `check()` and `elements()` agree: `Ok(Tags(n))` iff `elements()` yields
+//! - `validate()` and `elements()` agree: `Ok(Tags(n))` iff `elements()` yields
 //!   exactly n tags and no error (within the caps), and `elements()` stops
 //!   after its first error;
-//! - `matches()` is `Ok` iff `check()` is, with the same error, and its
+//! - `matches()` is `Ok` iff `validate()` is, with the same error, and its
 //!   answer is the reference's under strong (IM-1) and weak (INM-1)
 //!   comparison; `contains_strong` / `contains_weak` agree;
 //! - several lines mean the same as one line joined with `", "` (G-12);
@@ -78,19 +78,19 @@ fuzz_target!(|data: &[u8]| {
     let raw: Vec<&[u8]> = lines.iter().map(HeaderValue::as_bytes).collect();
     let total_bytes: usize = raw.iter().map(|l| l.len()).sum();
 
-    // check() against the reference grammar.
-    let check = list.check();
+    // validate() against the reference grammar.
+    let check = list.validate();
     let reference = parse_list(&raw, MAX_LIST_ELEMENTS, MAX_FIELD_BYTES);
     assert!(
         reference.same_as(&check),
-        "check() = {check:?}, reference = {reference:?}, lines = {lines:?}"
+        "validate() = {check:?}, reference = {reference:?}, lines = {lines:?}"
     );
     if let Err(e) = &check {
         let _ = e.to_string();
     }
     let _ = format!("{list:?}");
 
-    // check() against elements().
+    // validate() against elements().
     let (elements, error) = drain(&list);
     let stars = elements
         .iter()
@@ -107,21 +107,21 @@ fuzz_target!(|data: &[u8]| {
         Ok(ListKind::Tags(n)) => {
             assert!(
                 error.is_none(),
-                "check() Ok but elements() failed: {error:?}"
+                "validate() Ok but elements() failed: {error:?}"
             );
             assert_eq!(
                 (stars, tags.len()),
                 (0, *n),
-                "check() Tags(n) vs elements()"
+                "validate() Tags(n) vs elements()"
             );
             assert!(*n >= 1 && *n <= MAX_LIST_ELEMENTS);
         }
         Ok(ListKind::Any) => {
             assert!(error.is_none());
-            assert_eq!((stars, tags.len()), (1, 0), "check() Any vs elements()");
+            assert_eq!((stars, tags.len()), (1, 0), "validate() Any vs elements()");
         }
         Err(e @ MalformedList::Syntax { line, error: at }) => {
-            assert_eq!(error.as_ref(), Some(e), "check() and elements() disagree");
+            assert_eq!(error.as_ref(), Some(e), "validate() and elements() disagree");
             assert!(elements.len() <= MAX_LIST_ELEMENTS);
             assert!(*line < lines.len(), "error line {line} out of range");
             assert!(
@@ -177,7 +177,7 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(owned.to_header_value().as_bytes(), &wire[..]);
     }
 
-    // matches(): same validity as check(), same answer as the reference.
+    // matches(): same validity as validate(), same answer as the reference.
     let fixed = EntityTag::strong("x").expect("valid");
     let fixed_weak = EntityTag::weak("x").expect("valid");
     let pick = tags
@@ -203,7 +203,7 @@ fuzz_target!(|data: &[u8]| {
     for (comparison, strong) in [(Comparison::Strong, true), (Comparison::Weak, false)] {
         let got = list.matches(current, comparison);
         match (&check, &got) {
-            (Err(c), Err(m)) => assert_eq!(c, m, "matches() and check() report different errors"),
+            (Err(c), Err(m)) => assert_eq!(c, m, "matches() and validate() report different errors"),
             (Ok(_), Ok(m)) => {
                 let expected = reference.matches(current_ref.as_ref(), strong);
                 assert_eq!(Some(*m), expected, "matches({current:?}, {comparison:?})");
@@ -216,7 +216,7 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(contains, *m, "contains_* vs matches()");
                 }
             }
-            _ => panic!("matches() = {got:?} but check() = {check:?}"),
+            _ => panic!("matches() = {got:?} but validate() = {check:?}"),
         }
     }
     // Each listed tag matches itself (weak always; strong unless weak).
@@ -234,7 +234,7 @@ fuzz_target!(|data: &[u8]| {
     let joined = raw.join(&b", "[..]);
     if joined.len() <= MAX_FIELD_BYTES {
         let one = EntityTagList::from_value(HeaderValue::from_bytes(&joined).expect("valid"));
-        let one_check = one.check();
+        let one_check = one.validate();
         match (&check, &one_check) {
             (Err(MalformedList::Syntax { .. }), Err(MalformedList::Syntax { .. })) => {}
             _ => assert_eq!(check, one_check, "lines vs joined line"),
@@ -244,7 +244,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if lines.len() == 1 {
         let single = EntityTagList::from_value(lines[0].clone());
-        assert_eq!(single.check(), check, "from_value vs from_lines");
+        assert_eq!(single.validate(), check, "from_value vs from_lines");
     }
 
     // A list re-formatted from the parsed tags parses back to them.
@@ -262,7 +262,7 @@ fuzz_target!(|data: &[u8]| {
         if reformatted.len() <= MAX_FIELD_BYTES {
             let again =
                 EntityTagList::from_value(HeaderValue::from_bytes(&reformatted).expect("valid"));
-            assert_eq!(again.check(), Ok(ListKind::Tags(n)), "re-formatted list");
+            assert_eq!(again.validate(), Ok(ListKind::Tags(n)), "re-formatted list");
             let (again_elements, _) = drain(&again);
             assert_eq!(again_elements, elements, "re-formatted list: elements");
         }

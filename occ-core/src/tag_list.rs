@@ -20,13 +20,13 @@ pub const MAX_FIELD_BYTES: usize = 8 * 1024;
 ///
 /// It holds the header lines themselves (cloning a `HeaderValue` shares its
 /// buffer), and parses them on demand without allocating: see
-/// [`EntityTagList::elements`] and [`EntityTagList::check`].
+/// [`EntityTagList::elements`] and [`EntityTagList::validate`].
 ///
 /// ```
 /// use occ_core::{EntityTag, EntityTagList, ListKind};
 ///
 /// let list = EntityTagList::from_value(http::HeaderValue::from_static(r#", "a" ,, W/"b","#));
-/// assert_eq!(list.check(), Ok(ListKind::Tags(2)));
+/// assert_eq!(list.validate(), Ok(ListKind::Tags(2)));
 /// let current: EntityTag = "\"a\"".parse()?;
 /// assert!(list.contains_strong(current.as_tag_ref()));
 /// # Ok::<(), occ_core::InvalidEntityTag>(())
@@ -118,15 +118,15 @@ impl EntityTagList {
     /// list (G-11), `"*"` together with anything else (G-13, IM-7, INM-8), or
     /// a field over [`MAX_LIST_ELEMENTS`] or [`MAX_FIELD_BYTES`].
     #[inline]
-    pub fn check(&self) -> Result<ListKind, MalformedList> {
-        self.check_each(|_| ())
+    pub fn validate(&self) -> Result<ListKind, MalformedList> {
+        self.validate_each(|_| ())
     }
 
-    /// [`check`](Self::check), handing each listed tag to `visit` in the
+    /// [`validate`](Self::validate), handing each listed tag to `visit` in the
     /// same pass: a caller that needs the tags of a valid field reads the
     /// field once. On a malformed field some tags may have been visited.
     #[inline]
-    pub(crate) fn check_each<'a>(
+    pub(crate) fn validate_each<'a>(
         &'a self,
         visit: impl FnMut(EntityTagRef<'a>),
     ) -> Result<ListKind, MalformedList> {
@@ -136,7 +136,7 @@ impl EntityTagList {
         self.scan(visit)
     }
 
-    /// Validates the whole field (as [`check`](Self::check) does) and, in
+    /// Validates the whole field (as [`validate`](Self::validate) does) and, in
     /// the same pass, compares it with `current`: `Ok(true)` when the field
     /// is `"*"` and there is a current representation, or when a listed tag
     /// equals `current` under `comparison`.
@@ -209,14 +209,14 @@ impl EntityTagList {
     }
 
     /// Whether a listed tag matches `current` by strong comparison (IM-1).
-    /// Only meaningful once [`check`](Self::check) has passed;
+    /// Only meaningful once [`validate`](Self::validate) has passed;
     /// [`matches`](Self::matches) does both in one pass.
     pub fn contains_strong(&self, current: EntityTagRef<'_>) -> bool {
         self.tags().any(|tag| tag.strong_eq(current))
     }
 
     /// Whether a listed tag matches `current` by weak comparison (INM-1).
-    /// Only meaningful once [`check`](Self::check) has passed;
+    /// Only meaningful once [`validate`](Self::validate) has passed;
     /// [`matches`](Self::matches) does both in one pass.
     pub fn contains_weak(&self, current: EntityTagRef<'_>) -> bool {
         self.tags().any(|tag| tag.weak_eq(current))
@@ -405,7 +405,7 @@ mod tests {
     #[test]
     fn g_10_empty_elements_and_ows_are_ignored() {
         let l = list(&[r#", "a" ,, "b","#]);
-        assert_eq!(l.check(), Ok(ListKind::Tags(2)));
+        assert_eq!(l.validate(), Ok(ListKind::Tags(2)));
         assert_eq!(opaques(&l), vec![b"a".to_vec(), b"b".to_vec()]);
     }
 
@@ -413,10 +413,10 @@ mod tests {
     fn g_10_element_count_is_capped() {
         let many = vec![r#""x""#; MAX_LIST_ELEMENTS + 1].join(",");
         let l = EntityTagList::from_value(HeaderValue::from_str(&many).unwrap());
-        assert_eq!(l.check(), Err(MalformedList::TooMany));
+        assert_eq!(l.validate(), Err(MalformedList::TooMany));
         let ok = vec![r#""x""#; MAX_LIST_ELEMENTS].join(",");
         let l = EntityTagList::from_value(HeaderValue::from_str(&ok).unwrap());
-        assert_eq!(l.check(), Ok(ListKind::Tags(MAX_LIST_ELEMENTS)));
+        assert_eq!(l.validate(), Ok(ListKind::Tags(MAX_LIST_ELEMENTS)));
     }
 
     #[test]
@@ -427,29 +427,32 @@ mod tests {
 
     #[test]
     fn g_11_empty_list_is_malformed() {
-        assert_eq!(list(&[""]).check(), Err(MalformedList::Empty));
-        assert_eq!(list(&[" , ,"]).check(), Err(MalformedList::Empty));
+        assert_eq!(list(&[""]).validate(), Err(MalformedList::Empty));
+        assert_eq!(list(&[" , ,"]).validate(), Err(MalformedList::Empty));
     }
 
     #[test]
     fn g_12_lines_combine_in_order() {
         let l = list(&[r#""a""#, r#""b", "c""#]);
-        assert_eq!(l.check(), Ok(ListKind::Tags(3)));
+        assert_eq!(l.validate(), Ok(ListKind::Tags(3)));
         assert_eq!(opaques(&l).len(), 3);
     }
 
     #[test]
     fn g_13_star_with_others_is_malformed() {
         assert_eq!(
-            list(&["*, \"a\""]).check(),
+            list(&["*, \"a\""]).validate(),
             Err(MalformedList::AnyWithOthers)
         );
-        assert_eq!(list(&["*", "*"]).check(), Err(MalformedList::AnyWithOthers));
         assert_eq!(
-            list(&["*", "\"a\""]).check(),
+            list(&["*", "*"]).validate(),
             Err(MalformedList::AnyWithOthers)
         );
-        assert_eq!(list(&[" * "]).check(), Ok(ListKind::Any));
+        assert_eq!(
+            list(&["*", "\"a\""]).validate(),
+            Err(MalformedList::AnyWithOthers)
+        );
+        assert_eq!(list(&[" * "]).validate(), Ok(ListKind::Any));
     }
 
     #[test]
@@ -463,7 +466,7 @@ mod tests {
         }
         for other in [" ", "\t", " *x", "x* ", "* *", " ** "] {
             assert_ne!(list(&[other]), star, "{other:?}");
-            assert!(list(&[other]).check().is_err(), "{other:?}");
+            assert!(list(&[other]).validate().is_err(), "{other:?}");
         }
     }
 
@@ -479,7 +482,7 @@ mod tests {
             "\"a\"x",
         ] {
             assert!(
-                matches!(list(&[bad]).check(), Err(MalformedList::Syntax { .. })),
+                matches!(list(&[bad]).validate(), Err(MalformedList::Syntax { .. })),
                 "{bad:?}"
             );
         }
@@ -487,7 +490,7 @@ mod tests {
 
     #[test]
     fn syntax_error_names_line_and_position() {
-        let err = list(&["\"a\"", "\"b\" x"]).check().unwrap_err();
+        let err = list(&["\"a\"", "\"b\" x"]).validate().unwrap_err();
         match err {
             MalformedList::Syntax { line, error } => {
                 assert_eq!(line, 1);

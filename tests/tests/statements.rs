@@ -266,9 +266,7 @@ impl Fixture {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_statements");
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
+        let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_statements", 1).await?;
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.unwrap();
         }
@@ -289,14 +287,12 @@ impl Fixture {
             backend: Backend::Postgres,
             test: test.to_owned(),
             app,
-            _cleanup: DropOnExit::Schema { url, schema },
+            _cleanup: cleanup,
         })
     }
 
     async fn mysql(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_statements");
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
+        let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_statements", 1).await?;
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.unwrap();
         }
@@ -317,7 +313,7 @@ impl Fixture {
             backend: Backend::MySql,
             test: test.to_owned(),
             app,
-            _cleanup: DropOnExit::Database { url, database },
+            _cleanup: cleanup,
         })
     }
 
@@ -776,8 +772,8 @@ async fn if_unmodified_since_is_one_statement(backend: Backend, repo: &dyn Repos
     assert!(data_statements(&log).len() <= 2, "{backend:?}: {log:#?}");
 
     let known = KnownVersions::Listed(vec![3]);
-    let (fetched, log) = counted(repo.get_unless(&1, &known)).await;
-    match fetched.unwrap() {
+    let (read, log) = counted(repo.read(&1, &known)).await;
+    match read.unwrap().fetched {
         Fetched::Unchanged {
             version: 3,
             last_modified: Some(t),
@@ -832,12 +828,10 @@ mod if_unmodified_since_is_one_statement {
     #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
     async fn postgres() {
         let test = "if_unmodified_since_is_one_statement::postgres";
-        let Some(url) = occ_tests::postgres_url(test) else {
+        let Some((pool, _drop)) = occ_tests::postgres_schema(test, "occ_statements_dated", 1).await
+        else {
             return;
         };
-        let schema = occ_tests::unique_name("occ_statements_dated");
-        let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
         let ddl = super::stamped_ddl(Backend::Postgres);
         sqlx::query(sqlx::AssertSqlSafe(ddl))
             .execute(&pool)
@@ -852,12 +846,11 @@ mod if_unmodified_since_is_one_statement {
     #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
     async fn mysql() {
         let test = "if_unmodified_since_is_one_statement::mysql";
-        let Some(url) = occ_tests::mysql_url(test) else {
+        let Some((pool, _drop)) =
+            occ_tests::mariadb_database(test, "occ_statements_dated", 1).await
+        else {
             return;
         };
-        let database = occ_tests::unique_name("occ_statements_dated");
-        let _drop = occ_tests::DropOnExit::database(&url, &database);
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
         let ddl = super::stamped_ddl(Backend::MySql);
         sqlx::query(sqlx::AssertSqlSafe(ddl))
             .execute(&pool)
@@ -981,12 +974,11 @@ mod merging_patch_is_one_statement {
     #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
     async fn postgres() {
         let test = "merging_patch_is_one_statement::postgres";
-        let Some(url) = occ_tests::postgres_url(test) else {
+        let Some((pool, _drop)) =
+            occ_tests::postgres_schema(test, "occ_statements_merged", 1).await
+        else {
             return;
         };
-        let schema = occ_tests::unique_name("occ_statements_merged");
-        let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 1).await;
         sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
         let repo = Arc::new(PgRepository::<Merged>::new(pool.clone()));
         super::merging_patch_is_one_statement(Backend::Postgres, repo).await;
@@ -997,12 +989,11 @@ mod merging_patch_is_one_statement {
     #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
     async fn mysql() {
         let test = "merging_patch_is_one_statement::mysql";
-        let Some(url) = occ_tests::mysql_url(test) else {
+        let Some((pool, _drop)) =
+            occ_tests::mariadb_database(test, "occ_statements_merged", 1).await
+        else {
             return;
         };
-        let database = occ_tests::unique_name("occ_statements_merged");
-        let _drop = occ_tests::DropOnExit::database(&url, &database);
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 1).await;
         sqlx::query(MERGED_DDL).execute(&pool).await.unwrap();
         let repo = Arc::new(MySqlRepository::<Merged>::new(pool.clone()));
         super::merging_patch_is_one_statement(Backend::MySql, repo).await;

@@ -115,12 +115,15 @@ where
     }
 
     /// Evaluates the preconditions on `current`, a state the handler read
-    /// itself (`None`: missing), then extracts the body. The handler then
-    /// writes with a compare-and-swap on `current`'s version.
+    /// itself (`None`: missing), then extracts the body: what
+    /// [`Pipeline::decide`](occ_core::pipeline::Pipeline::decide) is to the
+    /// pipeline (`check`, on [`ConditionalRequest`], reads the state
+    /// first). The handler then writes with a compare-and-swap on
+    /// `current`'s version.
     ///
     /// A 412 carries `current`'s tag and representation (design decision
     /// 16, [`ConditionalRequest::current_in_412`]).
-    pub async fn check<M: Versioned + Serialize>(
+    pub async fn decide<M: Versioned + Serialize>(
         self,
         current: Option<M>,
     ) -> Result<(Option<M>, T), Refusal> {

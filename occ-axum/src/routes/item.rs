@@ -76,7 +76,7 @@ where
             && conditions
                 .preconditions()
                 .if_none_match()
-                .is_some_and(|list| list.check() == Ok(ListKind::Any));
+                .is_some_and(|list| list.validate() == Ok(ListKind::Any));
         let written = if config.settings.put_mode == PutMode::Merge && !create_once {
             merge_put(config, repo, &conditions, &id, body).await
         } else if config.transition.is_some() {

@@ -151,7 +151,7 @@ impl<'a> Pipeline<'a> {
             return None;
         }
         let list = pre.if_match()?;
-        if !matches!(list.check(), Ok(ListKind::Tags(_))) {
+        if !matches!(list.validate(), Ok(ListKind::Tags(_))) {
             return None;
         }
         let mut version = None;
@@ -222,7 +222,7 @@ fn versions<M: Versioned>(
     weak: bool,
 ) -> Result<(ListKind, Vec<M::Version>), MalformedList> {
     let mut versions = Vec::new();
-    let kind = list.check_each(|tag| {
+    let kind = list.validate_each(|tag| {
         versions.extend(named_version::<M>(id, tag, weak).map(|(version, _)| version));
     })?;
     Ok((kind, versions))
@@ -237,7 +237,7 @@ fn tagged_versions<'l, M: Versioned>(
     weak: bool,
 ) -> Result<(ListKind, Vec<(M::Version, EntityTagRef<'l>)>), MalformedList> {
     let mut tags = Vec::new();
-    let kind = list.check_each(|tag| tags.extend(named_version::<M>(id, tag, weak)))?;
+    let kind = list.validate_each(|tag| tags.extend(named_version::<M>(id, tag, weak)))?;
     Ok((kind, tags))
 }
 

@@ -73,7 +73,7 @@ fn knew_none_found_known<M: Versioned>() -> Rejection<M> {
 impl<'a> Pipeline<'a> {
     /// GET/HEAD: the representation and its tag, or why not. With
     /// `If-None-Match` (and no `If-Match`, nor an `If-Unmodified-Since` that
-    /// applies) it is one [`Repository::get_unless`]: a 304 reads only the
+    /// applies) it is one [`Repository::read`]: a 304 reads only the
     /// version.
     pub async fn read<M, R>(&self, repo: &R, id: &M::Id) -> Result<Representation<M>, Rejection<M>>
     where

@@ -131,7 +131,7 @@ impl<'a> Pipeline<'a> {
         R: Repository<M> + ?Sized,
     {
         let known = KnownVersions::Listed(versions.to_vec());
-        let decided = match repo.get_unless(id, &known).await {
+        let decided = match repo.read(id, &known).await.map(|read| read.fetched) {
             Ok(Fetched::Unchanged { .. }) => return Ok(()),
             Ok(Fetched::Changed(current)) => self.decide(Some(current)),
             Err(RepositoryError::NotFound) => self.decide(None),

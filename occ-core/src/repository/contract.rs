@@ -78,33 +78,23 @@ where
     /// The resource with this id unless its current version is one the
     /// client `known`s, in which case only the version is read: what a
     /// conditional GET needs, so that a 304 transfers no representation.
-    /// The SQL repository does it in one statement; the default reads the
-    /// whole resource.
-    async fn get_unless(
-        &self,
-        id: &M::Id,
-        known: &KnownVersions<M::Version>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
-        let current = self.get(id).await?;
-        Ok(Fetched::of(&current, known).unwrap_or(Fetched::Changed(current)))
-    }
-
-    /// [`get_unless`](Self::get_unless), with the time up to which the
-    /// read is complete ([`Snapshot::as_of`]): what a GET's
-    /// `Last-Modified` is rounded with.
+    /// With it the time up to which the read is complete
+    /// ([`Snapshot::as_of`]): what a GET's `Last-Modified` is rounded with.
     ///
-    /// The default takes this server's clock before the read, less
-    /// [`COMMIT_MARGIN`]; right for a store whose writes are stamped on the
-    /// same clock and commit within that margin. The memory repository
-    /// reads its clock under the lock its writes take; the SQL repository
-    /// reads the database's clock in the statement that reads the row.
+    /// The SQL repository does it in one statement, and reads the
+    /// database's clock in it; the memory repository reads its clock under
+    /// the lock its writes take. The default reads the whole resource and
+    /// takes this server's clock before the read, less [`COMMIT_MARGIN`]:
+    /// right for a store whose writes are stamped on the same clock and
+    /// commit within that margin.
     async fn read(
         &self,
         id: &M::Id,
         known: &KnownVersions<M::Version>,
     ) -> Result<Snapshot<M>, RepositoryError<M>> {
         let now = SystemTime::now();
-        let fetched = self.get_unless(id, known).await?;
+        let current = self.get(id).await?;
+        let fetched = Fetched::of(&current, known).unwrap_or(Fetched::Changed(current));
         Ok(Snapshot {
             fetched,
             as_of: now.checked_sub(COMMIT_MARGIN).unwrap_or(now),

@@ -509,16 +509,6 @@ where
         self.get_in(id, &everything)
     }
 
-    async fn get_unless(
-        &self,
-        id: &M::Id,
-        known: &KnownVersions<M::Version>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
-        unscoped::<M>()?;
-        self.read_in(id, known, &everything)
-            .map(|read| read.fetched)
-    }
-
     async fn read(
         &self,
         id: &M::Id,
@@ -686,16 +676,6 @@ where
 
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.rows.get_in(id, &|m| self.visible(m))
-    }
-
-    async fn get_unless(
-        &self,
-        id: &M::Id,
-        known: &KnownVersions<M::Version>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.rows
-            .read_in(id, known, &|m| self.visible(m))
-            .map(|read| read.fetched)
     }
 
     async fn read(

@@ -16,7 +16,7 @@ use super::contract::Repository;
 use super::contract::{Claim, KeyedWrite};
 use super::error::RepositoryError;
 use super::scope::Scope;
-use super::snapshot::{Fetched, Page, Snapshot};
+use super::snapshot::{Page, Snapshot};
 use crate::idempotency::{owner_token, Fingerprint, Finished, KeyPolicy, StoredResponse};
 use crate::versioned::Versioned;
 
@@ -267,14 +267,6 @@ where
 
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.inner().get(id).await
-    }
-
-    async fn get_unless(
-        &self,
-        id: &M::Id,
-        known: &KnownVersions<M::Version>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.inner().get_unless(id, known).await
     }
 
     async fn read(

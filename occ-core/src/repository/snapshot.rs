@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::condition::KnownVersions;
 use crate::versioned::Versioned;
 
-/// What [`Repository::get_unless`](super::Repository::get_unless) found.
+/// What [`Repository::read`](super::Repository::read) found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Fetched<M: Versioned> {
     /// The current version is not one the client knows: the representation.

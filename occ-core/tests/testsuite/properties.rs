@@ -202,7 +202,7 @@ proptest! {
 
         // Through the list parser, as a one-element field.
         let list = EntityTagList::from_value(value);
-        prop_assert_eq!(list.check(), Ok(ListKind::Tags(1)));
+        prop_assert_eq!(list.validate(), Ok(ListKind::Tags(1)));
         let elements: Vec<_> = list.elements().collect();
         prop_assert_eq!(elements.len(), 1);
         match &elements[0] {
@@ -296,7 +296,7 @@ proptest! {
             lists
         };
         for list in lists {
-            let checked = list.check();
+            let checked = list.validate();
             for comparison in [Comparison::Strong, Comparison::Weak] {
                 let matched = list.matches(Some(current.as_tag_ref()), comparison);
                 // `matches` validates exactly as `check` does.
@@ -471,7 +471,7 @@ proptest! {
         };
 
         let list = EntityTagList::from_value(HeaderValue::from_bytes(&line).unwrap());
-        prop_assert_eq!(list.check(), Ok(ListKind::Tags(tags.len())));
+        prop_assert_eq!(list.validate(), Ok(ListKind::Tags(tags.len())));
         prop_assert_eq!(read(&list), expected.clone());
 
         // The same tags over several field lines (a line break replaces a
@@ -493,7 +493,7 @@ proptest! {
             map.append(IF_NONE_MATCH, HeaderValue::from_bytes(l).unwrap());
         }
         let multi = EntityTagList::from_lines(map.get_all(IF_NONE_MATCH)).unwrap();
-        prop_assert_eq!(multi.check(), Ok(ListKind::Tags(tags.len())));
+        prop_assert_eq!(multi.validate(), Ok(ListKind::Tags(tags.len())));
         prop_assert_eq!(read(&multi), expected.clone());
 
         // Every listed tag is found: strong ones strongly, all weakly.

@@ -13,8 +13,7 @@ use http::{HeaderMap, HeaderValue, Method};
 use occ_core::pipeline::Pipeline;
 use occ_core::repository::floor::{ReadFloor, WalPosition};
 use occ_core::repository::{
-    Fetched, KnownVersions, MemoryRepository, Page, Repository, RepositoryError, Snapshot,
-    WriteCondition,
+    KnownVersions, MemoryRepository, Page, Repository, RepositoryError, Snapshot, WriteCondition,
 };
 use occ_core::Preconditions;
 use occ_core::Versioned;
@@ -39,14 +38,6 @@ struct Watching {
 impl Repository<Note> for Watching {
     async fn get(&self, id: &u64) -> Result<Note, RepositoryError<Note>> {
         self.inner.get(id).await
-    }
-
-    async fn get_unless(
-        &self,
-        id: &u64,
-        known: &KnownVersions<u64>,
-    ) -> Result<Fetched<Note>, RepositoryError<Note>> {
-        self.inner.get_unless(id, known).await
     }
 
     async fn read(

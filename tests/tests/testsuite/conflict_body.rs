@@ -471,7 +471,7 @@ async fn rename(
     request: Conditional<Json<Value>>,
 ) -> Result<Tagged<Doc>, Refusal> {
     let current = docs.get(&id).await.ok();
-    let (current, Json(body)) = request.check(current).await?;
+    let (current, Json(body)) = request.decide(current).await?;
     let mut doc =
         current.ok_or_else(|| Refusal::from(occ_axum::Problem::new(StatusCode::NOT_FOUND)))?;
     doc.title = body["title"].as_str().unwrap_or_default().to_owned();
@@ -648,13 +648,13 @@ async fn sql_412_carries_the_get_body_sqlite() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn sql_412_carries_the_get_body_postgres() {
-    let Some(url) = occ_tests::postgres_url("sql_412_carries_the_get_body_postgres") else {
-        return;
-    };
     for mode in [PutMode::Replace, PutMode::Merge] {
-        let schema = occ_tests::unique_name("occ_conflict");
-        let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
+        let Some((pool, _drop)) =
+            occ_tests::postgres_schema("sql_412_carries_the_get_body_postgres", "occ_conflict", 4)
+                .await
+        else {
+            return;
+        };
         sqlx::query(DDL).execute(&pool).await.unwrap();
         conflicts_on(
             Arc::new(SqlRepository::<sqlx::Postgres, Doc>::new(pool)),
@@ -667,13 +667,13 @@ async fn sql_412_carries_the_get_body_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn sql_412_carries_the_get_body_mysql() {
-    let Some(url) = occ_tests::mysql_url("sql_412_carries_the_get_body_mysql") else {
-        return;
-    };
     for mode in [PutMode::Replace, PutMode::Merge] {
-        let database = occ_tests::unique_name("occ_conflict");
-        let _drop = occ_tests::DropOnExit::database(&url, &database);
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+        let Some((pool, _drop)) =
+            occ_tests::mariadb_database("sql_412_carries_the_get_body_mysql", "occ_conflict", 4)
+                .await
+        else {
+            return;
+        };
         sqlx::query(DDL).execute(&pool).await.unwrap();
         conflicts_on(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool)), mode).await;
     }

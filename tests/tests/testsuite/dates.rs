@@ -20,8 +20,8 @@ use occ_core::repository::sql::{
 };
 use occ_core::repository::Claim;
 use occ_core::repository::{
-    Fetched, KnownVersions, MemoryRepository, Page, Repository, RepositoryError, Snapshot,
-    WriteCondition, COMMIT_MARGIN,
+    KnownVersions, MemoryRepository, Page, Repository, RepositoryError, Snapshot, WriteCondition,
+    COMMIT_MARGIN,
 };
 use occ_core::Versioned;
 use occ_examples::document::{self, Document, Documents};
@@ -78,9 +78,8 @@ impl Backend {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name(&test[..test.len().min(24)]);
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 12).await;
+        let (pool, cleanup) =
+            occ_tests::postgres_schema(test, &test[..test.len().min(24)], 12).await?;
         for ddl in [document::POSTGRES_SCHEMA, document::POSTGRES_TOMBSTONES] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -96,14 +95,13 @@ impl Backend {
         Some(Self {
             name: "postgres",
             repo: Arc::new(repo),
-            _cleanup: Some(DropOnExit::Schema { url, schema }),
+            _cleanup: Some(cleanup),
         })
     }
 
     async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name(&test[..test.len().min(24)]);
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 12).await;
+        let (pool, cleanup) =
+            occ_tests::mariadb_database(test, &test[..test.len().min(24)], 12).await?;
         for ddl in [document::MYSQL_SCHEMA, document::MYSQL_TOMBSTONES] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -119,7 +117,7 @@ impl Backend {
         Some(Self {
             name: "mariadb",
             repo: Arc::new(repo),
-            _cleanup: Some(DropOnExit::Database { url, database }),
+            _cleanup: Some(cleanup),
         })
     }
 }
@@ -156,14 +154,6 @@ impl Delayed {
 impl Repository<Document> for Delayed {
     async fn get(&self, id: &Uuid) -> Result<Document, RepositoryError<Document>> {
         self.inner.get(id).await
-    }
-
-    async fn get_unless(
-        &self,
-        id: &Uuid,
-        known: &KnownVersions<i32>,
-    ) -> Result<Fetched<Document>, RepositoryError<Document>> {
-        self.inner.get_unless(id, known).await
     }
 
     async fn read(

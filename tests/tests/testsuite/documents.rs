@@ -55,9 +55,8 @@ impl Backend {
 
     /// PostgreSQL, in a schema of the test's own.
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name(&test[..test.len().min(24)]);
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 8).await;
+        let (pool, cleanup) =
+            occ_tests::postgres_schema(test, &test[..test.len().min(24)], 8).await?;
         for ddl in [document::POSTGRES_SCHEMA, document::POSTGRES_TOMBSTONES] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -66,16 +65,15 @@ impl Backend {
         Some(Self {
             name: "postgres",
             repo: Arc::new(repo),
-            _cleanup: Some(Cleanup::Schema { url, schema }),
+            _cleanup: Some(cleanup),
         })
     }
 
     /// MariaDB, in a database of the test's own.
     async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
         // MariaDB names stop at 64 characters.
-        let database = occ_tests::unique_name(&test[..test.len().min(24)]);
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 8).await;
+        let (pool, cleanup) =
+            occ_tests::mariadb_database(test, &test[..test.len().min(24)], 8).await?;
         for ddl in [document::MYSQL_SCHEMA, document::MYSQL_TOMBSTONES] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -84,7 +82,7 @@ impl Backend {
         Some(Self {
             name: "mariadb",
             repo: Arc::new(repo),
-            _cleanup: Some(Cleanup::Database { url, database }),
+            _cleanup: Some(cleanup),
         })
     }
 }

@@ -102,16 +102,11 @@ impl Backend {
 
     /// PostgreSQL, with `extra` statements run after the seed.
     async fn postgres_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema_name = occ_tests::unique_name(&test[..test.len().min(24)]);
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema_name, 16).await;
+        let (pool, cleanup) =
+            occ_tests::postgres_schema(test, &test[..test.len().min(24)], 16).await?;
         schema!(&pool, Dialect::Postgres);
         let repo: PgRepository<Profile> =
             SqlRepository::new(pool.clone()).with_idempotency_keys(KEYS, policy);
-        let cleanup = Cleanup::Schema {
-            url,
-            schema: schema_name,
-        };
         let seeded = Self::seeded("postgres", Arc::new(repo), Some(cleanup)).await;
         run(&pool, extra).await;
         Some(seeded)
@@ -123,13 +118,11 @@ impl Backend {
 
     /// MariaDB, with `extra` statements run after the seed.
     async fn mariadb_with(test: &str, policy: KeyPolicy, extra: &[&str]) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name(&test[..test.len().min(24)]);
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 16).await;
+        let (pool, cleanup) =
+            occ_tests::mariadb_database(test, &test[..test.len().min(24)], 16).await?;
         schema!(&pool, Dialect::MySql);
         let repo: MySqlRepository<Profile> =
             SqlRepository::new(pool.clone()).with_idempotency_keys(KEYS, policy);
-        let cleanup = Cleanup::Database { url, database };
         let seeded = Self::seeded("mariadb", Arc::new(repo), Some(cleanup)).await;
         run(&pool, extra).await;
         Some(seeded)
@@ -800,30 +793,22 @@ async fn decision_17_expired_keys_are_deleted_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn decision_17_expired_keys_are_deleted_on_postgres() {
-    let Some(url) = occ_tests::postgres_url("decision_17_expired_keys") else {
+    let Some((pool, _cleanup)) =
+        occ_tests::postgres_schema("decision_17_expired_keys", "idem_sweep", 4).await
+    else {
         return;
     };
-    let schema_name = occ_tests::unique_name("idem_sweep");
-    let _cleanup = Cleanup::Schema {
-        url: url.clone(),
-        schema: schema_name.clone(),
-    };
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema_name, 4).await;
     expired_keys_are_deleted!(pool, PgRepository, Dialect::Postgres);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn decision_17_expired_keys_are_deleted_on_mariadb() {
-    let Some(url) = occ_tests::mysql_url("decision_17_expired_keys") else {
+    let Some((pool, _cleanup)) =
+        occ_tests::mariadb_database("decision_17_expired_keys", "idem_sweep", 4).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("idem_sweep");
-    let _cleanup = Cleanup::Database {
-        url: url.clone(),
-        database: database.clone(),
-    };
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
     expired_keys_are_deleted!(pool, MySqlRepository, Dialect::MySql);
 }
 

@@ -327,12 +327,11 @@ async fn merging_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn merging_postgres() {
-    let Some(url) = occ_tests::postgres_url("merging_postgres") else {
+    let Some((pool, _drop)) =
+        occ_tests::postgres_schema("merging_postgres", "occ_merging", 16).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_merging");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 16).await;
     sqlx::query(sqlx::AssertSqlSafe(ddl()))
         .execute(&pool)
         .await
@@ -343,12 +342,10 @@ async fn merging_postgres() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn merging_mysql() {
-    let Some(url) = occ_tests::mysql_url("merging_mysql") else {
+    let Some((pool, _drop)) = occ_tests::mariadb_database("merging_mysql", "occ_merging", 16).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_merging");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 16).await;
     sqlx::query(sqlx::AssertSqlSafe(ddl()))
         .execute(&pool)
         .await

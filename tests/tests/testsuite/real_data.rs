@@ -139,9 +139,7 @@ impl Backend {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_real");
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
+        let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_real", 4).await?;
         let sql = Database::Postgres(pool.clone());
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::Postgres, Article>::new(pool);
@@ -152,14 +150,12 @@ impl Backend {
             app: routes(repo.clone()),
             hooked: hooked(repo),
             sql: Some(sql),
-            _cleanup: Some(DropOnExit::Schema { url, schema }),
+            _cleanup: Some(cleanup),
         })
     }
 
     async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_real");
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+        let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_real", 4).await?;
         let sql = Database::MariaDb(pool.clone());
         sql.execute(ARTICLES).await;
         let repo = SqlRepository::<sqlx::MySql, Article>::new(pool);
@@ -170,7 +166,7 @@ impl Backend {
             app: routes(repo.clone()),
             hooked: hooked(repo),
             sql: Some(sql),
-            _cleanup: Some(DropOnExit::Database { url, database }),
+            _cleanup: Some(cleanup),
         })
     }
 
@@ -541,12 +537,11 @@ async fn merging_turned_on_later_sqlite() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn merging_turned_on_later_postgres() {
-    let Some(url) = occ_tests::postgres_url("merging_turned_on_later_postgres") else {
+    let Some((pool, _cleanup)) =
+        occ_tests::postgres_schema("merging_turned_on_later_postgres", "occ_merge_later", 4).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_merge_later");
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
-    let _cleanup = DropOnExit::Schema { url, schema };
     merging_turned_on_later!(
         "postgres",
         sqlx::Postgres,
@@ -558,12 +553,11 @@ async fn merging_turned_on_later_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn merging_turned_on_later_mariadb() {
-    let Some(url) = occ_tests::mysql_url("merging_turned_on_later_mariadb") else {
+    let Some((pool, _cleanup)) =
+        occ_tests::mariadb_database("merging_turned_on_later_mariadb", "occ_merge_later", 4).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_merge_later");
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
-    let _cleanup = DropOnExit::Database { url, database };
     merging_turned_on_later!(
         "mariadb",
         sqlx::MySql,
@@ -637,12 +631,11 @@ struct Order {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn a_string_enum_on_a_mariadb_enum_column() {
-    let Some(url) = occ_tests::mysql_url("a_string_enum_on_a_mariadb_enum_column") else {
+    let Some((pool, _cleanup)) =
+        occ_tests::mariadb_database("a_string_enum_on_a_mariadb_enum_column", "occ_enum", 4).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_enum");
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
-    let _cleanup = DropOnExit::Database { url, database };
     Database::MariaDb(pool.clone()).execute(ORDERS).await;
 
     let derived = SqlRepository::<sqlx::MySql, DerivedOrder>::new(pool.clone());

@@ -247,15 +247,14 @@ async fn sqlite_repo(prefix: &str) -> (SqliteRepository<Item>, String) {
     (SqliteRepository::new(pool), url)
 }
 
-async fn pg_repo(url: &str, schema: &str, max: u32) -> PgRepository<Item> {
-    let pool = occ_tests::postgres_pool_in_schema(url, schema, max).await;
+async fn pg_repo(pool: sqlx::PgPool) -> PgRepository<Item> {
     sqlx::query(ITEMS_DDL).execute(&pool).await.unwrap();
     PgRepository::new(pool)
 }
 
-/// A repository in a fresh database of its own, dropped by the test.
-async fn mysql_repo(url: &str, database: &str, max: u32) -> MySqlRepository<Item> {
-    let pool = occ_tests::mysql_pool_in_database(url, database, max).await;
+/// A repository in a fresh database of its own (`pool`, from
+/// [`occ_tests::mariadb_database`]), dropped by the test.
+async fn mysql_repo(pool: sqlx::MySqlPool) -> MySqlRepository<Item> {
     sqlx::query(ITEMS_DDL).execute(&pool).await.unwrap();
     MySqlRepository::new(pool)
 }
@@ -273,23 +272,23 @@ async fn contract_sqlite_file() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn contract_postgres() {
-    let Some(url) = occ_tests::postgres_url("contract_postgres") else {
+    let Some((pool, _drop)) =
+        occ_tests::postgres_schema("contract_postgres", "occ_contract", 4).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_contract");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    contract(&pg_repo(&url, &schema, 4).await).await;
+    contract(&pg_repo(pool).await).await;
 }
 
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn contract_mysql() {
-    let Some(url) = occ_tests::mysql_url("contract_mysql") else {
+    let Some((pool, _drop)) =
+        occ_tests::mariadb_database("contract_mysql", "occ_contract", 4).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_contract");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    contract(&mysql_repo(&url, &database, 4).await).await;
+    contract(&mysql_repo(pool).await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,23 +308,23 @@ async fn contention_sqlite_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn contention_postgres() {
-    let Some(url) = occ_tests::postgres_url("contention_postgres") else {
+    let Some((pool, _drop)) =
+        occ_tests::postgres_schema("contention_postgres", "occ_contention", 16).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_contention");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    no_lost_update(Arc::new(pg_repo(&url, &schema, 16).await), "postgres").await;
+    no_lost_update(Arc::new(pg_repo(pool).await), "postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn contention_mysql() {
-    let Some(url) = occ_tests::mysql_url("contention_mysql") else {
+    let Some((pool, _drop)) =
+        occ_tests::mariadb_database("contention_mysql", "occ_contention", 16).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_contention");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    no_lost_update(Arc::new(mysql_repo(&url, &database, 16).await), "mysql").await;
+    no_lost_update(Arc::new(mysql_repo(pool).await), "mysql").await;
 }
 
 /// Runs `PROCESSES` copies of the worker binary against one database and
@@ -391,25 +390,26 @@ async fn contention_sqlite_file_across_processes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn contention_postgres_across_processes() {
-    let Some(url) = occ_tests::postgres_url("contention_postgres_across_processes") else {
+    let Some((pool, guard)) =
+        occ_tests::postgres_schema("contention_postgres_across_processes", "occ_processes", 2)
+            .await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_processes");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    let repo = pg_repo(&url, &schema, 2).await;
-    across_processes(&repo, "postgres", &url, &schema).await;
+    let repo = pg_repo(pool).await;
+    across_processes(&repo, "postgres", &guard.server_url(), &guard.name()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn contention_mysql_across_processes() {
-    let Some(url) = occ_tests::mysql_url("contention_mysql_across_processes") else {
+    let Some((pool, guard)) =
+        occ_tests::mariadb_database("contention_mysql_across_processes", "occ_processes", 2).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_processes");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    let repo = mysql_repo(&url, &database, 2).await;
-    across_processes(&repo, "mysql", &url, &database).await;
+    let repo = mysql_repo(pool).await;
+    across_processes(&repo, "mysql", &guard.server_url(), &guard.name()).await;
 }
 
 #[tokio::test]

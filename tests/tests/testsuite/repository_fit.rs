@@ -463,18 +463,30 @@ async fn renamed_columns_are_read_and_written(b: &Backend) {
     assert_note_row(b, 1, 3, "b3", "t3").await;
 
     // A version-only read reads `rev`.
-    match repo.get_unless(&1, &KnownVersions::Listed(vec![3])).await {
+    match repo
+        .read(&1, &KnownVersions::Listed(vec![3]))
+        .await
+        .map(|read| read.fetched)
+    {
         Ok(Fetched::Unchanged {
             version: 3,
             last_modified: None,
         }) => {}
         other => panic!("expected Unchanged at 3, got {other:?}"),
     }
-    match repo.get_unless(&1, &KnownVersions::Any).await {
+    match repo
+        .read(&1, &KnownVersions::Any)
+        .await
+        .map(|read| read.fetched)
+    {
         Ok(Fetched::Unchanged { version: 3, .. }) => {}
         other => panic!("expected Unchanged at 3, got {other:?}"),
     }
-    match repo.get_unless(&1, &KnownVersions::Listed(vec![2])).await {
+    match repo
+        .read(&1, &KnownVersions::Listed(vec![2]))
+        .await
+        .map(|read| read.fetched)
+    {
         Ok(Fetched::Changed(note)) => assert_eq!(note.stored(), (1, 3, "b3", "t3")),
         other => panic!("expected Changed, got {other:?}"),
     }
@@ -567,7 +579,11 @@ async fn rename_all_columns_are_read_and_written(b: &Backend) {
     );
     assert_eq!(stale, patched);
 
-    match repo.get_unless(&5, &KnownVersions::Listed(vec![3])).await {
+    match repo
+        .read(&5, &KnownVersions::Listed(vec![3]))
+        .await
+        .map(|read| read.fetched)
+    {
         Ok(Fetched::Unchanged { version: 3, .. }) => {}
         other => panic!("expected Unchanged at 3, got {other:?}"),
     }
@@ -752,7 +768,7 @@ async fn modification_times_are_the_stores<M: Dated>(b: &Backend) {
 
     // A version-only read gives the time, exactly as the model has it.
     for known in [KnownVersions::Listed(vec![15]), KnownVersions::Any] {
-        match repo.get_unless(&1, &known).await {
+        match repo.read(&1, &known).await.map(|read| read.fetched) {
             Ok(Fetched::Unchanged {
                 version: 15,
                 last_modified: Some(t),
@@ -760,7 +776,11 @@ async fn modification_times_are_the_stores<M: Dated>(b: &Backend) {
             other => panic!("expected Unchanged with a time, got {other:?}"),
         }
     }
-    match repo.get_unless(&1, &KnownVersions::Listed(vec![14])).await {
+    match repo
+        .read(&1, &KnownVersions::Listed(vec![14]))
+        .await
+        .map(|read| read.fetched)
+    {
         Ok(Fetched::Changed(post)) => assert_eq!(post, patched),
         other => panic!("expected Changed, got {other:?}"),
     }
@@ -813,7 +833,11 @@ async fn a_row_without_a_time_passes_unmodified_since(b: &Backend) {
     let repo = b.repo::<LegacyPost>();
     let old = repo.get(&1).await.unwrap();
     assert_eq!((old.version, old.modified), (1, None));
-    match repo.get_unless(&1, &KnownVersions::Any).await {
+    match repo
+        .read(&1, &KnownVersions::Any)
+        .await
+        .map(|read| read.fetched)
+    {
         Ok(Fetched::Unchanged {
             version: 1,
             last_modified: None,

@@ -68,12 +68,11 @@ async fn schema_mistake_sqlite_is_named_by_verify_and_500_on_requests() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
-    let Some(url) = occ_tests::postgres_url("schema_mistake_postgres") else {
+    let Some((pool, _drop)) =
+        occ_tests::postgres_schema("schema_mistake_postgres", "occ_schema", 2).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_schema");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     sqlx::query(ROW).execute(&pool).await.unwrap();
     let repo = SqlRepository::<sqlx::Postgres, Doc>::new(pool);
@@ -85,12 +84,11 @@ async fn schema_mistake_postgres_is_named_by_verify_and_500_on_requests() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn schema_mistake_mysql_is_named_by_verify_and_500_on_requests() {
-    let Some(url) = occ_tests::mysql_url("schema_mistake_mysql") else {
+    let Some((pool, _drop)) =
+        occ_tests::mariadb_database("schema_mistake_mysql", "occ_schema", 2).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_schema");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     sqlx::query(ROW).execute(&pool).await.unwrap();
     let repo = SqlRepository::<sqlx::MySql, Doc>::new(pool);

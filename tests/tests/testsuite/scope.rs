@@ -251,12 +251,11 @@ async fn scope_two_tenants_sqlite() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn scope_two_tenants_postgres() {
-    let Some(url) = occ_tests::postgres_url("scope_two_tenants_postgres") else {
+    let Some((pool, _drop)) =
+        occ_tests::postgres_schema("scope_two_tenants_postgres", "occ_scope", 4).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_scope");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     two_tenants(&app(Arc::new(SqlRepository::<sqlx::Postgres, Doc>::new(
         pool,
@@ -267,12 +266,11 @@ async fn scope_two_tenants_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn scope_two_tenants_mysql() {
-    let Some(url) = occ_tests::mysql_url("scope_two_tenants_mysql") else {
+    let Some((pool, _drop)) =
+        occ_tests::mariadb_database("scope_two_tenants_mysql", "occ_scope", 4).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_scope");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
     sqlx::query(DDL).execute(&pool).await.unwrap();
     two_tenants(&app(Arc::new(SqlRepository::<sqlx::MySql, Doc>::new(pool)))).await;
 }

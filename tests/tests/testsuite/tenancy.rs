@@ -1943,8 +1943,8 @@ async fn unscoped<R: Repository<Unscoped> + 'static>(backend: &'static str, repo
     assert_bare_refusal(at, "get", repo.get(&1).await);
     assert_bare_refusal(
         at,
-        "get_unless",
-        repo.get_unless(&1, &KnownVersions::Listed(vec![])).await,
+        "read",
+        repo.read(&1, &KnownVersions::Listed(vec![])).await,
     );
     assert_bare_refusal(at, "list", repo.list(None, 100).await);
     assert_bare_refusal(
@@ -2009,8 +2009,8 @@ async fn unscoped<R: Repository<Unscoped> + 'static>(backend: &'static str, repo
         .scoped(&Scope::new("tenant_id", B))
         .expect("a view of globex's rows");
     assert_missing(at, "get", globex.get(&1).await, false);
-    let unless = globex.get_unless(&1, &KnownVersions::Any).await;
-    assert_missing(at, "get_unless", unless, false);
+    let read = globex.read(&1, &KnownVersions::Any).await;
+    assert_missing(at, "read", read, false);
     let hijack = unscoped_note(1, A, "planted by globex");
     let updated = globex.update(hijack.clone(), &condition).await;
     assert_missing(at, "update", updated, false);
@@ -2225,10 +2225,7 @@ async fn postgres(
     test: &str,
     ddl: &[&'static str],
 ) -> Option<(sqlx::PgPool, occ_tests::DropOnExit)> {
-    let url = occ_tests::postgres_url(test)?;
-    let schema = occ_tests::unique_name("occ_tenancy");
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
-    let guard = occ_tests::DropOnExit::Schema { url, schema };
+    let (pool, guard) = occ_tests::postgres_schema(test, "occ_tenancy", 4).await?;
     for statement in ddl {
         sqlx::query(*statement)
             .execute(&pool)
@@ -2253,10 +2250,7 @@ async fn mysql_collated(
     ddl: &[&'static str],
     exact: bool,
 ) -> Option<(sqlx::MySqlPool, occ_tests::DropOnExit)> {
-    let url = occ_tests::mysql_url(test)?;
-    let database = occ_tests::unique_name("occ_tenancy");
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
-    let guard = occ_tests::DropOnExit::Database { url, database };
+    let (pool, guard) = occ_tests::mariadb_database(test, "occ_tenancy", 4).await?;
     for statement in ddl {
         let statement = if exact {
             statement.replace(

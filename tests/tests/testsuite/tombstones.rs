@@ -62,22 +62,13 @@ impl Fixture {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_tombstones");
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 8).await;
+        let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_tombstones", 8).await?;
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
         let repo: PgRepository<Profile> = SqlRepository::new(pool);
         repo.verify().await.expect("the tables fit");
-        Some(
-            Self::seeded(
-                "postgres",
-                Arc::new(repo),
-                Some(DropOnExit::Schema { url, schema }),
-            )
-            .await,
-        )
+        Some(Self::seeded("postgres", Arc::new(repo), Some(cleanup)).await)
     }
 
     async fn mysql(test: &str) -> Option<Self> {
@@ -87,9 +78,7 @@ impl Fixture {
     /// MariaDB; taken for MySQL (`as_mysql`), whose delete cannot return
     /// the row and locks it with a read first.
     async fn mysql_with(test: &str, as_mysql: bool) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_tombstones");
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 8).await;
+        let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_tombstones", 8).await?;
         for ddl in [SCHEMA, TOMBSTONES_SCHEMA] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -98,14 +87,7 @@ impl Fixture {
             repo = repo.assume_mysql_server();
         }
         repo.verify().await.expect("the tables fit");
-        Some(
-            Self::seeded(
-                "mysql",
-                Arc::new(repo),
-                Some(DropOnExit::Database { url, database }),
-            )
-            .await,
-        )
+        Some(Self::seeded("mysql", Arc::new(repo), Some(cleanup)).await)
     }
 
     async fn seeded(name: &'static str, repo: Arc<Profiles>, cleanup: Option<DropOnExit>) -> Self {
@@ -679,13 +661,15 @@ async fn scoped_sql_views_continue_after_a_delete_sqlite() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn scoped_sql_views_continue_after_a_delete_postgres() {
-    let Some(url) = occ_tests::postgres_url("scoped_sql_views_continue_after_a_delete_postgres")
+    let Some((pool, _drop)) = occ_tests::postgres_schema(
+        "scoped_sql_views_continue_after_a_delete_postgres",
+        "occ_tombstones",
+        2,
+    )
+    .await
     else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_tombstones");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
     for ddl in [OWNED, OWNED_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
     }
@@ -697,12 +681,15 @@ async fn scoped_sql_views_continue_after_a_delete_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn scoped_sql_views_continue_after_a_delete_mysql() {
-    let Some(url) = occ_tests::mysql_url("scoped_sql_views_continue_after_a_delete_mysql") else {
+    let Some((pool, _drop)) = occ_tests::mariadb_database(
+        "scoped_sql_views_continue_after_a_delete_mysql",
+        "occ_tombstones",
+        2,
+    )
+    .await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_tombstones");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
     for ddl in [OWNED, OWNED_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
     }
@@ -762,12 +749,15 @@ async fn documents_continue_after_a_delete_sqlite() {
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn documents_continue_after_a_delete_postgres() {
     use occ_examples::document::{POSTGRES_SCHEMA, POSTGRES_TOMBSTONES};
-    let Some(url) = occ_tests::postgres_url("documents_continue_after_a_delete_postgres") else {
+    let Some((pool, _drop)) = occ_tests::postgres_schema(
+        "documents_continue_after_a_delete_postgres",
+        "occ_tombstones",
+        2,
+    )
+    .await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_tombstones");
-    let _drop = occ_tests::DropOnExit::schema(&url, &schema);
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
     for ddl in [POSTGRES_SCHEMA, POSTGRES_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
     }
@@ -780,12 +770,15 @@ async fn documents_continue_after_a_delete_postgres() {
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn documents_continue_after_a_delete_mysql() {
     use occ_examples::document::{MYSQL_SCHEMA, MYSQL_TOMBSTONES};
-    let Some(url) = occ_tests::mysql_url("documents_continue_after_a_delete_mysql") else {
+    let Some((pool, _drop)) = occ_tests::mariadb_database(
+        "documents_continue_after_a_delete_mysql",
+        "occ_tombstones",
+        2,
+    )
+    .await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_tombstones");
-    let _drop = occ_tests::DropOnExit::database(&url, &database);
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
     for ddl in [MYSQL_SCHEMA, MYSQL_TOMBSTONES] {
         sqlx::query(ddl).execute(&pool).await.unwrap();
     }

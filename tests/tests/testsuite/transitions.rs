@@ -128,30 +128,26 @@ impl Backend {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_tr");
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 8).await;
+        let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_tr", 8).await?;
         sqlx::query(ORDERS).execute(&pool).await.unwrap();
         let repo = SqlRepository::<sqlx::Postgres, Order>::new(pool);
         repo.verify().await.unwrap();
         Some(Self {
             name: "postgres",
             app: app(Arc::new(repo)),
-            _cleanup: Some(DropOnExit::Schema { url, schema }),
+            _cleanup: Some(cleanup),
         })
     }
 
     async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_tr");
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 8).await;
+        let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_tr", 8).await?;
         sqlx::query(ORDERS).execute(&pool).await.unwrap();
         let repo = SqlRepository::<sqlx::MySql, Order>::new(pool);
         repo.verify().await.unwrap();
         Some(Self {
             name: "mariadb",
             app: app(Arc::new(repo)),
-            _cleanup: Some(DropOnExit::Database { url, database }),
+            _cleanup: Some(cleanup),
         })
     }
 

@@ -118,28 +118,24 @@ impl Backend {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_vl");
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
+        let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_vl", 4).await?;
         let (app, outside) = migrate!(sqlx::Postgres, pool, "TIMESTAMPTZ");
         Some(Self {
             name: "postgres",
             app,
             outside,
-            _cleanup: Some(DropOnExit::Schema { url, schema }),
+            _cleanup: Some(cleanup),
         })
     }
 
     async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_vl");
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+        let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_vl", 4).await?;
         let (app, outside) = migrate!(sqlx::MySql, pool, "DATETIME(6)");
         Some(Self {
             name: "mariadb",
             app,
             outside,
-            _cleanup: Some(DropOnExit::Database { url, database }),
+            _cleanup: Some(cleanup),
         })
     }
 

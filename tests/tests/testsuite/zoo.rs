@@ -200,9 +200,7 @@ impl Backend {
     }
 
     async fn postgres(test: &str) -> Option<Self> {
-        let url = occ_tests::postgres_url(test)?;
-        let schema = occ_tests::unique_name("occ_zoo");
-        let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 4).await;
+        let (pool, cleanup) = occ_tests::postgres_schema(test, "occ_zoo", 4).await?;
         for ddl in [POSTGRES, PG_TYPES[0], PG_TYPES[1]] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -214,14 +212,12 @@ impl Backend {
             name: "postgres",
             app: routes::<Specimen, _>("/zoo", Arc::new(repo))
                 .merge(routes::<PgSpecimen, _>("/pg", Arc::new(typed))),
-            _cleanup: Some(DropOnExit::Schema { url, schema }),
+            _cleanup: Some(cleanup),
         })
     }
 
     async fn mariadb(test: &str) -> Option<Self> {
-        let url = occ_tests::mysql_url(test)?;
-        let database = occ_tests::unique_name("occ_zoo");
-        let pool = occ_tests::mysql_pool_in_database(&url, &database, 4).await;
+        let (pool, cleanup) = occ_tests::mariadb_database(test, "occ_zoo", 4).await?;
         for ddl in [MARIADB, MY_TYPES] {
             sqlx::query(ddl).execute(&pool).await.expect("schema");
         }
@@ -233,7 +229,7 @@ impl Backend {
             name: "mariadb",
             app: routes::<Specimen, _>("/zoo", Arc::new(repo))
                 .merge(routes::<MySpecimen, _>("/my", Arc::new(typed))),
-            _cleanup: Some(DropOnExit::Database { url, database }),
+            _cleanup: Some(cleanup),
         })
     }
 
@@ -257,12 +253,9 @@ const MERGE_PATCH: (&str, &str) = ("content-type", "application/merge-patch+json
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn verify_refuses_a_mariadb_uuid_column_for_a_uuid_field() {
-    let Some(url) = occ_tests::mysql_url("zoo_uuid") else {
+    let Some((pool, _cleanup)) = occ_tests::mariadb_database("zoo_uuid", "occ_zoo", 2).await else {
         return;
     };
-    let database = occ_tests::unique_name("occ_zoo");
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
-    let _cleanup = DropOnExit::Database { url, database };
     let ddl = MARIADB.replace("ref_id BINARY(16)", "ref_id UUID");
     sqlx::query(sqlx::AssertSqlSafe(ddl))
         .execute(&pool)
@@ -710,12 +703,10 @@ async fn the_schema_occ_writes_passes_verify_and_serves_sqlite() {
 #[tokio::test]
 #[cfg_attr(occ_no_postgres, ignore = "OCC_TEST_POSTGRES_URL is not set")]
 async fn the_schema_occ_writes_passes_verify_and_serves_postgres() {
-    let Some(url) = occ_tests::postgres_url("zoo_schema") else {
+    let Some((pool, _cleanup)) = occ_tests::postgres_schema("zoo_schema", "occ_zoo", 2).await
+    else {
         return;
     };
-    let schema = occ_tests::unique_name("occ_zoo");
-    let pool = occ_tests::postgres_pool_in_schema(&url, &schema, 2).await;
-    let _cleanup = DropOnExit::Schema { url, schema };
     schema_serves(&pool, zoo_specimen(), false, "postgres zoo").await;
     schema_serves(&pool, ledger(), true, "postgres ledger").await;
     schema_serves(&pool, document(), false, "postgres documents").await;
@@ -734,12 +725,10 @@ async fn the_schema_occ_writes_passes_verify_and_serves_postgres() {
 #[tokio::test]
 #[cfg_attr(occ_no_mysql, ignore = "OCC_TEST_MYSQL_URL is not set")]
 async fn the_schema_occ_writes_passes_verify_and_serves_mariadb() {
-    let Some(url) = occ_tests::mysql_url("zoo_schema") else {
+    let Some((pool, _cleanup)) = occ_tests::mariadb_database("zoo_schema", "occ_zoo", 2).await
+    else {
         return;
     };
-    let database = occ_tests::unique_name("occ_zoo");
-    let pool = occ_tests::mysql_pool_in_database(&url, &database, 2).await;
-    let _cleanup = DropOnExit::Database { url, database };
     schema_serves(&pool, zoo_specimen(), false, "mariadb zoo").await;
     schema_serves(&pool, ledger(), true, "mariadb ledger").await;
     schema_serves(&pool, document(), false, "mariadb documents").await;

@@ -16,7 +16,7 @@ use super::statements::Statements;
 use crate::idempotency::{Fingerprint, IdempotencyKey};
 use crate::repository::contract::Claim;
 use crate::repository::{
-    Fetched, KnownVersions, Page, Repository, RepositoryError, Scope, Snapshot, WriteCondition,
+    KnownVersions, Page, Repository, RepositoryError, Scope, Snapshot, WriteCondition,
 };
 
 #[async_trait]
@@ -54,16 +54,6 @@ where
 
     async fn get(&self, id: &M::Id) -> Result<M, RepositoryError<M>> {
         self.recover(self.sql_get(id).await).await
-    }
-
-    async fn get_unless(
-        &self,
-        id: &M::Id,
-        known: &KnownVersions<M::Version>,
-    ) -> Result<Fetched<M>, RepositoryError<M>> {
-        self.recover(self.routed_read(id, known).await)
-            .await
-            .map(|snapshot| snapshot.fetched)
     }
 
     async fn read(

@@ -3,7 +3,7 @@
 //! that takes a replica out of rotation and brings it back.
 //!
 //! A read ([`Repository::read`](crate::repository::Repository::read),
-//! `get_unless`, `list`) goes to the next replica in rotation, unless:
+//! `list`) goes to the next replica in rotation, unless:
 //!
 //! - the request's [`ReadFloor`](crate::repository::floor::ReadFloor) names a write position the replica has not
 //!   replayed (`pg_last_wal_replay_lsn()`, remembered per replica and asked

@@ -256,7 +256,7 @@ where
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 impl<M> SqlRepository<sqlx::Postgres, M> {
-    /// Serves reads (`read`, `get_unless`, `list`) from these streaming
+    /// Serves reads (`read`, `list`) from these streaming
     /// replicas of the repository's pool (its primary), in rotation, under
     /// `options`. Writes, [`get`](crate::repository::Repository::get) (the
     /// read of a read-modify-write), the reads that explain a refused
