@@ -47,6 +47,7 @@ mod faults;
 mod http_rules;
 mod idempotency;
 mod keep_alive;
+mod layout;
 mod lists;
 mod merging;
 mod multi_server;
