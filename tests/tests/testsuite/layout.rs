@@ -44,9 +44,9 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
     parts
 }
 
-/// The text that counts: no comments, no `#[cfg(test)] mod tests`.
+/// The text that counts: no comments, no `#[cfg(test)] mod tests { … }`.
 fn code(text: &str) -> String {
-    let text = match text.find("#[cfg(test)]\nmod tests") {
+    let text = match text.find("#[cfg(test)]\nmod tests {") {
         Some(at) => &text[..at],
         None => text,
     };
@@ -56,7 +56,56 @@ fn code(text: &str) -> String {
         .join("\n")
 }
 
-/// The paths a file names that start at `crate`, `super` or `self`.
+fn is_ident(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '_'
+}
+
+/// The paths of a use tree or a path expression starting at `text`:
+/// `a::b::C`, or `a::{b::C, d::{E, F}, self}` expanded to each path.
+fn tree(prefix: &[String], text: &str) -> Vec<Vec<String>> {
+    let mut path = prefix.to_vec();
+    let mut rest = text.trim_start();
+    loop {
+        let end = rest.find(|c: char| !is_ident(c)).unwrap_or(rest.len());
+        let segment = &rest[..end];
+        if segment.is_empty() {
+            break;
+        }
+        if segment != "self" || path.is_empty() {
+            path.push(segment.to_owned());
+        }
+        rest = &rest[end..];
+        match rest.strip_prefix("::") {
+            Some(after) => rest = after,
+            None => return vec![path],
+        }
+    }
+    let Some(group) = rest.strip_prefix('{') else {
+        // `*`, or the end of the text.
+        return vec![path];
+    };
+    // Split the group at its top-level commas.
+    let (mut depth, mut start, mut found) = (0usize, 0usize, Vec::new());
+    for (at, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                found.extend(tree(&path, &group[start..at]));
+                return found;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                found.extend(tree(&path, &group[start..at]));
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    found
+}
+
+/// The paths a file names that start at `crate`, `super` or `self`,
+/// groups expanded.
 fn paths(code: &str) -> Vec<Vec<String>> {
     let mut found = Vec::new();
     let bytes = code.as_bytes();
@@ -65,30 +114,19 @@ fn paths(code: &str) -> Vec<Vec<String>> {
         while let Some(at) = code[from..].find(start) {
             let at = from + at;
             from = at + start.len();
-            let boundary =
-                at == 0 || !(bytes[at - 1].is_ascii_alphanumeric() || bytes[at - 1] == b'_');
+            let boundary = at == 0 || !is_ident(char::from(bytes[at - 1]));
             if !boundary || (at >= 2 && &code[at - 2..at] == "::") {
                 continue;
             }
-            let rest = &code[at..];
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-                .unwrap_or(rest.len());
-            found.push(
-                rest[..end]
-                    .split("::")
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-            );
+            found.extend(tree(&[], &code[at..]).into_iter().filter(|p| p.len() > 1));
         }
     }
     found
 }
 
-/// The module that `path`, named in module `at`, points into: the longest
-/// prefix of it that is a module of the crate.
-fn target(modules: &BTreeSet<Vec<String>>, at: &[String], path: &[String]) -> Option<Vec<String>> {
+/// `path`, named in module `at` (from `crate`, `super` or `self`), as a
+/// path from the crate root.
+fn absolute(at: &[String], path: &[String]) -> Option<Vec<String>> {
     let mut base: Vec<String> = match path.first().map(String::as_str) {
         Some("crate") => Vec::new(),
         Some("self") => at.to_vec(),
@@ -100,11 +138,79 @@ fn target(modules: &BTreeSet<Vec<String>>, at: &[String], path: &[String]) -> Op
         base.pop();
         rest = &rest[1..];
     }
-    (0..=rest.len()).rev().find_map(|n| {
-        let mut candidate = base.clone();
-        candidate.extend_from_slice(&rest[..n]);
-        modules.contains(&candidate).then_some(candidate)
-    })
+    base.extend_from_slice(rest);
+    Some(base)
+}
+
+/// What each module's own `use` declarations bring in, by the name they
+/// bring it in as: a module that names an item through a parent that
+/// re-exports it uses the module that defines it.
+type Imports = BTreeMap<Vec<String>, BTreeMap<String, Vec<String>>>;
+
+fn imports(
+    modules: &BTreeSet<Vec<String>>,
+    at: &[String],
+    code: &str,
+) -> BTreeMap<String, Vec<String>> {
+    let mut found = BTreeMap::new();
+    for statement in code.split(';') {
+        let statement = statement.trim();
+        let Some(at_use) = statement.find("use ") else {
+            continue;
+        };
+        // What stands before `use` on its line: nothing, or a visibility.
+        let head = statement[..at_use].rsplit('\n').next().unwrap_or("").trim();
+        if !(head.is_empty() || head.starts_with("pub")) {
+            continue;
+        }
+        for path in tree(&[], &statement[at_use + 4..]) {
+            let full = match path.first().map(String::as_str) {
+                Some("crate" | "self" | "super") => absolute(at, &path),
+                // `use child::Item` in a module's own file.
+                Some(first) => {
+                    let mut child = at.to_vec();
+                    child.push(first.to_owned());
+                    modules.contains(&child).then(|| {
+                        let mut full = at.to_vec();
+                        full.extend(path.iter().cloned());
+                        full
+                    })
+                }
+                None => None,
+            };
+            if let (Some(full), Some(name)) = (full, path.last()) {
+                found.insert(name.clone(), full);
+            }
+        }
+    }
+    found
+}
+
+/// The module that defines what `path` (from the crate root) names: the
+/// longest prefix of it that is a module, followed through that module's
+/// imports when the next segment is one of them.
+fn target(
+    modules: &BTreeSet<Vec<String>>,
+    imports: &Imports,
+    path: &[String],
+) -> Option<Vec<String>> {
+    let mut path = path.to_vec();
+    for _ in 0..8 {
+        let module = (0..=path.len()).rev().find_map(|n| {
+            let candidate = path[..n].to_vec();
+            modules.contains(&candidate).then_some(candidate)
+        })?;
+        let next = path.get(module.len());
+        match next.and_then(|name| imports.get(&module)?.get(name)) {
+            Some(imported) if imported != &path => {
+                let mut followed = imported.clone();
+                followed.extend_from_slice(&path[module.len() + 1..]);
+                path = followed;
+            }
+            _ => return Some(module),
+        }
+    }
+    None
 }
 
 /// The modules of a crate and which others each one uses (a module's own
@@ -114,16 +220,26 @@ fn graph(krate: &str) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
     let mut files = Vec::new();
     sources(&src, &mut files);
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(&src, f)).collect();
+    let texts: Vec<(Vec<String>, String)> = files
+        .iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(file).expect("a source file");
+            (module_of(&src, file), code(&text))
+        })
+        .collect();
+    let imports: Imports = texts
+        .iter()
+        .map(|(at, code)| (at.clone(), imports(&modules, at, code)))
+        .collect();
     let mut uses = BTreeMap::new();
-    for file in &files {
-        let at = module_of(&src, file);
-        let text = std::fs::read_to_string(file).expect("a source file");
-        let used: BTreeSet<Vec<String>> = paths(&code(&text))
+    for (at, code) in &texts {
+        let used: BTreeSet<Vec<String>> = paths(code)
             .iter()
-            .filter_map(|path| target(&modules, &at, path))
-            .filter(|used| !used.starts_with(&at) && !at.starts_with(used))
+            .filter_map(|path| absolute(at, path))
+            .filter_map(|path| target(&modules, &imports, &path))
+            .filter(|used| !used.starts_with(at) && !at.starts_with(used))
             .collect();
-        uses.insert(at, used);
+        uses.insert(at.clone(), used);
     }
     uses
 }
@@ -202,6 +318,49 @@ fn the_loop_finder_finds_a_loop() {
     );
     graph.insert(module("c"), BTreeSet::new());
     assert_eq!(find_cycle(&graph), None);
+}
+
+#[test]
+fn the_parser_reads_groups_and_follows_re_exports() {
+    let names =
+        |paths: Vec<Vec<String>>| -> Vec<String> { paths.iter().map(|p| p.join("::")).collect() };
+    assert_eq!(
+        names(paths(
+            "use crate::a::{b::C, d::{E, self}};\nlet x = super::f::G;"
+        )),
+        [
+            "crate::a::b::C",
+            "crate::a::d::E",
+            "crate::a::d",
+            "super::f::G"
+        ]
+    );
+    // `pipeline::read` names `Snapshot` through `repository`, which
+    // re-exports it from `repository::snapshot`.
+    let module = |path: &str| path.split("::").map(str::to_owned).collect::<Vec<_>>();
+    let modules: BTreeSet<Vec<String>> = [
+        "",
+        "repository",
+        "repository::snapshot",
+        "pipeline",
+        "pipeline::read",
+    ]
+    .iter()
+    .map(|m| if m.is_empty() { Vec::new() } else { module(m) })
+    .collect();
+    let mut imported = Imports::new();
+    imported.insert(
+        module("repository"),
+        imports(
+            &modules,
+            &module("repository"),
+            "pub use snapshot::{Page, Snapshot};",
+        ),
+    );
+    assert_eq!(
+        target(&modules, &imported, &module("repository::Snapshot")),
+        Some(module("repository::snapshot"))
+    );
 }
 
 #[test]
