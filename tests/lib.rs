@@ -417,6 +417,13 @@ pub async fn example_database(db: Db, test: &str) -> Option<(String, DropOnExit)
             let path = std::env::temp_dir().join(format!("{}.db", unique_name(prefix)));
             let url = format!("sqlite://{}", path.display());
             let guard = DropOnExit::sqlite_file(&url);
+            // Made here, as the other backends' schemas are, and in WAL
+            // mode (`sqlite_pool`'s), which a service's writers need.
+            occ_core::repository::sql::sqlite_pool(&url)
+                .await
+                .expect("create the SQLite file")
+                .close()
+                .await;
             Some((url, guard))
         }
         Db::Postgres => {

@@ -464,7 +464,7 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Hand-written: the handler reads, `Conditional::check` decides.
+/// Hand-written: the handler reads, `Conditional::decide` decides.
 async fn rename(
     State(docs): State<Docs>,
     Path(id): Path<i64>,
@@ -550,7 +550,7 @@ async fn hand_written_handlers_send_the_current_state_too() {
         r#"{"title":"Mine"}"#,
     )
     .await;
-    put.assert_conflict_with(&read, "Conditional::check");
+    put.assert_conflict_with(&read, "Conditional::decide");
     let raced = send(
         &app,
         Method::PUT,
