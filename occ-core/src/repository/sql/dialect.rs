@@ -63,8 +63,9 @@ impl Dialect {
 ///
 /// Implemented for `sqlx::Sqlite`, `sqlx::Postgres` and `sqlx::MySql`
 /// behind the features of the same names, and for no other type: it owns
-/// how occ's statements run on each, so that code generic over it needs
-/// no other bound (`DB: Backend` is the whole where-clause).
+/// how occ's statements run on each, so that code generic over it that
+/// uses occ's repository needs no other bound (`DB: Backend` is the whole
+/// where-clause; running sqlx queries of its own still takes sqlx's).
 pub trait Backend: Database + Execute {
     /// Its SQL dialect.
     const DIALECT: Dialect;
